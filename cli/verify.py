@@ -1,0 +1,85 @@
+"""`specproof verify`: run the theorem registry and report every claim."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .output import format_table, print_json, progress
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the `verify` subcommand."""
+    parser = subparsers.add_parser(
+        "verify",
+        help="run the proof-check suite (every registered claim)",
+        description=(
+            "Run every registered claim and print a table (name, method, status, time). "
+            "Exit code 1 if any claim is refuted, 2 if a check failed to run."
+        ),
+    )
+    parser.add_argument(
+        "--only", metavar="PATTERN", help="claims whose name or method contains PATTERN"
+    )
+    parser.add_argument("--thorough", action="store_true", help="longer checks and proofs")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--seed", type=int, default=0, help="seed for generated instances")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per-solver-call timeout"
+    )
+    parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the selected claims."""
+    from specproof.proofs.registry import CheckOptions, default_registry, run_claims
+
+    claims = default_registry().select(args.only, thorough=args.thorough)
+    if not claims:
+        print(f"no claim matches {args.only!r}", file=sys.stderr)
+        return 2
+    if args.list:
+        rows = [(c.name, c.method, "thorough" if c.thorough_only else "") for c in claims]
+        if args.json:
+            print_json(
+                [{"name": c.name, "statement": c.statement, "method": c.method} for c in claims]
+            )
+        else:
+            print(format_table(["name", "method", ""], rows))
+        return 0
+    options = CheckOptions(thorough=args.thorough, seed=args.seed, timeout_s=args.timeout)
+    with progress(len(claims), "verify") as bar:
+
+        def advance(result: Any) -> None:
+            bar.set_postfix_str(result.name)
+            bar.update(1)
+
+        results = run_claims(claims, options, on_result=advance)
+    if args.json:
+        print_json([r.to_json() for r in results])
+    else:
+        rows = [(r.name, r.method, r.status, f"{r.seconds:.2f}s") for r in results]
+        print(format_table(["name", "method", "status", "time"], rows))
+        total = sum(r.seconds for r in results)
+        counts = {
+            s: sum(r.status == s for r in results)
+            for s in ("proved", "checked", "refuted", "unknown")
+        }
+        print(
+            f"\n{len(results)} claims in {total:.1f}s: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items())
+        )
+        for r in results:
+            if r.status == "refuted":
+                print(f"\nREFUTED {r.name}: {r.statement}\ncounterexample:")
+                print(json.dumps(r.certificate.get("counterexample"), indent=2, default=str))
+            elif "error" in r.certificate:
+                print(f"\nERROR in {r.name}: {r.certificate['error']}")
+    if any(r.status == "refuted" for r in results):
+        return 1
+    if any("error" in r.certificate for r in results):
+        return 2
+    return 0

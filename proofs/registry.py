@@ -1,0 +1,206 @@
+"""The theorem registry: named claims, how each is checked, and what the check returned.
+
+A [`Claim`][specproof.proofs.registry.Claim] has a name (prefixed by its algorithm's short
+name: `sd_`, `exact_match_`, `greedy_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`, `dsi_`,
+`rank_`), a statement, a method and a check function. The check returns an
+[`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the registry
+times it and turns any exception into an `unknown` result that carries the error, so a broken
+check is never reported as a proof.
+
+Statuses:
+
+- `proved`: a proof for every instance the statement covers (symbolic or SMT);
+- `checked`: verified exactly on every generated or enumerated instance, which the certificate
+  lists (not a proof for all instances);
+- `refuted`: a counterexample was found (in the certificate's `counterexample`);
+- `unknown`: neither (timeout, solver gave up, or the check failed to run).
+
+Modules that register claims are listed in `CLAIM_MODULES`; add yours there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["proved", "checked", "refuted", "unknown"]
+STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
+
+#: Modules whose import registers claims into `REGISTRY`.
+CLAIM_MODULES: list[str] = [
+    "specproof.proofs.sd",
+    "specproof.proofs.exact_match",
+    "specproof.proofs.greedy",
+]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Knobs every check receives.
+
+    Attributes:
+        thorough: run the long version (more examples, larger sizes).
+        seed: seed for any generated instances (checks are deterministic given it).
+        timeout_s: a per-solver-call timeout for checks that call a solver.
+    """
+
+    thorough: bool = False
+    seed: int = 0
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check returns: its status and a JSON-serialisable certificate.
+
+    A `refuted` outcome must carry `certificate["counterexample"]`.
+    """
+
+    status: Status
+    certificate: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.status == "refuted" and "counterexample" not in self.certificate:
+            raise ValueError("a refuted outcome must carry certificate['counterexample']")
+
+
+Check = Callable[[CheckOptions], Outcome]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A named claim and the function that checks it.
+
+    Attributes:
+        name: unique, snake case, prefixed by the algorithm's short name.
+        statement: the claim in words and LaTeX maths (`$...$`).
+        method: how it is checked (`hypothesis`, `exhaustive`, `sympy`, `z3`, `simulation`, ...).
+        check: `check(options) -> Outcome`.
+        thorough_only: run only under `--thorough` (long proofs).
+    """
+
+    name: str
+    statement: str
+    method: str
+    check: Check
+    thorough_only: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim's check, run: the JSON record that `specproof verify --json` prints."""
+
+    name: str
+    statement: str
+    method: str
+    status: Status
+    seconds: float
+    certificate: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as plain JSON data."""
+        return {
+            "name": self.name,
+            "statement": self.statement,
+            "method": self.method,
+            "status": self.status,
+            "seconds": self.seconds,
+            "certificate": self.certificate,
+        }
+
+
+class Registry:
+    """An ordered collection of claims, unique by name."""
+
+    def __init__(self) -> None:
+        self._claims: dict[str, Claim] = {}
+
+    def add(self, claim: Claim) -> Claim:
+        """Add `claim`; its name must be new."""
+        if claim.name in self._claims:
+            raise ValueError(f"claim {claim.name!r} is already registered")
+        self._claims[claim.name] = claim
+        return claim
+
+    def claim(
+        self, name: str, statement: str, method: str, *, thorough_only: bool = False
+    ) -> Callable[[Check], Check]:
+        """Decorator: register the decorated check function under `name`."""
+
+        def register(check: Check) -> Check:
+            self.add(Claim(name, statement, method, check, thorough_only))
+            return check
+
+        return register
+
+    def __iter__(self) -> Iterator[Claim]:
+        return iter(self._claims.values())
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def __getitem__(self, name: str) -> Claim:
+        return self._claims[name]
+
+    def select(self, only: str | None = None, *, thorough: bool = False) -> list[Claim]:
+        """Claims whose name or method contains `only` (all when None); long ones if `thorough`."""
+        chosen = [c for c in self if thorough or not c.thorough_only]
+        if only:
+            chosen = [c for c in chosen if only in c.name or only in c.method]
+        return chosen
+
+
+def run_claim(claim: Claim, options: CheckOptions) -> ClaimResult:
+    """Run one claim's check, timing it; an exception becomes `unknown` with the error."""
+    start = time.perf_counter()
+    try:
+        outcome = claim.check(options)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"check returned {type(outcome).__name__}, not Outcome")
+        status, certificate = outcome.status, outcome.certificate
+    except Exception as exc:  # a failing check is reported, never taken as a proof
+        status = "unknown"
+        certificate = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=6),
+        }
+    return ClaimResult(
+        claim.name,
+        claim.statement,
+        claim.method,
+        status,
+        time.perf_counter() - start,
+        certificate,
+    )
+
+
+def run_claims(
+    claims: Iterable[Claim],
+    options: CheckOptions,
+    on_result: Callable[[ClaimResult], None] | None = None,
+) -> list[ClaimResult]:
+    """Run `claims` in order, calling `on_result` after each."""
+    results = []
+    for claim in claims:
+        result = run_claim(claim, options)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+REGISTRY = Registry()
+"""The default registry, filled by importing `CLAIM_MODULES`."""
+
+
+def default_registry() -> Registry:
+    """The default registry with every module in `CLAIM_MODULES` imported."""
+    for module in CLAIM_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
