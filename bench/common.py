@@ -1,0 +1,162 @@
+"""Shared helpers for benchmarks: machine description, timing, and the results file schema.
+
+Every benchmark prints a short table and writes `bench/results/<benchmark>.json` through
+[`write_results`][], in one schema that the docs site renders generically:
+
+```json
+{
+  "benchmark": "reference_law",            # file stem; unique
+  "title": "Exact reference laws",          # page title
+  "description": "What was measured and how (Markdown).",
+  "created": "2026-11-28T10:00:00+00:00",
+  "machine": {"platform": ..., "cpu": ..., "cores": 2, "python": ..., "torch": ..., "gpu": null},
+  "tables": [{"title": ..., "columns": [...], "rows": [[...], ...], "note": "optional"}],
+  "plots": [                                # optional; rendered to PNG by the docs build
+    {"title": ..., "kind": "line" | "bar", "x": [...], "series": {"name": [...]},
+     "xlabel": ..., "ylabel": ..., "logx": false, "logy": false},
+    {"title": ..., "kind": "heatmap", "x": [...], "y": [...], "z": [[...]],
+     "xlabel": ..., "ylabel": ..., "zlabel": ...}
+  ],
+  "targets": [{"name": ..., "value": 0.31, "target": "< 1 s", "met": true}]
+}
+```
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PLOT_KINDS = ("line", "bar", "heatmap")
+
+
+def machine() -> dict[str, Any]:
+    """A description of the machine this runs on (CPU, cores, versions, GPU if any)."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "gpu": None,
+    }
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """The best wall time of `repeats` calls of `fn`, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], note: str = ""
+) -> dict[str, Any]:
+    """A table record for `write_results`."""
+    return {"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "note": note}
+
+
+def print_table(tab: dict[str, Any]) -> None:
+    """Print a table record as plain text."""
+    cells = [[str(c) for c in tab["columns"]]] + [[_fmt(c) for c in row] for row in tab["rows"]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    print(f"\n{tab['title']}")
+    for i, row in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    if tab.get("note"):
+        print(tab["note"])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def validate_results(data: dict[str, Any]) -> None:
+    """Raise `ValueError` if `data` does not follow the results schema above."""
+    for key in ("benchmark", "title", "description", "created", "machine", "tables"):
+        if key not in data:
+            raise ValueError(f"results: missing key {key!r}")
+    for tab in data["tables"]:
+        if set(tab) - {"title", "columns", "rows", "note"} or not {
+            "title",
+            "columns",
+            "rows",
+        } <= set(tab):
+            raise ValueError(f"results: malformed table {tab.get('title')!r}")
+        for row in tab["rows"]:
+            if len(row) != len(tab["columns"]):
+                raise ValueError(f"results: table {tab['title']!r} has a row of the wrong length")
+    for plot in data.get("plots", []):
+        if plot.get("kind") not in PLOT_KINDS:
+            raise ValueError(
+                f"results: plot {plot.get('title')!r} has kind {plot.get('kind')!r}, not one of {PLOT_KINDS}"
+            )
+    for target in data.get("targets", []):
+        if set(target) != {"name", "value", "target", "met"}:
+            raise ValueError(f"results: malformed target {target!r}")
+
+
+def write_results(
+    benchmark: str,
+    title: str,
+    description: str,
+    tables: Sequence[dict[str, Any]],
+    plots: Sequence[dict[str, Any]] = (),
+    targets: Sequence[dict[str, Any]] = (),
+    directory: Path | None = None,
+) -> Path:
+    """Validate and write `bench/results/<benchmark>.json`; print the tables; return the path."""
+    data = {
+        "benchmark": benchmark,
+        "title": title,
+        "description": description,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "tables": list(tables),
+        "plots": list(plots),
+        "targets": list(targets),
+    }
+    validate_results(data)
+    for tab in tables:
+        print_table(tab)
+    for target in targets:
+        print(
+            f"target {target['name']}: {target['value']} ({target['target']}) -> {'met' if target['met'] else 'NOT MET'}"
+        )
+    out_dir = directory or RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{benchmark}.json"
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+    return path

@@ -1,0 +1,1 @@
+"""Audit: calibrated losslessness verdicts for third-party SD implementations."""

@@ -1,0 +1,1 @@
+"""DSI: distributed speculative inference (simulator, runtime)."""
