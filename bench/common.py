@@ -89,7 +89,7 @@ def print_table(tab: dict[str, Any]) -> None:
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     print(f"\n{tab['title']}")
     for i, row in enumerate(cells):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     if tab.get("note"):
@@ -141,7 +141,7 @@ def write_results(
         "benchmark": benchmark,
         "title": title,
         "description": description,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "tables": list(tables),
         "plots": list(plots),
