@@ -1,0 +1,82 @@
+r"""Exact-match (sample-and-match) verification, batched.
+
+Mirrors `specproof.reference.exact_match`: at draft position $i$ the target samples its own
+token $y_i$ by the pinned inverse-CDF rule on target row $i$ at `accept_u[i]`; the draft is
+accepted iff $y_i = x_i$, and otherwise $y_i$ is output (the recovered token). After all $K$
+drafts the bonus is the inverse CDF of target row $K$ at `final_u`. The draft probabilities
+are not used by the rule (only validated: a draft token must have positive draft probability).
+
+Cost: the target's sample is needed at every position, so a batch reads all of `target_probs`
+($O(B K V)$).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .verify import (
+    BatchVerdict,
+    assemble,
+    check_gathered,
+    check_round,
+    inverse_cdf_rows,
+    leading_true,
+    row_mass_ok,
+)
+
+
+def verify_exact_match(
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    draft_tokens: torch.Tensor,
+    accept_u: torch.Tensor,
+    final_u: torch.Tensor,
+    *,
+    check_values: bool = True,
+) -> BatchVerdict:
+    """Exact-match verification of a batch of rounds.
+
+    Args:
+        target_probs: `[B, K+1, V]` float32/float64.
+        draft_probs: `[B, K, V]` (only checked: each draft token has positive probability).
+        draft_tokens: `[B, K]` integer.
+        accept_u: `[B, K]` uniforms: the target's own sample at position `i` uses `accept_u[:, i]`.
+        final_u: `[B]` uniforms for the bonus token.
+        check_values: scan every probability for NaN/inf/negatives first.
+
+    Returns:
+        The [`BatchVerdict`][specproof.engine.verify.BatchVerdict].
+
+    Raises:
+        ValueError: on invalid inputs, naming the argument.
+    """
+    shape = check_round(
+        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
+    )
+    batch, k = shape.batch, shape.k
+    tokens = draft_tokens.to(torch.int64)
+    if k > 0:
+        q_x = draft_probs.gather(2, tokens.unsqueeze(-1)).squeeze(2)
+        check_gathered(q_x, "draft_probs", "a draft token")
+        if not bool((q_x > 0).all()):
+            b, i = (q_x <= 0).nonzero()[0].tolist()
+            raise ValueError(
+                f"draft_tokens[{b}, {i}] = {int(tokens[b, i])} has zero draft probability in "
+                f"draft_probs[{b}, {i}]: it cannot have been drafted"
+            )
+    uniforms = torch.cat([accept_u, final_u.unsqueeze(1)], dim=1)
+    usable = row_mass_ok(target_probs)
+    samples = inverse_cdf_rows(torch.where(usable.unsqueeze(-1), target_probs, 1.0), uniforms)
+    # A row without usable mass never matches; it is an error only if the rule reaches it.
+    samples = torch.where(usable, samples, -1)
+    n_accepted = leading_true(samples[:, :k] == tokens)
+    rows = torch.arange(batch, device=target_probs.device)
+    if not bool(usable[rows, n_accepted].all()):
+        b = int((~usable[rows, n_accepted]).nonzero()[0])
+        check_gathered(
+            target_probs[b, n_accepted[b]], "target_probs", f"row [{b}, {int(n_accepted[b])}]"
+        )
+        raise ValueError(
+            f"target_probs[{b}, {int(n_accepted[b])}] has zero mass: the target samples from it"
+        )
+    return assemble(tokens, n_accepted, samples[rows, n_accepted])

@@ -1,0 +1,358 @@
+r"""Batched verification in torch: the reference's pinned rules, vectorised over a batch.
+
+Glossary (the reference's, after vLLM): an *accepted* token is a draft kept; the *recovered*
+token is output at the first rejected position instead of the draft; the *bonus* token is drawn
+from the target after all $K$ drafts are accepted; the *output* is the accepted drafts followed
+by the recovered or bonus token, so each row outputs between 1 and $K + 1$ tokens.
+
+Shapes (every function here opens by checking them):
+
+- `target_probs` `[B, K+1, V]`: row `i < K` is the target's distribution at draft position `i`,
+  row `K` the one after the last draft;
+- `draft_probs` `[B, K, V]`: the distributions the drafts were drawn from;
+- `draft_tokens` `[B, K]` (integer): the drafts;
+- `accept_u` `[B, K]` and `final_u` `[B]`: the uniforms in $[0, 1)$, in the probabilities' dtype.
+
+**Randomness is an argument**: the verify functions draw nothing. They are pure functions of
+their inputs, so the engine can be compared with the exact reference draw by draw
+(`tests/conformance/`). [`draw_uniforms`][specproof.engine.verify.draw_uniforms] draws the
+uniforms from a `torch.Generator` and [`sample_verify`][specproof.engine.verify.sample_verify]
+does both.
+
+The algorithms (`"sd"`, `"exact_match"`, `"greedy"`) live in `specproof.engine.sd`,
+`specproof.engine.exact_match` and `specproof.engine.greedy`; this module holds what they share:
+the result type, input validation and the pinned inverse-CDF rule.
+
+**What is validated.** Shapes, dtypes and devices; draft tokens in $[0, V)$; uniforms in
+$[0, 1)$; and every probability the rule reads (the gathered $p(x)$, $q(x)$ and the rows a token
+is drawn from) must be finite and non-negative, so an output never depends silently on a bad
+number. With `check_values=True` (the default) every entry of `target_probs` and `draft_probs`
+is checked as well (one extra pass over both tensors, which dominates the cost at large $V$:
+hot loops that produce probabilities themselves may pass `check_values=False`). Rows are not
+required to sum to 1 (the inverse-CDF rule scales the uniform by the row's sum, as the reference
+does) and nothing is renormalised or clipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+PLACEHOLDER_TOKEN = -1
+"""Pads `BatchVerdict.tokens` after each row's last output token."""
+
+ALGORITHMS = ("sd", "exact_match", "greedy")
+"""The algorithm names [`verify_batch`][specproof.engine.verify.verify_batch] accepts."""
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+@dataclass(frozen=True)
+class BatchVerdict:
+    """The result of verifying a batch of rounds.
+
+    Attributes:
+        tokens: `[B, K+1]` int64: row `b` holds its `n_accepted[b] + 1` output tokens (accepted
+            drafts, then the recovered or bonus token), padded with `PLACEHOLDER_TOKEN`.
+        n_accepted: `[B]` int64: drafts accepted per row (`n_accepted == K` means the last
+            output token is the bonus token, otherwise it is the recovered token).
+    """
+
+    tokens: torch.Tensor
+    n_accepted: torch.Tensor
+
+    def row(self, b: int) -> list[int]:
+        """The output tokens of row `b`, without padding."""
+        return [int(t) for t in self.tokens[b, : int(self.n_accepted[b]) + 1]]
+
+
+@dataclass(frozen=True)
+class RoundShape:
+    """The sizes of a validated batch of rounds."""
+
+    batch: int
+    k: int
+    vocab: int
+
+
+def check_round(
+    target_probs: Any,
+    draft_probs: Any,
+    draft_tokens: Any,
+    accept_u: Any,
+    final_u: Any,
+    *,
+    check_values: bool = True,
+    check_draft_values: bool = True,
+) -> RoundShape:
+    """Validate a batch of rounds; return its sizes.
+
+    Args:
+        target_probs: `[B, K+1, V]` float32 or float64.
+        draft_probs: `[B, K, V]`, same dtype and device.
+        draft_tokens: `[B, K]` integer, each in `[0, V)`.
+        accept_u: `[B, K]`, same dtype as the probabilities, each in `[0, 1)`.
+        final_u: `[B]`, same dtype, in `[0, 1)`.
+        check_values: also scan every probability for NaN, infinities and negatives.
+        check_draft_values: whether `draft_probs`'s values are checked at all (greedy ignores
+            them; its shape is checked regardless).
+
+    Raises:
+        ValueError: naming the offending argument.
+    """
+    args = {
+        "target_probs": target_probs,
+        "draft_probs": draft_probs,
+        "draft_tokens": draft_tokens,
+        "accept_u": accept_u,
+        "final_u": final_u,
+    }
+    for name, value in args.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if target_probs.dim() != 3:
+        raise ValueError(
+            f"target_probs must have shape [B, K+1, V], got {tuple(target_probs.shape)}"
+        )
+    batch, rows, vocab = target_probs.shape
+    if rows < 1:
+        raise ValueError(
+            f"target_probs must have K+1 >= 1 rows per round (K >= 0), got {rows} rows "
+            f"(K = {rows - 1})"
+        )
+    if vocab < 1:
+        raise ValueError(f"target_probs must have a vocabulary of size V >= 1, got V = {vocab}")
+    k = rows - 1
+    expected = {
+        "draft_probs": (batch, k, vocab),
+        "draft_tokens": (batch, k),
+        "accept_u": (batch, k),
+        "final_u": (batch,),
+    }
+    for name, shape in expected.items():
+        if tuple(args[name].shape) != shape:
+            raise ValueError(
+                f"{name} must have shape {list(shape)} (B={batch}, K={k}, V={vocab} from "
+                f"target_probs {list(target_probs.shape)}), got {list(args[name].shape)}"
+            )
+    dtype = target_probs.dtype
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"target_probs must be float32 or float64, got {dtype}")
+    for name in ("draft_probs", "accept_u", "final_u"):
+        if args[name].dtype != dtype:
+            raise ValueError(
+                f"{name} must have target_probs's dtype {dtype}, got {args[name].dtype}"
+            )
+    if draft_tokens.dtype.is_floating_point or draft_tokens.dtype in (torch.bool, torch.complex64):
+        raise ValueError(f"draft_tokens must be an integer tensor, got {draft_tokens.dtype}")
+    for name, value in args.items():
+        if value.device != target_probs.device:
+            raise ValueError(
+                f"{name} is on {value.device} but target_probs is on {target_probs.device}"
+            )
+    if k > 0:
+        low, high = int(draft_tokens.min()), int(draft_tokens.max())
+        if low < 0 or high >= vocab:
+            bad = low if low < 0 else high
+            raise ValueError(f"draft_tokens must lie in [0, V={vocab}), got {bad}")
+    check_uniforms(accept_u, "accept_u")
+    check_uniforms(final_u, "final_u")
+    if check_values:
+        check_probs(target_probs, "target_probs")
+        if check_draft_values:
+            check_probs(draft_probs, "draft_probs")
+    return RoundShape(batch, k, vocab)
+
+
+def check_uniforms(u: torch.Tensor, name: str) -> None:
+    """Raise `ValueError` naming `name` unless every entry of `u` lies in $[0, 1)$ (NaN fails)."""
+    if u.numel() and not bool(((u >= 0) & (u < 1)).all()):
+        bad = u[~((u >= 0) & (u < 1))][0]
+        raise ValueError(f"{name} must lie in [0, 1), got {float(bad)}")
+
+
+def check_probs(probs: torch.Tensor, name: str) -> None:
+    """Raise `ValueError` naming `name` if any entry is NaN, infinite or negative."""
+    if probs.numel() == 0:
+        return
+    low, high = torch.aminmax(probs)
+    if torch.isnan(low) or torch.isnan(high):
+        raise ValueError(f"{name} contains NaN")
+    if torch.isinf(high):
+        raise ValueError(f"{name} contains inf")
+    if low < 0:
+        raise ValueError(f"{name} contains a negative probability ({float(low)})")
+
+
+def check_gathered(values: torch.Tensor, name: str, what: str) -> None:
+    """Raise `ValueError` naming `name` unless the probabilities the rule reads are finite, >= 0."""
+    if values.numel() and not bool((torch.isfinite(values) & (values >= 0)).all()):
+        raise ValueError(f"{name} has a NaN, infinite or negative probability at {what}")
+
+
+def inverse_cdf_rows(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    r"""The pinned inverse-CDF rule, row by row: the first $y$ with $u \cdot \sum w < \mathrm{cumsum}(w)[y]$.
+
+    Args:
+        weights: `[..., V]` non-negative weights with a positive, finite sum per row.
+        u: `[...]` uniforms in $[0, 1)$.
+
+    Returns:
+        `[...]` int64 token indices. A zero-weight token is never returned. If rounding makes
+        $u \cdot \sum w$ reach the float sum (possible only for $u$ within an ulp of 1), the
+        last token of positive weight is returned, which is the exact rule's answer there.
+    """
+    cum = weights.cumsum(-1)
+    threshold = u * cum[..., -1]
+    index = torch.searchsorted(cum, threshold.unsqueeze(-1), right=True).squeeze(-1)
+    vocab = weights.shape[-1]
+    over = index >= vocab
+    if bool(over.any()):
+        last_positive = vocab - 1 - (weights > 0).flip(-1).to(torch.int8).argmax(-1)
+        index = torch.where(over, last_positive, index)
+    return index
+
+
+def row_mass_ok(weights: torch.Tensor) -> torch.Tensor:
+    """`[...]` bool: the row's weights are finite and non-negative with a positive sum."""
+    total = weights.sum(-1)
+    return torch.isfinite(total) & (total > 0) & (weights >= 0).all(-1)
+
+
+def assemble(
+    draft_tokens: torch.Tensor, n_accepted: torch.Tensor, last: torch.Tensor
+) -> BatchVerdict:
+    """Build the padded output: accepted drafts, then `last`, then `PLACEHOLDER_TOKEN`."""
+    batch, k = draft_tokens.shape
+    tokens = torch.full(
+        (batch, k + 1), PLACEHOLDER_TOKEN, dtype=torch.int64, device=draft_tokens.device
+    )
+    if k > 0:
+        positions = torch.arange(k, device=draft_tokens.device)
+        kept = positions.unsqueeze(0) < n_accepted.unsqueeze(1)
+        tokens[:, :k] = torch.where(kept, draft_tokens.to(torch.int64), PLACEHOLDER_TOKEN)
+    tokens.scatter_(1, n_accepted.unsqueeze(1), last.to(torch.int64).unsqueeze(1))
+    return BatchVerdict(tokens, n_accepted)
+
+
+def leading_true(mask: torch.Tensor) -> torch.Tensor:
+    """`[B]` int64: how many leading entries of each row of the `[B, K]` bool `mask` are True."""
+    if mask.shape[1] == 0:
+        return torch.zeros(mask.shape[0], dtype=torch.int64, device=mask.device)
+    return mask.to(torch.int64).cumprod(1).sum(1)
+
+
+VerifyFn = Callable[..., BatchVerdict]
+
+
+def _algorithms() -> dict[str, VerifyFn]:
+    from .exact_match import verify_exact_match
+    from .greedy import verify_greedy
+    from .sd import verify_sd
+
+    return {"sd": verify_sd, "exact_match": verify_exact_match, "greedy": verify_greedy}
+
+
+def verify_batch(
+    algorithm: str,
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    draft_tokens: torch.Tensor,
+    accept_u: torch.Tensor,
+    final_u: torch.Tensor,
+    *,
+    check_values: bool = True,
+) -> BatchVerdict:
+    """Verify a batch of rounds with `algorithm` (`"sd"`, `"exact_match"` or `"greedy"`).
+
+    Args:
+        algorithm: which verifier.
+        target_probs: `[B, K+1, V]`.
+        draft_probs: `[B, K, V]`.
+        draft_tokens: `[B, K]`.
+        accept_u: `[B, K]`.
+        final_u: `[B]`.
+        check_values: scan every probability for NaN/inf/negatives (see the module docstring).
+
+    Returns:
+        The [`BatchVerdict`][specproof.engine.verify.BatchVerdict].
+
+    Raises:
+        ValueError: on an unknown algorithm or invalid inputs (naming the argument).
+
+    Examples:
+        >>> import torch
+        >>> p = torch.tensor([[[0.25, 0.75], [0.5, 0.5]]], dtype=torch.float64)
+        >>> q = torch.tensor([[[0.5, 0.5]]], dtype=torch.float64)
+        >>> x = torch.tensor([[0]])
+        >>> u, u_final = torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64)
+        >>> verify_batch("sd", p, q, x, u, u_final).row(0)  # 0.5 * q(0) = p(0): strict rule rejects
+        [1]
+    """
+    table = _algorithms()
+    if algorithm not in table:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    return table[algorithm](
+        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
+    )
+
+
+def draw_uniforms(
+    generator: torch.Generator,
+    batch: int,
+    k: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the uniforms one batch of rounds consumes: `(accept_u [B, K], final_u [B])`.
+
+    Both come from one `torch.rand` call of `B * (K + 1)` values in $[0, 1)$, so a seeded
+    generator gives the same uniforms for the same `(B, K, dtype, device)`.
+
+    Raises:
+        ValueError: if `batch` or `k` is negative or `dtype` is not float32/float64.
+    """
+    if batch < 0:
+        raise ValueError(f"batch must be >= 0, got {batch}")
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    u = torch.rand((batch, k + 1), generator=generator, dtype=dtype, device=device)
+    return u[:, :k].contiguous(), u[:, k].contiguous()
+
+
+def sample_verify(
+    algorithm: str,
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    draft_tokens: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    check_values: bool = True,
+) -> BatchVerdict:
+    """Draw the uniforms from `generator`, then [`verify_batch`][specproof.engine.verify.verify_batch].
+
+    Raises:
+        ValueError: on invalid inputs (naming the argument).
+    """
+    if not isinstance(target_probs, torch.Tensor) or target_probs.dim() != 3:
+        raise ValueError("target_probs must be a tensor of shape [B, K+1, V]")
+    batch, rows, _ = target_probs.shape
+    if rows < 1:
+        raise ValueError(f"target_probs must have K+1 >= 1 rows per round, got {rows}")
+    accept_u, final_u = draw_uniforms(
+        generator, batch, rows - 1, target_probs.dtype, target_probs.device
+    )
+    return verify_batch(
+        algorithm,
+        target_probs,
+        draft_probs,
+        draft_tokens,
+        accept_u,
+        final_u,
+        check_values=check_values,
+    )
