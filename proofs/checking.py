@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
 from specproof.reference import Dist, ToyLM
 
 from .registry import CheckOptions, Outcome

@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from hypothesis import strategies as st
+
 from specproof.reference import (
     ToyLM,
     Verifier,

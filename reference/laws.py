@@ -1,8 +1,9 @@
 r"""Exact output laws, by enumerating every random branch (never by sampling).
 
-A *law* is a `dict` mapping each possible output tuple of tokens to its exact probability
-(`Fraction`); outcomes of probability zero are left out, so two laws are equal iff the dicts
-are equal.
+A *law* maps each possible output tuple of tokens to its exact probability (`Fraction`);
+outcomes of probability zero are left out, so two laws are equal iff they hold the same
+outcomes with the same probabilities. Laws are [`Law`][specproof.reference.laws.Law] mappings,
+computed in exact integer arithmetic over a common denominator.
 
 The speculative loop: from the current sequence, the draft model proposes $K$ tokens one by one
 (each from its distribution given the sequence and the drafts before it); the target gives its
@@ -15,7 +16,8 @@ draw by draw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
 from .dist import Dist, Token, same_vocabulary
@@ -23,15 +25,16 @@ from .exact_match import EXACT_MATCH
 from .greedy import GREEDY
 from .sd import STANDARD_SD
 from .toylm import ToyLM
-from .verifier import ACCEPT, Verifier, _Accept, argmax
-
-Law = dict[tuple[Token, ...], Fraction]
+from .verifier import ACCEPT, Verifier, argmax
 
 VERIFIERS: dict[str, Verifier] = {
     "sd": STANDARD_SD,
     "exact_match": EXACT_MATCH,
     "greedy": GREEDY,
 }
+
+#: The largest number of outcomes (V ** n) an exact law is computed over.
+MAX_OUTCOMES = 1 << 24
 
 
 def get_verifier(algorithm: str | Verifier) -> Verifier:
@@ -56,11 +59,173 @@ def _check_count(value: object, what: str) -> int:
     return value
 
 
-def _extend(law: Law, head: tuple[Token, ...], weight: Fraction, tail_law: Law) -> None:
-    """Add `weight * tail_law`, each outcome prefixed by `head`, into `law`."""
-    for tail, prob in tail_law.items():
-        key = head + tail
-        law[key] = law.get(key, Fraction(0)) + weight * prob
+class Law(Mapping[tuple[Token, ...], Fraction]):
+    """The exact law of `n` output tokens: `{outcome tuple: Fraction}`, outcomes of mass 0 left out.
+
+    Stored densely: one integer numerator per outcome over a common denominator, the outcome
+    `(x_1, ..., x_n)` at the base-V index of its tokens' positions in `vocab`. Behaves as a
+    read-only mapping to `Fraction`s; equality with another `Law` over the same vocabulary is
+    decided by exact cross-multiplication, with any other mapping entry by entry.
+    """
+
+    def __init__(
+        self, vocab: Sequence[Token], n: int, numerators: list[int], denominator: int
+    ) -> None:
+        if len(numerators) != len(vocab) ** n:
+            raise ValueError("numerators must hold one entry per outcome (V ** n)")
+        self.vocab = tuple(vocab)
+        self.n = n
+        self._numerators = numerators
+        self._denominator = denominator
+        self._index = {t: i for i, t in enumerate(self.vocab)}
+
+    def _encode(self, outcome: tuple[Token, ...]) -> int:
+        index = 0
+        for token in outcome:
+            index = index * len(self.vocab) + self._index[token]
+        return index
+
+    def _decode(self, index: int) -> tuple[Token, ...]:
+        tokens = []
+        for _ in range(self.n):
+            index, digit = divmod(index, len(self.vocab))
+            tokens.append(self.vocab[digit])
+        return tuple(reversed(tokens))
+
+    def __getitem__(self, outcome: tuple[Token, ...]) -> Fraction:
+        try:
+            if not isinstance(outcome, tuple) or len(outcome) != self.n:
+                raise KeyError(outcome)
+            numerator = self._numerators[self._encode(outcome)]
+        except (KeyError, TypeError):
+            raise KeyError(outcome) from None
+        if numerator == 0:
+            raise KeyError(outcome)
+        return Fraction(numerator, self._denominator)
+
+    def __iter__(self) -> Iterator[tuple[Token, ...]]:
+        return (self._decode(i) for i, num in enumerate(self._numerators) if num)
+
+    def __len__(self) -> int:
+        return sum(1 for num in self._numerators if num)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Law) and other.vocab == self.vocab and other.n == self.n:
+            d1, d2 = self._denominator, other._denominator
+            return all(
+                a * d2 == b * d1 for a, b in zip(self._numerators, other._numerators, strict=True)
+            )
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Law({dict(self.items())!r})"
+
+
+# Per context: the mass of each way one output token can be produced, as Fractions.
+# accept[x]: x drafted and accepted (the round goes on); stop[y]: a draft rejected and y output
+# instead (summed over the rejected draft); bonus[y]: y drawn after all K drafts.
+_Factors = tuple[dict[Token, Fraction], dict[Token, Fraction], dict[Token, Fraction]]
+
+
+def _reachable_contexts(
+    vocab: Sequence[Token], prefix: tuple[Token, ...], depth: int, steps: int
+) -> set[tuple[Token, ...]]:
+    """Every context (last `depth` tokens) reachable from `prefix` within `steps` tokens."""
+    start = prefix[-depth:] if depth else ()
+    seen = {start}
+    frontier = {start}
+    for _ in range(min(steps, depth + 1)):
+        frontier = {(c + (t,))[-depth:] if depth else () for c in frontier for t in vocab} - seen
+        seen |= frontier
+    return seen
+
+
+def _dense_law(
+    vocab: tuple[Token, ...],
+    prefix: tuple[Token, ...],
+    n: int,
+    depth: int,
+    factors: Callable[[tuple[Token, ...]], _Factors],
+    k: int,
+) -> Law:
+    """The law of `n` tokens of a round-based process whose per-token masses are `factors`.
+
+    Every output token contributes exactly one factor (accept, stop or bonus), so with all
+    factors written over one denominator `scale`, every outcome of `r` tokens is an integer
+    over `scale ** r` and the whole computation is integer arithmetic.
+    """
+    size = len(vocab)
+    if size**n > MAX_OUTCOMES:
+        raise ValueError(
+            f"the exact law has V**n = {size}**{n} outcomes, beyond the reference's limit "
+            f"of {MAX_OUTCOMES}; use a smaller vocabulary or n"
+        )
+    index = {t: i for i, t in enumerate(vocab)}
+    contexts = _reachable_contexts(vocab, prefix, depth, n + k)
+    fractions = {c: factors(c) for c in contexts}
+    scale = 1
+    for table in fractions.values():
+        for part in table:
+            for value in part.values():
+                scale = math.lcm(scale, value.denominator)
+    integer: dict[
+        tuple[Token, ...],
+        tuple[list[tuple[Token, int, int]], list[tuple[int, int]], list[tuple[int, int]]],
+    ] = {}
+    for context, (accept, stop, bonus) in fractions.items():
+        integer[context] = (
+            [(t, index[t], int(v * scale)) for t, v in accept.items() if v],
+            [(index[t], int(v * scale)) for t, v in stop.items() if v],
+            [(index[t], int(v * scale)) for t, v in bonus.items() if v],
+        )
+
+    def advance(context: tuple[Token, ...], token: Token) -> tuple[Token, ...]:
+        return (context + (token,))[-depth:] if depth else ()
+
+    memo: dict[tuple[tuple[Token, ...], int], list[int]] = {}
+
+    def rest(context: tuple[Token, ...], remaining: int) -> list[int]:
+        """Numerators over scale**remaining, indexed by the base-V code of the outcome."""
+        if remaining == 0:
+            return [1]
+        key = (context, remaining)
+        if key in memo:
+            return memo[key]
+        out = [0] * size**remaining
+
+        def add(head_code: int, length: int, weight: int, after: tuple[Token, ...]) -> None:
+            tail = rest(after, remaining - length)
+            offset = head_code * len(tail)
+            block = out[offset : offset + len(tail)]
+            out[offset : offset + len(tail)] = [
+                o + weight * t for o, t in zip(block, tail, strict=True)
+            ]
+
+        def walk(ctx: tuple[Token, ...], code: int, length: int, weight: int) -> None:
+            # `length` drafts accepted so far in this round, encoded as `code`.
+            if length == remaining:
+                add(code, length, weight, ctx)
+                return
+            accept, stop, bonus = integer[ctx]
+            if length == k:
+                for y, mass in bonus:
+                    add(code * size + y, length + 1, weight * mass, advance(ctx, vocab[y]))
+                return
+            for y, mass in stop:
+                add(code * size + y, length + 1, weight * mass, advance(ctx, vocab[y]))
+            for x, i, mass in accept:
+                walk(advance(ctx, x), code * size + i, length + 1, weight * mass)
+
+        walk(context, 0, 0, 1)
+        memo[key] = out
+        return out
+
+    numerators = rest(prefix[-depth:] if depth else (), n)
+    return Law(vocab, n, numerators, scale**n)
 
 
 def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bool = False) -> Law:
@@ -77,26 +242,13 @@ def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bo
     """
     n = _check_count(n, "n")
     seq = lm.check_prefix(prefix)
-    memo: dict[tuple[tuple[Token, ...], int], Law] = {}
 
-    def rest(sequence: tuple[Token, ...], remaining: int) -> Law:
-        if remaining == 0:
-            return {(): Fraction(1)}
-        key = (lm.context(sequence), remaining)
-        if key not in memo:
-            row = lm.next_dist(sequence)
-            law: Law = {}
-            steps = {argmax(row): Fraction(1)} if greedy else _positive(row)
-            for token, prob in steps.items():
-                _extend(law, (token,), prob, rest((*sequence, token), remaining - 1))
-            memo[key] = law
-        return memo[key]
+    def factors(context: tuple[Token, ...]) -> _Factors:
+        row = lm.next_dist(context)
+        law = {argmax(row): Fraction(1)} if greedy else dict(row.items())
+        return {}, {}, law
 
-    return dict(rest(seq, n))
-
-
-def _positive(row: Dist) -> dict[Token, Fraction]:
-    return {t: p for t, p in zip(row.tokens, row.probs, strict=True) if p > 0}
+    return _dense_law(lm.vocab, seq, n, lm.order, factors, 0)
 
 
 def speculative_law(
@@ -119,10 +271,11 @@ def speculative_law(
             [`Verifier`][specproof.reference.verifier.Verifier] (e.g. a deliberately broken one).
 
     Returns:
-        The law `{output tuple of length n: probability}`.
+        The law `{output tuple of length n: probability}` (a [`Law`][specproof.reference.laws.Law]).
 
     Raises:
-        ValueError: on mismatched vocabularies, bad `n`, `k` or `prefix`, or an unknown algorithm.
+        ValueError: on mismatched vocabularies, bad `n`, `k` or `prefix`, an unknown algorithm,
+            or more than `MAX_OUTCOMES` outcomes.
 
     Examples:
         >>> from fractions import Fraction as F
@@ -139,67 +292,20 @@ def speculative_law(
             Dist.uniform(target.vocab), Dist.uniform(draft.vocab), "target and draft models"
         )
     seq = target.check_prefix(prefix)
-    depth = max(target.order, draft.order)
-    position_memo: dict[tuple[Dist, Dist, Token], dict[Token | _Accept, Fraction]] = {}
-    bonus_memo: dict[Dist, dict[Token, Fraction]] = {}
-    memo: dict[tuple[tuple[Token, ...], int], Law] = {}
 
-    def position_law(
-        target_row: Dist, draft_row: Dist, token: Token
-    ) -> dict[Token | _Accept, Fraction]:
-        key = (target_row, draft_row, token)
-        if key not in position_memo:
-            position_memo[key] = verifier.position_law(target_row, draft_row, token)
-        return position_memo[key]
+    def factors(context: tuple[Token, ...]) -> _Factors:
+        target_row, draft_row = target.next_dist(context), draft.next_dist(context)
+        accept: dict[Token, Fraction] = {}
+        stop: dict[Token, Fraction] = {}
+        for token, draft_prob in verifier.draft_law(draft_row).items():
+            for outcome, prob in verifier.position_law(target_row, draft_row, token).items():
+                if outcome is ACCEPT:
+                    accept[token] = accept.get(token, Fraction(0)) + draft_prob * prob
+                else:
+                    stop[outcome] = stop.get(outcome, Fraction(0)) + draft_prob * prob
+        return accept, stop, verifier.bonus_law(target_row)
 
-    def bonus_law(target_row: Dist) -> dict[Token, Fraction]:
-        if target_row not in bonus_memo:
-            bonus_memo[target_row] = verifier.bonus_law(target_row)
-        return bonus_memo[target_row]
-
-    def round_law(sequence: tuple[Token, ...], remaining: int) -> Law:
-        # Outputs of one round, truncated to `remaining` tokens. Drafts past position
-        # `remaining` cannot change the first `remaining` outputs, so they are not enumerated
-        # (their probabilities sum to one).
-        out: Law = {}
-
-        def walk(accepted: tuple[Token, ...], weight: Fraction) -> None:
-            if len(accepted) == remaining:
-                out[accepted] = out.get(accepted, Fraction(0)) + weight
-                return
-            context = sequence + accepted
-            target_row = target.next_dist(context)
-            if len(accepted) == k:
-                for token, prob in bonus_law(target_row).items():
-                    _add(out, (*accepted, token), weight * prob)
-                return
-            draft_row = draft.next_dist(context)
-            for token, draft_prob in verifier.draft_law(draft_row).items():
-                for outcome, prob in position_law(target_row, draft_row, token).items():
-                    if outcome is ACCEPT:
-                        walk((*accepted, token), weight * draft_prob * prob)
-                    else:
-                        _add(out, (*accepted, outcome), weight * draft_prob * prob)
-
-        walk((), Fraction(1))
-        return out
-
-    def rest(sequence: tuple[Token, ...], remaining: int) -> Law:
-        if remaining == 0:
-            return {(): Fraction(1)}
-        key = (sequence[-depth:] if depth else (), remaining)
-        if key not in memo:
-            law: Law = {}
-            for head, weight in round_law(sequence, remaining).items():
-                _extend(law, head, weight, rest(sequence + head, remaining - len(head)))
-            memo[key] = law
-        return memo[key]
-
-    return dict(rest(seq, n))
-
-
-def _add(law: Law, key: tuple[Token, ...], prob: Fraction) -> None:
-    law[key] = law.get(key, Fraction(0)) + prob
+    return _dense_law(target.vocab, seq, n, max(target.order, draft.order), factors, k)
 
 
 def acceptance_rate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from specproof.cli.main import main
 from specproof.proofs import registry as registry_module
 from specproof.proofs.registry import CheckOptions, Outcome, Registry, run_claim

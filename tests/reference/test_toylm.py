@@ -1,6 +1,7 @@
 from fractions import Fraction as F
 
 import pytest
+
 from specproof.reference import Dist, ToyLM
 
 HALF = {"a": F(1, 2), "b": F(1, 2)}

@@ -7,6 +7,7 @@ from fractions import Fraction as F
 
 import pytest
 from hypothesis import given
+
 from specproof.reference import (
     ACCEPT,
     EXACT_MATCH,
