@@ -121,3 +121,22 @@ def test_mismatched_vocabularies_are_refused():
         speculative_law(TARGET, other, (), 2, 2)
     with pytest.raises(ValueError, match="vocabularies differ"):
         acceptance_rate(TARGET.table[()], other.table[()])
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("algorithm", ["sd", "exact_match"])
+def test_loop_reproduces_the_target_law_at_the_largest_sizes(algorithm, seed):
+    """V = 5, orders 2 and 1, n = 4, K = 4, random weights with zeros (hypothesis favours small)."""
+    import random
+
+    rng = random.Random(seed)
+
+    def row(c):
+        weights = [rng.randint(0, 4) for _ in range(5)]
+        weights[rng.randrange(5)] += 1
+        return [F(w, sum(weights)) for w in weights]
+
+    vocab = tuple(range(5))
+    target, draft = lm(vocab, 2, row), lm(vocab, 1, row)
+    assert law_equality(algorithm, (target, draft, (1,), 4, 4)) is None
+    assert law_equality(algorithm, (target, draft, (), 4, 1)) is None
