@@ -1,0 +1,181 @@
+"""Verdicts: one per configuration, one for the whole audit.
+
+A *configuration* is one thing audited on its own (a generated (p, q) case at the sampler level;
+one decoding setup of an adapter). Each configuration runs one or more tests
+([`FitResult`][specproof.engine.audit.stats.FitResult]); its p-value is the Bonferroni
+combination of its tests (`min(1, m * min p)`), and the p-values of all configurations of an
+audit are Holm-adjusted together, so the family-wise false-failure rate of the whole audit is at
+most `alpha`.
+
+Verdicts (per configuration):
+
+- `crashed`: the implementation raised, or returned malformed output (the message says which);
+- `not-lossless`: the Holm-adjusted p-value is at most `alpha` (an impossible outcome, one of
+  probability zero, gives p = 0);
+- `inconclusive`: not rejected, but the sample size is below `n_required`, the size at which the
+  main (joint) test has power `power` against every alternative whose TV from the reference on
+  the tested cells is at least `tv`, at the smallest Holm threshold `alpha / M` (M = tests in
+  the audit);
+- `consistent`: not rejected with at least `n_required` samples.
+
+The audit's verdict: `not-lossless` if any configuration is, else `crashed` if any crashed,
+else `inconclusive` if any is, else `consistent`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stats import FitResult, bonferroni_min, holm, required_samples
+
+VERDICTS = ("consistent", "not-lossless", "crashed", "inconclusive")
+#: Default TV the audit must be able to detect, and the power to detect it with.
+DEFAULT_TV = 0.05
+DEFAULT_POWER = 0.99
+
+
+@dataclass
+class Configuration:
+    """The outcome of auditing one configuration.
+
+    Attributes:
+        name: what was audited (e.g. `"same-tokenizer/sample/top-k=3"`).
+        tests: `{test name: FitResult}`; the first one is the main (joint) test.
+        n_samples: samples drawn.
+        error: the exception or malformed-output message when the implementation failed.
+        details: free-form facts about the configuration (for reports).
+        deterministic: the reference law is a point mass (greedy): any mismatch is certain.
+    """
+
+    name: str
+    tests: dict[str, FitResult] = field(default_factory=dict)
+    n_samples: int = 0
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    deterministic: bool = False
+    verdict: str = "inconclusive"
+    p_value: float = 1.0
+    p_adjusted: float = 1.0
+    n_required: int = 0
+    alpha: float = 0.0
+
+    @property
+    def main(self) -> FitResult | None:
+        """The main test (the first one), if any ran."""
+        return next(iter(self.tests.values()), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record of this configuration (keys of the CLI's `--json` output)."""
+        main = self.main
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isinf(x)) else x
+
+        return {
+            "name": self.name,
+            "verdict": self.verdict,
+            "statistic": num(main.statistic) if main else None,
+            "dof": main.dof if main else None,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "n_samples": self.n_samples,
+            "n_required": self.n_required,
+            "tv_hat": main.tv_hat if main else None,
+            "tv_upper": main.tv_upper if main else None,
+            "alpha": self.alpha,
+            "error": self.error,
+            "impossible": sum(t.impossible for t in self.tests.values()),
+            "tests": {
+                k: {"statistic": num(t.statistic), "dof": t.dof, "p_value": t.p_value}
+                for k, t in self.tests.items()
+            },
+            "details": self.details,
+        }
+
+
+@dataclass
+class Audit:
+    """All configurations of one audit, with their verdicts assigned by [`decide`][specproof.engine.audit.core.decide]."""
+
+    configurations: list[Configuration]
+    alpha: float
+    tv: float
+    power: float
+
+    @property
+    def verdict(self) -> str:
+        """The audit's overall verdict (see the module docstring)."""
+        verdicts = {c.verdict for c in self.configurations}
+        for v in ("not-lossless", "crashed", "inconclusive"):
+            if v in verdicts:
+                return v
+        return "consistent"
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"verdict", "alpha", "tv", "power", "correction", "configurations": [...]}`."""
+        return {
+            "verdict": self.verdict,
+            "alpha": self.alpha,
+            "tv": self.tv,
+            "power": self.power,
+            "correction": "Bonferroni within a configuration, Holm across configurations",
+            "configurations": [c.to_json() for c in self.configurations],
+        }
+
+
+def deterministic_required(tv: float, power: float) -> int:
+    """Samples needed to see at least one mismatch with prob. `power` when P(mismatch) >= `tv`."""
+    if tv >= 1:
+        return 1
+    return max(1, math.ceil(math.log(1 - power) / math.log(1 - tv)))
+
+
+def decide(
+    configurations: list[Configuration],
+    alpha: float,
+    tv: float = DEFAULT_TV,
+    power: float = DEFAULT_POWER,
+) -> Audit:
+    """Combine tests, Holm-correct across configurations and assign every verdict.
+
+    Args:
+        configurations: the audited configurations (their `tests`, `n_samples`, `error` set).
+        alpha: family-wise significance of the whole audit.
+        tv: the smallest TV the audit must detect (defines `inconclusive`).
+        power: the power required at that TV.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie in (0, 1), got {power!r}")
+    if not 0 < tv <= 1:
+        raise ValueError(f"tv must lie in (0, 1], got {tv!r}")
+    live = [c for c in configurations if c.error is None and c.tests]
+    total_tests = max(1, sum(len(c.tests) for c in live))
+    for c in live:
+        c.p_value = bonferroni_min([t.p_value for t in c.tests.values()])
+    adjusted = holm([c.p_value for c in live])
+    for c, adj in zip(live, adjusted, strict=True):
+        c.p_adjusted = adj
+    for c in configurations:
+        c.alpha = alpha
+        main = c.main
+        if c.deterministic:
+            c.n_required = deterministic_required(tv, power)
+        elif main is not None and main.dof >= 1:
+            c.n_required = required_samples(tv, alpha / total_tests, power, main.dof)
+        else:
+            c.n_required = 0
+        if c.error is not None:
+            c.verdict = "crashed"
+        elif not c.tests:
+            c.verdict = "inconclusive"
+        elif c.p_adjusted <= alpha:
+            c.verdict = "not-lossless"
+        elif c.n_samples < c.n_required:
+            c.verdict = "inconclusive"
+        else:
+            c.verdict = "consistent"
+    return Audit(configurations, alpha, tv, power)
