@@ -32,8 +32,18 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 verify: $(VENV)/.core-installed
 	$(BIN)/specproof verify
 
+# Docs install: the core plus the `docs` extra (mkdocs-material, mkdocstrings, matplotlib, and
+# MathJax from PyPI, which the site serves itself). No torch: the API pages are read statically.
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[docs]'
+	touch $@ $(VENV)/.core-installed
+
+# The docs' browser test drives the system Chromium (Debian's package) through Playwright.
+/usr/bin/chromium:
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 # pytest exits 5 when it collected no test: that is a failure too.
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -41,8 +51,16 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	bash .ci/mypy.sh
 
+# The site, built strictly into site/: any broken link, missing page, missing `:::` target or
+# results file without a renderer fails it. Theorem, results and API pages are generated.
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+serve: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site .mkdocs-tree .pytest_cache .mypy_cache .ruff_cache .hypothesis

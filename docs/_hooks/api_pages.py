@@ -1,0 +1,118 @@
+"""API reference pages: one per package, one `:::` directive per module, found by walking the sources.
+
+A module added to `reference/`, `proofs/` or `engine/` (or a new subpackage) appears without
+any docs code. Private modules (`_name.py`) and `__main__.py` are left out. The command-line
+page prints every subcommand's `--help`, taken from the parser itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+from typing import Any
+
+#: Source folder -> import name (the package-dir mapping of pyproject.toml).
+PACKAGES = {
+    "reference": "specproof.reference",
+    "proofs": "specproof.proofs",
+    "engine": "specproof.engine",
+}
+
+
+def _summary(path: Path) -> str:
+    """The first line of a module's docstring, read without importing it."""
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+    except SyntaxError:
+        doc = None
+    return (doc or "").strip().splitlines()[0] if doc else ""
+
+
+def packages(root: Path) -> list[tuple[str, Path]]:
+    """`(dotted name, folder)` of every package and subpackage, in a stable order."""
+    found = []
+    for folder, dotted in PACKAGES.items():
+        base = root / folder
+        for directory, subdirs, files in os.walk(base):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith(("_", ".")))
+            if "__init__.py" not in files:
+                subdirs[:] = []
+                continue
+            rel = Path(directory).relative_to(base)
+            found.append((".".join([dotted, *rel.parts]), Path(directory)))
+    return found
+
+
+def render_package(dotted: str, directory: Path) -> str:
+    lines = [
+        f"# `{dotted}`",
+        "",
+        f"::: {dotted}",
+        "    options:",
+        "      members: false",
+        "      show_root_heading: false",
+        "",
+    ]
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        lines += [f"::: {dotted}.{path.stem}", ""]
+    return "\n".join(lines)
+
+
+def page_uri(dotted: str) -> str:
+    return "api/" + dotted.removeprefix("specproof.") + ".md"
+
+
+def render_cli() -> str:
+    """Every subcommand's `--help`, from the parser the `specproof` command builds."""
+    import argparse
+
+    from specproof.cli.main import SUBCOMMANDS, build_parser
+
+    os.environ.setdefault("COLUMNS", "100")
+    parser = build_parser()
+    lines = [
+        "# Command line",
+        "",
+        "The `specproof` command; this page is generated from its argument parser.",
+        "",
+        "```text",
+        *parser.format_help().rstrip().splitlines(),
+        "```",
+        "",
+    ]
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in SUBCOMMANDS:
+        lines += [f"## `specproof {name}`", "", "```text"]
+        lines += subparsers.choices[name].format_help().rstrip().splitlines()
+        lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def build(root: Path) -> tuple[dict[str, str | bytes], list[Any]]:
+    """All API pages (`{src_uri: content}`) and their nav entries."""
+    found = packages(root)
+    index = [
+        "# API reference",
+        "",
+        "Generated from the docstrings (Google style) by mkdocstrings, which reads the sources "
+        "statically: building these pages needs no torch. One page per package:",
+        "",
+    ]
+    files: dict[str, str | bytes] = {}
+    nav: list[Any] = ["api/index.md"]
+    for dotted, directory in found:
+        uri = page_uri(dotted)
+        files[uri] = render_package(dotted, directory)
+        summary = _summary(directory / "__init__.py")
+        index.append(
+            f"- [`{dotted}`]({uri.removeprefix('api/')}){': ' + summary if summary else ''}"
+        )
+        nav.append({dotted: uri})
+    index += ["", "The command line: [`specproof`](cli.md).", ""]
+    files["api/cli.md"] = render_cli()
+    nav.append({"Command line": "api/cli.md"})
+    files["api/index.md"] = "\n".join(index)
+    return files, nav

@@ -1,0 +1,282 @@
+"""Theorem pages: one per registry entry, from the registry and a fresh `specproof verify --json`.
+
+Nothing here knows any particular claim: every claim the registry holds gets a page with its
+statement, method, status, time and a certificate summary, and its check function rendered by
+mkdocstrings (source included) when that function lives in the `specproof` package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Display names of the algorithm prefixes of claim names; an unknown prefix is shown as is.
+ALGORITHMS = {
+    "sd": "Standard SD",
+    "exact_match": "Exact match",
+    "greedy": "Greedy",
+    "tli": "TLI",
+    "slem": "SLEM",
+    "slrs": "SLRS",
+    "rdk": "RDK",
+    "disco": "DISCO",
+    "dsi": "DSI",
+    "rank": "Implicit rank minimisation",
+}
+
+STATUS_WORDS = {
+    "proved": "a proof for every instance the statement covers (symbolic or SMT)",
+    "checked": "verified exactly on every generated or enumerated instance listed in the "
+    "certificate (not a proof for all instances)",
+    "refuted": "a counterexample was found (below)",
+    "unknown": "neither proved nor refuted (timeout, solver gave up, or the check failed to run)",
+}
+
+# Runs the real command line in a fresh interpreter, after importing any extra claim modules
+# (SPECPROOF_DOCS_CLAIM_MODULES: how a test adds a temporary registry entry).
+_VERIFY_PRELUDE = (
+    "import importlib, sys\n"
+    "for m in filter(None, sys.argv[1].split(',')): importlib.import_module(m)\n"
+    "from specproof.cli.main import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+class TheoremError(Exception):
+    """The registry or the verify run could not be turned into pages."""
+
+
+@dataclass(frozen=True)
+class TheoremEntry:
+    """One claim of the registry with the result of this build's verify run (if it ran)."""
+
+    name: str
+    statement: str
+    method: str
+    thorough_only: bool
+    check_path: str | None  # dotted path of the check function, if mkdocstrings can find it
+    result: dict[str, Any] | None
+
+
+def load_registry(extra_modules: list[str]) -> list[Any]:
+    """Every claim of the default registry, after importing `extra_modules`."""
+    for module in extra_modules:
+        importlib.import_module(module)
+    from specproof.proofs.registry import default_registry
+
+    return list(default_registry())
+
+
+def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[dict[str, Any]]:
+    """Run `specproof verify --json` (optionally `--only`) once and return its records."""
+    args = ["verify", "--json"] + (["--only", only] if only else [])
+    command = [sys.executable, "-c", _VERIFY_PRELUDE, ",".join(extra_modules), *args]
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    try:
+        records = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        records = None
+    # Exit codes 1 (a claim refuted) and 2 (a check failed to run) still print every record:
+    # the pages then show the refutation or the error.
+    if proc.returncode not in (0, 1, 2) or not isinstance(records, list):
+        raise TheoremError(
+            f"`specproof {' '.join(args)}` exited {proc.returncode} without a JSON list of "
+            f"results; its stderr ends with:\n{proc.stderr[-3000:]}"
+        )
+    return records
+
+
+def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEntry]:
+    """Join the registry's claims with the verify records, by name."""
+    by_name = {r["name"]: r for r in records}
+    unknown = sorted(set(by_name) - {c.name for c in claims})
+    if unknown:
+        raise TheoremError(f"verify reported claims the registry does not hold: {unknown}")
+    entries = []
+    for claim in claims:
+        module = getattr(claim.check, "__module__", "") or ""
+        qualname = getattr(claim.check, "__qualname__", "") or ""
+        check_path = None
+        if module.startswith("specproof.") and qualname.isidentifier():
+            check_path = f"{module}.{qualname}"
+        entries.append(
+            TheoremEntry(
+                claim.name,
+                claim.statement,
+                claim.method,
+                claim.thorough_only,
+                check_path,
+                by_name.get(claim.name),
+            )
+        )
+    return entries
+
+
+def algorithm_of(name: str) -> str:
+    """The algorithm prefix of a claim name: the longest known one, else the first word."""
+    known = [a for a in ALGORITHMS if name.startswith(a + "_")]
+    return max(known, key=len) if known else name.split("_", 1)[0]
+
+
+def status_badge(status: str) -> str:
+    return f'<span class="sp-status sp-{status}">{status}</span>'
+
+
+def _short(value: Any) -> str:
+    """A one-line summary of a certificate value."""
+    if isinstance(value, dict):
+        keys = ", ".join(f"`{k}`" for k in list(value)[:6])
+        more = ", ..." if len(value) > 6 else ""
+        return f"object with keys {keys}{more}"
+    if isinstance(value, list):
+        return f"list of {len(value)} item{'s' * (len(value) != 1)}"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    if "\n" in text or len(text) > 160:
+        return f"text of {len(text)} characters (full certificate below)"
+    return text.replace("|", "\\|")
+
+
+def render_page(entry: TheoremEntry, only: str | None) -> str:
+    """The Markdown page of one claim."""
+    lines = [f"# `{entry.name}`", "", '!!! abstract "Statement"', ""]
+    lines += ["    " + line for line in entry.statement.splitlines()] + [""]
+    result = entry.result
+    if result is None:
+        why = (
+            "it runs only under `specproof verify --thorough`"
+            if entry.thorough_only
+            else f"this build ran `specproof verify --only {only}`"
+            if only
+            else "the verify run did not report it"
+        )
+        status_cell, time_cell = "not run in this build", "—"
+        lines += ['!!! info "Not run in this build"', "", f"    Because {why}.", ""]
+    else:
+        status_cell = status_badge(result["status"])
+        time_cell = f"{result['seconds']:.2f} s"
+    algorithm = algorithm_of(entry.name)
+    lines += [
+        "| status | method | time | algorithm | runs by default |",
+        "|---|---|---|---|---|",
+        f"| {status_cell} | {entry.method} | {time_cell} | {ALGORITHMS.get(algorithm, algorithm)} "
+        f"| {'no (thorough only)' if entry.thorough_only else 'yes'} |",
+        "",
+    ]
+    if result is not None:
+        status = result["status"]
+        lines += [f"*{status}*: {STATUS_WORDS.get(status, '')}.", ""]
+        certificate = result.get("certificate") or {}
+        if status == "refuted":
+            lines += ['!!! failure "Counterexample"', "", "    ```json"]
+            dumped = json.dumps(certificate.get("counterexample"), indent=2, default=str)
+            lines += ["    " + line for line in dumped.splitlines()] + ["    ```", ""]
+        if "error" in certificate:
+            lines += ['!!! failure "The check failed to run"', "", "    ```text"]
+            text = str(certificate["error"]) + "\n" + str(certificate.get("traceback", ""))
+            lines += ["    " + line for line in text.rstrip().splitlines()] + ["    ```", ""]
+        lines += ["## Certificate", ""]
+        if certificate:
+            lines += ["| key | value |", "|---|---|"]
+            lines += [f"| `{k}` | {_short(v)} |" for k, v in certificate.items()]
+            dumped = json.dumps(certificate, indent=2, default=str)
+            if len(dumped) > 20000:
+                dumped = dumped[:20000] + "\n... (truncated; run the command below for all of it)"
+            lines += ["", '??? note "Full certificate (JSON)"', "", "    ```json"]
+            lines += ["    " + line for line in dumped.splitlines()] + ["    ```", ""]
+        else:
+            lines += ["The check returned an empty certificate.", ""]
+    lines += [
+        "## Reproduce",
+        "",
+        "```console",
+        f"$ specproof verify --only {entry.name}{' --thorough' if entry.thorough_only else ''}",
+        "```",
+        "",
+    ]
+    if entry.check_path:
+        lines += [
+            "## How it is checked",
+            "",
+            f"::: {entry.check_path}",
+            "    options:",
+            "      show_source: true",
+            "      heading_level: 3",
+            "      show_root_full_path: false",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def render_index(entries: list[TheoremEntry], only: str | None) -> str:
+    """The overview page: counts by status, and one table per algorithm."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        key = entry.result["status"] if entry.result else "not run"
+        counts[key] = counts.get(key, 0) + 1
+    lines = [
+        "# Theorems",
+        "",
+        "Every claim in the theorem registry (`specproof.proofs.registry`), with the result of "
+        "a fresh `specproof verify --json` run made while this site was built"
+        + (f" (restricted to `--only {only}`)" if only else "")
+        + ". These pages are generated: a new claim appears here as soon as it is registered.",
+        "",
+        "What the statuses mean: "
+        + "; ".join(f"{status_badge(s)} {w}" for s, w in STATUS_WORDS.items())
+        + ".",
+        "",
+        f"**{len(entries)} claims:** "
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        "",
+        "The raw results of this build's run: [verify.json](verify.json).",
+        "",
+    ]
+    for algorithm, group in grouped(entries).items():
+        lines += [
+            f"## {ALGORITHMS.get(algorithm, algorithm)}",
+            "",
+            "| claim | status | method | time |",
+            "|---|---|---|---|",
+        ]
+        for e in group:
+            status = status_badge(e.result["status"]) if e.result else "not run"
+            seconds = f"{e.result['seconds']:.2f} s" if e.result else "—"
+            lines.append(f"| [`{e.name}`]({e.name}.md) | {status} | {e.method} | {seconds} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def grouped(entries: list[TheoremEntry]) -> dict[str, list[TheoremEntry]]:
+    """Entries by algorithm prefix, in registry order."""
+    groups: dict[str, list[TheoremEntry]] = {}
+    for entry in entries:
+        groups.setdefault(algorithm_of(entry.name), []).append(entry)
+    return groups
+
+
+def build(
+    root: Path, extra_modules: list[str], only: str | None
+) -> tuple[dict[str, str | bytes], list[Any]]:
+    """All theorem pages (`{src_uri: content}`) and their nav entries."""
+    claims = load_registry(extra_modules)
+    records = run_verify(root, extra_modules, only)
+    entries = collect(claims, records)
+    files: dict[str, str | bytes] = {
+        "theorems/index.md": render_index(entries, only),
+        "theorems/verify.json": json.dumps(records, indent=2, default=str) + "\n",
+    }
+    nav: list[Any] = ["theorems/index.md"]
+    for algorithm, group in grouped(entries).items():
+        section = []
+        for entry in group:
+            files[f"theorems/{entry.name}.md"] = render_page(entry, only)
+            section.append({entry.name: f"theorems/{entry.name}.md"})
+        nav.append({ALGORITHMS.get(algorithm, algorithm): section})
+    return files, nav
