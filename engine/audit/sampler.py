@@ -250,13 +250,14 @@ class RoundLaw:
             last = self.bonus if j == self.k else self.reject[j]
             nxt: list[tuple[tuple[int, ...], float]] = []
             for prefix, mass in frontier:
-                for y in np.flatnonzero(mass * last >= threshold):
+                ends = mass * last
+                for y in np.flatnonzero((ends >= threshold) & (ends > 0)):
                     found[(*prefix, int(y))] = mass * float(last[y])
                 if j < self.k:
                     cont = mass * self.accept[j]
                     nxt.extend(
                         ((*prefix, int(x)), float(cont[x]))
-                        for x in np.flatnonzero(cont >= threshold)
+                        for x in np.flatnonzero((cont >= threshold) & (cont > 0))
                     )
                 if len(found) + len(nxt) > limit:
                     raise ValueError(f"more than {limit} likely outcomes; raise the threshold")
@@ -475,12 +476,14 @@ def plan_samples(
     at the sample size, so the size and the cell count are iterated to a fixed point.
     """
     n = required_samples(tv, alpha, power, 1)
-    for _ in range(6):
+    # More samples make more outcomes reach min_expected (more dof, more samples needed): grow
+    # n until it covers the requirement at its own cell count.
+    for _ in range(50):
         cells = len(law.likely_outcomes(min_expected / n)) + 1
-        new = min(max_samples, required_samples(tv, alpha, power, max(cells - 1, 1)))
-        if new == n:
+        needed = required_samples(tv, alpha, power, max(cells - 1, 1))
+        if needed <= n or n >= max_samples:
             break
-        n = new
+        n = min(max_samples, max(needed, int(n * 1.05) + 1))
     return n
 
 
