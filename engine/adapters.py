@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import torch
+
 from specproof.reference.dist import Dist, Token
 from specproof.reference.verifier import Draws, Verdict
 

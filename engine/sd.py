@@ -12,12 +12,11 @@ Cost: acceptance needs only the gathered $p(x)$, $q(x)$ (`[B, K]`); one row of $
 row is then read to draw the recovered or bonus token, so a batch costs $O(B (K + V))$ (plus one
 pass over both tensors when `check_values=True`).
 
-Floating point: in exact arithmetic $p(x) \ge q(x)$ implies acceptance, but $u \cdot q(x)$ may
-round up to $q(x)$ when $u$ is within an ulp of 1; the engine accepts whenever
-$p(x) \ge q(x)$, which is the exact rule's answer. A rejection then has $q(x) > p(x)$, so the
-residual has positive mass unless the rows' own rounding (rows that do not sum to exactly the
-same value) leaves none; in that case, unreachable in exact arithmetic, the token is drawn from
-the target row, so the output is never NaN and always in $[0, V)$.
+Floating point: for a float $u < 1$, round-to-nearest gives $\mathrm{fl}(u \cdot q(x)) < q(x)$,
+so $p(x) \ge q(x)$ still means acceptance, and a rejection has $q(x) > p(x)$. The residual then
+has positive mass unless the rows' own rounding (rows that do not sum to exactly the same
+value) leaves none; in that case, unreachable in exact arithmetic, the token is drawn from the
+target row, so the output is never NaN and always in $[0, V)$.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def verify_sd(
                 f"draft_tokens[{b}, {i}] = {int(tokens[b, i])} has zero draft probability in "
                 f"draft_probs[{b}, {i}]: it cannot have been drafted"
             )
-        accepted = (accept_u * q_x < p_x) | (p_x >= q_x)
+        accepted = accept_u * q_x < p_x
         n_accepted = leading_true(accepted)
     else:
         n_accepted = torch.zeros(batch, dtype=torch.int64, device=target_probs.device)

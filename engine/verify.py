@@ -201,19 +201,18 @@ def inverse_cdf_rows(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         u: `[...]` uniforms in $[0, 1)$.
 
     Returns:
-        `[...]` int64 token indices. A zero-weight token is never returned. If rounding makes
-        $u \cdot \sum w$ reach the float sum (possible only for $u$ within an ulp of 1), the
-        last token of positive weight is returned, which is the exact rule's answer there.
+        `[...]` int64 token indices in $[0, V)$.
+
+    Why the index is always in range and never a zero-weight token: the sum used is the last
+    cumulative sum $S$ itself, and for a float $u < 1$ round-to-nearest gives
+    $\mathrm{fl}(u S) < S$, so the binary search (`right=True`: the first $y$ with
+    $\mathrm{cumsum}[y] > u S$) stops before $V$. A zero weight repeats the previous cumulative
+    sum (on CPU the cumulative sum of non-negative numbers is non-decreasing), so it can never
+    be the first to exceed the threshold.
     """
     cum = weights.cumsum(-1)
     threshold = u * cum[..., -1]
-    index = torch.searchsorted(cum, threshold.unsqueeze(-1), right=True).squeeze(-1)
-    vocab = weights.shape[-1]
-    over = index >= vocab
-    if bool(over.any()):
-        last_positive = vocab - 1 - (weights > 0).flip(-1).to(torch.int8).argmax(-1)
-        index = torch.where(over, last_positive, index)
-    return index
+    return torch.searchsorted(cum, threshold.unsqueeze(-1), right=True).squeeze(-1)
 
 
 def row_mass_ok(weights: torch.Tensor) -> torch.Tensor:
