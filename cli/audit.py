@@ -1,0 +1,376 @@
+"""`specproof audit`: calibrated losslessness verdicts for SD implementations.
+
+Subcommands:
+
+- `sampler MODULE:FUNCTION`: a verify function `fn(target_probs, draft_probs, draft_tokens, rng)`
+  against standard SD's exact law on generated cases;
+- `generate MODULE:FUNCTION`: a generate function `fn(prompt_ids, max_new_tokens, seed)` against
+  the exact law of a target model (`--target`), or against a plain sampler (`--baseline`);
+- `transformers`: the installed transformers' assisted generation, universal assisted decoding
+  and prompt lookup, one verdict per configuration;
+- `controls`: the built-in negative controls (each must be flagged) and the correct sampler.
+
+Exit codes: 0 consistent, 1 not-lossless, 2 crashed (or bad usage), 3 inconclusive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .output import format_table, print_json, progress
+
+EXIT_CODES = {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--alpha", type=float, default=1e-6, help="family-wise significance (default 1e-6)"
+    )
+    parser.add_argument(
+        "--tv", type=float, default=0.05, help="smallest TV the audit must detect (default 0.05)"
+    )
+    parser.add_argument("--power", type=float, default=0.99, help="power at that TV (default 0.99)")
+    parser.add_argument(
+        "--test", choices=["chi2", "g"], default="chi2", help="chi-square or G-test"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of drafts and samplers")
+    parser.add_argument("--json", action="store_true", help="print the audit as JSON")
+    parser.add_argument("--report", metavar="DIR", help="write DIR/report.md and plots of failures")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the `audit` subcommand and its own subcommands."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit an SD implementation for losslessness (calibrated statistical verdict)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="audit_command", metavar="LEVEL", required=True)
+
+    p = sub.add_parser("sampler", help="audit a verify function on generated (p, q) cases")
+    p.add_argument("function", metavar="MODULE:FUNCTION")
+    p.add_argument("--algorithm", choices=["sd", "exact_match"], default="sd", help="reference law")
+    p.add_argument("--samples", type=int, help="samples per case (default: planned for --power)")
+    p.add_argument(
+        "--max-samples", type=int, default=1_000_000, help="cap on planned samples per case"
+    )
+    _common(p)
+    p.set_defaults(handler=run_sampler)
+
+    p = sub.add_parser("generate", help="audit a generate function against a target's exact law")
+    p.add_argument("function", metavar="MODULE:FUNCTION")
+    p.add_argument(
+        "--target", default="tiny-llama", help="target model name (specproof.engine.models)"
+    )
+    p.add_argument(
+        "--prompt", default="abca", help="prompt text (encoded with the target's tokenizer)"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=2, help="m: tokens whose law is tested")
+    p.add_argument("--samples", type=int, default=2000, help="samples (default 2000)")
+    p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--repetition-penalty", type=float)
+    p.add_argument(
+        "--baseline",
+        metavar="MODULE:FUNCTION",
+        help="two-sample mode: compare with this plain sampler instead of the exact law",
+    )
+    _common(p)
+    p.set_defaults(handler=run_generate)
+
+    p = sub.add_parser("transformers", help="audit the installed transformers' SD paths")
+    p.add_argument(
+        "--mode",
+        choices=["same-tokenizer", "different-tokenizers", "prompt-lookup"],
+        action="append",
+        help="configurations of this mode only (repeatable; default: every configuration)",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--do-sample", dest="do_sample", action="store_true", default=None)
+    group.add_argument("--greedy", dest="do_sample", action="store_false")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--repetition-penalty", type=float)
+    p.add_argument("--samples", type=int, default=2000, help="samples per sampling configuration")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=2, help="m: tokens whose joint law is tested"
+    )
+    p.add_argument("--target", help="target model name (default: tiny random Llama models)")
+    p.add_argument("--draft", help="same-tokenizer drafter name (default: TARGET:layers=2)")
+    p.add_argument("--other-draft", help="different-tokenizer drafter name")
+    p.add_argument(
+        "--include-lossy",
+        action="store_true",
+        help="add assistant_ensemble_weight=0.5 (lossy by design: a positive control)",
+    )
+    _common(p)
+    p.set_defaults(handler=run_transformers)
+
+    p = sub.add_parser("controls", help="run the negative controls (each must be flagged)")
+    p.add_argument("--samples", type=int, default=4000, help="samples per case (default 4000)")
+    _common(p)
+    p.set_defaults(handler=run_controls)
+
+
+def load_function(spec: str) -> Callable[..., Any]:
+    """Import `MODULE:FUNCTION` (the current directory is added to the import path).
+
+    Raises:
+        ValueError: if `spec` is not `MODULE:FUNCTION` or the attribute is not callable.
+        ImportError: if the module cannot be imported.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"function must be MODULE:FUNCTION, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    if not callable(fn):
+        raise ValueError(f"{spec} is not callable")
+    return fn  # type: ignore[return-value]
+
+
+def _crashed(name: str, exc: BaseException, args: argparse.Namespace) -> Any:
+    from specproof.engine.audit.core import Configuration, decide
+
+    config = Configuration(name=name, error=f"{type(exc).__name__}: {exc}")
+    return decide([config], args.alpha, args.tv, args.power)
+
+
+def _finish(audit: Any, args: argparse.Namespace, title: str) -> int:
+    from specproof.engine.audit.report import HEADERS, table_rows, write_report
+
+    if args.report:
+        path = write_report(audit, args.report, title)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print_json(audit.to_json())
+    else:
+        print(format_table(HEADERS, table_rows(audit)))
+        print(f"\nverdict: {audit.verdict}")
+    return EXIT_CODES[audit.verdict]
+
+
+def _bar(args: argparse.Namespace, description: str, total: int | None = None) -> Any:
+    return progress(total or 0, description)
+
+
+def run_sampler(args: argparse.Namespace) -> int:
+    """`specproof audit sampler`."""
+    from specproof.engine.audit.sampler import audit_sampler
+
+    try:
+        fn = load_function(args.function)
+    except Exception as exc:  # noqa: BLE001 - an unimportable implementation is a crashed verdict
+        return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
+    with _bar(args, "audit sampler") as bar:
+
+        def tick(name: str, done: int) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        audit = audit_sampler(
+            fn,
+            n_samples=args.samples,
+            algorithm=args.algorithm,
+            alpha=args.alpha,
+            tv=args.tv,
+            power=args.power,
+            test=args.test,
+            seed=args.seed,
+            max_samples=args.max_samples,
+            on_progress=tick,
+        )
+    return _finish(audit, args, f"Sampler-level audit of `{args.function}`")
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """`specproof audit generate`."""
+    import torch
+
+    from specproof.engine.audit.core import decide
+    from specproof.engine.audit.generation import (
+        Processing,
+        TargetLaw,
+        greedy_configuration,
+        sampling_configuration,
+        two_sample_configuration,
+    )
+    from specproof.engine.models import load_model
+
+    try:
+        fn = load_function(args.function)
+        baseline = load_function(args.baseline) if args.baseline else None
+    except Exception as exc:  # noqa: BLE001
+        return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    target = load_model(args.target)
+    processing = Processing(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
+    with _bar(args, "audit generate", args.samples * (2 if baseline else 1)) as bar:
+
+        def tick() -> None:
+            bar.update(1)
+
+        if baseline is not None:
+            config = two_sample_configuration(
+                args.function,
+                fn,
+                baseline,
+                prompt,
+                args.max_new_tokens,
+                args.samples,
+                target.vocab_size,
+                target.eos_token_id,
+                args.alpha,
+                args.seed,
+                tick,
+            )
+        else:
+            law = TargetLaw(target.model, processing, target.eos_token_id)
+            if args.greedy:
+                prompts = [prompt] + [
+                    target.tokenizer.encode(args.prompt[: i + 1], add_special_tokens=False)
+                    for i in range(len(args.prompt) - 1)
+                ]
+                config = greedy_configuration(args.function, fn, law, prompts, args.max_new_tokens)
+            else:
+                config = sampling_configuration(
+                    args.function,
+                    fn,
+                    law,
+                    prompt,
+                    args.max_new_tokens,
+                    args.samples,
+                    args.test,
+                    args.alpha,
+                    args.seed,
+                    tick,
+                )
+    audit = decide([config], args.alpha, args.tv, args.power)
+    return _finish(audit, args, f"Generation-level audit of `{args.function}` on `{args.target}`")
+
+
+def run_transformers(args: argparse.Namespace) -> int:
+    """`specproof audit transformers`."""
+    import torch
+    import transformers
+
+    from specproof.engine.audit.generation import Processing
+    from specproof.engine.audit.hf_adapter import audit_transformers, configurations, load_models
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    processing = None
+    if any(
+        v is not None for v in (args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    ):
+        processing = Processing(
+            args.temperature if args.temperature is not None else 1.0,
+            args.top_k,
+            args.top_p,
+            args.repetition_penalty,
+        )
+    models = load_models(args.target, args.draft, args.other_draft)
+    chosen = configurations(args.mode, args.do_sample, processing, args.include_lossy)
+    total = sum(args.samples for c in chosen if c.do_sample)
+    with _bar(args, "audit transformers", total) as bar:
+
+        def tick(name: str, done: int) -> None:
+            bar.set_postfix_str(name[-40:])
+            bar.update(1)
+
+        audit = audit_transformers(
+            modes=args.mode,
+            do_sample=args.do_sample,
+            processing=processing,
+            n_samples=args.samples,
+            max_new_tokens=args.max_new_tokens,
+            alpha=args.alpha,
+            tv=args.tv,
+            power=args.power,
+            test=args.test,
+            seed=args.seed,
+            models=models,
+            include_lossy=args.include_lossy,
+            on_progress=tick,
+        )
+    return _finish(audit, args, f"Audit of transformers {transformers.__version__}")
+
+
+def run_controls(args: argparse.Namespace) -> int:
+    """`specproof audit controls`: 0 iff every control gets its expected verdict."""
+    from specproof.engine.audit.controls import BROKEN, standard_sd
+    from specproof.engine.audit.sampler import audit_sampler
+
+    runs = [("standard-sd (correct)", standard_sd, "consistent")] + [
+        (name, fn, "not-lossless") for name, fn in BROKEN
+    ]
+    results = []
+    with _bar(args, "audit controls", len(runs)) as bar:
+        for name, fn, expected in runs:
+            audit = audit_sampler(
+                fn,
+                n_samples=None if expected == "consistent" else args.samples,
+                alpha=args.alpha,
+                tv=args.tv,
+                power=args.power,
+                test=args.test,
+                seed=args.seed,
+            )
+            flagged = [c.name for c in audit.configurations if c.verdict == "not-lossless"]
+            results.append(
+                {
+                    "control": name,
+                    "description": (fn.__doc__ or "").strip().splitlines()[0],
+                    "expected": expected,
+                    "verdict": audit.verdict,
+                    "ok": audit.verdict == expected,
+                    "flagged_cases": flagged,
+                    "audit": audit.to_json(),
+                }
+            )
+            bar.update(1)
+    ok = all(r["ok"] for r in results)
+    if args.json:
+        print_json({"ok": ok, "controls": results})
+    else:
+        rows = [
+            (
+                r["control"],
+                r["expected"],
+                r["verdict"],
+                "yes" if r["ok"] else "NO",
+                len(r["flagged_cases"]),
+            )
+            for r in results
+        ]
+        print(format_table(["control", "expected", "verdict", "ok", "cases flagged"], rows))
+        print(f"\n{'all controls behave as expected' if ok else 'SOME CONTROLS FAILED'}")
+    if args.report:
+        from pathlib import Path
+
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "# Negative controls",
+            "",
+            "| control | expected | verdict | ok |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['control']} | {r['expected']} | {r['verdict']} | {r['ok']} |" for r in results
+        ]
+        (out / "report.md").write_text("\n".join(lines) + "\n")
+    return 0 if ok else 1

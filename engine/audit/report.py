@@ -1,0 +1,132 @@
+"""Audit reports: a Markdown file, and a PNG of expected vs observed frequencies per failing configuration."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .core import Audit, Configuration
+
+#: Cells shown in a plot (the ones with the largest |observed - expected|).
+PLOT_CELLS = 24
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return str(x)
+
+
+def table_rows(audit: Audit) -> list[list[str]]:
+    """One row per configuration: name, verdict, samples, needed, statistic, dof, Holm p, TV, error."""
+    rows = []
+    for c in audit.configurations:
+        j = c.to_json()
+        rows.append(
+            [
+                c.name,
+                c.verdict,
+                str(c.n_samples),
+                str(c.n_required),
+                _fmt(j["statistic"]) if j["statistic"] is not None else ("inf" if c.main else ""),
+                _fmt(j["dof"]),
+                _fmt(c.p_adjusted) if c.tests else "",
+                _fmt(j["tv_hat"]),
+                _fmt(j["tv_upper"]),
+                (c.error or "")[:80],
+            ]
+        )
+    return rows
+
+
+HEADERS = [
+    "configuration",
+    "verdict",
+    "n",
+    "needed",
+    "statistic",
+    "dof",
+    "p (Holm)",
+    "TV^",
+    "TV<=",
+    "error",
+]
+
+
+def plot_configuration(config: Configuration, path: Path) -> Path | None:
+    """Bar plot of expected vs observed frequencies of the main test's cells (largest gaps)."""
+    main = config.main
+    if main is None or not main.expected:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    expected = np.array(main.expected)
+    observed = np.array(main.observed)
+    labels = list(main.labels) or [str(i) for i in range(expected.size)]
+    if main.impossible and "impossible" not in labels:
+        labels.append("impossible")
+        expected = np.append(expected, 0.0)
+        observed = np.append(observed, main.impossible / max(main.n, 1))
+    order = np.argsort(-np.abs(observed - expected))[:PLOT_CELLS]
+    order = np.sort(order)
+    x = np.arange(order.size)
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * order.size + 2), 4))
+    ax.bar(x - 0.2, expected[order], width=0.4, label="expected (exact law)")
+    ax.bar(x + 0.2, observed[order], width=0.4, label="observed")
+    ax.set_xticks(x, [labels[i] for i in order], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("frequency")
+    ax.set_title(
+        f"{config.name}: {config.verdict} (TV^ = {main.tv_hat:.3g}, n = {main.n})", fontsize=9
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a configuration name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] or "configuration"
+
+
+def write_report(audit: Audit, directory: str | Path, title: str, preamble: str = "") -> Path:
+    """Write `report.md` (and one PNG per failing configuration) into `directory`; return its path."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {title}", ""]
+    if preamble:
+        lines += [preamble, ""]
+    lines += [
+        f"**Verdict: `{audit.verdict}`** (family-wise alpha = {audit.alpha:g}; "
+        f"`inconclusive` = not rejected with fewer samples than needed for power {audit.power:g} "
+        f"at TV = {audit.tv:g}; Bonferroni within a configuration, Holm across configurations).",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+    ]
+    for row in table_rows(audit):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    failing = [c for c in audit.configurations if c.verdict in ("not-lossless", "crashed")]
+    for c in failing:
+        lines += ["", f"## {c.name}: `{c.verdict}`", ""]
+        if c.error:
+            lines += ["```", c.error, "```"]
+        for name, t in c.tests.items():
+            lines.append(
+                f"- `{name}`: statistic {_fmt(t.statistic)}, dof {t.dof}, p {_fmt(t.p_value)}, "
+                f"impossible outcomes {t.impossible}"
+            )
+        png = plot_configuration(c, out / f"{slug(c.name)}.png")
+        if png is not None:
+            lines += ["", f"![expected vs observed: {c.name}]({png.name})"]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
