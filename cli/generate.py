@@ -1,0 +1,138 @@
+"""`specproof generate`: generate text with AR, SD, exact-match or greedy speculation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .output import format_table, print_json
+
+ALGORITHMS = ("ar", "sd", "exact_match", "greedy")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the `generate` subcommand."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate text with speculative decoding on real or random models",
+        description=(
+            "Generate from a prompt with a target model and a draft model. MODEL is smollm2, "
+            "gemma3, a local Hugging Face directory (safetensors), a random model "
+            "(random-gpt2-tiny, random-starcoder-1b, random-llama-100m, ..., or "
+            "random-llama:vocab=..,hidden=..,layers=..,heads=..) or a tiny test model "
+            "(tiny-llama); append :layers=N to keep only the first N layers (a draft that shares "
+            "the target's tokenizer, e.g. smollm2:layers=8). The text streams to stdout as it is "
+            "produced; the statistics follow."
+        ),
+    )
+    parser.add_argument("--target", required=True, metavar="MODEL", help="the target model")
+    parser.add_argument(
+        "--draft", metavar="MODEL", help="the draft model (not needed for --algorithm ar)"
+    )
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="sd", help="default: sd")
+    parser.add_argument("--k", type=int, default=4, help="drafts per round (default 4)")
+    parser.add_argument("--prompt", required=True, help="the prompt text")
+    parser.add_argument(
+        "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
+    )
+    parser.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus mass in (0, 1]")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="model and probability dtype",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the models, generate, print the text and statistics."""
+    import torch
+
+    from specproof.engine.generate import Sampling, generate
+    from specproof.engine.models import load_model
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    try:
+        if args.algorithm != "ar" and args.k > 0 and not args.draft:
+            raise ValueError(f"--draft is required for --algorithm {args.algorithm} with --k > 0")
+        target = load_model(args.target, dtype=dtype)
+        draft = (
+            load_model(args.draft, dtype=dtype)
+            if args.draft and args.algorithm != "ar" and args.k > 0
+            else None
+        )
+        if args.chat:
+            ids = target.tokenizer.apply_chat_template(
+                [{"role": "user", "content": args.prompt}], add_generation_prompt=True
+            )
+            if isinstance(ids, dict) or hasattr(ids, "keys"):
+                ids = ids["input_ids"]
+        else:
+            ids = target.tokenizer(args.prompt)["input_ids"]
+        ids = [int(i) for i in ids]
+        streamed: list[int] = []
+        printed = ""
+
+        def stream(_row: int, tokens: list[int]) -> None:
+            nonlocal printed
+            streamed.extend(tokens)
+            text = target.tokenizer.decode(streamed, skip_special_tokens=True)
+            if text.startswith(printed):
+                sys.stdout.write(text[len(printed) :])
+                sys.stdout.flush()
+                printed = text
+
+        result = generate(
+            target.model,
+            None if draft is None else draft.model,
+            [ids],
+            algorithm=args.algorithm,
+            k=args.k,
+            max_new_tokens=args.max_new_tokens,
+            sampling=Sampling(args.temperature, args.top_k, args.top_p),
+            seed=args.seed,
+            eos_token_id=target.eos_token_id,
+            prob_dtype=dtype,
+            on_tokens=None if args.json else stream,
+        )
+    except ValueError as exc:
+        print(f"specproof generate: {exc}", file=sys.stderr)
+        return 2
+    tokens = result.tokens[0]
+    text = target.tokenizer.decode(tokens, skip_special_tokens=True)
+    stats = result.stats.to_dict()
+    if args.json:
+        print_json(
+            {
+                "target": args.target,
+                "draft": args.draft if draft is not None else None,
+                "prompt": args.prompt,
+                "prompt_tokens": ids,
+                "text": text,
+                "tokens": tokens,
+                "stats": stats,
+            }
+        )
+        return 0
+    if not text.startswith(printed):
+        sys.stdout.write("\n" + text)
+    sys.stdout.write("\n\n")
+    rows = [(key, _show(value)) for key, value in stats.items()]
+    print(format_table(["statistic", "value"], rows))
+    return 0
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,61 @@
+"""`specproof generate`: streaming text, JSON output, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from specproof.cli.main import main  # noqa: E402
+
+TINY = ["--target", "tiny-llama:vocab=8,seed=1", "--draft", "tiny-gpt2:vocab=8,seed=2"]
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["generate", *TINY, "--prompt", "abc", "--k", "3", "--max-new-tokens", "7", "--json"]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["prompt_tokens"] == [1, 2, 3]
+    assert len(data["tokens"]) <= 7
+    assert data["stats"]["algorithm"] == "sd"
+    # The text is the decoded tokens (EOS, token 0, is a special token and not shown).
+    letters = "abcdefg"
+    assert data["text"] == "".join(letters[t - 1] for t in data["tokens"] if t != 0)
+
+
+def test_streams_text_then_statistics(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", *TINY, "--prompt", "ab", "--algorithm", "greedy", "--max-new-tokens", "6"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "acceptance_rate" in out and "tokens_per_s" in out
+    assert main([*args, "--json"]) == 0
+    text = json.loads(capsys.readouterr().out)["text"]
+    assert out.startswith(text + "\n")
+
+
+def test_ar_needs_no_draft(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", "--target", "random-gpt2-tiny", "--algorithm", "ar", "--prompt", "hi"]
+    assert main([*args, "--max-new-tokens", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stats"]["k"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--target", "nonsense-model", "--draft", "tiny-llama"], "unknown model"),
+        (["--target", "tiny-llama"], "--draft is required"),
+        (["--target", "tiny-llama", "--draft", "tiny-llama", "--k", "-1"], "k must be"),
+        (["--target", "tiny-llama:vocab=8", "--draft", "tiny-llama:vocab=9"], "vocabulary"),
+        (["--target", "./no/such/dir", "--draft", "tiny-llama"], "not a model name"),
+    ],
+)
+def test_errors_exit_2_with_a_message(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", *extra, "--prompt", "ab"]) == 2
+    assert message in capsys.readouterr().err
