@@ -1,0 +1,143 @@
+"""Every code example in docs/ runs.
+
+- `python` blocks run in order, one shared namespace per page (a page reads as one session).
+- `console` blocks run each `$ ` command through bash from the project root, with the
+  project's `.venv/bin` first on PATH; the command must exit 0. Under a
+  `<!-- docs-test: output -->` comment, the output shown must equal the command's output.
+- A `<!-- docs-test: skip REASON -->` comment just above a block skips it (the reason is
+  reported); used for commands that install things or take minutes.
+- Other languages (`text`, `json`, `yaml`, `toml`) are not code to run; any other language
+  fails, so that an example cannot escape by a typo in its fence.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .support import BIN, ROOT, Block, blocks, console_commands, console_output, pages
+
+PYTHON = {"python", "py"}
+CONSOLE = {"console"}
+NOT_RUN = {"text", "json", "yaml", "toml", ""}
+
+
+def run_python_page(page: Path) -> int:
+    """Run the page's python blocks in order; return how many ran. Raises on the first failure."""
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    ran = 0
+    for block in blocks(page):
+        if block.language not in PYTHON:
+            continue
+        if block.marker.startswith("skip"):
+            continue
+        if "torch" in block.code:
+            import torch
+
+            torch.set_num_threads(1)
+        try:
+            exec(compile(block.code, block.where, "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"the python example at {block.where} failed: {exc!r}") from exc
+        ran += 1
+    return ran
+
+
+def run_console_block(block: Block) -> None:
+    """Run a console block's commands; check exit codes (and the output, if marked)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "100"}
+    outputs = []
+    for command in console_commands(block):
+        proc = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert proc.returncode == 0, (
+            f"`{command}` at {block.where} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
+        outputs.append(proc.stdout.strip())
+    if block.marker == "output":
+        assert "\n".join(outputs) == console_output(block), (
+            f"the output shown at {block.where} is not what the command prints"
+        )
+
+
+def _all_blocks() -> list[Block]:
+    return [b for page in pages() for b in blocks(page)]
+
+
+PYTHON_PAGES = [p for p in pages() if any(b.language in PYTHON for b in blocks(p))]
+CONSOLE_BLOCKS = [b for b in _all_blocks() if b.language in CONSOLE]
+
+
+@pytest.mark.parametrize("page", PYTHON_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_run(page: Path) -> None:
+    assert run_python_page(page) > 0
+
+
+@pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=lambda b: b.where)
+def test_console_examples_run(block: Block) -> None:
+    if block.marker.startswith("skip"):
+        pytest.skip(f"{block.where}: {block.marker}")
+    assert console_commands(block), f"console block at {block.where} has no `$ ` command"
+    run_console_block(block)
+
+
+def test_every_block_has_a_known_language() -> None:
+    unknown = [
+        f"{b.where} ({b.language!r})"
+        for b in _all_blocks()
+        if b.language not in PYTHON | CONSOLE | NOT_RUN
+    ]
+    assert not unknown, f"code blocks in a language the docs tests do not know: {unknown}"
+
+
+def test_the_examples_are_found() -> None:
+    """Guard against collecting nothing: the tutorial and getting started have examples."""
+    tutorial = ROOT / "docs" / "tutorials" / "first-exact-law.md"
+    assert sum(b.language in PYTHON for b in blocks(tutorial)) >= 8
+    assert any(b.page.name == "getting-started.md" for b in CONSOLE_BLOCKS)
+
+
+def test_a_failing_python_example_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        textwrap.dedent(
+            """\
+            # Page
+
+            ```python
+            x = 1
+            ```
+
+            ```python
+            assert x == 2
+            ```
+            """
+        )
+    )
+    with pytest.raises(AssertionError, match=r"page.md:7"):
+        run_python_page(page)
+
+
+def test_a_failing_console_example_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# Page\n\n```console\n$ specproof no-such-command\n```\n")
+    (block,) = blocks(page)
+    with pytest.raises(AssertionError, match="exited 2"):
+        run_console_block(block)
+
+
+def test_shown_output_is_compared(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# Page\n\n<!-- docs-test: output -->\n```console\n$ echo hello\nhello\n```\n\n"
+        "<!-- docs-test: output -->\n```console\n$ echo hello\ngoodbye\n```\n"
+    )
+    good, bad = blocks(page)
+    run_console_block(good)
+    with pytest.raises(AssertionError, match="not what the command prints"):
+        run_console_block(bad)
