@@ -35,6 +35,7 @@ CLAIM_MODULES: list[str] = [
     "specproof.proofs.sd",
     "specproof.proofs.exact_match",
     "specproof.proofs.greedy",
+    "specproof.proofs.dsi",
 ]
 
 

@@ -1,0 +1,408 @@
+r"""Claims about distributed speculative inference (DSI) under the authors' cost model.
+
+The model and the exact expectations are in [`specproof.reference.dsi`][specproof.reference.dsi];
+the vectorised simulator (numpy only) in `specproof.engine.dsi.simulator`. Per-token latencies
+are in units of one target forward; $c$ is the drafter's latency per token, $a$ the acceptance
+rate, $K$ the lookahead, $S$ the number of output tokens.
+
+A finding recorded here: with the authors' coupling (SI and DSI read the same stream of
+per-block accepted counts), DSI is **not** faster than SI on every path, only in expectation.
+DSI never uses the bonus token of a fully accepted block, so a path on which SI gains bonus
+tokens and DSI meets an early rejection favours SI (claim `dsi_not_pathwise_faster_than_si`).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from specproof.reference import dsi as ref
+
+from .registry import REGISTRY, CheckOptions, Outcome
+
+F = Fraction
+
+
+def _grid(n: int, lo: int = 0) -> list[Fraction]:
+    return [F(i, n) for i in range(lo, n + 1)]
+
+
+@REGISTRY.claim(
+    "dsi_not_slower_than_nonsi_pathwise",
+    "On every path DSI's cost is at most non-SI's: a segment with $D$ drafted and $T$ output "
+    "tokens costs $\\min(Dc + 1, T) \\le T$ (the target-only chain), and the segments' $T$ sum to "
+    "$S$. Proved by that lemma (z3) and corroborated on simulated paths.",
+    "z3 lemma + simulation",
+)
+def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
+    """The lemma by z3, then every simulated path of a grid."""
+    import z3
+
+    drafted, c, t = z3.Reals("drafted c t")
+    solver = z3.Solver()
+    solver.set("timeout", int(options.timeout_s * 1000))
+    segment = z3.If(drafted * c + 1 < t, drafted * c + 1, t)
+    solver.add(drafted >= 0, c > 0, c <= 1, t >= 1, segment > t)
+    lemma = str(solver.check())
+    if lemma != "unsat":
+        return Outcome("unknown", {"lemma": lemma})
+    costs, lanes = _grid_paths(options, repeats=3 if not options.thorough else 20)
+    worst = int(np.argmax(costs.dsi - costs.nonsi))
+    if costs.dsi[worst] > costs.nonsi[worst]:
+        return Outcome(
+            "refuted",
+            {
+                "counterexample": {
+                    **lanes(worst),
+                    "dsi": float(costs.dsi[worst]),
+                    "nonsi": float(costs.nonsi[worst]),
+                }
+            },
+        )
+    return Outcome(
+        "proved",
+        {
+            "lemma": "min(D*c + 1, T) <= T: z3 unsat of its negation",
+            "simulated_paths": int(costs.dsi.size),
+        },
+    )
+
+
+def _grid_paths(options: CheckOptions, repeats: int) -> tuple[Any, Any]:
+    """The heatmap grid (c, a on 20 steps, K = 1..20), `repeats` paths each, S = 200."""
+    from specproof.engine.dsi.simulator import simulate_lanes
+
+    c, a, k = np.meshgrid(
+        np.linspace(0.05, 1, 20), np.linspace(0.01, 0.99, 20), np.arange(1, 21), indexing="ij"
+    )
+    cs, as_, ks = (np.repeat(x.ravel(), repeats) for x in (c, a, k))
+    costs = simulate_lanes(cs, as_, ks, 200, np.random.default_rng(options.seed))
+
+    def lane(i: int) -> dict[str, Any]:
+        return {
+            "c": float(cs[i]),
+            "a": float(as_[i]),
+            "k": int(ks[i]),
+            "tokens": 200,
+            "seed": options.seed,
+            "lane": i,
+        }
+
+    return costs, lane
+
+
+@REGISTRY.claim(
+    "dsi_not_pathwise_faster_than_si",
+    "With SI and DSI reading the same stream of per-block accepted counts (the authors' "
+    "coupling), DSI $\\le$ SI does NOT hold on every path. Witness: $K = 1$, $c = 1/2$, $S = 3$, "
+    "accepted counts $(1, 0, 0)$: SI costs $5/2$ (its first round outputs an accepted draft and a "
+    "bonus token), DSI costs $3$ (it skips the bonus and meets the rejection one block later). "
+    "Simulated paths with $DSI > SI$ are counted on the heatmap grid.",
+    "exact witness + simulation",
+)
+def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
+    """Evaluate the witness exactly and with the vectorised simulator; count violating paths."""
+    from specproof.engine.dsi.simulator import dsi_costs, si_costs
+
+    counts = np.array([[1, 0, 0]], dtype=np.int64)
+    si = si_costs(np.array([0.5]), np.array([1]), 3, counts)[0]
+    dsi = dsi_costs(np.array([0.5]), np.array([1]), 3, counts)[0]
+    si_exact, dsi_exact = (
+        _scalar_si(F(1, 2), 1, 3, [1, 0, 0]),
+        _scalar_dsi(F(1, 2), 1, 3, [1, 0, 0]),
+    )
+    if not (si_exact == F(5, 2) and dsi_exact == 3 and si == 2.5 and dsi == 3.0):
+        return Outcome(
+            "unknown",
+            {
+                "error": "witness does not evaluate as stated",
+                "si": str(si_exact),
+                "dsi": str(dsi_exact),
+            },
+        )
+    costs, _ = _grid_paths(options, repeats=3 if not options.thorough else 20)
+    violating = int(np.count_nonzero(costs.dsi > costs.si + 1e-9))
+    return Outcome(
+        "proved",
+        {
+            "witness": {
+                "k": 1,
+                "c": "1/2",
+                "tokens": 3,
+                "accepted_counts": [1, 0, 0],
+                "si": "5/2",
+                "dsi": "3",
+            },
+            "simulated_paths": int(costs.dsi.size),
+            "paths_with_dsi_slower_than_si": violating,
+        },
+    )
+
+
+def _scalar_si(c: Fraction, k: int, tokens: int, counts: list[int]) -> Fraction:
+    """SI's cost on one path, the authors' loop written out (exact)."""
+    left, cost, block = tokens, F(0), 0
+    while left > 0:
+        cost += min(k, left - 1) * c + 1
+        left -= counts[block] + 1
+        block += 1
+    return cost
+
+
+def _scalar_dsi(c: Fraction, k: int, tokens: int, counts: list[int]) -> Fraction:
+    """DSI's cost on one path, the authors' loop written out (exact), "verified" rule included."""
+    cost, done, block, verified = F(0), 0, 0, False
+    while done < tokens:
+        new, segment = 0, F(0)
+        while True:
+            lookahead = min(k, tokens - 1 - done - new)
+            accepted = min(lookahead, counts[block])
+            block += 1
+            new += accepted
+            if accepted > 0 or not verified:
+                segment += lookahead * c
+            if lookahead == 0 or accepted < lookahead:
+                segment += 1
+                new += 1
+                verified = True
+                break
+            verified = False
+        cost += min(segment, F(new))
+        done += new
+    return cost
+
+
+@REGISTRY.claim(
+    "dsi_faster_than_si_expected_grid",
+    "In expectation DSI is at most SI and at most non-SI: exactly (Fractions) for the per-token "
+    "limits on the grid $c = i/20 \\in (0, 1]$, $a = j/20 \\in [0, 1]$, $K = 1..8$, and for the "
+    "expected total cost of $S \\in \\{1, 2, 3, 5, 8, 13\\}$ tokens (exact recursions, all end "
+    "effects) on $c = i/10$, $a = j/10$, $K = 1..4$.",
+    "exact enumeration",
+)
+def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
+    """Exact comparisons on grids."""
+    steps, kmax = (40, 20) if options.thorough else (20, 8)
+    limits = 0
+    for k in range(1, kmax + 1):
+        for c in _grid(steps, 1):
+            for a in _grid(steps):
+                si, dsi = ref.si_latency_per_token(c, a, k), ref.dsi_latency_per_token(c, a, k)
+                limits += 1
+                if dsi > si or dsi > 1:
+                    return Outcome(
+                        "refuted",
+                        {
+                            "counterexample": {
+                                "c": str(c),
+                                "a": str(a),
+                                "k": k,
+                                "si": str(si),
+                                "dsi": str(dsi),
+                            }
+                        },
+                    )
+    finite = 0
+    for k in range(1, 5):
+        for c in _grid(10, 1):
+            for a in _grid(10):
+                for tokens in (1, 2, 3, 5, 8, 13):
+                    si = ref.si_expected_cost(c, a, k, tokens)
+                    dsi = ref.dsi_expected_cost(c, a, k, tokens)
+                    finite += 1
+                    if dsi > si or dsi > tokens:
+                        return Outcome(
+                            "refuted",
+                            {
+                                "counterexample": {
+                                    "c": str(c),
+                                    "a": str(a),
+                                    "k": k,
+                                    "tokens": tokens,
+                                    "si": str(si),
+                                    "dsi": str(dsi),
+                                }
+                            },
+                        )
+    return Outcome("checked", {"per_token_limits": limits, "finite_horizon_configs": finite})
+
+
+@REGISTRY.claim(
+    "dsi_faster_than_si_expected_symbolic",
+    "For each fixed $K$ (1..6; 1..9 under --thorough), for all $c \\in (0, 1]$, $a \\in [0, 1]$: "
+    "DSI's per-token latency is at most SI's. Proof: $g(T) = \\min(\\lceil T/K \\rceil Kc + 1, T)$ "
+    "is at most $T$ and at most $\\lceil T/K \\rceil Kc + 1 - Kc[T = 1]$, so DSI $\\le \\min(1, U)$ "
+    "with $U = (1 - a)(Kc/(1 - a^K) + 1 - Kc(1 - a))$; SI $\\ge 1$ iff $Kc \\ge \\sum_{i=1}^K a^i$, "
+    "and otherwise $U \\le$ SI: a polynomial inequality (linear in $c$) proved by z3 (unsat of its "
+    "negation). At $a = 1$: DSI $= c \\le (Kc + 1)/(K + 1) =$ SI.",
+    "z3 (nonlinear real arithmetic)",
+)
+def check_dsi_faster_than_si_symbolic(options: CheckOptions) -> Outcome:
+    """One z3 query per $K$; the bound steps are checked exactly on a grid as a guard."""
+    import z3
+
+    kmax = 9 if options.thorough else 6
+    solved: dict[str, str] = {}
+    for k in range(1, kmax + 1):
+        a, c = z3.Reals("a c")
+        partial = sum((a**i for i in range(1, k + 1)), z3.RealVal(0))
+        power_k, power_k1 = a**k, a ** (k + 1)
+        # (SI - U) * (1 - a^K)(1 - a^{K+1}) / (1 - a), positive factor for a in [0, 1).
+        gap = (k * c + 1) * (1 - power_k) - (k * c + (1 - k * c * (1 - a)) * (1 - power_k)) * (
+            1 - power_k1
+        )
+        solver = z3.Solver()
+        solver.set("timeout", int(options.timeout_s * 1000))
+        solver.add(a >= 0, a < 1, c > 0, c <= 1, k * c < partial, gap < 0)
+        result = solver.check()
+        solved[str(k)] = str(result)
+        if result == z3.sat:
+            model = solver.model()
+            return Outcome(
+                "refuted", {"counterexample": {"k": k, "a": str(model[a]), "c": str(model[c])}}
+            )
+        if result != z3.unsat:
+            return Outcome("unknown", {"z3": solved})
+    # Guard: the two bound steps, exactly, on a grid (a wrong lemma would show here).
+    for k in range(1, kmax + 1):
+        for c in _grid(10, 1):
+            for a in _grid(10)[:-1]:
+                bound = (1 - a) * (k * c / (1 - a**k) + 1 - k * c * (1 - a))
+                exact = ref.dsi_latency_per_token(c, a, k)
+                if exact > min(bound, F(1)):
+                    return Outcome(
+                        "unknown", {"error": "bound step fails", "k": k, "c": str(c), "a": str(a)}
+                    )
+    return Outcome("proved", {"z3": solved, "k_range": [1, kmax]})
+
+
+@REGISTRY.claim(
+    "dsi_si_slower_than_nonsi_region",
+    "SI can be slower than non-SI: its per-token latency exceeds 1 exactly when "
+    "$Kc > \\sum_{i=1}^K a^i$ (for $a < 1$; never at $a = 1$), because "
+    "$(Kc + 1)(1 - a) - (1 - a^{K+1}) = (1 - a)(Kc - \\sum_{i=1}^K a^i)$ (sympy identity for "
+    "$K = 1..20$). Witness: $c = 0.9$, $a = 0.3$, $K = 3$ gives SI $\\approx 2.61$, DSI $= 1$. DSI is "
+    "never slower than non-SI there.",
+    "sympy identity + exact witness",
+)
+def check_si_slower_region(options: CheckOptions) -> Outcome:
+    """The identity for each K by sympy, then the witness in Fractions."""
+    import sympy
+
+    a, c = sympy.symbols("a c")
+    for k in range(1, 21):
+        lhs = (k * c + 1) * (1 - a) - (1 - a ** (k + 1))
+        rhs = (1 - a) * (k * c - sum(a**i for i in range(1, k + 1)))
+        if sympy.expand(lhs - rhs) != 0:
+            return Outcome(
+                "refuted", {"counterexample": {"k": k, "identity": str(sympy.expand(lhs - rhs))}}
+            )
+    c0, a0 = F(9, 10), F(3, 10)
+    si, dsi = ref.si_latency_per_token(c0, a0, 3), ref.dsi_latency_per_token(c0, a0, 3)
+    if not (si > 1 and ref.si_slower_than_nonsi(c0, a0, 3) and dsi <= 1):
+        return Outcome("unknown", {"error": "witness failed", "si": str(si), "dsi": str(dsi)})
+    return Outcome(
+        "proved",
+        {
+            "identity_k_range": [1, 20],
+            "witness": {"c": "9/10", "a": "3/10", "k": 3, "si": str(si), "dsi": str(dsi)},
+        },
+    )
+
+
+@REGISTRY.claim(
+    "dsi_target_server_count",
+    "With $n \\ge \\lceil 1/(Kc) \\rceil$ verification servers no full block's job waits, and DSI "
+    "with queueing costs what the offline model says up to end-of-run waits (the last one or two "
+    "jobs of a run have fewer than $K$ drafts and can queue: at most 2 target forwards in all); with $n \\ge$ `min_servers_no_wait` (also $((n - 2)K + 1)c \\ge 1$) no job waits and the "
+    "costs are equal; with $n = \\lceil 1/(Kc) \\rceil - 1 \\ge 1$ full blocks do wait on some "
+    "simulated path (the bound is tight). Checked on simulated paths (FCFS queueing).",
+    "simulation (event queue)",
+)
+def check_target_server_count(options: CheckOptions) -> Outcome:
+    """Queueing simulation on a few configurations."""
+    from specproof.engine.dsi.queueing import (
+        dsi_cost_with_servers,
+        min_servers_full_blocks,
+        min_servers_no_wait,
+    )
+    from specproof.engine.dsi.simulator import accepted_counts
+
+    rng = np.random.default_rng(options.seed)
+    paths = 40 if options.thorough else 8
+    configs = [
+        (F(1, 10), 5),
+        (F(1, 20), 3),
+        (F(3, 10), 1),
+        (F(1, 50), 4),
+        (F(1, 2), 2),
+        (F(1, 4), 2),
+        (F(1, 7), 3),
+    ]
+    report = []
+    for c, k in configs:
+        counts = accepted_counts(rng, np.full(paths, 0.95), np.full(paths, k, dtype=np.int64), 120)
+        full, none = min_servers_full_blocks(c, k), min_servers_no_wait(c, k)
+        if full != math.ceil(1 / (k * c)):
+            return Outcome(
+                "unknown", {"error": "min_servers_full_blocks disagrees with ceil(1/(Kc))"}
+            )
+        tight = False
+        end_delay = 0.0
+        for path in counts:
+            free = dsi_cost_with_servers(c, k, 120, path, None)
+            at_full = dsi_cost_with_servers(c, k, 120, path, full)
+            at_none = dsi_cost_with_servers(c, k, 120, path, none)
+            end_delay = max(end_delay, at_full.cost - free.cost)
+            if at_full.full_block_waits or not (0 <= at_full.cost - free.cost <= 2):
+                return Outcome(
+                    "refuted",
+                    {
+                        "counterexample": {
+                            "c": str(c),
+                            "k": k,
+                            "servers": full,
+                            "path": path.tolist(),
+                        }
+                    },
+                )
+            if at_none.waits or at_none.cost != free.cost:
+                return Outcome(
+                    "refuted",
+                    {
+                        "counterexample": {
+                            "c": str(c),
+                            "k": k,
+                            "servers": none,
+                            "path": path.tolist(),
+                        }
+                    },
+                )
+            if full > 1:
+                fewer = dsi_cost_with_servers(c, k, 120, path, full - 1)
+                tight = tight or fewer.full_block_waits > 0
+        if full > 1 and not tight:
+            return Outcome(
+                "refuted",
+                {
+                    "counterexample": {
+                        "c": str(c),
+                        "k": k,
+                        "servers": full - 1,
+                        "note": "no full block waited",
+                    }
+                },
+            )
+        report.append(
+            {
+                "c": str(c),
+                "k": k,
+                "full_blocks": full,
+                "no_wait": none,
+                "max_end_delay": float(end_delay),
+            }
+        )
+    return Outcome("checked", {"configs": report, "paths_each": paths, "tokens": 120, "a": 0.95})
