@@ -312,6 +312,7 @@ def audit_transformers(
     include_lossy: bool = False,
     on_progress: Callable[[str, int], None] | None = None,
     on_configuration: Callable[[Configuration], None] | None = None,
+    select: Callable[[HFConfiguration], bool] | None = None,
 ) -> Audit:
     """Audit the installed transformers' SD paths (see the module docstring).
 
@@ -330,6 +331,7 @@ def audit_transformers(
         include_lossy: add the lossy-by-design positive control.
         on_progress: called with (configuration name, samples done).
         on_configuration: called with each finished configuration (before the Holm step).
+        select: keep only the configurations for which this returns True.
     """
     import torch
     import transformers
@@ -342,6 +344,8 @@ def audit_transformers(
     laws: dict[Processing, TargetLaw] = {}
     results: list[Configuration] = []
     for config in configurations(modes, do_sample, processing, include_lossy):
+        if select is not None and not select(config):
+            continue
         if config.processing not in laws:
             laws[config.processing] = TargetLaw(
                 models.target.model, config.processing, models.target.eos_token_id
@@ -386,24 +390,26 @@ def audit_transformers(
 def usd_mapping_probe(models: Models | None = None) -> dict[str, Any]:
     """Explain a universal-speculative-decoding verdict: where do the drafter's logits land?
 
-    Builds transformers' `AssistantToTargetTranslator` for the target and the
-    different-tokenizer drafter with the pruned assistant head (what `generate` does with
-    `do_sample=True`), then compares, for every row of the pruned head, the target id its logit
-    is written to with the target id of the token that row scores. Returns the two lists and
-    `consistent` (whether they agree). Diagnostic only: the verdict is the statistical audit's.
+    Takes transformers' `AssistantToTargetTranslator` for the target and the different-tokenizer
+    drafter from transformers' own cache (the one `generate` used, if it ran in this process;
+    otherwise a new one, built as `generate` builds it, with the pruned assistant head), then
+    compares, for every row of the pruned head, the target id its logit is written to with the
+    target id of the token that row scores. Returns the lists and `consistent` (whether they
+    agree). Diagnostic only: the verdict is the statistical audit's.
     """
-    from transformers.generation.candidate_generator import AssistantToTargetTranslator
+    from transformers.generation.candidate_generator import AssistantVocabTranslatorCache
 
     models = models or load_models()
-    assistant = copy.deepcopy(models.other_draft.model)
-    translator = AssistantToTargetTranslator(
+    translator = AssistantVocabTranslatorCache.get_translator(
         models.target.tokenizer,
         models.other_draft.tokenizer,
         models.target.vocab_size,
-        assistant,
-        True,
+        assistant_model=copy.deepcopy(models.other_draft.model),
+        assistant_prune_lm_head=True,
     )
-    if not hasattr(translator, "assistant_overlap_token_ids"):
+    if not getattr(translator, "assistant_prune_lm_head", False) or not hasattr(
+        translator, "assistant_overlap_token_ids"
+    ):
         return {"pruned": False, "consistent": True}
     rows = [int(a) for a in translator.assistant_overlap_token_ids.tolist()]
     to_target = translator._assistant_to_target_input_ids

@@ -1,0 +1,155 @@
+"""`specproof audit`: exit codes, JSON keys, reports, crashes of the audited code, controls.
+
+The correct sampler is asserted not flagged at alpha = 1e-6 (false-failure probability <= 1e-6);
+broken ones are asserted flagged (see tests/audit/test_sampler.py for their power).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from specproof.cli.main import build_parser, main
+
+SAMPLER = textwrap.dedent(
+    """
+    import numpy as np
+
+    def verify(target_probs, draft_probs, draft_tokens, rng):
+        out = []
+        for i, x in enumerate(draft_tokens):
+            if rng.random() * draft_probs[i, x] < target_probs[i, x]:
+                out.append(int(x))
+                continue
+            residual = np.maximum(target_probs[i] - draft_probs[i], 0.0)
+            out.append(int(rng.choice(residual.size, p=residual / residual.sum())))
+            return out
+        out.append(int(rng.choice(target_probs.shape[1], p=target_probs[-1])))
+        return out
+
+    def no_bonus(target_probs, draft_probs, draft_tokens, rng):
+        out = verify(target_probs, draft_probs, draft_tokens, rng)
+        if len(out) == len(draft_tokens) + 1:
+            out[-1] = int(np.argmax(target_probs[-1]))
+        return out
+
+    def raises(target_probs, draft_probs, draft_tokens, rng):
+        raise ZeroDivisionError("division by zero in my kernel")
+    """
+)
+
+KEYS = {
+    "name",
+    "verdict",
+    "statistic",
+    "dof",
+    "p_value",
+    "n_samples",
+    "tv_hat",
+    "tv_upper",
+    "alpha",
+    "error",
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    (tmp_path / "my_sampler.py").write_text(SAMPLER)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_sampler", raising=False)
+    return tmp_path
+
+
+def _json(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+def test_help_lists_audit():
+    text = build_parser().format_help()
+    assert "audit" in text
+
+
+def test_a_correct_sampler_is_consistent_with_exit_code_0(workdir, capsys):
+    code = main(["audit", "sampler", "my_sampler:verify", "--tv", "0.1", "--json"])
+    data = _json(capsys)
+    assert code == 0 and data["verdict"] == "consistent"
+    assert data["configurations"] and all(KEYS <= set(c) for c in data["configurations"])
+
+
+def test_a_broken_bonus_is_not_lossless_with_a_report(workdir, capsys):
+    report = workdir / "report"
+    code = main(["audit", "sampler", "my_sampler:no_bonus", "--tv", "0.1", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 1 and "verdict: not-lossless" in out
+    text = (report / "report.md").read_text()
+    assert "not-lossless" in text and ".png" in text
+    assert list(report.glob("*.png"))
+
+
+def test_an_exception_in_the_audited_code_is_a_crashed_verdict(workdir, capsys):
+    code = main(["audit", "sampler", "my_sampler:raises", "--samples", "10", "--json"])
+    data = _json(capsys)
+    assert code == 2 and data["verdict"] == "crashed"
+    assert "ZeroDivisionError: division by zero in my kernel" in data["configurations"][0]["error"]
+
+
+def test_an_unimportable_module_is_a_crashed_verdict(workdir, capsys):
+    code = main(["audit", "sampler", "no_such_module:verify", "--json"])
+    data = _json(capsys)
+    assert code == 2 and "ModuleNotFoundError" in data["configurations"][0]["error"]
+
+
+def test_too_few_samples_is_inconclusive(workdir, capsys):
+    code = main(["audit", "sampler", "my_sampler:verify", "--samples", "30", "--json"])
+    assert code == 3 and _json(capsys)["verdict"] == "inconclusive"
+
+
+@pytest.mark.slow
+def test_controls_command(capsys):
+    code = main(["audit", "controls", "--json", "--tv", "0.1"])
+    data = _json(capsys)
+    assert code == 0 and data["ok"]
+    names = {c["control"] for c in data["controls"]}
+    for bug in [
+        "wrong-q-reported",
+        "processor-one-side",
+        "residual-not-renormalised",
+        "argmax-fallback",
+        "bonus-off-by-one",
+        "permuted-vocabulary",
+    ]:
+        assert bug in names
+    assert all(
+        c["verdict"] == "not-lossless" for c in data["controls"] if c["expected"] != "consistent"
+    )
+
+
+def test_transformers_greedy_subcommand_runs_in_a_subprocess(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specproof.cli.main",
+            "audit",
+            "transformers",
+            "--greedy",
+            "--mode",
+            "prompt-lookup",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    data = json.loads(result.stdout)
+    (config,) = data["configurations"]
+    assert config["name"] == "prompt-lookup/greedy" and config["error"] is None
+    assert (
+        result.returncode
+        == {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}[data["verdict"]]
+    )

@@ -1,0 +1,194 @@
+"""Generation level: the float64 processing and exact law, and audits of generate functions.
+
+False-failure rates: a correct implementation is asserted not to be flagged at alpha = 1e-6
+(false-failure probability <= 1e-6 per assertion); broken ones are asserted flagged where the
+computed power exceeds 1 - 1e-6 (the TV of each fault is large, see each test).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from specproof.engine.audit.generation import (  # noqa: E402
+    Processing,
+    TargetLaw,
+    audit_generate,
+    check_generated,
+    greedy_configuration,
+    two_sample_configuration,
+)
+from specproof.engine.models import tiny_model  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_model("llama", vocab=6, seed=0, init_std=0.6)
+
+
+def _hf_processors(p: Processing):
+    from transformers.generation.logits_process import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    out = LogitsProcessorList()
+    if p.repetition_penalty is not None:
+        out.append(RepetitionPenaltyLogitsProcessor(p.repetition_penalty))
+    if p.temperature != 1.0:
+        out.append(TemperatureLogitsWarper(p.temperature))
+    if p.top_k is not None:
+        out.append(TopKLogitsWarper(p.top_k))
+    if p.top_p is not None:
+        out.append(TopPLogitsWarper(p.top_p))
+    return out
+
+
+@pytest.mark.parametrize(
+    "processing",
+    [
+        Processing(),
+        Processing(temperature=0.7),
+        Processing(top_k=3),
+        Processing(top_p=0.8),
+        Processing(repetition_penalty=1.5),
+        Processing(temperature=1.3, top_k=5, top_p=0.9, repetition_penalty=1.2),
+    ],
+    ids=lambda p: p.label(),
+)
+def test_processing_matches_transformers_processors_in_float64(processing):
+    """Our numpy float64 semantics equal transformers' own processors run in float64."""
+    rng = np.random.default_rng(0)
+    hf = _hf_processors(processing)
+    for _ in range(50):
+        logits = rng.normal(size=12) * 3
+        sequence = list(rng.integers(0, 12, size=5))
+        ours = processing.probs(logits, sequence)
+        scores = hf(torch.tensor([sequence]), torch.tensor(logits[None], dtype=torch.float64))
+        theirs = torch.softmax(scores, -1)[0].numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_processing_refuses_bad_settings():
+    for kwargs, name in [
+        ({"temperature": 0.0}, "temperature"),
+        ({"top_k": 0}, "top_k"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"repetition_penalty": -1.0}, "repetition_penalty"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            Processing(**kwargs)
+
+
+def test_joint_law_is_the_chain_rule(tiny):
+    law = TargetLaw(tiny.model, Processing(top_k=4), tiny.eos_token_id)
+    prompt = [1, 2]
+    joint = law.joint_law(prompt, 3)
+    assert sum(joint.values()) == pytest.approx(1.0, abs=1e-12)
+    for seq, prob in list(joint.items())[:30]:
+        expected = 1.0
+        for i, token in enumerate(seq):
+            expected *= law.next_probs([*prompt, *seq[:i]])[token]
+        assert prob == pytest.approx(expected, rel=1e-12)
+        assert len(seq) == 3 or seq[-1] == tiny.eos_token_id
+
+
+def test_check_generated_names_the_problem():
+    assert check_generated([1, 2, 3], 3, 6, 0) == (1, 2, 3)
+    assert check_generated([1, 0, 0], 3, 6, 0) == (1, 0)  # cut after end-of-sequence
+    with pytest.raises(ValueError, match="more than max_new_tokens"):
+        check_generated([1, 2, 3, 4], 3, 6, 0)
+    with pytest.raises(ValueError, match="fewer than max_new_tokens"):
+        check_generated([1], 3, 6, 0)
+    with pytest.raises(ValueError, match=r"\[0, V\)"):
+        check_generated([1, 9, 2], 3, 6, 0)
+    with pytest.raises(ValueError, match="integers"):
+        check_generated([1.5, 2.0, 1.0], 3, 6, 0)
+
+
+def _plain(model, temperature=1.0):
+    def generate(prompt_ids, max_new_tokens, seed):
+        torch.manual_seed(seed)
+        ids = torch.tensor([prompt_ids])
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=0,
+            eos_token_id=0,
+        )
+        return out[0, len(prompt_ids) :].tolist()
+
+    return generate
+
+
+@pytest.mark.statistical
+def test_plain_sampling_is_not_flagged_and_a_wrong_temperature_is(tiny):
+    """Null: plain transformers sampling, 400 samples, not flagged (false failure <= 1e-6).
+    Negative control: sampling at temperature 2 against the T = 1 law is flagged (the first
+    token's chi-square noncentrality at 400 samples is computed below; power > 1 - 1e-6)."""
+    transformers.logging.set_verbosity_error()
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    audit = audit_generate(_plain(tiny.model), law, prompt, 2, 400)
+    assert audit.verdict in ("consistent", "inconclusive")
+    hot = Processing(temperature=2.0).probs(law.logits([prompt])[0], prompt)
+    p = law.next_probs(prompt)
+    lam = 400 * float(((hot - p) ** 2 / p).sum())
+    assert stats.ncx2.sf(stats.chi2.isf(1e-6 / 2, 5), 5, lam) > 1 - 1e-6
+    assert audit_generate(_plain(tiny.model, 2.0), law, prompt, 2, 400).verdict == "not-lossless"
+
+
+def test_a_raising_generate_function_is_crashed(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+
+    def broken(prompt_ids, max_new_tokens, seed):
+        raise RuntimeError("no cache")
+
+    audit = audit_generate(broken, law, [1], 2, 10)
+    assert audit.verdict == "crashed"
+    assert "RuntimeError: no cache" in audit.configurations[0].error
+
+
+def test_greedy_comparison(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompts = [[1], [2, 3], [4, 4, 1], [5, 1]]
+
+    def greedy(prompt_ids, max_new_tokens, seed):
+        return list(law.greedy_path(prompt_ids, max_new_tokens)[0])
+
+    def off_by_one(prompt_ids, max_new_tokens, seed):
+        out = greedy(prompt_ids, max_new_tokens, seed)
+        return [(t % 5) + 1 if t else t for t in out]
+
+    ok = greedy_configuration("greedy", greedy, law, prompts, 3)
+    assert ok.tests["greedy"].p_value == 1.0 and ok.n_samples + ok.details["skipped_near_ties"] == 4
+    bad = greedy_configuration("bad", off_by_one, law, prompts, 3)
+    assert bad.tests["greedy"].p_value == 0.0 and bad.details["mismatches"] >= 1
+
+
+@pytest.mark.statistical
+def test_two_sample_mode(tiny):
+    """Null: two seeds-disjoint arms of the same sampler (300 each) are not rejected at 1e-6.
+    Negative control: temperature 2 vs 1 (first-token TV 0.25) is rejected at 1e-6."""
+    transformers.logging.set_verbosity_error()
+    same = two_sample_configuration(
+        "same", _plain(tiny.model), _plain(tiny.model), [1, 2, 3], 2, 300, 6, 0
+    )
+    assert min(t.p_value for t in same.tests.values()) > 1e-6 / 2
+    different = two_sample_configuration(
+        "diff", _plain(tiny.model, 2.0), _plain(tiny.model), [1, 2, 3], 2, 300, 6, 0
+    )
+    assert min(t.p_value for t in different.tests.values()) <= 1e-6 / 2
