@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommand modules, in the order `specproof --help` lists them.
-SUBCOMMANDS = ["verify", "generate", "audit"]
+SUBCOMMANDS = ["verify", "generate", "audit", "dsi"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,327 @@
+"""`specproof dsi`: simulate distributed speculative inference (DSI) against SI and non-SI.
+
+Subcommands:
+
+- `simulate`: one configuration $(c, a, K)$, mean cost of $S$ tokens over repeats, with the exact
+  expectations alongside;
+- `heatmap`: the grid experiment (speedups over $c$, $a$, best $K$), optionally on Ray;
+- `online`: the runtime with sleeping workers (measured latencies, no models).
+
+Costs are in target forwards (target forward = 1, drafter forward = $c$ per token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from .output import format_table, print_json, progress
+
+
+def _unit_interval(flag: str, low_open: bool) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") from None
+        ok = (0 < value <= 1) if low_open else (0 <= value <= 1)
+        if not ok or math.isnan(value):
+            interval = "(0, 1]" if low_open else "[0, 1]"
+            raise argparse.ArgumentTypeError(f"{flag} must lie in {interval}, got {text}")
+        return value
+
+    return parse
+
+
+def _positive_int(flag: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the `dsi` subcommand and its own subcommands."""
+    parser = subparsers.add_parser(
+        "dsi",
+        help="simulate distributed speculative inference (DSI) vs SI and non-SI",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    sub = parser.add_subparsers(dest="dsi_command", metavar="ACTION", required=True)
+
+    sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
+    sim.add_argument(
+        "--c",
+        type=_unit_interval("--c", True),
+        required=True,
+        help="drafter latency per token, in target forwards, in (0, 1]",
+    )
+    sim.add_argument(
+        "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
+    )
+    sim.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
+    sim.add_argument(
+        "--servers",
+        type=_positive_int("--servers"),
+        default=None,
+        help="verification servers (default: enough; with N, jobs queue)",
+    )
+    sim.add_argument(
+        "--tokens",
+        type=_positive_int("--tokens"),
+        default=1000,
+        help="output tokens S (default 1000)",
+    )
+    sim.add_argument(
+        "--repeats", type=_positive_int("--repeats"), default=5, help="simulated paths (default 5)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--json", action="store_true", help="print JSON")
+    sim.set_defaults(handler=run_simulate)
+
+    heat = sub.add_parser("heatmap", help="speedups over a (c, a) grid, best K per algorithm")
+    heat.add_argument(
+        "--steps",
+        type=_positive_int("--steps"),
+        default=20,
+        help="grid steps for c, a and K (default 20)",
+    )
+    heat.add_argument(
+        "--tokens",
+        type=_positive_int("--tokens"),
+        default=1000,
+        help="output tokens S (default 1000)",
+    )
+    heat.add_argument(
+        "--repeats",
+        type=_positive_int("--repeats"),
+        default=5,
+        help="paths per configuration (default 5)",
+    )
+    heat.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    heat.add_argument(
+        "--servers",
+        type=_positive_int("--servers"),
+        default=None,
+        help="leave out configurations needing more servers",
+    )
+    heat.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="where the chunks run (default local)",
+    )
+    heat.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    heat.add_argument("--out", type=Path, default=None, help="directory for heatmap.json and PNGs")
+    heat.add_argument("--json", action="store_true", help="print JSON")
+    heat.set_defaults(handler=run_heatmap)
+
+    online = sub.add_parser("online", help="the DSI runtime with sleeping workers (no models)")
+    online.add_argument(
+        "--target-ms", type=float, default=20.0, help="target forward latency in ms (default 20)"
+    )
+    online.add_argument(
+        "--target-first-ms",
+        type=float,
+        default=None,
+        help="target's first forward (TTFT) in ms (default: --target-ms)",
+    )
+    online.add_argument(
+        "--c",
+        type=_unit_interval("--c", True),
+        required=True,
+        help="drafter latency per token / target latency, in (0, 1]",
+    )
+    online.add_argument(
+        "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
+    )
+    online.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
+    online.add_argument(
+        "--servers",
+        type=_positive_int("--servers"),
+        default=None,
+        help="verification servers (default: enough)",
+    )
+    online.add_argument(
+        "--tokens", type=_positive_int("--tokens"), default=50, help="output tokens (default 50)"
+    )
+    online.add_argument("--seed", type=int, default=0, help="seed of the acceptance pattern")
+    online.add_argument(
+        "--backend", choices=["local", "ray"], default="local", help="where workers run"
+    )
+    online.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    online.add_argument("--json", action="store_true", help="print JSON")
+    online.set_defaults(handler=run_online)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Simulate one configuration and compare with the exact expectations."""
+    import numpy as np
+
+    from specproof.engine.dsi.queueing import (
+        dsi_cost_with_servers,
+        min_servers_full_blocks,
+        min_servers_no_wait,
+    )
+    from specproof.engine.dsi.simulator import accepted_counts, simulate
+    from specproof.reference import dsi as ref
+
+    sim = simulate(args.c, args.a, args.k, tokens=args.tokens, repeats=args.repeats, seed=args.seed)
+    summary = sim.summary()
+    if args.servers is not None:
+        rng = np.random.default_rng(args.seed)
+        counts = accepted_counts(
+            rng, np.full(args.repeats, args.a), np.full(args.repeats, args.k), args.tokens
+        )
+        queued = np.array(
+            [
+                float(dsi_cost_with_servers(args.c, args.k, args.tokens, row, args.servers).cost)
+                for row in counts
+            ]
+        )
+        summary["dsi"] = {
+            "mean_cost": float(queued.mean()),
+            "per_token": float(queued.mean() / args.tokens),
+            "std": float(queued.std(ddof=1)) if queued.size > 1 else 0.0,
+            "min": float(queued.min()),
+            "max": float(queued.max()),
+        }
+    exact_ok = args.tokens <= 5000  # the DSI recursion is quadratic in S
+    expected = {
+        "nonsi": (float(args.tokens), 1.0),
+        "si": (
+            ref.si_expected_cost(args.c, args.a, args.k, args.tokens) if exact_ok else None,
+            ref.si_latency_per_token(args.c, args.a, args.k),
+        ),
+        "dsi": (
+            ref.dsi_expected_cost(args.c, args.a, args.k, args.tokens) if exact_ok else None,
+            ref.dsi_latency_per_token(args.c, args.a, args.k),
+        ),
+    }
+    for name, (total, limit) in expected.items():
+        summary[name]["expected_cost"] = total
+        summary[name]["expected_per_token_limit"] = limit
+    data: dict[str, Any] = {
+        "config": {
+            "c": args.c,
+            "a": args.a,
+            "k": args.k,
+            "tokens": args.tokens,
+            "repeats": args.repeats,
+            "seed": args.seed,
+            "servers": args.servers,
+        },
+        **summary,
+        "speedup": {
+            "dsi_vs_si": summary["si"]["mean_cost"] / summary["dsi"]["mean_cost"],
+            "dsi_vs_nonsi": summary["nonsi"]["mean_cost"] / summary["dsi"]["mean_cost"],
+            "si_vs_nonsi": summary["nonsi"]["mean_cost"] / summary["si"]["mean_cost"],
+        },
+        "servers_needed": {
+            "full_blocks": min_servers_full_blocks(args.c, args.k),
+            "no_wait_at_all": min_servers_no_wait(args.c, args.k),
+        },
+        "notes": "costs in target forwards; expected_cost is exact (recursion, S <= 5000) and assumes enough servers",
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    rows = [
+        (name, f"{summary[name]['mean_cost']:.1f}", f"{summary[name]['std']:.1f}", f"{summary[name]['min']:.1f}", f"{summary[name]['max']:.1f}",
+         "-" if summary[name]["expected_cost"] is None else f"{summary[name]['expected_cost']:.1f}", f"{summary[name]['expected_per_token_limit']:.4f}")
+        for name in ("nonsi", "si", "dsi")
+    ]  # fmt: skip
+    print(
+        format_table(
+            ["algorithm", "mean cost", "std", "min", "max", "expected", "per token (S->inf)"], rows
+        )
+    )
+    speed = data["speedup"]
+    print(
+        f"\nDSI vs SI {speed['dsi_vs_si']:.2f}x, DSI vs non-SI {speed['dsi_vs_nonsi']:.2f}x, SI vs non-SI {speed['si_vs_nonsi']:.2f}x"
+    )
+    print(
+        f"servers needed: {data['servers_needed']['full_blocks']} (full blocks), {data['servers_needed']['no_wait_at_all']} (no wait at all)"
+    )
+    return 0
+
+
+def run_heatmap(args: argparse.Namespace) -> int:
+    """Run the grid and write JSON (and PNGs with --out)."""
+    from specproof.engine.dsi.heatmap import default_grid, heatmap
+    from specproof.engine.dsi.report import heatmap_json, write_heatmap_pngs
+
+    c, a, k = default_grid(args.steps)
+    with progress(len(k), "dsi heatmap") as bar:
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        result = heatmap(
+            c, a, k, tokens=args.tokens, repeats=args.repeats, seed=args.seed, servers=args.servers,
+            backend=args.backend, address=args.address, on_chunk=advance,
+        )  # fmt: skip
+    data = heatmap_json(result)
+    if args.out is not None:
+        import json
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "heatmap.json").write_text(json.dumps(data, indent=1) + "\n")
+        pngs = write_heatmap_pngs(result, args.out)
+        data["files"] = [str(args.out / "heatmap.json"), *map(str, pngs)]
+    if args.json:
+        print_json(data)
+        return 0
+    rows = [
+        (name, f"{s['min']:.2f}", f"{s['median']:.2f}", f"{s['max']:.2f}")
+        for name, s in data["summary"].items()
+    ]
+    print(format_table(["speedup (best K each)", "min", "median", "max"], rows))
+    print(
+        f"\n{data['configs']} configurations x {args.repeats} paths, S = {args.tokens}, in {result.seconds:.1f}s ({args.backend})"
+    )
+    for path in data.get("files", []):
+        print(f"wrote {path}")
+    return 0
+
+
+def run_online(args: argparse.Namespace) -> int:
+    """Run the DSI runtime with sleeping workers and compare with the offline expectation."""
+    from specproof.engine.dsi.online import run_online_simulation
+
+    try:
+        result = run_online_simulation(
+            c=args.c, a=args.a, k=args.k, tokens=args.tokens, target_ms=args.target_ms,
+            target_first_ms=args.target_first_ms, servers=args.servers, seed=args.seed,
+            backend=args.backend, address=args.address,
+        )  # fmt: skip
+    except (ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print_json(result)
+        return 0
+    rows = [
+        (
+            name,
+            f"{v['seconds'] * 1000:.1f}",
+            f"{v['per_token']:.3f}",
+            f"{v['offline_per_token']:.3f}",
+        )
+        for name, v in result["algorithms"].items()
+    ]
+    print(
+        format_table(
+            ["algorithm", "wall ms", "per token (target forwards)", "offline expectation"], rows
+        )
+    )
+    return 0
