@@ -19,9 +19,8 @@ from .verify import (
     assemble,
     check_gathered,
     check_round,
-    inverse_cdf_rows,
+    inverse_cdf_with_mass,
     leading_true,
-    row_mass_ok,
 )
 
 
@@ -65,8 +64,8 @@ def verify_exact_match(
                 f"draft_probs[{b}, {i}]: it cannot have been drafted"
             )
     uniforms = torch.cat([accept_u, final_u.unsqueeze(1)], dim=1)
-    usable = row_mass_ok(target_probs)
-    samples = inverse_cdf_rows(torch.where(usable.unsqueeze(-1), target_probs, 1.0), uniforms)
+    samples, mass = inverse_cdf_with_mass(target_probs, uniforms)
+    usable = torch.isfinite(mass) & (mass > 0)
     # A row without usable mass never matches; it is an error only if the rule reaches it.
     samples = torch.where(usable, samples, -1)
     n_accepted = leading_true(samples[:, :k] == tokens)

@@ -24,13 +24,13 @@ from __future__ import annotations
 import torch
 
 from .verify import (
+    CHUNK_BYTES,
     BatchVerdict,
     assemble,
     check_gathered,
     check_round,
-    inverse_cdf_rows,
+    inverse_cdf_with_mass,
     leading_true,
-    row_mass_ok,
 )
 
 
@@ -64,7 +64,6 @@ def verify_sd(
         target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
     )
     batch, k = shape.batch, shape.k
-    rows = torch.arange(batch, device=target_probs.device)
     tokens = draft_tokens.to(torch.int64)
     if k > 0:
         index = tokens.unsqueeze(-1)
@@ -82,25 +81,79 @@ def verify_sd(
         n_accepted = leading_true(accepted)
     else:
         n_accepted = torch.zeros(batch, dtype=torch.int64, device=target_probs.device)
-    target_rows = target_probs[rows, n_accepted]
-    weights = target_rows
+    last = torch.empty(batch, dtype=torch.int64, device=target_probs.device)
+    flat_target = target_probs.reshape(batch * (k + 1), shape.vocab)
+    flat_draft = draft_probs.reshape(batch * k, shape.vocab)
     rejected = n_accepted < k
-    if bool(rejected.any()):
-        rej = rejected.nonzero().squeeze(1)
-        draft_rows = draft_probs[rej, n_accepted[rej]]
-        weights = target_rows.clone()
-        weights[rej] = (target_rows[rej] - draft_rows).clamp_(min=0)
-        mass_ok = row_mass_ok(weights[rej])
-        if not bool(mass_ok.all()):
-            check_gathered(draft_rows, "draft_probs", "a rejected position's row")
+    chunk = max(1, CHUNK_BYTES // (shape.vocab * target_probs.element_size()))
+    rej = rejected.nonzero().squeeze(1)
+    for rows in rej.split(chunk):
+        positions = n_accepted[rows]
+        weights = flat_target.index_select(0, rows * (k + 1) + positions)
+        draft_rows = flat_draft.index_select(0, rows * k + positions)
+        index, mass = inverse_cdf_with_mass(weights.sub_(draft_rows).clamp_(min=0), final_u[rows])
+        empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
+        if empty.numel():
+            check_gathered(draft_rows[empty], "draft_probs", "a rejected position's row")
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
-            empty = rej[~mass_ok]
-            weights[empty] = target_rows[empty]
-    if not bool(row_mass_ok(weights).all()):
-        b = int((~row_mass_ok(weights)).nonzero()[0])
-        raise ValueError(
-            f"target_probs[{b}, {int(n_accepted[b])}] must be finite and non-negative with "
-            "positive mass: the recovered or bonus token is drawn from it"
-        )
-    last = inverse_cdf_rows(weights, final_u)
+            index[empty] = draw_from_target(flat_target, k, rows[empty], positions[empty], final_u)
+        last[rows] = index
+    for rows in (~rejected).nonzero().squeeze(1).split(chunk):
+        last[rows] = draw_from_target(flat_target, k, rows, n_accepted[rows], final_u)
     return assemble(tokens, n_accepted, last)
+
+
+def draw_from_target(
+    flat_target: torch.Tensor,
+    k: int,
+    rows: torch.Tensor,
+    positions: torch.Tensor,
+    final_u: torch.Tensor,
+) -> torch.Tensor:
+    """Inverse CDF of target rows `[rows, positions]`; `ValueError` naming a row without mass."""
+    index, mass = inverse_cdf_with_mass(
+        flat_target.index_select(0, rows * (k + 1) + positions), final_u[rows]
+    )
+    bad = ~(torch.isfinite(mass) & (mass > 0))
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(
+            f"target_probs[{int(rows[i])}, {int(positions[i])}] must be finite and "
+            "non-negative with positive mass: the recovered or bonus token is drawn from it"
+        )
+    return index
+
+
+def verify_sd_rowwise(
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor,
+    draft_tokens: torch.Tensor,
+    accept_u: torch.Tensor,
+    final_u: torch.Tensor,
+) -> BatchVerdict:
+    """The same rule written plainly: a Python loop over rows and positions, full cumulative sums.
+
+    Slow on purpose: the readable oracle for the batched kernel at large vocabularies
+    (`tests/engine/test_verify_large_vocab.py`) and the baseline of `bench/bench_verify.py`.
+    Same arguments, result and validation as [`verify_sd`][specproof.engine.sd.verify_sd].
+    """
+    shape = check_round(target_probs, draft_probs, draft_tokens, accept_u, final_u)
+    tokens = draft_tokens.to(torch.int64)
+    n_accepted = torch.zeros(shape.batch, dtype=torch.int64)
+    last = torch.zeros(shape.batch, dtype=torch.int64)
+    for b in range(shape.batch):
+        weights = target_probs[b, shape.k]
+        for i in range(shape.k):
+            target, draft, x = target_probs[b, i], draft_probs[b, i], int(tokens[b, i])
+            if draft[x] <= 0:
+                raise ValueError(f"draft_tokens[{b}, {i}] = {x} has zero draft probability")
+            if accept_u[b, i] * draft[x] < target[x]:
+                n_accepted[b] += 1
+                continue
+            weights = (target - draft).clamp(min=0)
+            if not weights.sum() > 0:
+                weights = target
+            break
+        cum = weights.cumsum(0)
+        last[b] = int((cum <= final_u[b] * cum[-1]).sum())
+    return assemble(tokens, n_accepted.to(tokens.device), last.to(tokens.device))

@@ -193,32 +193,85 @@ def check_gathered(values: torch.Tensor, name: str, what: str) -> None:
         raise ValueError(f"{name} has a NaN, infinite or negative probability at {what}")
 
 
-def inverse_cdf_rows(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+CHUNK_BYTES = 4 << 20
+"""Rows are gathered in chunks of about this many bytes: large temporaries cost page faults."""
+
+BLOCK = 1024
+"""Block size of the two-level inverse-CDF search (used when V >= 4 * `BLOCK`)."""
+
+
+def inverse_cdf_rows(
+    weights: torch.Tensor, u: torch.Tensor, block: int | None = None
+) -> torch.Tensor:
     r"""The pinned inverse-CDF rule, row by row: the first $y$ with $u \cdot \sum w < \mathrm{cumsum}(w)[y]$.
 
     Args:
         weights: `[..., V]` non-negative weights with a positive, finite sum per row.
         u: `[...]` uniforms in $[0, 1)$.
+        block: block size of the two-level search (see
+            [`inverse_cdf_with_mass`][specproof.engine.verify.inverse_cdf_with_mass]).
 
     Returns:
-        `[...]` int64 token indices in $[0, V)$.
-
-    Why the index is always in range and never a zero-weight token: the sum used is the last
-    cumulative sum $S$ itself, and for a float $u < 1$ round-to-nearest gives
-    $\mathrm{fl}(u S) < S$, so the binary search (`right=True`: the first $y$ with
-    $\mathrm{cumsum}[y] > u S$) stops before $V$. A zero weight repeats the previous cumulative
-    sum (on CPU the cumulative sum of non-negative numbers is non-decreasing), so it can never
-    be the first to exceed the threshold.
+        `[...]` int64 token indices in $[0, V)$, never a zero-weight token.
     """
-    cum = weights.cumsum(-1)
-    threshold = u * cum[..., -1]
-    return torch.searchsorted(cum, threshold.unsqueeze(-1), right=True).squeeze(-1)
+    return inverse_cdf_with_mass(weights, u, block)[0]
 
 
-def row_mass_ok(weights: torch.Tensor) -> torch.Tensor:
-    """`[...]` bool: the row's weights are finite and non-negative with a positive sum."""
-    total = weights.sum(-1)
-    return torch.isfinite(total) & (total > 0) & (weights >= 0).all(-1)
+def inverse_cdf_with_mass(
+    weights: torch.Tensor, u: torch.Tensor, block: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""[`inverse_cdf_rows`][specproof.engine.verify.inverse_cdf_rows], also returning each row's sum $S$.
+
+    A row whose $S$ is not finite and positive gets an arbitrary index: callers check $S$.
+
+    **One level** (`block >= V`; the default when $V < 4 \cdot$ `BLOCK`): cumulative sums of the
+    whole row, threshold $t = u \cdot S$ with $S$ the last cumulative sum, binary search for the
+    first cumulative sum $> t$. The index is always in range and never a zero-weight token: for
+    a float $u < 1$ round-to-nearest gives $\mathrm{fl}(u S) < S$, and a zero weight repeats the
+    previous cumulative sum (the CPU cumulative sum of non-negative numbers is non-decreasing).
+
+    **Two levels** (large $V$): the row is cut into blocks; $S$ is the sum of the block sums
+    $s_b$, the block is the first with $t < \sum_{c \le b} s_c$, and inside it the token is the
+    first $y$ with $t - \sum_{c < b} s_c < \mathrm{cumsum}(w_{\text{block}})[y]$. In exact
+    arithmetic this is the same rule; it reads the row once for the block sums and only one
+    block for the cumulative sum, instead of a cumulative sum over all $V$. Because a block's sum
+    and its cumulative sum round differently, the threshold may pass the block's last
+    cumulative sum; then the block's last token of positive weight is taken (it is the exact
+    rule's answer up to that rounding; the block has positive mass since $t$ falls inside it).
+    """
+    vocab = weights.shape[-1]
+    if block is None:
+        block = BLOCK if vocab >= 4 * BLOCK else vocab
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    if block >= vocab:
+        cum = weights.cumsum(-1)
+        mass = cum[..., -1]
+        index = torch.searchsorted(cum, (u * mass).unsqueeze(-1), right=True).squeeze(-1)
+        return index, mass
+    lead = weights.shape[:-1]
+    rows = weights.reshape(-1, vocab)
+    n = rows.shape[0]
+    full = vocab // block
+    sums = rows[:, : full * block].reshape(n, full, block).sum(-1)
+    if full * block < vocab:
+        sums = torch.cat([sums, rows[:, full * block :].sum(-1, keepdim=True)], dim=1)
+    prefix = sums.cumsum(-1)
+    mass = prefix[:, -1]
+    threshold = u.reshape(-1) * mass
+    chosen = torch.searchsorted(prefix, threshold.unsqueeze(-1), right=True).squeeze(-1)
+    chosen = chosen.clamp_(max=prefix.shape[1] - 1)
+    before = prefix.gather(1, (chosen - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+    before = torch.where(chosen > 0, before, 0)
+    start = chosen * block
+    columns = start.unsqueeze(1) + torch.arange(block, device=weights.device)
+    inside = columns < vocab
+    within = rows.gather(1, columns.clamp(max=vocab - 1)).masked_fill_(~inside, 0)
+    cum = within.cumsum(-1)
+    offset = torch.searchsorted(cum, (threshold - before).unsqueeze(-1), right=True).squeeze(-1)
+    last_positive = block - 1 - (within > 0).flip(-1).to(torch.int8).argmax(-1)
+    index = start + torch.minimum(offset, last_positive)
+    return index.reshape(lead), mass.reshape(lead)
 
 
 def assemble(
