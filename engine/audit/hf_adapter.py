@@ -53,8 +53,23 @@ MODES = ("same-tokenizer", "different-tokenizers", "prompt-lookup")
 OTHER_ALPHABET = "gfedcbaxy"
 #: Prompt of the sampling configurations (repeats bigrams, so prompt lookup finds candidates).
 DEFAULT_PROMPT_TEXT = "abcabca"
-#: Prompts of the greedy configurations.
-GREEDY_PROMPTS_TEXT = ("a", "ab", "gfe", "abcabc", "dd", "egg", "bead", "face", "cab", "fgfg")
+#: Number of prompts of the greedy configurations (random strings over the target alphabet).
+GREEDY_PROMPTS = 100
+
+
+def greedy_prompts(
+    alphabet: str = "abcdefg", count: int = GREEDY_PROMPTS, seed: int = 0
+) -> list[str]:
+    """`count` distinct prompts of 1 to 6 characters of `alphabet`, drawn with a fixed seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    prompts: list[str] = []
+    while len(prompts) < count:
+        text = "".join(rng.choice(list(alphabet), size=int(rng.integers(1, 7))))
+        if text not in prompts:
+            prompts.append(text)
+    return prompts
 
 
 @dataclass(frozen=True)
@@ -340,7 +355,10 @@ def audit_transformers(
     models = models or load_models()
     tokenizer = models.target.tokenizer
     prompt = tokenizer.encode(DEFAULT_PROMPT_TEXT, add_special_tokens=False)
-    greedy_prompts = [tokenizer.encode(t, add_special_tokens=False) for t in GREEDY_PROMPTS_TEXT]
+    alphabet = getattr(tokenizer, "alphabet", None) or "abcdefg"
+    prompts_greedy = [
+        tokenizer.encode(t, add_special_tokens=False) for t in greedy_prompts(alphabet, seed=seed)
+    ]
     laws: dict[Processing, TargetLaw] = {}
     results: list[Configuration] = []
     for config in configurations(modes, do_sample, processing, include_lossy):
@@ -370,7 +388,7 @@ def audit_transformers(
                 )
             else:
                 result = greedy_configuration(
-                    config.name, fn, law, greedy_prompts, max_new_tokens + 2
+                    config.name, fn, law, prompts_greedy, max_new_tokens + 2
                 )
         result.details |= {
             "mode": config.mode,

@@ -61,6 +61,7 @@ def test_configurations_cover_every_path():
     assert set(MODES) == {"same-tokenizer", "different-tokenizers", "prompt-lookup"}
 
 
+@pytest.mark.slow
 def test_greedy_paths_equal_the_float64_argmax(models):
     audit = audit_transformers(do_sample=False, models=models)
     assert len(audit.configurations) == 3
