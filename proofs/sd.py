@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+import sympy
+import z3
 from hypothesis import strategies as st
 
 from specproof.reference import (
+    Dist,
     ToyLM,
     Verifier,
     acceptance_rate,
@@ -19,8 +23,18 @@ from specproof.reference import (
 from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks, lm_pairs, prefixes
 
+from .arith import SYMPY_ARITH, Z3_ARITH
 from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
 from .registry import REGISTRY, CheckOptions, Outcome
+from .smt import (
+    DistributionClaim,
+    distribution_variables,
+    prove_by_refutation,
+    prove_for_distributions,
+    prove_for_sizes,
+    reference_rates,
+)
+from .symbolic import Case, prove_zero_by_cases, sign_cases, sign_pattern_cases
 
 Instance = tuple[ToyLM, ToyLM, tuple[Any, ...], int, int]
 
@@ -152,3 +166,491 @@ def check_sd_expected_tokens(options: CheckOptions) -> Outcome:
         thorough_examples=5000,
         generator="distribution pairs V<=5, K<=8",
     )
+
+
+# --- Proofs: sympy (symbolic, by case analysis) and z3 (SMT, by refuting the negation) ---------
+#
+# Every builder below runs the formulas of `specproof.reference.formulas` with the sympy or z3
+# arithmetic, so the proofs are about the formulas the reference executes. Each `prove_*`
+# function takes the formula it checks as an argument (defaulting to the reference's), so that
+# the tests can hand it a deliberately wrong formula and see it refuted.
+
+ResidualFormula = Callable[[Sequence[Any], Sequence[Any], f.Arith], list[Any]]
+OutputFormula = Callable[[Sequence[Any], Sequence[Any], int, f.Arith], Any]
+ClosedForm = Callable[[Any, Any], Any]
+
+
+def prove_residual_identity(residual: ResidualFormula = f.residual) -> Outcome:
+    r"""Prove the per-token residual identities and their sum, for every vocabulary size (sympy).
+
+    Theorem. For all reals $a, b$ (a token's target and draft probabilities):
+    $$\min(a, b) + (a - b)_+ = a, \qquad b - \min(a, b) = (b - a)_+ ,$$
+    and hence, for distributions $p, q$ over any finite vocabulary,
+    $$\sum_x (p(x) - q(x))_+ = 1 - \sum_x \min(p(x), q(x)).$$
+
+    Hypotheses: $a, b$ real; for the sum, $\sum_x p(x) = 1$.
+
+    Backend: sympy. The per-token identities are built from `accepted_mass`, `rejected_mass` and
+    `residual` and proved by the three cases $a > b$, $a < b$, $a = b$ (which cover all reals).
+    The sum step is linearity of finite sums over an indexed family of symbolic length $n$:
+    $\sum r + \sum m - \sum p = \sum (m + r - p) = \sum 0 = 0$ termwise by the first identity.
+
+    Certificate: for each identity, the expression and its per-case simplification chain; for the
+    sum, the chain of expressions before and after each step.
+
+    Args:
+        residual: the residual formula to check (the reference's by default).
+    """
+    a, b = sympy.Symbol("a", real=True), sympy.Symbol("b", real=True)
+
+    def first(values: Mapping[str, Any], arith: f.Arith) -> Any:
+        p, q = values["a"], values["b"]
+        return f.accepted_mass(p, q, arith) + residual([p], [q], arith)[0] - p
+
+    def second(values: Mapping[str, Any], arith: f.Arith) -> Any:
+        p, q = values["a"], values["b"]
+        return f.rejected_mass(p, q, arith) - residual([q], [p], arith)[0]
+
+    identities = {}
+    for name, difference, text in (
+        ("accepted_plus_residual", first, "min(a, b) + (a - b)_+ = a"),
+        ("rejected_is_reverse_residual", second, "b - min(a, b) = (b - a)_+"),
+    ):
+        outcome = prove_zero_by_cases(text, [a, b], difference, sign_cases("a", "b"))
+        if outcome.status != "proved":
+            return outcome
+        identities[name] = outcome.certificate
+    x, n = sympy.symbols("x n", integer=True, positive=True)
+    target, minimum, res = (sympy.IndexedBase(s) for s in ("p", "m", "r"))
+    before = sympy.Sum(res[x], (x, 1, n)) - (1 - sympy.Sum(minimum[x], (x, 1, n)))
+    normalised = sympy.Sum(res[x], (x, 1, n)) - (
+        sympy.Sum(target[x], (x, 1, n)) - sympy.Sum(minimum[x], (x, 1, n))
+    )
+    combined = sympy.simplify(normalised)
+    if not isinstance(combined, sympy.Sum):
+        return Outcome("unknown", {"backend": "sympy", "reason": f"sum step gave {combined}"})
+    termwise = sympy.Sum(
+        combined.function.subs(res[x], target[x] - minimum[x]), *combined.limits
+    ).doit()
+    sum_chain = [
+        {"step": "claim: sum r - (1 - sum m)", "expression": str(before)},
+        {"step": "1 = sum p (normalisation)", "expression": str(normalised)},
+        {"step": "linearity of finite sums", "expression": str(combined)},
+        {"step": "r = p - m termwise (first identity)", "expression": str(termwise)},
+    ]
+    if termwise != 0:
+        return Outcome(
+            "unknown", {"backend": "sympy", "reason": "sum step not 0", "chain": sum_chain}
+        )
+    return Outcome(
+        "proved",
+        {"backend": "sympy", "identities": identities, "sum_identity": sum_chain},
+    )
+
+
+@REGISTRY.claim(
+    "sd_residual_identity",
+    r"For all reals $a, b$: $\min(a, b) + (a - b)_+ = a$ and $b - \min(a, b) = (b - a)_+$; hence "
+    r"for distributions $p, q$ over any finite vocabulary "
+    r"$\sum_x (p(x) - q(x))_+ = 1 - \sum_x \min(p(x), q(x))$.",
+    "sympy",
+)
+def check_sd_residual_identity(options: CheckOptions) -> Outcome:
+    """The reference's residual formulas satisfy the identities ([`prove_residual_identity`][])."""
+    return prove_residual_identity()
+
+
+def prove_output_is_target(
+    vocab_sizes: Sequence[int], output: OutputFormula = f.sd_output_probability
+) -> Outcome:
+    r"""Prove that one SD step outputs token $y$ with probability exactly $p(y)$ (sympy).
+
+    Theorem. For distributions $p, q$ over a vocabulary of size $V$ and every token $y$,
+    $$\min(p(y), q(y)) + \Big(\sum_x q(x) - \min(p(x), q(x))\Big)\,
+      \frac{(p(y) - q(y))_+}{\sum_z (p(z) - q(z))_+} = p(y)$$
+    (the fraction read as $0$ when its denominator is $0$), which is
+    `sd_output_probability`.
+
+    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$.
+
+    Backend: sympy, two ways.
+
+    - *Every $V$*: by `sd_residual_identity`, the rejected mass
+      $\sum_x q(x) - \min(p(x), q(x)) = \sum_x (q(x) - p(x))_+ = \sum_x (p(x) - q(x))_+$ (the two
+      positive parts differ by $\sum (p - q) = 0$), which is $r(y) + s$ with
+      $s = \sum_{x \ne y} (p(x) - q(x))_+ \ge 0$. So the output probability is
+      $\min(a, b) + (r + s)\,[r / (r + s)]$ with $a = p(y)$, $b = q(y)$, $r = (a - b)_+$, built
+      from the reference's `accepted_mass`, `residual` and `div_or_zero`; the cases
+      $a > b$, $a < b$, $a = b$ (with a symbol $s \ge 0$) reduce it to $a$.
+    - *Fixed $V$* (each of `vocab_sizes`): `output` itself on $2V$ symbols, split into every
+      feasible sign pattern of $p - q$ (see
+      [`sign_pattern_cases`][specproof.proofs.symbolic.sign_pattern_cases]), each simplified to 0.
+
+    Certificate: the general-$V$ chain (expression, per-case substitution and simplification) and,
+    per fixed $V$ and token, the number of cases and (for $V \le 3$) their chains.
+
+    Args:
+        vocab_sizes: the sizes proved directly from `output`.
+        output: the output-probability formula to check (the reference's by default).
+    """
+    a, b = sympy.Symbol("a", real=True), sympy.Symbol("b", real=True)
+    s = sympy.Symbol("s", nonnegative=True)
+
+    def aggregated(values: Mapping[str, Any], arith: f.Arith) -> Any:
+        p, q, rest = values["a"], values["b"], values["s"]
+        r = f.residual([p], [q], arith)[0]
+        return f.accepted_mass(p, q, arith) + (r + rest) * arith.div_or_zero(r, r + rest) - p
+
+    cases = [
+        Case(c.name, c.substitution, witnesses=[{**w, "s": Fraction(1, 4)} for w in c.witnesses])
+        for c in sign_cases("a", "b")
+    ]
+    general = prove_zero_by_cases(
+        "min(a,b) + (r + s) * [r / (r + s)] = a, r = (a - b)_+, s >= 0",
+        [a, b, s],
+        aggregated,
+        cases,
+    )
+    if general.status != "proved":
+        return general
+    fixed: list[dict[str, Any]] = []
+    for vocab_size in vocab_sizes:
+        symbols = [sympy.Symbol(f"{r}_{i}", real=True) for r in "pq" for i in range(vocab_size)]
+        patterns = list(sign_pattern_cases(vocab_size))
+        for y in range(vocab_size):
+
+            def difference(
+                values: Mapping[str, Any], arith: f.Arith, y: int = y, size: int = vocab_size
+            ) -> Any:
+                target = [values[f"p_{i}"] for i in range(size)]
+                draft = [values[f"q_{i}"] for i in range(size)]
+                return output(target, draft, y, arith) - target[y]
+
+            outcome = prove_zero_by_cases(
+                f"output({y}) = p_{y}, V = {vocab_size}",
+                symbols,
+                difference,
+                patterns,
+                chain=vocab_size <= 3,
+            )
+            if outcome.status != "proved":
+                return Outcome(
+                    outcome.status, {"vocab_size": vocab_size, "token": y, **outcome.certificate}
+                )
+            fixed.append({"vocab_size": vocab_size, "token": y, **outcome.certificate})
+    return Outcome(
+        "proved",
+        {
+            "backend": "sympy",
+            "uses": ["sd_residual_identity"],
+            "every_vocab_size": general.certificate,
+            "fixed_vocab_sizes": fixed,
+        },
+    )
+
+
+@REGISTRY.claim(
+    "sd_output_is_target_symbolic",
+    r"One standard-SD step outputs every token $y$ with probability exactly $p(y)$: "
+    r"$\min(p(y), q(y)) + \big(\sum_x q(x) - \min(p(x), q(x))\big)\,"
+    r"\frac{(p(y) - q(y))_+}{\sum_z (p(z) - q(z))_+} = p(y)$ for all distributions $p, q$ "
+    r"(any vocabulary size; also directly from the formula for $V \le 4$, $V \le 5$ thorough).",
+    "sympy",
+)
+def check_sd_output_is_target(options: CheckOptions) -> Outcome:
+    """`sd_output_probability` equals the target ([`prove_output_is_target`][])."""
+    return prove_output_is_target(range(2, 6 if options.thorough else 4))
+
+
+def geometric_closed_form(alpha: Any, k: Any) -> Any:
+    r"""$(1 - \alpha^{K+1}) / (1 - \alpha)$."""
+    return (1 - alpha ** (k + 1)) / (1 - alpha)
+
+
+def prove_expected_tokens_closed_form(
+    max_k: int, closed_form: ClosedForm = geometric_closed_form
+) -> Outcome:
+    r"""Prove $\sum_{j=0}^{K} \alpha^j = (1 - \alpha^{K+1}) / (1 - \alpha)$ for every $K \ge 0$.
+
+    Theorem. For every integer $K \ge 0$ and real $\alpha \ne 1$, the expected tokens per round
+    `expected_tokens_per_round(alpha, K)` $= \sum_{j=0}^{K} \alpha^j$ equals
+    $(1 - \alpha^{K+1})/(1 - \alpha)$ (and $K + 1$ at $\alpha = 1$).
+
+    Hypotheses: $\alpha \ne 1$ for the closed form.
+
+    Backend: sympy. (1) For $K = 0, \dots,$ `max_k`: the reference's formula run on a symbol
+    $\alpha$, times $(1 - \alpha)$, minus $1 - \alpha^{K+1}$ expands to 0; at $\alpha = 1$ it is
+    $K + 1$. (2) For every $K$, by induction on a symbolic integer $K$: base
+    $C(0) = 1 = \sum_{j \le 0} \alpha^j$, step $C(K + 1) - C(K) = \alpha^{K+1}$ (simplified to 0),
+    which is the sum's own recursion $S(K+1) = S(K) + \alpha^{K+1}$.
+
+    Certificate: per $K$, the expression before and after expansion; the induction's base and
+    step expressions before and after simplification.
+
+    Args:
+        max_k: the largest $K$ checked directly from the formula.
+        closed_form: `closed_form(alpha, K)` to check (the geometric closed form by default).
+    """
+    alpha = sympy.Symbol("alpha", real=True)
+    per_k: list[dict[str, Any]] = []
+    for k in range(max_k + 1):
+        formula = f.expected_tokens_per_round(alpha, k, SYMPY_ARITH)
+        difference = sympy.cancel(formula - closed_form(alpha, sympy.Integer(k)))
+        at_one = formula.subs(alpha, 1)
+        step = {
+            "k": k,
+            "before": f"({formula}) - ({closed_form(alpha, k)})",
+            "after": str(difference),
+            "at_alpha_1": str(at_one),
+        }
+        per_k.append(step)
+        if difference != 0 or at_one != k + 1:
+            witness = Fraction(1, 2)
+            formula_value = f.expected_tokens_per_round(witness, k, f.FRACTION_ARITH)
+            closed_value = closed_form(witness, k)
+            return Outcome(
+                "refuted",
+                {
+                    "backend": "sympy",
+                    "counterexample": {
+                        "k": k,
+                        "alpha": str(witness),
+                        "formula_exactly": str(formula_value),
+                        "closed_form_exactly": str(closed_value),
+                        "reference_expected_tokens": str(
+                            expected_tokens_per_round(
+                                Dist({0: Fraction(1), 1: Fraction(0)}),
+                                Dist({0: witness, 1: 1 - witness}),
+                                k,
+                            )
+                        ),
+                        "reference_rows": "p = (1, 0), q = (1/2, 1/2): acceptance 1/2",
+                    },
+                    "chain": per_k,
+                },
+            )
+    k_sym = sympy.Symbol("K", integer=True, nonnegative=True)
+    base = sympy.simplify(closed_form(alpha, sympy.Integer(0)) - 1)
+    step = sympy.simplify(
+        closed_form(alpha, k_sym + 1) - closed_form(alpha, k_sym) - alpha ** (k_sym + 1)
+    )
+    induction = {
+        "base": {"before": "C(0) - 1", "after": str(base)},
+        "step": {"before": "C(K+1) - C(K) - alpha**(K+1)", "after": str(step)},
+    }
+    if base != 0 or step != 0:
+        return Outcome(
+            "unknown",
+            {
+                "backend": "sympy",
+                "reason": "induction did not simplify to 0",
+                "induction": induction,
+                "chain": per_k,
+            },
+        )
+    return Outcome(
+        "proved",
+        {
+            "backend": "sympy",
+            "sympy_version": sympy.__version__,
+            "checked_k": max_k,
+            "chain": per_k,
+            "induction": induction,
+        },
+    )
+
+
+@REGISTRY.claim(
+    "sd_expected_tokens_closed_form",
+    r"For every $K \ge 0$: $\sum_{j=0}^{K} \alpha^j = (1 - \alpha^{K+1})/(1 - \alpha)$ for "
+    r"$\alpha \ne 1$ and $= K + 1$ at $\alpha = 1$ (the formula `expected_tokens_per_round` run "
+    r"symbolically for $K \le 16$, and by induction on a symbolic $K$).",
+    "sympy",
+)
+def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
+    """The expected-tokens formula has the closed form ([`prove_expected_tokens_closed_form`][])."""
+    return prove_expected_tokens_closed_form(64 if options.thorough else 16)
+
+
+def _one_step_law(target: Dist, draft: Dist) -> dict[str, Any]:
+    """The reference's exact law of one SD step (order-0 models, one output token, K = 1)."""
+    vocab = list(target.tokens)
+    law = speculative_law(
+        ToyLM(vocab, 0, {(): dict(target)}), ToyLM(vocab, 0, {(): dict(draft)}), (), 1, 1
+    )
+    return {
+        "sd_one_step_law": {repr(k[0]): str(v) for k, v in law.items()},
+        **reference_rates(target, draft),
+    }
+
+
+def sd_lossless_claim(output: OutputFormula = f.sd_output_probability) -> DistributionClaim:
+    """`output(p, q, y) == p(y)` for every token $y$, as a distribution claim."""
+    return DistributionClaim(
+        "sd_output_probability(p, q, y) == p(y) for every y",
+        lambda p, q, arith: [output(p, q, y, arith) == p[y] for y in range(len(p))],
+        _one_step_law,
+    )
+
+
+@REGISTRY.claim(
+    "sd_lossless_smt",
+    r"For all distributions $p, q$ over $V$ tokens and every token $y$, the output probability of "
+    r"one standard-SD step (`sd_output_probability`, accepted plus recovered mass) equals $p(y)$; "
+    r"proved by z3 for each $V = 2, \dots, 5$ ($V \le 8$ thorough).",
+    "z3",
+)
+def check_sd_lossless_smt(options: CheckOptions) -> Outcome:
+    r"""Prove SD lossless for every pair of distributions of each size (z3).
+
+    Theorem: $\forall p, q \in \Delta_V\ \forall y:\ \mathrm{out}_{p,q}(y) = p(y)$.
+    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$. Backend: z3 (nonlinear real arithmetic:
+    the recovered mass divides by the residual's sum). Certificate: per $V$, z3's result, unsat
+    core, the negated formula's size and the solver statistics.
+    """
+    sizes = range(2, 9 if options.thorough else 6)
+    claim = sd_lossless_claim()
+    return prove_for_sizes(
+        lambda v: prove_for_distributions(claim, v, options.timeout_s, track=False), sizes
+    )
+
+
+def acceptance_tv_claim(scale: int = 1) -> DistributionClaim:
+    r"""$\sum_x \min(p, q) = 1 - \mathrm{scale} \cdot \mathrm{TV}(p, q)$ (true for `scale` 1)."""
+    return DistributionClaim(
+        f"acceptance_rate(p, q) == 1 - {scale} * total_variation(p, q)",
+        lambda p, q, arith: [
+            f.acceptance_rate(p, q, arith) == 1 - scale * f.total_variation(p, q, arith)
+        ],
+        reference_rates,
+    )
+
+
+@REGISTRY.claim(
+    "sd_acceptance_is_one_minus_tv_smt",
+    r"For all distributions $p, q$ over $V$ tokens, "
+    r"$\sum_x \min(p(x), q(x)) = 1 - \mathrm{TV}(p, q)$, "
+    r"$\mathrm{TV}(p, q) = \frac12 \sum_x |p(x) - q(x)|$; proved by z3 for each $V = 2, \dots, 8$ "
+    r"($V \le 16$ thorough).",
+    "z3",
+)
+def check_sd_acceptance_tv_smt(options: CheckOptions) -> Outcome:
+    r"""Prove acceptance $= 1 - \mathrm{TV}$ for each $V$ (z3, linear arithmetic with `If`).
+
+    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$ (the unsat core shows both sums are needed).
+    Certificate: per $V$, z3's result, unsat core, formula size, statistics.
+    """
+    sizes = range(2, 17 if options.thorough else 9)
+    claim = acceptance_tv_claim()
+    return prove_for_sizes(lambda v: prove_for_distributions(claim, v, options.timeout_s), sizes)
+
+
+def prove_acceptance_is_maximal(
+    vocab_sizes: Sequence[int],
+    timeout_s: float,
+    bound: Callable[[Any, Any, f.Arith], Any] = f.accepted_mass,
+) -> Outcome:
+    r"""Prove that no lossless single-draft verifier of proposal $q$ accepts more than SD.
+
+    Theorem. Let $p, q$ be distributions over $V$ tokens. A *single-draft verifier* drafts
+    $x \sim q$, accepts it with probability $a(x) \in [0, 1]$, and on rejection outputs $y$ with
+    probability $\rho_x(y)$ (any distribution $\rho_x$, which may depend on the rejected draft).
+    If it is lossless, i.e. for every $y$
+    $$q(y)\,a(y) + \sum_x q(x)\,(1 - a(x))\,\rho_x(y) = p(y),$$
+    then its acceptance rate $\sum_x q(x)\,a(x) \le \sum_x \min(p(x), q(x))$, SD's rate.
+    (SD attains it, so SD's acceptance is the maximum over this class.)
+
+    Backend: z3, twice.
+
+    - *Per-coordinate lemma, every $V$*: for reals $p, q, a, R$ with $q \ge 0$, $0 \le a \le 1$,
+      $R \ge 0$ and $q a + R = p$: $q a \le \min(p, q)$ (`bound`, the reference's
+      `accepted_mass`). For the verifier, $R = \sum_x q(x)(1 - a(x))\rho_x(y) \ge 0$ (products
+      of nonnegatives), so the lemma applies at every $y$; summing the $V$ instances (all with
+      coefficient 1; a sum of valid inequalities is valid) gives the theorem for every $V$.
+    - *Directly for each of `vocab_sizes`*: the whole statement with $2V + V + V^2$ real
+      variables ($p, q, a, \rho$), refuting its negation.
+
+    Certificate: the lemma's z3 certificate (unsat core shows which hypotheses it uses) and the
+    per-size direct certificates.
+
+    Args:
+        vocab_sizes: the sizes proved directly.
+        timeout_s: z3's time limit per call.
+        bound: the per-token bound on accepted mass to check (the reference's by default).
+    """
+    p, q, a, rest = z3.Reals("p q a R")
+    lemma = prove_by_refutation(
+        {
+            "q_nonnegative": q >= 0,
+            "a_at_least_0": a >= 0,
+            "a_at_most_1": a <= 1,
+            "R_nonnegative": rest >= 0,
+            "lossless_at_y": q * a + rest == p,
+        },
+        q * a <= bound(p, q, Z3_ARITH),
+        [p, q, a, rest],
+        timeout_s,
+    )
+    if lemma.status != "proved":
+        return lemma
+
+    def direct(vocab_size: int) -> Outcome:
+        target, draft, hypotheses = distribution_variables(vocab_size)
+        accept = [z3.Real(f"a_{i}") for i in range(vocab_size)]
+        redistribute = [
+            [z3.Real(f"rho_{x}_{y}") for y in range(vocab_size)] for x in range(vocab_size)
+        ]
+        for x in range(vocab_size):
+            hypotheses[f"a_{x}_in_0_1"] = z3.And(accept[x] >= 0, accept[x] <= 1)
+            hypotheses[f"rho_{x}_is_a_distribution"] = z3.And(
+                *[r >= 0 for r in redistribute[x]], z3.Sum(redistribute[x]) == 1
+            )
+        for y in range(vocab_size):
+            hypotheses[f"lossless_at_{y}"] = (
+                draft[y] * accept[y]
+                + z3.Sum(
+                    [draft[x] * (1 - accept[x]) * redistribute[x][y] for x in range(vocab_size)]
+                )
+                == target[y]
+            )
+        claim = z3.Sum([draft[x] * accept[x] for x in range(vocab_size)]) <= f.total(
+            [bound(pp, qq, Z3_ARITH) for pp, qq in zip(target, draft, strict=True)], Z3_ARITH
+        )
+        variables = target + draft + accept + [r for row in redistribute for r in row]
+        return Outcome(
+            *_with_size(vocab_size, prove_by_refutation(hypotheses, claim, variables, timeout_s))
+        )
+
+    sizes = prove_for_sizes(direct, vocab_sizes)
+    return Outcome(
+        sizes.status,
+        {
+            "backend": "z3",
+            "lemma": lemma.certificate,
+            "every_vocab_size": "lemma summed over tokens",
+            "direct": sizes.certificate,
+            **(
+                {"counterexample": sizes.certificate["counterexample"]}
+                if "counterexample" in sizes.certificate
+                else {}
+            ),
+        },
+    )
+
+
+def _with_size(vocab_size: int, outcome: Outcome) -> tuple[Any, dict[str, Any]]:
+    return outcome.status, {"vocab_size": vocab_size, **outcome.certificate}
+
+
+@REGISTRY.claim(
+    "sd_acceptance_is_maximal",
+    r"Among single-draft verifiers of proposal $q$ (accept draft $x$ with probability "
+    r"$a(x) \in [0, 1]$, else output $y \sim \rho_x$) that are lossless "
+    r"($q(y)a(y) + \sum_x q(x)(1 - a(x))\rho_x(y) = p(y)$ for all $y$), the acceptance rate "
+    r"$\sum_x q(x)a(x) \le \sum_x \min(p(x), q(x))$, standard SD's: for every $V$ by a z3-proved "
+    r"per-token lemma ($q a \le \min(p, q)$) summed over tokens, and directly by z3 for $V = 2, 3$.",
+    "z3",
+)
+def check_sd_acceptance_is_maximal(options: CheckOptions) -> Outcome:
+    """SD's acceptance is maximal among lossless single-draft verifiers ([`prove_acceptance_is_maximal`][])."""
+    return prove_acceptance_is_maximal(range(2, 5 if options.thorough else 4), options.timeout_s)
