@@ -65,29 +65,41 @@ def page_uri(dotted: str) -> str:
     return "api/" + dotted.removeprefix("specproof.") + ".md"
 
 
-def render_cli() -> str:
-    """Every subcommand's `--help`, from the parser the `specproof` command builds."""
+def _subcommands(parser: Any) -> dict[str, Any]:
     import argparse
 
-    from specproof.cli.main import SUBCOMMANDS, build_parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _help_sections(parser: Any, path: str, level: int) -> list[str]:
+    """`--help` of `parser`, then of each of its subcommands, recursively."""
+    lines = [f"{'#' * level} `{path}`", "", "```text"]
+    lines += parser.format_help().rstrip().splitlines()
+    lines += ["```", ""]
+    for name, sub in _subcommands(parser).items():
+        lines += _help_sections(sub, f"{path} {name}", min(level + 1, 4))
+    return lines
+
+
+def render_cli() -> str:
+    """Every command's and subcommand's `--help`, from the parser `specproof` builds."""
+    from specproof.cli.main import build_parser
 
     os.environ.setdefault("COLUMNS", "100")
-    parser = build_parser()
     lines = [
         "# Command line",
         "",
-        "The `specproof` command; this page is generated from its argument parser.",
-        "",
-        "```text",
-        *parser.format_help().rstrip().splitlines(),
-        "```",
+        "The `specproof` command and its subcommands. This page is generated from the argument "
+        "parser itself, so it always matches the installed command.",
         "",
     ]
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name in SUBCOMMANDS:
-        lines += [f"## `specproof {name}`", "", "```text"]
-        lines += subparsers.choices[name].format_help().rstrip().splitlines()
-        lines += ["```", ""]
+    parser = build_parser()
+    lines += ["```text", *parser.format_help().rstrip().splitlines(), "```", ""]
+    for name, sub in _subcommands(parser).items():
+        lines += _help_sections(sub, f"specproof {name}", 2)
     return "\n".join(lines)
 
 

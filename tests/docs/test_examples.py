@@ -2,7 +2,8 @@
 
 - `python` blocks run in order, one shared namespace per page (a page reads as one session).
 - `console` blocks run each `$ ` command through bash from the project root, with the
-  project's `.venv/bin` first on PATH; the command must exit 0. Under a
+  project's `.venv/bin` first on PATH; the command must exit 0 (or N, under a
+  `<!-- docs-test: exit N -->` comment: a documented failure). Under a
   `<!-- docs-test: output -->` comment, the output shown must equal the command's output.
 - A `<!-- docs-test: skip REASON -->` comment just above a block skips it (the reason is
   reported); used for commands that install things or take minutes.
@@ -51,12 +52,13 @@ def run_console_block(block: Block) -> None:
     """Run a console block's commands; check exit codes (and the output, if marked)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "100"}
     outputs = []
+    expected = int(block.marker.split()[1]) if block.marker.startswith("exit ") else 0
     for command in console_commands(block):
         proc = subprocess.run(
             ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
         )
-        assert proc.returncode == 0, (
-            f"`{command}` at {block.where} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == expected, (
+            f"`{command}` at {block.where} exited {proc.returncode}, not {expected}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         )
         outputs.append(proc.stdout.strip())
     if block.marker == "output":
@@ -127,8 +129,20 @@ def test_a_failing_console_example_fails(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n```console\n$ specproof no-such-command\n```\n")
     (block,) = blocks(page)
-    with pytest.raises(AssertionError, match="exited 2"):
+    with pytest.raises(AssertionError, match="exited 2, not 0"):
         run_console_block(block)
+
+
+def test_a_documented_exit_code_is_checked(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- docs-test: exit 2 -->\n```console\n$ specproof no-such-command\n```\n\n"
+        "<!-- docs-test: exit 2 -->\n```console\n$ specproof --help\n```\n"
+    )
+    failing, succeeding = blocks(page)
+    run_console_block(failing)
+    with pytest.raises(AssertionError, match="exited 0, not 2"):
+        run_console_block(succeeding)
 
 
 def test_shown_output_is_compared(tmp_path: Path) -> None:
