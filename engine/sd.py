@@ -26,6 +26,7 @@ import torch
 from .verify import (
     CHUNK_BYTES,
     BatchVerdict,
+    all_positive_finite,
     assemble,
     check_gathered,
     check_round,
@@ -70,8 +71,8 @@ def verify_sd(
         p_x = target_probs[:, :k].gather(2, index).squeeze(2)
         q_x = draft_probs.gather(2, index).squeeze(2)
         check_gathered(p_x, "target_probs", "a draft token")
-        check_gathered(q_x, "draft_probs", "a draft token")
-        if not bool((q_x > 0).all()):
+        if not all_positive_finite(q_x):
+            check_gathered(q_x, "draft_probs", "a draft token")
             b, i = (q_x <= 0).nonzero()[0].tolist()
             raise ValueError(
                 f"draft_tokens[{b}, {i}] = {int(tokens[b, i])} has zero draft probability in "
@@ -92,8 +93,8 @@ def verify_sd(
         weights = flat_target.index_select(0, rows * (k + 1) + positions)
         draft_rows = flat_draft.index_select(0, rows * k + positions)
         index, mass = inverse_cdf_with_mass(weights.sub_(draft_rows).clamp_(min=0), final_u[rows])
-        empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
-        if empty.numel():
+        if not all_positive_finite(mass):
+            empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
             check_gathered(draft_rows[empty], "draft_probs", "a rejected position's row")
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
             index[empty] = draw_from_target(flat_target, k, rows[empty], positions[empty], final_u)
@@ -114,9 +115,8 @@ def draw_from_target(
     index, mass = inverse_cdf_with_mass(
         flat_target.index_select(0, rows * (k + 1) + positions), final_u[rows]
     )
-    bad = ~(torch.isfinite(mass) & (mass > 0))
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0])
+    if not all_positive_finite(mass):
+        i = int((~(torch.isfinite(mass) & (mass > 0))).nonzero()[0])
         raise ValueError(
             f"target_probs[{int(rows[i])}, {int(positions[i])}] must be finite and "
             "non-negative with positive mass: the recovered or bonus token is drawn from it"

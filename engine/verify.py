@@ -35,6 +35,7 @@ does) and nothing is renormalised or clipped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,7 +155,7 @@ def check_round(
                 f"{name} is on {value.device} but target_probs is on {target_probs.device}"
             )
     if k > 0:
-        low, high = int(draft_tokens.min()), int(draft_tokens.max())
+        low, high = (int(v) for v in torch.aminmax(draft_tokens))
         if low < 0 or high >= vocab:
             bad = low if low < 0 else high
             raise ValueError(f"draft_tokens must lie in [0, V={vocab}), got {bad}")
@@ -169,9 +170,12 @@ def check_round(
 
 def check_uniforms(u: torch.Tensor, name: str) -> None:
     """Raise `ValueError` naming `name` unless every entry of `u` lies in $[0, 1)$ (NaN fails)."""
-    if u.numel() and not bool(((u >= 0) & (u < 1)).all()):
-        bad = u[~((u >= 0) & (u < 1))][0]
-        raise ValueError(f"{name} must lie in [0, 1), got {float(bad)}")
+    if u.numel() == 0:
+        return
+    low, high = (float(v) for v in torch.aminmax(u))
+    if not (low >= 0 and high < 1):  # NaN propagates through aminmax and fails both
+        bad = low if not low >= 0 else high
+        raise ValueError(f"{name} must lie in [0, 1), got {bad}")
 
 
 def check_probs(probs: torch.Tensor, name: str) -> None:
@@ -187,17 +191,33 @@ def check_probs(probs: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} contains a negative probability ({float(low)})")
 
 
-def check_gathered(values: torch.Tensor, name: str, what: str) -> None:
-    """Raise `ValueError` naming `name` unless the probabilities the rule reads are finite, >= 0."""
-    if values.numel() and not bool((torch.isfinite(values) & (values >= 0)).all()):
+def check_gathered(values: torch.Tensor, name: str, what: str, *, positive: bool = False) -> None:
+    """Raise `ValueError` naming `name` unless the probabilities the rule reads are finite, >= 0.
+
+    With `positive`, zero is refused too (a draft token must have positive draft probability).
+    """
+    if values.numel() == 0:
+        return
+    low, high = (float(v) for v in torch.aminmax(values))
+    if not (low >= 0 and high < math.inf):  # NaN fails both comparisons
         raise ValueError(f"{name} has a NaN, infinite or negative probability at {what}")
+    if positive and low == 0:
+        raise ValueError(f"{name} is zero at {what}")
+
+
+def all_positive_finite(values: torch.Tensor) -> bool:
+    """Whether every entry is finite and > 0 (one reduction; NaN fails)."""
+    if values.numel() == 0:
+        return True
+    low, high = (float(v) for v in torch.aminmax(values))
+    return low > 0 and high < math.inf
 
 
 CHUNK_BYTES = 4 << 20
 """Rows are gathered in chunks of about this many bytes: large temporaries cost page faults."""
 
 BLOCK = 1024
-"""Block size of the two-level inverse-CDF search (used when V >= 4 * `BLOCK`)."""
+"""Typical block size of the two-level inverse-CDF search (used when V >= 4 * `BLOCK`)."""
 
 
 def inverse_cdf_rows(
@@ -222,56 +242,66 @@ def inverse_cdf_with_mass(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""[`inverse_cdf_rows`][specproof.engine.verify.inverse_cdf_rows], also returning each row's sum $S$.
 
-    A row whose $S$ is not finite and positive gets an arbitrary index: callers check $S$.
+    A row whose $S$ is not finite and positive gets an arbitrary index in $[0, V)$: callers
+    check $S$.
 
-    **One level** (`block >= V`; the default when $V < 4 \cdot$ `BLOCK`): cumulative sums of the
-    whole row, threshold $t = u \cdot S$ with $S$ the last cumulative sum, binary search for the
-    first cumulative sum $> t$. The index is always in range and never a zero-weight token: for
-    a float $u < 1$ round-to-nearest gives $\mathrm{fl}(u S) < S$, and a zero weight repeats the
-    previous cumulative sum (the CPU cumulative sum of non-negative numbers is non-decreasing).
+    **One level** (`block >= V`): cumulative sums of the whole row, threshold $t = u \cdot S$
+    with $S$ the last cumulative sum, binary search for the first cumulative sum $> t$. The
+    index is always in range and never a zero-weight token: for a float $u < 1$
+    round-to-nearest gives $\mathrm{fl}(u S) < S$, and a zero weight repeats the previous
+    cumulative sum (the CPU cumulative sum of non-negative numbers is non-decreasing).
 
-    **Two levels** (large $V$): the row is cut into blocks; $S$ is the sum of the block sums
-    $s_b$, the block is the first with $t < \sum_{c \le b} s_c$, and inside it the token is the
-    first $y$ with $t - \sum_{c < b} s_c < \mathrm{cumsum}(w_{\text{block}})[y]$. In exact
-    arithmetic this is the same rule; it reads the row once for the block sums and only one
-    block for the cumulative sum, instead of a cumulative sum over all $V$. Because a block's sum
-    and its cumulative sum round differently, the threshold may pass the block's last
-    cumulative sum; then the block's last token of positive weight is taken (it is the exact
-    rule's answer up to that rounding; the block has positive mass since $t$ falls inside it).
+    **Two levels** (`block < V`; the default from $2^{17}$ weights with $V \ge 4 \cdot$ `BLOCK`,
+    with a divisor of $V$ near `BLOCK` as the block size when there is one): the row is cut into
+    blocks; $S$ is the sum of the block sums $s_b$, the block is the first with
+    $t < \sum_{c \le b} s_c$, and inside it the token is the first $y$ with
+    $t - \sum_{c < b} s_c < \mathrm{cumsum}(w_{\text{block}})[y]$. In exact arithmetic this is
+    the same rule; it reads the row once for the block sums and only one block for a cumulative
+    sum. Because a block's sum and its cumulative sum round differently, the threshold may pass
+    the block's last cumulative sum; then the block's last token of positive weight is taken
+    (the exact rule's answer up to that rounding; the block has positive mass since $t$ falls
+    inside it).
     """
     vocab = weights.shape[-1]
-    if block is None:
-        block = BLOCK if vocab >= 4 * BLOCK else vocab
-    if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
-    if block >= vocab:
-        cum = weights.cumsum(-1)
-        mass = cum[..., -1]
-        index = torch.searchsorted(cum, (u * mass).unsqueeze(-1), right=True).squeeze(-1)
-        return index, mass
     lead = weights.shape[:-1]
     rows = weights.reshape(-1, vocab)
     n = rows.shape[0]
-    full = vocab // block
-    sums = rows[:, : full * block].reshape(n, full, block).sum(-1)
-    if full * block < vocab:
-        sums = torch.cat([sums, rows[:, full * block :].sum(-1, keepdim=True)], dim=1)
-    prefix = sums.cumsum(-1)
+    if block is None:
+        # The two-level search costs a few dozen small operations more: worth it from ~1e5 weights.
+        block = block_size(vocab) if vocab >= 4 * BLOCK and n * vocab >= 2**17 else vocab
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    if block >= vocab:
+        cum = rows.cumsum(-1)
+        mass = cum[:, -1]
+        index = torch.searchsorted(cum, (u.reshape(-1) * mass).unsqueeze(-1), right=True)
+        return index.reshape(lead), mass.reshape(lead)
+    blocks = -(-vocab // block)
+    if blocks * block != vocab:
+        rows = torch.nn.functional.pad(rows, (0, blocks * block - vocab))
+    blocked = rows.reshape(n, blocks, block)
+    sums = torch.nn.functional.pad(blocked.sum(-1), (1, 0))
+    prefix = sums.cumsum_(-1)  # prefix[:, b] = mass of the blocks before b
     mass = prefix[:, -1]
     threshold = u.reshape(-1) * mass
-    chosen = torch.searchsorted(prefix, threshold.unsqueeze(-1), right=True).squeeze(-1)
-    chosen = chosen.clamp_(max=prefix.shape[1] - 1)
-    before = prefix.gather(1, (chosen - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-    before = torch.where(chosen > 0, before, 0)
-    start = chosen * block
-    columns = start.unsqueeze(1) + torch.arange(block, device=weights.device)
-    inside = columns < vocab
-    within = rows.gather(1, columns.clamp(max=vocab - 1)).masked_fill_(~inside, 0)
+    # prefix[:, 0] = 0 <= threshold, so the first prefix above the threshold is at 1 or later.
+    chosen = torch.searchsorted(prefix, threshold.unsqueeze(-1), right=True).sub_(1)
+    chosen = chosen.clamp_(0, blocks - 1)  # only rows without usable mass need this
+    before = prefix.gather(1, chosen).squeeze(1)
+    within = blocked.gather(1, chosen.unsqueeze(-1).expand(n, 1, block)).squeeze(1)
     cum = within.cumsum(-1)
-    offset = torch.searchsorted(cum, (threshold - before).unsqueeze(-1), right=True).squeeze(-1)
-    last_positive = block - 1 - (within > 0).flip(-1).to(torch.int8).argmax(-1)
-    index = start + torch.minimum(offset, last_positive)
+    offset = torch.searchsorted(cum, (threshold - before).unsqueeze(-1), right=True).squeeze(1)
+    if bool((offset >= block).any()):
+        last_positive = block - 1 - (within > 0).flip(-1).to(torch.int8).argmax(-1)
+        offset = torch.minimum(offset, last_positive)
+    index = chosen.squeeze(1) * block + offset
     return index.reshape(lead), mass.reshape(lead)
+
+
+def block_size(vocab: int) -> int:
+    """A divisor of `vocab` in [BLOCK / 2, 2 * BLOCK] nearest to `BLOCK`, else `BLOCK`."""
+    divisors = [d for d in range(BLOCK // 2, 2 * BLOCK + 1) if vocab % d == 0]
+    return min(divisors, key=lambda d: abs(d - BLOCK)) if divisors else BLOCK
 
 
 def assemble(

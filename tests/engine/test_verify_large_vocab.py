@@ -9,6 +9,7 @@ float64 with the exact reference.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specproof.engine.adapters import EngineVerifier
+from specproof.engine.greedy import argmax_rows
 from specproof.engine.sd import verify_sd, verify_sd_rowwise
 from specproof.engine.verify import BLOCK, inverse_cdf_with_mass, verify_batch
 from specproof.reference import EXACT_MATCH, STANDARD_SD, Dist, Draws
@@ -133,3 +135,31 @@ def test_float64_engine_equals_the_reference_at_large_vocabulary(seed, algorithm
     assert EngineVerifier(algorithm, torch.float64).verify(*rnd) == reference.verify(*rnd)
     verdict = verify_batch(algorithm, target, draft, tokens, accept_u, final_u)
     assert tuple(verdict.row(0)) == reference.verify(*rnd).tokens
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("vocab", [4 * BLOCK, 32_000, 4 * BLOCK + 1])
+def test_two_level_argmax_equals_torch_argmax_with_ties(dtype, vocab):
+    gen = torch.Generator().manual_seed(vocab)
+    scores = torch.randint(0, 50, (2, 30, vocab), generator=gen).to(dtype)  # many ties at the top
+    scores[0, 0] = 7  # a constant row: index 0
+    scores[0, 1, -1] = 60  # the maximum in the last block
+    assert torch.equal(argmax_rows(scores), scores.argmax(-1))
+    assert argmax_rows(scores)[0, 0] == 0 and argmax_rows(scores)[0, 1] == vocab - 1
+
+
+def test_two_level_argmax_can_fail():
+    """Control: a last-index-on-ties argmax is told apart on the same kind of rows."""
+    scores = torch.randint(
+        0, 50, (2, 30, 32_000), generator=torch.Generator().manual_seed(0)
+    ).float()
+    last_index = scores.shape[-1] - 1 - scores.flip(-1).argmax(-1)
+    assert not torch.equal(argmax_rows(scores), last_index)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_greedy_refuses_nan_and_inf_without_the_full_scan(value):
+    target, draft, tokens, accept_u, final_u = dyadic_batch(0, 3, 2, 5000, torch.float32, mix=0.3)
+    target[1, 2, 4321] = value
+    with pytest.raises(ValueError, match="target_probs has a NaN, infinite"):
+        verify_batch("greedy", target, draft, tokens, accept_u, final_u, check_values=False)
