@@ -590,9 +590,14 @@ def prove_acceptance_is_maximal(
         q * a <= bound(p, q, Z3_ARITH),
         [p, q, a, rest],
         timeout_s,
+        replay=lambda v: {
+            "claim_holds_exactly": v["q"] * v["a"] <= bound(v["p"], v["q"], f.FRACTION_ARITH),
+            "accepted_mass_q_times_a": str(v["q"] * v["a"]),
+            "bound_exactly": str(bound(v["p"], v["q"], f.FRACTION_ARITH)),
+        },
     )
     if lemma.status != "proved":
-        return lemma
+        return Outcome(lemma.status, {"step": "per-token lemma", **lemma.certificate})
 
     def direct(vocab_size: int) -> Outcome:
         target, draft, hypotheses = distribution_variables(vocab_size)
