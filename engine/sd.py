@@ -8,9 +8,13 @@ $x$ the draft at a position:
   $r = (p - q)_+$, at the first rejected position;
 - **bonus**: the same inverse-CDF rule on target row $K$.
 
-Cost: acceptance needs only the gathered $p(x)$, $q(x)$ (`[B, K]`); one row of $V$ per batch
-row is then read to draw the recovered or bonus token, so a batch costs $O(B (K + V))$ (plus one
-pass over both tensors when `check_values=True`).
+Cost: acceptance needs only the gathered $p(x)$, $q(x)$ (`[B, K]`); then one row of $V$ per
+batch row (two for a rejection: $p$ and $q$ at the first rejected position) is read to draw the
+recovered or bonus token, so a batch costs $O(B (K + V))$, plus one pass over both tensors when
+`check_values=True`. Rows are gathered in chunks of about `CHUNK_BYTES` (large temporaries cost
+page faults), and at large $V$ the draw uses the two-level inverse-CDF search of
+[`inverse_cdf_with_mass`][specproof.engine.verify.inverse_cdf_with_mass].
+[`verify_sd_rowwise`][specproof.engine.sd.verify_sd_rowwise] is the same rule as a plain loop.
 
 Floating point: for a float $u < 1$, round-to-nearest gives $\mathrm{fl}(u \cdot q(x)) < q(x)$,
 so $p(x) \ge q(x)$ still means acceptance, and a rejection has $q(x) > p(x)$. The residual then
@@ -92,10 +96,11 @@ def verify_sd(
         positions = n_accepted[rows]
         weights = flat_target.index_select(0, rows * (k + 1) + positions)
         draft_rows = flat_draft.index_select(0, rows * k + positions)
+        if not all_positive_finite(draft_rows.sum(-1)):  # (p - inf)+ = 0 would hide an inf
+            check_gathered(draft_rows, "draft_probs", "a rejected position's row")
         index, mass = inverse_cdf_with_mass(weights.sub_(draft_rows).clamp_(min=0), final_u[rows])
         if not all_positive_finite(mass):
             empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
-            check_gathered(draft_rows[empty], "draft_probs", "a rejected position's row")
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
             index[empty] = draw_from_target(flat_target, k, rows[empty], positions[empty], final_u)
         last[rows] = index

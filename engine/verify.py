@@ -23,14 +23,18 @@ The algorithms (`"sd"`, `"exact_match"`, `"greedy"`) live in `specproof.engine.s
 `specproof.engine.exact_match` and `specproof.engine.greedy`; this module holds what they share:
 the result type, input validation and the pinned inverse-CDF rule.
 
-**What is validated.** Shapes, dtypes and devices; draft tokens in $[0, V)$; uniforms in
-$[0, 1)$; and every probability the rule reads (the gathered $p(x)$, $q(x)$ and the rows a token
-is drawn from) must be finite and non-negative, so an output never depends silently on a bad
-number. With `check_values=True` (the default) every entry of `target_probs` and `draft_probs`
-is checked as well (one extra pass over both tensors, which dominates the cost at large $V$:
-hot loops that produce probabilities themselves may pass `check_values=False`). Rows are not
-required to sum to 1 (the inverse-CDF rule scales the uniform by the row's sum, as the reference
-does) and nothing is renormalised or clipped.
+**What is validated.** Always: shapes, dtypes and devices; draft tokens in $[0, V)$ (and, for
+standard SD and exact-match, with positive draft probability); uniforms in $[0, 1)$; the
+gathered $p(x)$ and $q(x)$ finite and non-negative; and every row a token is drawn from must have
+a finite, positive sum (a NaN or infinity anywhere in it makes the sum non-finite). So with the
+default checks or without, an output never depends silently on a NaN or an infinity. With
+`check_values=True` (the default) every entry of `target_probs` and `draft_probs` is also
+checked for NaN, infinities and negatives: one extra pass over both tensors, which dominates the
+cost at large $V$ (`bench/results/verify.json`); a loop that makes its probabilities with
+[`logits_to_probs`][specproof.engine.probs.logits_to_probs] (which refuses NaN and `+inf`
+logits) may pass `check_values=False`. Rows are not required to sum to 1 (the inverse-CDF rule
+scales the uniform by the row's sum, as the reference does) and nothing is renormalised or
+clipped.
 """
 
 from __future__ import annotations

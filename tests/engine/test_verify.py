@@ -314,3 +314,17 @@ def test_without_the_full_scan_an_unread_nan_is_not_looked_at():
     assert verdict.n_accepted.tolist() == [0]
     with pytest.raises(ValueError, match="target_probs contains NaN"):
         verify_batch("sd", target, draft, tokens, accept_u, final_u)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("target", math.nan), ("target", math.inf), ("draft", math.inf), ("draft", math.nan)],
+)
+def test_without_the_full_scan_bad_values_in_the_drawn_row_still_raise(where, value):
+    target, draft, tokens, accept_u, final_u = random_batch(2, 3, 5, seed=6)
+    draft[1, 0] = target[1, 0] * 0  # disjoint supports at row 1, position 0: always rejects
+    draft[1, 0, 0], target[1, 0, 0] = 1.0, 0.0
+    tokens[1, 0] = 0
+    (target if where == "target" else draft)[1, 0, 3] = value  # in the row the residual uses
+    with pytest.raises(ValueError, match=f"{where}_probs"):
+        verify_batch("sd", target, draft, tokens, accept_u, final_u, check_values=False)
