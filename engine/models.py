@@ -615,13 +615,32 @@ def random_model(
 
 
 def _init_model(config: Any, seed: int, dtype: torch.dtype, device: str | torch.device) -> Any:
+    """Build a model from `config` and draw its weight matrices from the seed, per parameter.
+
+    Every parameter with two or more dimensions is drawn from N(0, initializer_range**2) by a
+    generator seeded from `(seed, parameter name)`; norms and biases keep transformers' constant
+    initialisation. So the weights of layer i do not depend on how many layers the model has:
+    a random model with N layers is exactly the first N layers of the same model with more
+    (same seed and other sizes), which makes `random-...:layers=N` a layer-dropped draft of the
+    deeper model, as for real models.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        with torch.device(device):
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    std = float(config.initializer_range)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.dim() < 2:
+                continue
+            digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+            generator = torch.Generator(device=parameter.device)
+            generator.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+            values = torch.randn(
+                parameter.shape, generator=generator, dtype=torch.float32, device=parameter.device
+            )
+            parameter.copy_(values.mul_(std))
     model.eval()
     return model
 

@@ -176,3 +176,16 @@ def test_smollm2_converts_once_and_loads() -> None:
         logits = smol.model(ids).logits[0, -1]
     assert smol.tokenizer.decode([int(logits.argmax())]).strip() == "Paris"
     assert (models.cache_dir() / "models" / "smollm2" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "random-starcoder-tiny"])
+def test_random_layers_option_is_the_layer_dropped_model(name: str) -> None:
+    """`NAME:layers=1` of a random model is exactly the first layer of `NAME` (weights per name)."""
+    full = load_model(name)
+    short = load_model(f"{name}:layers=1")
+    cut = drop_layers(full.model, 1).state_dict()
+    assert sorted(short.model.state_dict()) == sorted(cut)
+    for key, value in short.model.state_dict().items():
+        assert torch.equal(value, cut[key]), key
+    other_seed = load_model(f"{name}:layers=1,seed=9").model.state_dict()
+    assert any(not torch.equal(other_seed[key], cut[key]) for key in cut)
