@@ -159,7 +159,10 @@ def prove_output_is_target(
     "sympy",
 )
 def check_exact_match_output_is_target(options: CheckOptions) -> Outcome:
-    """The exact-match output formula equals the target ([`prove_output_is_target`][])."""
+    """The exact-match output formula equals the target.
+
+    Proved by [`prove_output_is_target`][specproof.proofs.exact_match.prove_output_is_target].
+    """
     return prove_output_is_target(range(1, 17 if options.thorough else 9))
 
 
@@ -298,5 +301,8 @@ def prove_ordering_any_vocabulary(
     "z3",
 )
 def check_exact_match_acceptance_le_sd_any_vocabulary(options: CheckOptions) -> Outcome:
-    """The acceptance ordering for every $V$ ([`prove_ordering_any_vocabulary`][])."""
+    """The acceptance ordering for every $V$.
+
+    Proved by [`prove_ordering_any_vocabulary`][specproof.proofs.exact_match.prove_ordering_any_vocabulary].
+    """
     return prove_ordering_any_vocabulary(2000 if options.thorough else 1000, options.timeout_s)

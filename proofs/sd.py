@@ -256,7 +256,10 @@ def prove_residual_identity(residual: ResidualFormula = f.residual) -> Outcome:
     "sympy",
 )
 def check_sd_residual_identity(options: CheckOptions) -> Outcome:
-    """The reference's residual formulas satisfy the identities ([`prove_residual_identity`][])."""
+    """The reference's residual formulas satisfy the identities.
+
+    Proved by [`prove_residual_identity`][specproof.proofs.sd.prove_residual_identity].
+    """
     return prove_residual_identity()
 
 
@@ -358,7 +361,10 @@ def prove_output_is_target(
     "sympy",
 )
 def check_sd_output_is_target(options: CheckOptions) -> Outcome:
-    """`sd_output_probability` equals the target ([`prove_output_is_target`][])."""
+    """`sd_output_probability` equals the target.
+
+    Proved by [`prove_output_is_target`][specproof.proofs.sd.prove_output_is_target].
+    """
     return prove_output_is_target(range(2, 6 if options.thorough else 4))
 
 
@@ -468,7 +474,10 @@ def prove_expected_tokens_closed_form(
     "sympy",
 )
 def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
-    """The expected-tokens formula has the closed form ([`prove_expected_tokens_closed_form`][])."""
+    """The expected-tokens formula has the closed form.
+
+    Proved by [`prove_expected_tokens_closed_form`][specproof.proofs.sd.prove_expected_tokens_closed_form].
+    """
     return prove_expected_tokens_closed_form(64 if options.thorough else 16)
 
 
@@ -661,5 +670,8 @@ def _with_size(vocab_size: int, outcome: Outcome) -> tuple[Any, dict[str, Any]]:
     "z3",
 )
 def check_sd_acceptance_is_maximal(options: CheckOptions) -> Outcome:
-    """SD's acceptance is maximal among lossless single-draft verifiers ([`prove_acceptance_is_maximal`][])."""
+    """SD's acceptance is maximal among lossless single-draft verifiers.
+
+    Proved by [`prove_acceptance_is_maximal`][specproof.proofs.sd.prove_acceptance_is_maximal].
+    """
     return prove_acceptance_is_maximal(range(2, 4), options.timeout_s)

@@ -248,7 +248,7 @@ def prove_for_distributions(
 ) -> Outcome:
     """Prove `claim` for every pair of distributions over `vocab_size` tokens (z3).
 
-    `track` asks for an unsat core (see [`prove_by_refutation`][]).
+    `track` asks for an unsat core (see [`prove_by_refutation`][specproof.proofs.smt.prove_by_refutation]).
     """
     target, draft, hypotheses = distribution_variables(vocab_size)
     outcome = prove_by_refutation(

@@ -204,3 +204,14 @@ def test_every_proof_claim_is_registered_and_proved_by_default(name):
     result = run_claim(claim, OPTIONS)
     assert result.status == "proved", result.certificate
     assert result.certificate["backend"] == PROOF_CLAIMS[name]
+
+
+def test_specproof_verify_json_reports_a_z3_proof_with_its_certificate(capsys):
+    import json
+
+    from specproof.cli.main import main
+
+    assert main(["verify", "--json", "--only", "sd_acceptance_is_one_minus_tv_smt"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["status"] == "proved" and record["method"] == "z3"
+    assert [r["result"] for r in record["certificate"]["per_size"]] == ["unsat"] * 7
