@@ -163,3 +163,37 @@ def test_greedy_refuses_nan_and_inf_without_the_full_scan(value):
     target[1, 2, 4321] = value
     with pytest.raises(ValueError, match="target_probs has a NaN, infinite"):
         verify_batch("greedy", target, draft, tokens, accept_u, final_u, check_values=False)
+
+
+def test_two_level_search_when_rounding_pushes_the_threshold_past_the_block():
+    """float32: a block's sum can round above its own last cumulative sum; the threshold can then
+    land between the two. The search must return the block's last token of positive weight."""
+    vocab, block, n = 4096, 1024, 64
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.rand(n, vocab, generator=gen)
+    weights[:, 1023::1024] = 0  # each block ends on a zero weight: "last positive" is not the end
+    blocked = weights.view(n, vocab // block, block)
+    prefix = torch.nn.functional.pad(blocked.sum(-1), (1, 0)).cumsum(-1)
+    cum = blocked.cumsum(-1)
+    cases = []
+    for r in range(n):
+        for b in range(vocab // block):
+            if cases and cases[-1][0] == r:
+                break  # one case per row
+            u = prefix[r, b] + cum[r, b, -1]
+            u = u / prefix[r, -1]
+            for _ in range(40):  # walk up float32 uniforms until the threshold is in the gap
+                threshold = u * prefix[r, -1]
+                if threshold >= prefix[r, b + 1] or u >= 1:
+                    break
+                if threshold - prefix[r, b] >= cum[r, b, -1]:
+                    cases.append((r, b, u.clone()))
+                    break
+                u = torch.nextafter(u, torch.tensor(2.0))
+    assert len(cases) >= 5, "no threshold in a rounding gap: the fallback is untested"
+    uniforms = torch.zeros(n)
+    for r, _, u in cases:
+        uniforms[r] = u
+    got = inverse_cdf_with_mass(weights, uniforms, block)[0]
+    for r, b, _ in cases:
+        assert int(got[r]) == b * block + 1022  # the last positive weight of block b
