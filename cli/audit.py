@@ -283,7 +283,19 @@ def run_transformers(args: argparse.Namespace) -> int:
             args.repetition_penalty,
         )
     models = load_models(args.target, args.draft, args.other_draft)
-    chosen = configurations(args.mode, args.do_sample, processing, args.include_lossy)
+
+    def select(config: Any) -> bool:
+        # Real targets have no default different-tokenizer drafter: skip those configurations
+        # unless the mode was asked for (then the configuration says what is missing).
+        return not (
+            config.mode == "different-tokenizers" and models.other_draft is None and not args.mode
+        )
+
+    chosen = [
+        c
+        for c in configurations(args.mode, args.do_sample, processing, args.include_lossy)
+        if select(c)
+    ]
     total = sum(args.samples for c in chosen if c.do_sample)
     with _bar(args, "audit transformers", total) as bar:
 
@@ -305,6 +317,7 @@ def run_transformers(args: argparse.Namespace) -> int:
             models=models,
             include_lossy=args.include_lossy,
             on_progress=tick,
+            select=select,
         )
     return _finish(audit, args, f"Audit of transformers {transformers.__version__}")
 

@@ -153,3 +153,71 @@ def test_transformers_greedy_subcommand_runs_in_a_subprocess(tmp_path):
         result.returncode
         == {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}[data["verdict"]]
     )
+
+
+GENERATE = textwrap.dedent(
+    """
+    import torch
+    from specproof.engine.models import load_model
+
+    target = load_model("tiny-llama")
+
+    def generate(prompt_ids, max_new_tokens, seed, temperature=1.0):
+        torch.manual_seed(seed)
+        ids = torch.tensor([prompt_ids])
+        out = target.model.generate(
+            ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0,
+            temperature=temperature, max_new_tokens=max_new_tokens, pad_token_id=0, eos_token_id=0,
+        )
+        return out[0, len(prompt_ids):].tolist()
+
+    def hot(prompt_ids, max_new_tokens, seed):
+        return generate(prompt_ids, max_new_tokens, seed, temperature=3.0)
+    """
+)
+
+
+def test_generate_level_and_two_sample_mode(tmp_path, monkeypatch, capsys):
+    """Plain sampling is not flagged (false failure <= 1e-6); temperature 3 against the T = 1
+    law is (first-token TV > 0.3 for this prompt; power > 1 - 1e-6 at 300 samples)."""
+    pytest.importorskip("torch")
+    (tmp_path / "my_generate.py").write_text(GENERATE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_generate", raising=False)
+    common = ["--samples", "300", "--tv", "0.3", "--prompt", "abca", "--json"]
+    code = main(["audit", "generate", "my_generate:generate", *common])
+    data = _json(capsys)
+    assert data["verdict"] in ("consistent", "inconclusive") and code in (0, 3)
+    assert data["configurations"][0]["n_samples"] == 300
+    assert main(["audit", "generate", "my_generate:hot", *common]) == 1
+    _json(capsys)
+    code = main(
+        ["audit", "generate", "my_generate:hot", "--baseline", "my_generate:generate", *common]
+    )
+    assert code == 1 and _json(capsys)["configurations"][0]["details"]["mode"] == "two-sample"
+
+
+def test_transformers_options_select_the_configurations(capsys):
+    pytest.importorskip("transformers")
+    code = main(
+        [
+            "audit",
+            "transformers",
+            "--mode",
+            "same-tokenizer",
+            "--do-sample",
+            "--top-k",
+            "2",
+            "--samples",
+            "40",
+            "--json",
+        ]
+    )
+    data = _json(capsys)
+    names = [c["name"] for c in data["configurations"]]
+    assert names and all("top-k=2" in n and n.startswith("same-tokenizer/sample") for n in names)
+    assert all(c["n_samples"] == 40 for c in data["configurations"])
+    assert (
+        code
+        == {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}[data["verdict"]]
+    )

@@ -1,0 +1,27 @@
+"""The audit modules' docstring examples run (the torch-free ones)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "specproof.engine.audit.stats",
+        "specproof.engine.audit.core",
+        "specproof.engine.audit.sampler",
+    ],
+)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_examples_are_found():
+    finder = doctest.DocTestFinder()
+    module = importlib.import_module("specproof.engine.audit.stats")
+    assert sum(len(t.examples) for t in finder.find(module)) >= 5
