@@ -16,7 +16,7 @@ from fractions import Fraction as F
 
 import pytest
 import torch
-from hypothesis import example, given, settings
+from hypothesis import example, find, given, settings
 from hypothesis import strategies as st
 
 from specproof.engine.adapters import EngineVerifier, to_verdict
@@ -26,7 +26,7 @@ from specproof.reference.strategies import rounds
 
 from ..support.broken import dist
 from .broken_engine import BROKEN_ENGINES
-from .harness import check_conforms, epsilon_for
+from .harness import check_conforms, epsilon_for, find_mismatch
 from .strategies import batches, dyadic_rounds
 
 torch.set_num_threads(1)
@@ -129,3 +129,25 @@ def test_float32_tolerance_does_not_hide_gross_bugs(broken):
 
     with pytest.raises(AssertionError, match="mismatch at position"):
         body()
+
+
+@pytest.mark.parametrize("algorithm", ["sd", "exact_match"])
+def test_float32_really_differs_near_boundaries(algorithm):
+    """The float32 allowance is not vacuous: some near-boundary round does come out differently
+    in float32 (and the harness tolerates it because its exact margin is below epsilon)."""
+    engine = EngineVerifier(algorithm, torch.float32)
+    reference = REFERENCES[algorithm]
+
+    def differs(rnd):
+        return (
+            find_mismatch(algorithm, reference.verify(*rnd), engine.verify(*rnd), rnd) is not None
+        )
+
+    rnd = find(
+        dyadic_rounds(algorithm, near_boundary=True),
+        differs,
+        settings=settings(max_examples=2000, database=None, derandomize=True),
+    )
+    mismatch = find_mismatch(algorithm, reference.verify(*rnd), engine.verify(*rnd), rnd)
+    assert mismatch is not None
+    assert mismatch.margin < epsilon_for(torch.float32, len(rnd[0][0]))
