@@ -14,6 +14,7 @@ are listed for comparison; both must read every target row, so they cost O(B K V
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -106,6 +107,7 @@ def main() -> None:
     vocabs = [32_000] if args.quick else VOCABS
     threads = [1] if args.quick else [1, 2]
 
+    start_load = os.getloadavg()
     rows: list[list[Any]] = []
     other_rows: list[list[Any]] = []
     series: dict[str, list[float | None]] = {}
@@ -118,9 +120,26 @@ def main() -> None:
             other_rows.extend(others)
             for row in measured:
                 series.setdefault(f"V={vocab}, {row[4]} thread(s)", []).append(row[6])
-    best_32k_one_thread = max(
-        (row[6] for row in rows if row[0] == 32_000 and row[4] == 1), default=0.0
-    )
+
+    def best_rate(max_k: int) -> tuple[float, str]:
+        candidates = [r for r in rows if r[0] == 32_000 and r[4] == 1 and r[2] <= max_k]
+        if not candidates:
+            return 0.0, "none"
+        top = max(candidates, key=lambda r: r[6])
+        return top[6], f"B={top[1]}, K={top[2]}"
+
+    targets = []
+    for max_k, label in ((8, "K <= 8"), (max(k for _, k in shapes), "any K")):
+        rate, shape = best_rate(max_k)
+        targets.append(
+            {
+                "name": f"verified draft tokens/s at V=32k, 1 thread, {label} (best: {shape})",
+                "value": round(rate),
+                "target": ">= 1e6",
+                "met": rate >= 1e6,
+            }
+        )
+    load = os.getloadavg()
 
     x = [f"{batch}x{k}" for batch, k in shapes]
     plot_series = {
@@ -135,7 +154,10 @@ def main() -> None:
         "the target after the last draft) with a two-level inverse-CDF search (block sums, then "
         "one block's cumulative sum). So a call costs about $B(K + cV)$: the throughput in draft "
         "tokens grows with $K$, the number of draft tokens that share one $O(V)$ draw. "
-        "`check_values=True` adds one pass over both probability tensors, $O(BKV)$.",
+        "`check_values=True` adds one pass over both probability tensors, $O(BKV)$. "
+        f"Load average when the run started: {start_load[0]:.1f}; when it ended: {load[0]:.1f} "
+        f"(the machine has {os.cpu_count()} cores and may be shared: the 2-thread rows in "
+        "particular suffer when another process holds a core).",
         [
             table(
                 "Standard SD, float32: verified draft tokens per second",
@@ -174,14 +196,7 @@ def main() -> None:
                 "logy": True,
             }
         ],
-        targets=[
-            {
-                "name": "verified draft tokens/s at V=32k, 1 thread (best shape)",
-                "value": round(best_32k_one_thread),
-                "target": ">= 1e6",
-                "met": best_32k_one_thread >= 1e6,
-            }
-        ],
+        targets=targets,
     )
 
 

@@ -58,6 +58,17 @@ class EngineVerifier:
 
     Raises:
         ValueError: on an unknown algorithm or dtype.
+
+    Examples:
+        >>> from fractions import Fraction as F
+        >>> import torch
+        >>> from specproof.reference import STANDARD_SD, Dist, Draws
+        >>> p0, p1 = Dist({0: F(1, 4), 1: F(3, 4)}), Dist({0: F(1, 2), 1: F(1, 2)})
+        >>> q0 = Dist({0: F(1, 2), 1: F(1, 2)})
+        >>> draws = Draws((F(1, 2),), F(0))  # u * q(0) = p(0): the strict rule rejects
+        >>> engine = EngineVerifier("sd", torch.float64)
+        >>> engine.verify([p0, p1], [q0], [0], draws) == STANDARD_SD.verify([p0, p1], [q0], [0], draws)
+        True
     """
 
     def __init__(

@@ -60,8 +60,11 @@ def logits_to_probs(
 
     Examples:
         >>> import torch
-        >>> logits_to_probs(torch.tensor([0.0, 0.0, 1.0, -float("inf")]), top_k=2).tolist()
-        [0.0, 0.0, 1.0, 0.0]
+        >>> probs = logits_to_probs(torch.tensor([0.0, 0.0, 1.0, -float("inf")]), top_k=2)
+        >>> (probs > 0).tolist()  # the 2nd-largest logit is tied: both copies kept
+        [True, True, True, False]
+        >>> (logits_to_probs(torch.log(torch.tensor([0.1, 0.2, 0.7])), top_p=0.8) > 0).tolist()
+        [False, True, True]
         >>> logits_to_probs(torch.tensor([[2.0, 2.0, 0.0]]), top_k=1).tolist()  # tie kept
         [[0.5, 0.5, 0.0]]
     """

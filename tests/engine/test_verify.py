@@ -334,3 +334,31 @@ def test_without_the_full_scan_bad_values_in_the_drawn_row_still_raise(where, va
     (target if where == "target" else draft)[1, 0, 3] = value  # in the row the residual uses
     with pytest.raises(ValueError, match=f"{where}_probs"):
         verify_batch("sd", target, draft, tokens, accept_u, final_u, check_values=False)
+
+
+SAMPLER_MODULES = ["verify", "sd", "exact_match", "greedy", "probs", "adapters"]
+
+
+@pytest.mark.parametrize("name", SAMPLER_MODULES)
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"specproof.engine.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
+
+
+def test_docstring_examples_are_found():
+    import doctest
+
+    import specproof.engine.probs
+    import specproof.engine.verify
+
+    finder = doctest.DocTestFinder()
+    found = sum(
+        len(t.examples)
+        for module in (specproof.engine.verify, specproof.engine.probs)
+        for t in finder.find(module)
+    )
+    assert found >= 3
