@@ -145,8 +145,7 @@ class GenerationStats:
         accepted: draft tokens accepted.
         accepted_histogram: `accepted_histogram[j]` = rounds that accepted exactly j drafts.
         acceptance_rate: accepted / drafted (None with no drafts).
-        tokens_per_target_call: new tokens / target calls, before truncation is irrelevant
-            (computed on the tokens kept).
+        tokens_per_target_call: new tokens (those kept) / target calls.
         wall_s: wall time of the whole loop, in seconds.
         tokens_per_s: new tokens / wall time.
     """
@@ -222,6 +221,7 @@ class _ModelStream:
 
 @dataclass
 class _Row:
+    index: int
     sequence: list[int]
     prompt_length: int
     target: _ModelStream
@@ -334,12 +334,13 @@ def generate(
     stats = GenerationStats(algorithm, k, len(prompts), accepted_histogram=[0] * (k + 1))
     rows = [
         _Row(
+            b,
             list(p),
             len(p),
             _ModelStream(target, use_cache),
             _ModelStream(draft, use_cache) if use_draft else None,
         )
-        for p in prompts
+        for b, p in enumerate(prompts)
     ]
     start = time.perf_counter()
     with torch.inference_mode():
@@ -406,7 +407,7 @@ def generate(
                 if row.draft is not None:
                     row.draft.keep(base + n_accepted)
                 if on_tokens is not None and output:
-                    on_tokens(rows.index(row), output)
+                    on_tokens(row.index, output)
     stats.wall_s = time.perf_counter() - start
     stats.new_tokens = sum(len(row.new) for row in rows)
     if stats.drafted:

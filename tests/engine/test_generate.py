@@ -219,3 +219,14 @@ def test_negative_control_stale_cache_changes_the_output(models, monkeypatch) ->
     monkeypatch.setattr(generate_module._ModelStream, "keep", keep_without_cropping)
     broken = generate(target.model, draft.model, PROMPTS, **kwargs)
     assert broken.tokens != recomputed.tokens
+
+
+def test_prompts_as_a_tensor(models) -> None:
+    target, draft = models
+    as_lists = generate(target.model, draft.model, [[1, 2, 3], [4, 5, 6]], k=2, max_new_tokens=6)
+    as_tensor = generate(
+        target.model, draft.model, torch.tensor([[1, 2, 3], [4, 5, 6]]), k=2, max_new_tokens=6
+    )
+    assert as_lists.tokens == as_tensor.tokens
+    with pytest.raises(ValueError, match="prompts must be a \\[B, T\\] tensor"):
+        generate(target.model, draft.model, torch.tensor([1, 2, 3]), k=2)
