@@ -158,7 +158,7 @@ def check_round(
             raise ValueError(
                 f"{name} is on {value.device} but target_probs is on {target_probs.device}"
             )
-    if k > 0:
+    if draft_tokens.numel():
         low, high = (int(v) for v in torch.aminmax(draft_tokens))
         if low < 0 or high >= vocab:
             bad = low if low < 0 else high

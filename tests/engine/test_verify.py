@@ -169,6 +169,20 @@ def test_k_zero_gives_the_bonus_token_only(algorithm):
     assert verdict.n_accepted.tolist() == [0, 0]
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("k", [0, 3])
+def test_an_empty_batch_gives_an_empty_verdict(algorithm, k):
+    verdict = verify_batch(
+        algorithm,
+        torch.zeros(0, k + 1, 5),
+        torch.zeros(0, k, 5),
+        torch.zeros(0, k, dtype=torch.int64),
+        torch.zeros(0, k),
+        torch.zeros(0),
+    )
+    assert verdict.tokens.shape == (0, k + 1) and verdict.n_accepted.shape == (0,)
+
+
 def test_greedy_lowest_index_wins_ties_and_ignores_uniforms():
     target = torch.tensor([[[0.4, 0.2, 0.4], [0.1, 0.45, 0.45]]], dtype=torch.float32)
     draft = torch.full((1, 1, 3), 1 / 3, dtype=torch.float32)
