@@ -239,7 +239,7 @@ def render_page(data: dict[str, Any], source: str) -> tuple[str, dict[str, bytes
         lines.append("")
         if tab.get("note"):
             lines += [tab["note"], ""]
-    lines += ["## Machine", "", "| | |", "|---|---|"]
+    lines += ["## Machine", "", "| property | value |", "|---|---|"]
     lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in data["machine"].items()]
     lines.append("")
     return "\n".join(lines), images
