@@ -53,6 +53,7 @@ ALGORITHMS = ("sd", "exact_match", "greedy")
 """The algorithm names [`verify_batch`][specproof.engine.verify.verify_batch] accepts."""
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
+INTEGER_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def check_round(
             raise ValueError(
                 f"{name} must have target_probs's dtype {dtype}, got {args[name].dtype}"
             )
-    if draft_tokens.dtype.is_floating_point or draft_tokens.dtype in (torch.bool, torch.complex64):
+    if draft_tokens.dtype not in INTEGER_DTYPES:
         raise ValueError(f"draft_tokens must be an integer tensor, got {draft_tokens.dtype}")
     for name, value in args.items():
         if value.device != target_probs.device:

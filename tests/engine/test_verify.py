@@ -269,6 +269,7 @@ BAD_INPUTS = [
     (2, lambda t: nan_at(t, 9), r"draft_tokens must lie in \[0, V=9\), got 9"),
     (2, lambda t: nan_at(t, -1), r"draft_tokens must lie in \[0, V=9\), got -1"),
     (2, lambda t: t.to(torch.float64), "draft_tokens must be an integer tensor"),
+    (2, lambda t: t > 0, "draft_tokens must be an integer tensor"),
     (3, lambda t: nan_at(t, 1.0), r"accept_u must lie in \[0, 1\)"),
     (3, lambda t: nan_at(t, math.nan), r"accept_u must lie in \[0, 1\)"),
     (4, lambda t: nan_at(t, -0.25), r"final_u must lie in \[0, 1\)"),
