@@ -92,7 +92,7 @@ def verify_sd(
     rejected = n_accepted < k
     chunk = max(1, CHUNK_BYTES // (shape.vocab * target_probs.element_size()))
     rej = rejected.nonzero().squeeze(1)
-    for rows in rej.split(chunk):
+    for rows in rej.split(chunk) if rej.numel() else ():
         positions = n_accepted[rows]
         weights = flat_target.index_select(0, rows * (k + 1) + positions)
         draft_rows = flat_draft.index_select(0, rows * k + positions)
@@ -104,7 +104,8 @@ def verify_sd(
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
             index[empty] = draw_from_target(flat_target, k, rows[empty], positions[empty], final_u)
         last[rows] = index
-    for rows in (~rejected).nonzero().squeeze(1).split(chunk):
+    acc = (~rejected).nonzero().squeeze(1)
+    for rows in acc.split(chunk) if acc.numel() else ():
         last[rows] = draw_from_target(flat_target, k, rows, n_accepted[rows], final_u)
     return assemble(tokens, n_accepted, last)
 
