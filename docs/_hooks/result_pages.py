@@ -194,7 +194,7 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
 def _slug(text: str) -> str:

@@ -128,7 +128,11 @@ def status_badge(status: str) -> str:
 
 
 def _short(value: Any) -> str:
-    """A one-line summary of a certificate value."""
+    """A one-line summary of a certificate value: short values in full, long ones described."""
+    if isinstance(value, dict | list):
+        dumped = json.dumps(value, default=str)
+        if len(dumped) <= 100:
+            return f"`{dumped}`".replace("|", "\\|")
     if isinstance(value, dict):
         keys = ", ".join(f"`{k}`" for k in list(value)[:6])
         more = ", ..." if len(value) > 6 else ""
@@ -140,7 +144,7 @@ def _short(value: Any) -> str:
     text = str(value)
     if "\n" in text or len(text) > 160:
         return f"text of {len(text)} characters (full certificate below)"
-    return text.replace("|", "\\|")
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def render_page(entry: TheoremEntry, only: str | None) -> str:
