@@ -140,7 +140,7 @@ def main() -> None:
         "specproof verify (default run, whole registry)",
         ["claim", "method", "status", "seconds"],
         verify_rows,
-        note=f"wall time {wall:.1f} s (exit code {rc}); sympy/z3 proofs: "
+        note=f"wall time {wall:.1f} s (exit code {rc}); claims with method sympy or z3: "
         f"{sum(r['seconds'] for r in mine):.1f} s over {len(mine)} claims.",
     )
     v1000 = next(r for r in lemma_rows if r[0] == 1000)
