@@ -108,6 +108,7 @@ class RunStats:
     rejections: int = 0
     preempted: int = 0
     drafted: int = 0
+    accepted: int = 0
     restarts: int = 0
     committed_by: dict[str, int] = field(default_factory=lambda: {"verify": 0, "chain": 0})
 
@@ -489,6 +490,7 @@ class DSIRun:
                     )
                 continue
             if position < len(self.sequence) and self.sequence[position] == token:
+                self.stats.accepted += 1
                 self.committed += 1
                 self.stats.committed_by[job.kind] += 1
                 continue
@@ -592,5 +594,6 @@ def run_si(
             if i < len(drafts) and token != drafts[i]:
                 stats.rejections += 1
                 break
+            stats.accepted += i < len(drafts)
     stats.seconds = time.perf_counter() - start
     return RunResult(sequence[len(prompt) : final], stats)

@@ -1,0 +1,122 @@
+"""Slow DSI tests: real models (greedy identity) and the Ray backend (a local Ray, ~10 s to start)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from specproof.engine.dsi.runtime import (
+    DSIConfig,
+    WorkerFailedError,
+    make_servers,
+    run_dsi,
+    run_nonsi,
+    run_si,
+)
+from specproof.engine.dsi.workers import AcceptancePattern, SleepDrafter, SleepTarget
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smollm2_prompt():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from specproof.engine.models import load_model
+
+    tokenizer = load_model("smollm2").tokenizer
+    return tokenizer("def reverse_string(s):\n    ")["input_ids"]
+
+
+def test_dsi_on_real_models_equals_the_targets_greedy_output(smollm2_prompt):
+    from specproof.engine.dsi.hf import HFWorkerSpec
+
+    target, drafter = HFWorkerSpec("smollm2"), HFWorkerSpec("smollm2:layers=8", "drafter")
+    expected = run_nonsi(smollm2_prompt, 8, target()).tokens
+    assert run_si(smollm2_prompt, 8, drafter(), target(), 3).tokens == expected
+    pool = make_servers(target, 2)
+    chain = make_servers(target, 1, prefix="chain")[0]
+    draft_server = make_servers(drafter, 1, prefix="drafter")[0]
+    for use_bonus in (True, False):
+        result = run_dsi(
+            smollm2_prompt,
+            8,
+            draft_server,
+            pool,
+            chain,
+            DSIConfig(lookahead=3, use_bonus=use_bonus, run_timeout_s=300),
+        )
+        assert result.tokens == expected
+    # The target as its own drafter: every draft is accepted, verification jobs commit.
+    self_draft = make_servers(HFWorkerSpec("smollm2", "drafter"), 1, prefix="drafter")[0]
+    result = run_dsi(
+        smollm2_prompt,
+        8,
+        self_draft,
+        pool,
+        None,
+        DSIConfig(lookahead=3, target_only=False, run_timeout_s=300),
+    )
+    assert result.tokens == expected and result.stats.rejections == 0
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_backend_runs_dsi_and_matches_the_local_heatmap(local_ray):
+    from specproof.engine.dsi.heatmap import heatmap
+
+    pattern = AcceptancePattern.from_rate(0.8, 40, 4)
+    pool = make_servers(lambda: SleepTarget(0.01), 3, "ray")
+    chain = make_servers(lambda: SleepTarget(0.01), 1, "ray", "chain")[0]
+    draft_server = make_servers(lambda: SleepDrafter(pattern, 0.002), 1, "ray", "drafter")[0]
+    result = run_dsi(
+        [],
+        30,
+        draft_server,
+        pool,
+        chain,
+        DSIConfig(lookahead=3, job_timeout_s=20, run_timeout_s=60),
+    )
+    assert result.tokens == [0] * 30
+    grid = {"c": [0.1, 0.5], "a": [0.5, 0.9], "k": [1, 3], "tokens": 100, "repeats": 2, "seed": 3}
+    local = heatmap(**grid)
+    remote = heatmap(**grid, backend="ray")
+    assert (local.si == remote.si).all() and (local.dsi == remote.dsi).all()
+
+
+class _Killable:
+    def __init__(self):
+        self.calls = 0
+
+    def target_tokens(self, sequence, start):
+        import os
+
+        self.calls += 1
+        if self.calls == 3:
+            os._exit(1)  # the actor's process dies
+        time.sleep(0.01)
+        return [0]
+
+
+def test_a_dead_ray_actor_is_detected_and_fails_the_run_clearly(local_ray):
+    pattern = AcceptancePattern([True] * 40)
+    pool = make_servers(_Killable, 1, "ray")
+    draft_server = make_servers(lambda: SleepDrafter(pattern, 0.005), 1, "ray", "drafter")[0]
+    start = time.monotonic()
+    with pytest.raises(WorkerFailedError, match="target0 worker failed"):
+        run_dsi(
+            [],
+            30,
+            draft_server,
+            pool,
+            None,
+            DSIConfig(lookahead=1, target_only=False, job_timeout_s=20, run_timeout_s=60),
+        )
+    assert time.monotonic() - start < 60
