@@ -88,6 +88,7 @@ def measure(
                 t_loop / t_fast,
                 t_fast / batch * 1e6,
                 differing,
+                round(os.getloadavg()[0], 1),
             ]
         )
     torch.set_num_threads(1)
@@ -174,6 +175,7 @@ def main() -> None:
                     "batched / row loop",
                     "us per batch row",
                     "rows differing from the loop",
+                    "load average",
                 ],
                 rows,
                 note="batched: verify_sd(check_values=False); full scan: verify_sd() (scans every "

@@ -218,7 +218,7 @@ def all_positive_finite(values: torch.Tensor) -> bool:
     return low > 0 and high < math.inf
 
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 """Rows are gathered in chunks of about this many bytes: large temporaries cost page faults."""
 
 BLOCK = 1024
