@@ -100,6 +100,14 @@ def measure(
     return rows, others
 
 
+def read_bandwidth() -> float:
+    """Bytes per second one thread reads from memory (best sum over a 256 MiB float32 tensor)."""
+    torch.set_num_threads(1)
+    big = torch.ones(2**26)
+    seconds = best_time(lambda: big.sum(), budget_s=1.0)
+    return big.numel() * big.element_size() / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes only (smoke test)")
@@ -109,6 +117,7 @@ def main() -> None:
     threads = [1] if args.quick else [1, 2]
 
     start_load = os.getloadavg()
+    bandwidth = read_bandwidth()
     rows: list[list[Any]] = []
     other_rows: list[list[Any]] = []
     series: dict[str, list[float | None]] = {}
@@ -156,6 +165,12 @@ def main() -> None:
         "one block's cumulative sum). So a call costs about $B(K + cV)$: the throughput in draft "
         "tokens grows with $K$, the number of draft tokens that share one $O(V)$ draw. "
         "`check_values=True` adds one pass over both probability tensors, $O(BKV)$. "
+        f"One thread reads memory at {bandwidth / 1e9:.1f} GB/s here (sum over 256 MiB), so "
+        "reading just the two rows a rejection needs (8V bytes in float32) takes "
+        f"{8 * 32_000 / bandwidth * 1e6:.1f} us at V = 32k and "
+        f"{8 * 262_144 / bandwidth * 1e6:.1f} us at V = 262,144: the floor of the "
+        "'us per batch row' column, and why 1e6 tokens/s on one thread needs K of about "
+        f"{8 * 32_000 / bandwidth * 1e6:.0f} or more at V = 32k. "
         f"Load average when the run started: {start_load[0]:.1f}; when it ended: {load[0]:.1f} "
         f"(the machine has {os.cpu_count()} cores and may be shared: the 2-thread rows in "
         "particular suffer when another process holds a core).",
