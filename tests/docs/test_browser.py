@@ -125,8 +125,18 @@ def test_home_page(browser, real_site: Path, tmp_path: Path) -> None:
     assert not problems, problems
     assert "specproof" in page.title()
     assert_maths_rendered(page, "home")
-    assert page.locator("[data-md-component=palette]").count() == 1  # the light/dark toggle
-    assert page.locator("[data-md-component=search]").count() >= 1
+    # The light/dark toggle switches the colour scheme.
+    scheme = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    page.locator("form[data-md-component=palette] label:visible").first.click()
+    page.wait_for_function(
+        f"document.body.getAttribute('data-md-color-scheme') !== {scheme!r}", timeout=5000
+    )
+    page.screenshot(path=str(tmp_path / "home-other-scheme.png"))
+    # Search runs locally (a web worker over search/search_index.json) and finds the theorems.
+    page.locator("input[data-md-component=search-query]").fill("lossless")
+    page.wait_for_selector(".md-search-result__item", timeout=15000)
+    assert page.locator(".md-search-result__item").count() > 0
+    assert not problems, problems
 
 
 def test_theorem_page_with_maths(browser, real_site: Path, tmp_path: Path) -> None:
