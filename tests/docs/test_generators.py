@@ -1,0 +1,125 @@
+"""The page generators of docs/_hooks, without a build: fast checks of what each page says."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from .support import DOCS, ROOT, probe_results
+
+sys.path.insert(0, str(DOCS / "_hooks"))
+theorem_pages = importlib.import_module("theorem_pages")
+result_pages = importlib.import_module("result_pages")
+hook = importlib.import_module("hook")
+
+
+def entry(name="sd_probe", result=None, thorough_only=False, check_path=None):
+    return theorem_pages.TheoremEntry(
+        name, "Probe statement $p = q$.", "probe method", thorough_only, check_path, result
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "algorithm"),
+    [
+        ("sd_lossless", "sd"),
+        ("exact_match_lossless", "exact_match"),
+        ("dsi_not_slower", "dsi"),
+        ("newalgo_some_claim", "newalgo"),  # an unknown prefix still gets its own group
+    ],
+)
+def test_claims_are_grouped_by_algorithm_prefix(name: str, algorithm: str) -> None:
+    assert theorem_pages.algorithm_of(name) == algorithm
+
+
+def test_a_refuted_claim_shows_its_counterexample() -> None:
+    result = {
+        "status": "refuted",
+        "seconds": 0.5,
+        "certificate": {"counterexample": {"p": [1, 0], "q": [0, 1]}},
+    }
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert '!!! failure "Counterexample"' in page
+    assert '"q": [' in page
+    assert "sp-refuted" in page
+
+
+def test_a_check_that_crashed_shows_its_error() -> None:
+    result = {
+        "status": "unknown",
+        "seconds": 0.1,
+        "certificate": {"error": "ZeroDivisionError: boom", "traceback": "Traceback ...\n  line 1"},
+    }
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert '!!! failure "The check failed to run"' in page
+    assert "ZeroDivisionError: boom" in page
+
+
+def test_a_claim_not_run_says_why() -> None:
+    assert "--thorough" in theorem_pages.render_page(entry(thorough_only=True), None)
+    assert "--only sd_other" in theorem_pages.render_page(entry(), "sd_other")
+
+
+def test_the_check_function_is_rendered_only_inside_the_package() -> None:
+    inside = theorem_pages.render_page(entry(check_path="specproof.proofs.sd.check"), None)
+    assert "::: specproof.proofs.sd.check" in inside
+    assert ":::" not in theorem_pages.render_page(entry(), None)
+
+
+def test_verify_records_of_unknown_claims_are_an_error() -> None:
+    with pytest.raises(theorem_pages.TheoremError, match="does not hold"):
+        theorem_pages.collect([], [{"name": "ghost"}])
+
+
+def test_certificate_values_are_summarised() -> None:
+    assert theorem_pages._short([2, 3, 4]) == "`[2, 3, 4]`"
+    assert theorem_pages._short(list(range(100))) == "list of 100 items"
+    assert theorem_pages._short("a|b<c") == "a\\|b&lt;c"
+
+
+def test_a_results_page_holds_every_part() -> None:
+    page, images = result_pages.render_page(probe_results(), "probe.json")
+    assert len(images) == 3 and all(png[:4] == b"\x89PNG" for png in images.values())
+    for text in ("## Targets (1 of 2 met)", "## Probe table", "## Machine", "probe note"):
+        assert text in page
+    assert all(name in page for name in images)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["plots"].append({"title": "Pie", "kind": "pie"}), "plot kind 'pie'"),
+        (lambda d: d.update(extra=1), "top-level key(s) ['extra']"),
+        (lambda d: d.update(benchmark="other"), "file is named docsprobe_results.json"),
+        (lambda d: d["plots"][2]["z"].pop(), "z must have len(y) rows"),
+    ],
+)
+def test_unrenderable_results_are_refused(change, message: str) -> None:
+    data = probe_results()
+    change(data)
+    with pytest.raises(
+        ValueError,
+        match=message.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ):
+        result_pages.check_renderable(data, "docsprobe_results")
+
+
+def test_the_committed_results_all_render() -> None:
+    """Every file in bench/results follows the schema (the real build would fail otherwise)."""
+    loaded = result_pages.load(ROOT, ROOT / "bench" / "results")
+    assert {data["benchmark"] for _, data in loaded} == {
+        p.stem for p in (ROOT / "bench" / "results").glob("*.json")
+    }
+
+
+def test_nav_placeholders_are_expanded() -> None:
+    nav = [{"Home": "index.md"}, {"Theorems": "theorems/index.md"}]
+    sections = {"theorems/index.md": ["theorems/index.md", {"a": "theorems/a.md"}]}
+    expanded = hook._expand(nav, sections)
+    assert expanded[1] == {"Theorems": ["theorems/index.md", {"a": "theorems/a.md"}]}
+    assert sections == {}
