@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .workers import Drafter, Target, Token
@@ -176,11 +177,11 @@ class RayServer:
         import ray
 
         self.factory, self.name = factory, name
-        self._actor_class = ray.remote(_ActorWorker).options(**(actor_options or {}))
+        self._actor_class: Any = ray.remote(_ActorWorker).options(**(actor_options or {}))
         self._start()
 
     def _start(self) -> None:
-        self.actor = self._actor_class.remote(self.factory)
+        self.actor: Any = self._actor_class.remote(self.factory)
 
     def submit(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Future[Any]:
         """Call the worker's `method` in the actor (cancel events stay local: not passed)."""
@@ -401,7 +402,10 @@ class DSIRun:
         else:
             self.stats.chain_jobs += 1
         job.future = server.submit("target_tokens", snapshot, start, cancel=job.cancel)
-        job.future.add_done_callback(lambda _f, jid=job.id: self.events.put(("done", jid)))
+        job.future.add_done_callback(partial(self._done, job.id))
+
+    def _done(self, job_id: int, _future: Future[Any]) -> None:
+        self.events.put(("done", job_id))
 
     def _request_verification(self) -> None:
         self.since_job = 0

@@ -120,3 +120,22 @@ def test_a_dead_ray_actor_is_detected_and_fails_the_run_clearly(local_ray):
             DSIConfig(lookahead=1, target_only=False, job_timeout_s=20, run_timeout_s=60),
         )
     assert time.monotonic() - start < 60
+
+
+def test_gpu_section_runs_on_cpu_with_small_random_models():
+    """The section bench/gpu.py calls on a GPU, here on CPU with tiny models (smoke + sanity)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from specproof.engine.dsi.hf import gpu_section
+
+    data = gpu_section(
+        target="random-llama:layers=2,hidden=128,heads=4,vocab=512",
+        drafter="random-llama:layers=1,hidden=64,heads=4,vocab=512",
+        device="cpu",
+        acceptance=(0.8,),
+        lookaheads=(2, 4),
+    )
+    assert 0 < data["c"] <= 1 and len(data["rows"]) == 2
+    for row in data["rows"]:
+        assert row["dsi_per_token"] <= min(1.0, row["si_per_token"]) + 1e-12
+    assert set(data["online"]["algorithms"]) == {"nonsi", "si", "dsi"}
