@@ -87,40 +87,43 @@ def verify_sd(
     else:
         n_accepted = torch.zeros(batch, dtype=torch.int64, device=target_probs.device)
     last = torch.empty(batch, dtype=torch.int64, device=target_probs.device)
-    flat_target = target_probs.reshape(batch * (k + 1), shape.vocab)
-    flat_draft = draft_probs.reshape(batch * k, shape.vocab)
     rejected = n_accepted < k
     chunk = max(1, CHUNK_BYTES // (shape.vocab * target_probs.element_size()))
     rej = rejected.nonzero().squeeze(1)
     for rows in rej.split(chunk) if rej.numel() else ():
         positions = n_accepted[rows]
-        weights = flat_target.index_select(0, rows * (k + 1) + positions)
-        draft_rows = flat_draft.index_select(0, rows * k + positions)
+        weights = select_rows(target_probs, rows, positions)
+        draft_rows = select_rows(draft_probs, rows, positions)
         if not all_positive_finite(draft_rows.sum(-1)):  # (p - inf)+ = 0 would hide an inf
             check_gathered(draft_rows, "draft_probs", "a rejected position's row")
         index, mass = inverse_cdf_with_mass(weights.sub_(draft_rows).clamp_(min=0), final_u[rows])
         if not all_positive_finite(mass):
             empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
-            index[empty] = draw_from_target(flat_target, k, rows[empty], positions[empty], final_u)
+            index[empty] = draw_from_target(target_probs, rows[empty], positions[empty], final_u)
         last[rows] = index
     acc = (~rejected).nonzero().squeeze(1)
     for rows in acc.split(chunk) if acc.numel() else ():
-        last[rows] = draw_from_target(flat_target, k, rows, n_accepted[rows], final_u)
+        last[rows] = draw_from_target(target_probs, rows, n_accepted[rows], final_u)
     return assemble(tokens, n_accepted, last)
 
 
+def select_rows(probs: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """`probs[rows, positions]` (`[len(rows), V]`), without copying more than those rows."""
+    if probs.is_contiguous():
+        _, n, vocab = probs.shape
+        return probs.view(-1, vocab).index_select(0, rows * n + positions)
+    return probs[rows, positions]
+
+
 def draw_from_target(
-    flat_target: torch.Tensor,
-    k: int,
+    target_probs: torch.Tensor,
     rows: torch.Tensor,
     positions: torch.Tensor,
     final_u: torch.Tensor,
 ) -> torch.Tensor:
     """Inverse CDF of target rows `[rows, positions]`; `ValueError` naming a row without mass."""
-    index, mass = inverse_cdf_with_mass(
-        flat_target.index_select(0, rows * (k + 1) + positions), final_u[rows]
-    )
+    index, mass = inverse_cdf_with_mass(select_rows(target_probs, rows, positions), final_u[rows])
     if not all_positive_finite(mass):
         i = int((~(torch.isfinite(mass) & (mass > 0))).nonzero()[0])
         raise ValueError(

@@ -7,13 +7,14 @@ however the batch is cut into chunks.
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specproof.engine import sd
 from specproof.engine.sd import verify_sd, verify_sd_rowwise
-from specproof.engine.verify import draw_uniforms
+from specproof.engine.verify import draw_uniforms, verify_batch
 
 torch.set_num_threads(1)
 
@@ -75,3 +76,20 @@ def test_small_chunks_really_split_the_batch(monkeypatch):
         *draw_uniforms(gen, 6, 2),
     )
     assert len(calls) == 6  # all drafts accepted (p = q): one bonus gather per row
+
+
+@pytest.mark.parametrize("algorithm", ["sd", "exact_match", "greedy"])
+@given(inputs=batches())
+@settings(max_examples=30)
+def test_non_contiguous_inputs_give_the_same_verdict(algorithm, inputs):
+    target, draft, tokens, accept_u, final_u = inputs
+    padded_target = torch.cat([target, torch.zeros_like(target[..., :3])], -1)[
+        ..., : target.shape[-1]
+    ]
+    padded_draft = torch.cat([draft, torch.zeros_like(draft[..., :3])], -1)[..., : draft.shape[-1]]
+    assert not padded_target.is_contiguous() or target.shape[0] * target.shape[1] == 1
+    got = verify_batch(
+        algorithm, padded_target, padded_draft, tokens.t().contiguous().t(), accept_u, final_u
+    )
+    expected = verify_batch(algorithm, target, draft, tokens, accept_u, final_u)
+    assert torch.equal(got.tokens, expected.tokens)
