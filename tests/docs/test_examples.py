@@ -155,3 +155,16 @@ def test_shown_output_is_compared(tmp_path: Path) -> None:
     run_console_block(good)
     with pytest.raises(AssertionError, match="not what the command prints"):
         run_console_block(bad)
+
+
+def test_no_maths_in_headings() -> None:
+    """The table of contents shows headings as plain text: maths there would show raw TeX."""
+    offenders = []
+    for page in pages():
+        in_fence = False
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            if line.lstrip().startswith(("```", "~~~")):
+                in_fence = not in_fence
+            elif not in_fence and line.startswith("#") and "$" in line:
+                offenders.append(f"{page.relative_to(ROOT)}:{number}")
+    assert not offenders, f"headings with maths: {offenders}"
