@@ -15,7 +15,8 @@ Verdicts (per configuration):
 - `inconclusive`: not rejected, but the sample size is below `n_required`, the size at which the
   main (joint) test has power `power` against every alternative whose TV from the reference on
   the tested cells is at least `tv`, at the smallest Holm threshold `alpha / M` (M = tests in
-  the audit);
+  the audit), computed with the main test's degrees of freedom (at least 1: a test whose cells
+  were all pooled into one tested nothing);
 - `consistent`: not rejected with at least `n_required` samples.
 
 The audit's verdict: `not-lossless` if any configuration is, else `crashed` if any crashed,
@@ -164,8 +165,9 @@ def decide(
         main = c.main
         if c.deterministic:
             c.n_required = deterministic_required(tv, power)
-        elif main is not None and main.dof >= 1:
-            c.n_required = required_samples(tv, alpha / total_tests, power, main.dof)
+        elif main is not None:
+            # dof 0 (every cell pooled into one) tests nothing: plan as for one degree of freedom.
+            c.n_required = required_samples(tv, alpha / total_tests, power, max(main.dof, 1))
         else:
             c.n_required = 0
         if c.error is not None:
