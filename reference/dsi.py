@@ -83,7 +83,7 @@ def si_latency_per_token(c: Number, a: Number, k: int) -> Number:
 
     Examples:
         >>> si_latency_per_token(Fraction(1, 10), Fraction(9, 10), 5)
-        Fraction(15000, 46856)
+        Fraction(150000, 468559)
     """
     check_parameters(c, a, k)
     expected_tokens = sum((a**j for j in range(k + 1)), a * 0)
@@ -102,7 +102,7 @@ def dsi_latency_per_token(c: Number, a: Number, k: int) -> Number:
 
     Examples:
         >>> dsi_latency_per_token(Fraction(1, 2), Fraction(1, 2), 1)
-        Fraction(5, 6)
+        Fraction(7, 8)
     """
     check_parameters(c, a, k)
     if a == 1:

