@@ -17,6 +17,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -111,6 +112,9 @@ def read_bandwidth() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes only (smoke test)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="where to write verify.json (bench/results)"
+    )
     args = parser.parse_args()
     shapes = SHAPES[:3] if args.quick else SHAPES
     vocabs = [32_000] if args.quick else VOCABS
@@ -214,6 +218,7 @@ def main() -> None:
             }
         ],
         targets=targets,
+        directory=args.results_dir,
     )
 
 
