@@ -100,7 +100,11 @@ def _grid_paths(options: CheckOptions, repeats: int) -> tuple[Any, Any]:
     "coupling), DSI $\\le$ SI does NOT hold on every path. Witness: $K = 1$, $c = 1/2$, $S = 3$, "
     "accepted counts $(1, 0, 0)$: SI costs $5/2$ (its first round outputs an accepted draft and a "
     "bonus token), DSI costs $3$ (it skips the bonus and meets the rejection one block later). "
-    "Simulated paths with $DSI > SI$ are counted on the heatmap grid.",
+    "Simulated paths with $DSI > SI$ are counted on the heatmap grid. The same holds under the "
+    "position coupling (the draft at each output position is right or wrong once for all "
+    "algorithms), even for a DSI that also uses the bonus token: witness $K = 2$, $c = 2/3$, "
+    "$S = 7$, drafts right at positions 0-4 and wrong at 5: SI $17/3$ (its bonus tokens skip "
+    "positions 2 and 5), DSI $6$ (the bonus-aware DSI finds the rejection at position 5 no earlier).",
     "exact witness + simulation",
 )
 def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
@@ -123,6 +127,13 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
                 "dsi": str(dsi_exact),
             },
         )
+    from specproof.engine.dsi.online import offline_costs_on_pattern
+
+    position = offline_costs_on_pattern(2 / 3, 2, 7, [True] * 5 + [False, False])
+    if not (abs(position["si"] - 17 / 3) < 1e-12 and position["dsi"] == 6.0):
+        return Outcome(
+            "unknown", {"error": "position-coupling witness does not evaluate as stated"}
+        )
     costs, _ = _grid_paths(options, repeats=3 if not options.thorough else 20)
     violating = int(np.count_nonzero(costs.dsi > costs.si + 1e-9))
     return Outcome(
@@ -135,6 +146,14 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
                 "accepted_counts": [1, 0, 0],
                 "si": "5/2",
                 "dsi": "3",
+            },
+            "position_witness": {
+                "k": 2,
+                "c": "2/3",
+                "tokens": 7,
+                "right": "11111 00",
+                "si": "17/3",
+                "dsi": "6",
             },
             "simulated_paths": int(costs.dsi.size),
             "paths_with_dsi_slower_than_si": violating,
