@@ -244,13 +244,28 @@ def replay_distributions(
 
 
 def prove_for_distributions(
-    claim: DistributionClaim, vocab_size: int, timeout_s: float, *, track: bool = True
+    claim: DistributionClaim,
+    vocab_size: int,
+    timeout_s: float,
+    *,
+    track: bool = True,
+    lemmas: Callable[[Sequence[Any], Sequence[Any]], Mapping[str, Any]] | None = None,
 ) -> Outcome:
     """Prove `claim` for every pair of distributions over `vocab_size` tokens (z3).
 
-    `track` asks for an unsat core (see [`prove_by_refutation`][specproof.proofs.smt.prove_by_refutation]).
+    Args:
+        claim: the claim.
+        vocab_size: $V$.
+        timeout_s: z3's time limit.
+        track: ask for an unsat core (see
+            [`prove_by_refutation`][specproof.proofs.smt.prove_by_refutation]).
+        lemmas: `lemmas(target, draft)` returns extra named hypotheses. They must be instances
+            of lemmas already proved for all arguments (the caller proves them), so adding them
+            cannot make a false claim provable.
     """
     target, draft, hypotheses = distribution_variables(vocab_size)
+    if lemmas is not None:
+        hypotheses.update(lemmas(target, draft))
     outcome = prove_by_refutation(
         hypotheses,
         z3.And(claim.conjuncts(target, draft, Z3_ARITH)),

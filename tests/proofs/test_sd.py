@@ -124,10 +124,32 @@ def test_sd_lossless_smt_is_proved_per_size_with_unsat():
     outcome = sd.check_sd_lossless_smt(OPTIONS)
     assert outcome.status == "proved"
     cert = outcome.certificate
-    assert cert["proved_sizes"] == [2, 3, 4, 5] and cert["skipped"] == []
+    assert cert["proved_sizes"] == list(range(2, 9)) and cert["skipped"] == []
+    # The residual lemmas are proved first, for all reals, and only their instances are added.
+    assert cert["lemmas"]["result"] == "unsat" and cert["lemmas"]["hypotheses"] == []
     for record in cert["per_size"]:
+        v = record["vocab_size"]
         assert record["result"] == "unsat" and record["negated_claim_size"] > 20
         assert "p_sums_to_one" in record["hypotheses"]
+        assert f"lemma_accepted_plus_residual_{v - 1}" in record["hypotheses"]
+
+
+def test_sd_lossless_smt_without_lemmas_proves_small_sizes_directly():
+    outcome = sd.prove_sd_lossless_smt([2, 3, 4], 30, lemmas=False)
+    assert outcome.status == "proved" and "lemmas" not in outcome.certificate
+    assert not any("lemma" in h for r in outcome.certificate["per_size"] for h in r["hypotheses"])
+
+
+def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
+    outcome = sd.prove_sd_lossless_smt([2, 3], 30, output=output_with_wrong_residual)
+    assert outcome.status == "refuted"
+    replay = outcome.certificate["counterexample"]["replay"]
+    target = [Fraction(v) for v in replay["target"]]
+    draft = [Fraction(v) for v in replay["draft"]]
+    assert replay["claim_holds_exactly"] is False
+    assert any(
+        output_with_wrong_residual(target, draft, y, FA) != target[y] for y in range(len(target))
+    )
 
 
 def test_sd_lossless_with_wrong_residual_is_refuted_and_replayed_in_the_reference():
