@@ -39,7 +39,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -129,6 +129,38 @@ class RunResult:
 # ---------------------------------------------------------------- servers (local and Ray)
 
 
+class _DaemonThread:
+    """A one-thread executor on a daemon thread: a stuck call never blocks process exit.
+
+    (A `ThreadPoolExecutor` joins its threads at exit.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self) -> None:
+        self._calls.put(None)
+
+
 class LocalServer:
     """A worker on its own thread, made by `factory`; `submit` returns a `Future`."""
 
@@ -140,7 +172,7 @@ class LocalServer:
 
     def _start(self) -> None:
         self.worker = self.factory()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self.pool = _DaemonThread(self.name)
 
     def submit(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Future[Any]:
         """Call `worker.method(*args, cancel=cancel)` on the server's thread."""
@@ -148,12 +180,12 @@ class LocalServer:
 
     def replace(self) -> None:
         """Abandon the current worker and thread (a stuck call keeps running, ignored)."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
         self._start()
 
     def close(self) -> None:
         """Stop the thread (without waiting for a running call)."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
 
 
 class _ActorWorker:

@@ -165,10 +165,10 @@ def test_rejections_preempt_dependent_work_and_restart_the_drafter_from_the_corr
     drafters = []
 
     def drafter():
-        drafters.append(RecordingDrafter(pattern, 0.002))
+        drafters.append(RecordingDrafter(pattern, 0.01))
         return drafters[-1]
 
-    draft_server, pool, chain = dsi_servers(lambda: SleepTarget(0.02), drafter, 6)
+    draft_server, pool, chain = dsi_servers(lambda: SleepTarget(0.1), drafter, 6)
     result = run_dsi([], 20, draft_server, pool, chain, DSIConfig(lookahead=2, run_timeout_s=20))
     assert result.tokens == [0] * 20
     assert result.stats.rejections >= 2 and result.stats.preempted >= 1
