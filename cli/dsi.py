@@ -276,7 +276,14 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "heatmap.json").write_text(json.dumps(data, indent=1) + "\n")
-        pngs = write_heatmap_pngs(result, args.out)
+        try:
+            pngs = write_heatmap_pngs(result, args.out)
+        except ImportError:
+            print(
+                "note: PNGs need matplotlib (pip install 'specproof[engine]'); JSON written",
+                file=sys.stderr,
+            )
+            pngs = []
         data["files"] = [str(args.out / "heatmap.json"), *map(str, pngs)]
     if args.json:
         print_json(data)
