@@ -15,8 +15,9 @@ One run, same machine, same models, same settings, side by side, at 1 and 2 torc
 
 Every run produces exactly `NEW_TOKENS` tokens (EOS is ignored on the specproof side; the
 transformers side sets `min_new_tokens`), timed around the generate call (model loading and
-tokenisation excluded); each cell is the best of `REPEATS` runs after a warm-up, the methods taking turns (round
-robin) so that load from other processes on the shared machine hits them alike.
+tokenisation excluded); each cell is the mean over `REPEATS` runs with seeds 0, 1, ... after a
+warm-up, the methods taking turns (round robin) so that load from other processes on the shared
+machine hits them alike.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def run_pair(name: str, target_name: str, draft_name: str, threads: int) -> list
         if sampled:
             hf_kwargs.update(temperature=1.0, top_k=0, top_p=1.0)
 
-        def ours(algorithm: str, k: int, new: int) -> Any:
+        def ours(algorithm: str, k: int, new: int, seed: int) -> Any:
             return generate(
                 target.model,
                 draft.model,
@@ -71,11 +72,13 @@ def run_pair(name: str, target_name: str, draft_name: str, threads: int) -> list
                 k=k,
                 max_new_tokens=new,
                 sampling=Sampling(1.0),
-                seed=0,
+                seed=seed,
             ).stats
 
-        def theirs(extra: dict[str, Any], new: int, hf_kwargs: dict[str, Any] = hf_kwargs) -> None:
-            torch.manual_seed(0)
+        def theirs(
+            extra: dict[str, Any], new: int, seed: int, hf_kwargs: dict[str, Any] = hf_kwargs
+        ) -> None:
+            torch.manual_seed(seed)
             with torch.inference_mode():
                 out = target.model.generate(
                     input_ids, max_new_tokens=new, min_new_tokens=new, **hf_kwargs, **extra
@@ -83,24 +86,35 @@ def run_pair(name: str, target_name: str, draft_name: str, threads: int) -> list
             assert out.shape[1] - input_ids.shape[1] == new
 
         methods = {
-            "specproof AR": lambda new, a="ar" if sampled else "greedy": ours(a, 0, new),
-            "specproof SD": lambda new, a="sd" if sampled else "greedy": ours(a, K, new),
-            "transformers AR": lambda new: theirs({}, new),
-            "transformers assisted": lambda new: theirs({"assistant_model": draft.model}, new),
+            "specproof AR": lambda new, seed, a="ar" if sampled else "greedy": ours(
+                a, 0, new, seed
+            ),
+            "specproof SD": lambda new, seed, a="sd" if sampled else "greedy": ours(
+                a, K, new, seed
+            ),
+            "transformers AR": lambda new, seed: theirs({}, new, seed),
+            "transformers assisted": lambda new, seed: theirs(
+                {"assistant_model": draft.model}, new, seed
+            ),
         }
         for fn in methods.values():
-            fn(4)  # warm-up
-        # Round-robin repeats: a load spike on the shared machine hits every method alike.
-        best = dict.fromkeys(methods, float("inf"))
-        stats: dict[str, Any] = {}
-        for _ in range(REPEATS):
+            fn(4, 0)  # warm-up
+        # Seeds 0..REPEATS-1 on both sides, methods taking turns (round robin): the number of
+        # rounds of a sampled run is random, and a load spike on the shared machine then hits
+        # every method alike. Speed = all tokens / all time.
+        total = dict.fromkeys(methods, 0.0)
+        sd_runs = []
+        for seed in range(REPEATS):
             for label, fn in methods.items():
                 start = time.perf_counter()
-                value = fn(NEW_TOKENS)
-                best[label] = min(best[label], time.perf_counter() - start)
-                if value is not None:
-                    stats[label] = value
-        sd_stats = stats["specproof SD"]
+                value = fn(NEW_TOKENS, seed)
+                total[label] += time.perf_counter() - start
+                if label == "specproof SD":
+                    sd_runs.append(value)
+        best = {label: seconds / REPEATS for label, seconds in total.items()}
+        drafted = sum(s.drafted for s in sd_runs)
+        calls = sum(s.target_calls for s in sd_runs)
+        histogram = [sum(h) for h in zip(*(s.accepted_histogram for s in sd_runs), strict=True)]
         rows.append(
             {
                 "pair": name,
@@ -113,9 +127,9 @@ def run_pair(name: str, target_name: str, draft_name: str, threads: int) -> list
                 "SD / assisted": best["transformers assisted"] / best["specproof SD"],
                 "AR / transformers AR": best["transformers AR"] / best["specproof AR"],
                 "SD / AR": best["specproof AR"] / best["specproof SD"],
-                "acceptance": sd_stats.acceptance_rate,
-                "tokens per target call": sd_stats.tokens_per_target_call,
-                "accepted histogram": sd_stats.accepted_histogram,
+                "acceptance": sum(s.accepted for s in sd_runs) / drafted if drafted else None,
+                "tokens per target call": REPEATS * NEW_TOKENS / calls,
+                "accepted histogram": histogram,
             }
         )
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()})
@@ -133,7 +147,7 @@ def main() -> None:
             rows.extend(run_pair(name, *PAIRS[name], threads))
     columns = list(rows[0])
     speed = table(
-        f"Tokens/s, {NEW_TOKENS} new tokens, K = {K} (best of {REPEATS})",
+        f"Tokens/s, {NEW_TOKENS} new tokens, K = {K} (mean of {REPEATS} seeds)",
         columns,
         [[r[c] for c in columns] for r in rows],
         note=(

@@ -197,6 +197,8 @@ class _ModelStream:
         # transformers 5 renamed `past_key_values` to `cache`; older versions know only the former.
         parameters = inspect.signature(model.forward).parameters
         self.cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
+        # Compute the output head only where logits are read (the prompt's prefill needs one row).
+        self.keep_kwarg = "logits_to_keep" in parameters
 
     def logits(self, sequence: Sequence[int], last: int) -> torch.Tensor:
         """`[last, V]` logits at the last `last` positions of `sequence`, feeding what is uncached."""
@@ -205,7 +207,10 @@ class _ModelStream:
             if len(new) < last:
                 raise RuntimeError("internal: fewer uncached tokens than logits requested")
             ids = torch.tensor([list(new)], dtype=torch.long, device=self.device)
-            out = self.model(input_ids=ids, use_cache=True, **{self.cache_kwarg: self.cache})
+            kwargs: dict[str, Any] = {self.cache_kwarg: self.cache}
+            if self.keep_kwarg:
+                kwargs["logits_to_keep"] = last
+            out = self.model(input_ids=ids, use_cache=True, **kwargs)
             self.cached = len(sequence)
         else:
             ids = torch.tensor([list(sequence)], dtype=torch.long, device=self.device)
