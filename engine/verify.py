@@ -237,7 +237,9 @@ def inverse_cdf_rows(
             [`inverse_cdf_with_mass`][specproof.engine.verify.inverse_cdf_with_mass]).
 
     Returns:
-        `[...]` int64 token indices in $[0, V)$, never a zero-weight token.
+        `[...]` int64 token indices in $[0, V)$, never a zero-weight token. Rows are not checked
+        here: a row without a positive, finite sum gets an arbitrary index (use
+        [`inverse_cdf_with_mass`][specproof.engine.verify.inverse_cdf_with_mass] to check).
     """
     return inverse_cdf_with_mass(weights, u, block)[0]
 
@@ -247,8 +249,8 @@ def inverse_cdf_with_mass(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""[`inverse_cdf_rows`][specproof.engine.verify.inverse_cdf_rows], also returning each row's sum $S$.
 
-    A row whose $S$ is not finite and positive gets an arbitrary index in $[0, V)$: callers
-    check $S$.
+    A row whose $S$ is not finite and positive gets an arbitrary index (possibly outside
+    $[0, V)$): callers check $S$.
 
     **One level** (`block >= V`): cumulative sums of the whole row, threshold $t = u \cdot S$
     with $S$ the last cumulative sum, binary search for the first cumulative sum $> t$. The
