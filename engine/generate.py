@@ -291,7 +291,8 @@ def generate(
         k: drafts per round (K >= 0; ignored by `"ar"`).
         max_new_tokens: most tokens to output per row.
         sampling: temperature, top-k, top-p for both models.
-        generator: the source of randomness; default a CPU generator seeded with `seed` (0).
+        generator: the source of randomness (on the models' device); default a generator on
+            the target's device seeded with `seed` (default 0).
         seed: seed for the default generator.
         uniforms: a [`UniformSource`][specproof.engine.generate.UniformSource] instead of the
             generator (tests use this to control every draw).
@@ -332,7 +333,8 @@ def generate(
     sampling = sampling or Sampling()
     if uniforms is None:
         if generator is None:
-            generator = torch.Generator().manual_seed(0 if seed is None else seed)
+            device = next(target.parameters()).device
+            generator = torch.Generator(device=device).manual_seed(0 if seed is None else seed)
         uniforms = GeneratorUniforms(generator)
     verify_algorithm = "sd" if algorithm == "ar" else algorithm
 
