@@ -222,7 +222,7 @@ def load_model(
             optional `:key=value,...` options.
         dtype: the parameter dtype (default float32; float64 for exactness tests).
         device: where to put the model.
-        cache: the cache folder for converted real models (default [`cache_dir`][]).
+        cache: the cache folder for converted real models (default [`cache_dir`][specproof.engine.models.cache_dir]).
 
     Raises:
         ValueError: on an unknown name, a path that is not a safetensors model directory, a bad
@@ -579,7 +579,7 @@ def random_model(
     Options (strings, as parsed from a model name) override the preset's sizes: `vocab`,
     `hidden`, `layers`, `heads`, `intermediate`, `positions`, `seed` (default 0; the weights
     are a function of the seed), `init_std`. The tokenizer is a character tokenizer
-    ([`char_tokenizer`][]) padded to the vocabulary size.
+    ([`char_tokenizer`][specproof.engine.models.char_tokenizer]) padded to the vocabulary size.
 
     Raises:
         ValueError: on an unknown preset or architecture or a bad option.
@@ -652,7 +652,7 @@ def char_tokenizer(alphabet: str | None = None, *, vocab_size: int | None = None
     """A character-level tokenizer held in memory (the `tokenizers` library, no files).
 
     Token 0 is `<eos>`, then one token per character of `alphabet` (default: printable ASCII
-    when `vocab_size` is given, else [`TINY_ALPHABET`][]); when `vocab_size` is larger than
+    when `vocab_size` is given, else [`TINY_ALPHABET`][specproof.engine.models.TINY_ALPHABET]); when `vocab_size` is larger than
     that, filler tokens `<t{i}>` complete the vocabulary, so any random model's token ids
     decode. Encoding splits text into characters; a character outside the alphabet is an error
     at encoding time (the `<unk>` token is not part of the vocabulary, to keep tiny vocabularies
