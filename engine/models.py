@@ -17,7 +17,10 @@ One entry point, [`load_model`][specproof.engine.models.load_model], takes a *mo
 Options follow a colon, comma-separated: `random-llama:layers=4,hidden=256,vocab=32000,seed=1`,
 `tiny-llama:vocab=6,init_std=1.0`, `smollm2:layers=8` (a layer-dropped copy: the first 8
 transformer layers of SmolLM2 with its embeddings, final norm and head; a draft that shares the
-target's tokenizer). `layers` works on every model; sizes only on random and tiny ones.
+target's tokenizer). `layers` works on every model; sizes only on random and tiny ones. Random
+weights are drawn per parameter name, so a random or tiny model with `layers=N` is exactly the
+first N layers of the same model with more layers: `random-llama-100m:layers=2` is a
+layer-dropped draft of `random-llama-100m`, as `smollm2:layers=8` is of `smollm2`.
 
 Real models are converted once from GGUF to safetensors into a cache directory
 (`$SPECPROOF_CACHE`, else `$XDG_CACHE_HOME/specproof`, else `~/.cache/specproof`), under
