@@ -136,6 +136,12 @@ def add_parser(subparsers: Any) -> None:
         help="target's first forward (TTFT) in ms (default: --target-ms)",
     )
     online.add_argument(
+        "--drafter-first-ms",
+        type=float,
+        default=None,
+        help="drafter's first token after each (re)start in ms (default: c * --target-ms)",
+    )
+    online.add_argument(
         "--c",
         type=_unit_interval("--c", True),
         required=True,
@@ -308,7 +314,7 @@ def run_online(args: argparse.Namespace) -> int:
     try:
         result = run_online_simulation(
             c=args.c, a=args.a, k=args.k, tokens=args.tokens, target_ms=args.target_ms,
-            target_first_ms=args.target_first_ms, servers=args.servers, seed=args.seed,
+            target_first_ms=args.target_first_ms, drafter_first_ms=args.drafter_first_ms, servers=args.servers, seed=args.seed,
             backend=args.backend, address=args.address,
         )  # fmt: skip
     except (ValueError, RuntimeError) as exc:
