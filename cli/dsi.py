@@ -334,7 +334,7 @@ def run_online(args: argparse.Namespace) -> int:
     ]
     print(
         format_table(
-            ["algorithm", "wall ms", "per token (target forwards)", "offline expectation"], rows
+            ["algorithm", "wall ms", "per token (target forwards)", "offline, same pattern (no TTFT)"], rows
         )
     )
     return 0
