@@ -57,8 +57,12 @@ def link_source_tree(root: Path) -> None:
         if link.is_symlink() and os.readlink(link) == str(target):
             continue
         if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
+            link.unlink(missing_ok=True)
+        try:
+            link.symlink_to(target)
+        except FileExistsError:  # a concurrent build (pytest-xdist) made it first
+            if os.readlink(link) != str(target):
+                raise
 
 
 def mathjax_dir() -> Path:
