@@ -128,6 +128,7 @@ def test_controls_command(capsys):
     )
 
 
+@pytest.mark.slow
 def test_transformers_greedy_subcommand_runs_in_a_subprocess(tmp_path):
     result = subprocess.run(
         [
@@ -177,6 +178,7 @@ GENERATE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_generate_level_and_two_sample_mode(tmp_path, monkeypatch, capsys):
     """Plain sampling is not flagged (false failure <= 1e-6); temperature 3 against the T = 1
     law is (first-token TV > 0.3 for this prompt; power > 1 - 1e-6 at 300 samples)."""

@@ -179,6 +179,7 @@ def test_greedy_comparison(tiny):
     assert bad.tests["greedy"].p_value == 0.0 and bad.details["mismatches"] >= 1
 
 
+@pytest.mark.slow
 @pytest.mark.statistical
 def test_two_sample_mode(tiny):
     """Null: two seeds-disjoint arms of the same sampler (300 each) are not rejected at 1e-6.
