@@ -85,8 +85,9 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
     # the pages then show the refutation or the error.
     if proc.returncode not in (0, 1, 2) or not isinstance(records, list):
         raise TheoremError(
-            f"`specproof {' '.join(args)}` exited {proc.returncode} without a JSON list of "
-            f"results; its stderr ends with:\n{proc.stderr[-3000:]}"
+            f"`specproof {' '.join(args)}` exited {proc.returncode} without printing a JSON list "
+            "of results (does a check print to stdout?); its stdout starts with:\n"
+            f"{proc.stdout[:1000]}\nits stderr ends with:\n{proc.stderr[-3000:]}"
         )
     return records
 
