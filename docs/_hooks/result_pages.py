@@ -201,11 +201,32 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "plot"
 
 
-def render_page(data: dict[str, Any], source: str) -> tuple[str, dict[str, bytes]]:
+def writers(root: Path, benchmark: str) -> list[str]:
+    """The scripts of `bench/` whose `write_results` call names `benchmark`: the ones to rerun."""
+    call = re.compile(
+        r"write_results\(\s*(?:benchmark\s*=\s*)?([\"'])" + re.escape(benchmark) + r"\1"
+    )
+    return [
+        f"bench/{path.name}"
+        for path in sorted((root / "bench").glob("*.py"))
+        if call.search(path.read_text())
+    ]
+
+
+def render_page(
+    data: dict[str, Any], source: str, scripts: list[str] | None = None
+) -> tuple[str, dict[str, bytes]]:
     """The Markdown page of one results file and its PNGs (`{file name: bytes}`)."""
     name = data["benchmark"]
     lines = [f"# {data['title']}", "", data["description"].strip(), ""]
     lines += [f"*Generated from `{source}`, measured {data['created']}.*", ""]
+    if scripts:
+        lines += [
+            "*Rerun it with "
+            + " or ".join(f"`python {script}`" for script in scripts)
+            + " (`make bench` reruns every benchmark).*",
+            "",
+        ]
     targets = data.get("targets", [])
     if targets:
         met = sum(bool(t["met"]) for t in targets)
@@ -281,7 +302,7 @@ def build(root: Path, directory: Path) -> tuple[dict[str, str | bytes], list[Any
             source = str(path.relative_to(root))
         except ValueError:
             source = path.name
-        page, images = render_page(data, source)
+        page, images = render_page(data, source, writers(root, data["benchmark"]))
         files[f"results/{data['benchmark']}.md"] = page
         for file_name, content in images.items():
             files[f"results/{file_name}"] = content

@@ -118,3 +118,16 @@ def test_nav_placeholders_are_expanded() -> None:
     expanded = hook._expand(nav, sections)
     assert expanded[1] == {"Theorems": ["theorems/index.md", {"a": "theorems/a.md"}]}
     assert sections == {}
+
+
+def test_results_pages_name_the_script_that_writes_them(tmp_path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "bench_a.py").write_text('write_results(\n    "alpha",\n    "Alpha", "", [])\n')
+    (bench / "bench_b.py").write_text(
+        'print("alpha")\nwrite_results(benchmark="beta", title="B")\n'
+    )
+    assert result_pages.writers(tmp_path, "alpha") == ["bench/bench_a.py"]
+    assert result_pages.writers(tmp_path, "beta") == ["bench/bench_b.py"]
+    page, _ = result_pages.render_page(probe_results(), "x.json", ["bench/bench_a.py"])
+    assert "`python bench/bench_a.py`" in page
