@@ -27,14 +27,41 @@ from .output import format_table, print_json, progress
 EXIT_CODES = {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--alpha", type=float, default=1e-6, help="family-wise significance (default 1e-6)"
+        "--alpha", type=probability, default=1e-6, help="family-wise significance (default 1e-6)"
     )
     parser.add_argument(
-        "--tv", type=float, default=0.05, help="smallest TV the audit must detect (default 0.05)"
+        "--tv",
+        type=probability,
+        default=0.05,
+        help="smallest TV the audit must detect (default 0.05)",
     )
-    parser.add_argument("--power", type=float, default=0.99, help="power at that TV (default 0.99)")
+    parser.add_argument(
+        "--power", type=probability, default=0.99, help="power at that TV (default 0.99)"
+    )
     parser.add_argument(
         "--test", choices=["chi2", "g"], default="chi2", help="chi-square or G-test"
     )
@@ -56,9 +83,14 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("sampler", help="audit a verify function on generated (p, q) cases")
     p.add_argument("function", metavar="MODULE:FUNCTION")
     p.add_argument("--algorithm", choices=["sd", "exact_match"], default="sd", help="reference law")
-    p.add_argument("--samples", type=int, help="samples per case (default: planned for --power)")
     p.add_argument(
-        "--max-samples", type=int, default=1_000_000, help="cap on planned samples per case"
+        "--samples", type=positive_int, help="samples per case (default: planned for --power)"
+    )
+    p.add_argument(
+        "--max-samples",
+        type=positive_int,
+        default=1_000_000,
+        help="cap on planned samples per case",
     )
     _common(p)
     p.set_defaults(handler=run_sampler)
@@ -71,8 +103,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--prompt", default="abca", help="prompt text (encoded with the target's tokenizer)"
     )
-    p.add_argument("--max-new-tokens", type=int, default=2, help="m: tokens whose law is tested")
-    p.add_argument("--samples", type=int, default=2000, help="samples (default 2000)")
+    p.add_argument(
+        "--max-new-tokens", type=positive_int, default=2, help="m: tokens whose law is tested"
+    )
+    p.add_argument("--samples", type=positive_int, default=2000, help="samples (default 2000)")
     p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int)
@@ -100,9 +134,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
     p.add_argument("--repetition-penalty", type=float)
-    p.add_argument("--samples", type=int, default=2000, help="samples per sampling configuration")
     p.add_argument(
-        "--max-new-tokens", type=int, default=2, help="m: tokens whose joint law is tested"
+        "--samples", type=positive_int, default=2000, help="samples per sampling configuration"
+    )
+    p.add_argument(
+        "--max-new-tokens", type=positive_int, default=2, help="m: tokens whose joint law is tested"
     )
     p.add_argument("--target", help="target model name (default: tiny random Llama models)")
     p.add_argument("--draft", help="same-tokenizer drafter name (default: TARGET:layers=2)")
@@ -116,7 +152,9 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run_transformers)
 
     p = sub.add_parser("controls", help="run the negative controls (each must be flagged)")
-    p.add_argument("--samples", type=int, default=4000, help="samples per case (default 4000)")
+    p.add_argument(
+        "--samples", type=positive_int, default=4000, help="samples per case (default 4000)"
+    )
     _common(p)
     p.set_defaults(handler=run_controls)
 
@@ -217,7 +255,11 @@ def run_generate(args: argparse.Namespace) -> int:
         return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     target = load_model(args.target)
-    processing = Processing(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    try:
+        processing = Processing(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    except ValueError as exc:
+        print(f"specproof audit generate: error: {exc}", file=sys.stderr)
+        return 2
     prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
     with _bar(args, "audit generate", args.samples * (2 if baseline else 1)) as bar:
 
@@ -276,12 +318,16 @@ def run_transformers(args: argparse.Namespace) -> int:
     if any(
         v is not None for v in (args.temperature, args.top_k, args.top_p, args.repetition_penalty)
     ):
-        processing = Processing(
-            args.temperature if args.temperature is not None else 1.0,
-            args.top_k,
-            args.top_p,
-            args.repetition_penalty,
-        )
+        try:
+            processing = Processing(
+                args.temperature if args.temperature is not None else 1.0,
+                args.top_k,
+                args.top_p,
+                args.repetition_penalty,
+            )
+        except ValueError as exc:
+            print(f"specproof audit transformers: error: {exc}", file=sys.stderr)
+            return 2
     models = load_models(args.target, args.draft, args.other_draft)
 
     def select(config: Any) -> bool:

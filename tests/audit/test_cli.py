@@ -223,3 +223,15 @@ def test_transformers_options_select_the_configurations(capsys):
         code
         == {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}[data["verdict"]]
     )
+
+
+def test_bad_arguments_are_refused_with_the_argument_named(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "sampler", "my_sampler:verify", "--samples", "0"])
+    assert exit_info.value.code == 2 and "--samples" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["audit", "controls", "--alpha", "1.5"])
+    assert "--alpha" in capsys.readouterr().err
+    pytest.importorskip("transformers")
+    assert main(["audit", "transformers", "--temperature", "0"]) == 2
+    assert "temperature" in capsys.readouterr().err
