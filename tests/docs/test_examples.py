@@ -75,11 +75,13 @@ PYTHON_PAGES = [p for p in pages() if any(b.language in PYTHON for b in blocks(p
 CONSOLE_BLOCKS = [b for b in _all_blocks() if b.language in CONSOLE]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_examples_run(page: Path) -> None:
     assert run_python_page(page) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=lambda b: b.where)
 def test_console_examples_run(block: Block) -> None:
     if block.marker.startswith("skip"):
