@@ -192,3 +192,40 @@ def test_end_to_end_false_failure_rate_is_at_most_alpha():
         for s in range(50)
     )
     assert flagged_broken >= 25
+
+
+@pytest.mark.slow
+@pytest.mark.statistical
+def test_end_to_end_power_matches_the_computed_power():
+    """The harness's joint test on a broken sampler (bonus drawn from the wrong row) rejects as
+    often as the noncentral chi-square predicts from the exact broken law: over 400 audits of
+    100 samples, within 5 binomial standard deviations (false failure < 1e-6) plus 0.03 (the
+    noncentral approximation). The case is chosen so that no cell is pooled at 100 samples."""
+    from specproof.engine.audit.sampler import Case, RoundLaw, collect, test_case
+
+    case = Case(
+        "hand",
+        np.array([[0.5, 0.25, 0.25], [0.25, 0.25, 0.5]]),
+        np.array([[0.25, 0.5, 0.25]]),
+    )
+    law = round_law(case)
+    broken_law = RoundLaw(law.accept, law.reject, case.target_probs[0], exact=False)
+    cells = law.likely_outcomes(0.0)
+    assert min(cells.values()) * 100 >= 5  # no pooling
+    p = np.array(list(cells.values()))
+    p_broken = np.array([broken_law.prob(o) for o in cells])
+    n, alpha, reps = 100, 1e-4, 400
+    lam = n * float(((p_broken - p) ** 2 / p).sum())
+    dof = len(cells) - 1
+    predicted = stats.ncx2.sf(stats.chi2.isf(alpha, dof), dof, lam)
+    broken = dict(BROKEN)["bonus-off-by-one"]
+    rng = np.random.default_rng(0)
+    rejected = 0
+    for _ in range(reps):
+        samples = collect(broken, case, n, rng)
+        rejected += test_case(law, samples)["joint"].p_value <= alpha
+    observed = rejected / reps
+    tolerance = 5 * np.sqrt(predicted * (1 - predicted) / reps) + 0.03
+    assert 0.2 < predicted < 0.8  # a power that can be missed either way
+    print(f"observed {observed:.3f}, predicted {predicted:.3f}")
+    assert abs(observed - predicted) <= tolerance, (observed, predicted)
