@@ -90,30 +90,39 @@ def verify_sd(
     rejected = n_accepted < k
     chunk = max(1, CHUNK_BYTES // (shape.vocab * target_probs.element_size()))
     rej = rejected.nonzero().squeeze(1)
+    # Chunks reuse one workspace: a fresh large temporary per chunk costs page faults.
+    work = target_probs.new_empty(min(chunk, batch), shape.vocab)
+    work_draft = target_probs.new_empty(min(chunk, rej.numel()), shape.vocab)
     for rows in rej.split(chunk) if rej.numel() else ():
         positions = n_accepted[rows]
-        weights = select_rows(target_probs, rows, positions)
-        draft_rows = select_rows(draft_probs, rows, positions)
+        weights = select_rows(target_probs, rows, positions, work[: rows.numel()])
+        draft_rows = select_rows(draft_probs, rows, positions, work_draft[: rows.numel()])
         if not all_positive_finite(draft_rows.sum(-1)):  # (p - inf)+ = 0 would hide an inf
             check_gathered(draft_rows, "draft_probs", "a rejected position's row")
         index, mass = inverse_cdf_with_mass(weights.sub_(draft_rows).clamp_(min=0), final_u[rows])
         if not all_positive_finite(mass):
             empty = (~(torch.isfinite(mass) & (mass > 0))).nonzero().squeeze(1)
             # Zero residual: unreachable in exact arithmetic (see the module docstring).
-            index[empty] = draw_from_target(target_probs, rows[empty], positions[empty], final_u)
+            index[empty] = draw_from_target(
+                target_probs, rows[empty], positions[empty], final_u, work[: empty.numel()]
+            )
         last[rows] = index
     acc = (~rejected).nonzero().squeeze(1)
     for rows in acc.split(chunk) if acc.numel() else ():
-        last[rows] = draw_from_target(target_probs, rows, n_accepted[rows], final_u)
+        last[rows] = draw_from_target(
+            target_probs, rows, n_accepted[rows], final_u, work[: rows.numel()]
+        )
     return assemble(tokens, n_accepted, last)
 
 
-def select_rows(probs: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """`probs[rows, positions]` (`[len(rows), V]`), without copying more than those rows."""
+def select_rows(
+    probs: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor, out: torch.Tensor
+) -> torch.Tensor:
+    """`probs[rows, positions]` (`[len(rows), V]`) written into `out`; returns `out`."""
     if probs.is_contiguous():
         _, n, vocab = probs.shape
-        return probs.view(-1, vocab).index_select(0, rows * n + positions)
-    return probs[rows, positions]
+        return torch.index_select(probs.view(-1, vocab), 0, rows * n + positions, out=out)
+    return out.copy_(probs[rows, positions])
 
 
 def draw_from_target(
@@ -121,9 +130,16 @@ def draw_from_target(
     rows: torch.Tensor,
     positions: torch.Tensor,
     final_u: torch.Tensor,
+    out: torch.Tensor,
 ) -> torch.Tensor:
-    """Inverse CDF of target rows `[rows, positions]`; `ValueError` naming a row without mass."""
-    index, mass = inverse_cdf_with_mass(select_rows(target_probs, rows, positions), final_u[rows])
+    """Inverse CDF of target rows `[rows, positions]`, gathered into `out`.
+
+    Raises:
+        ValueError: naming a row without a positive, finite sum.
+    """
+    index, mass = inverse_cdf_with_mass(
+        select_rows(target_probs, rows, positions, out), final_u[rows]
+    )
     if not all_positive_finite(mass):
         i = int((~(torch.isfinite(mass) & (mass > 0))).nonzero()[0])
         raise ValueError(
