@@ -185,3 +185,18 @@ def test_a_case_that_does_not_simplify_and_is_not_refuted_is_unknown():
 
     outcome = prove_zero_by_cases("fake", [a, b], difference, sign_cases("a", "b"))
     assert outcome.status == "unknown" and "reason" in outcome.certificate
+
+
+def test_lemma_sum_checks_the_unit_farkas_combination_exactly():
+    a, b = z3.Reals("a b")
+    m1, m2 = z3.Reals("m1 m2")
+    lemma = Outcome("proved", {"backend": "z3"})
+    totals = (a + b, z3.RealVal(0))
+    unit = prove_lemma_sum(lemma, totals, [(a, m1), (b, m2)], [m1 >= 0, m2 >= 0], [a, b], 10)
+    assert unit.status == "proved" and unit.certificate["farkas_checked"] is True
+    # Still a valid refutation (2*(m1 >= 0) + (m2 >= m1)), but not the unit sum of instances.
+    other = prove_lemma_sum(lemma, totals, [(a, m1), (b, m2)], [m1 >= 0, m2 >= m1], [a, b], 10)
+    assert other.status == "proved" and other.certificate["farkas_checked"] is False
+    # Instances too weak for the claim: z3 finds a model of the abstraction, so not proved.
+    weak = prove_lemma_sum(lemma, totals, [(a, m1), (b, m2)], [m1 >= 0, m2 >= -1], [a, b], 10)
+    assert weak.status == "unknown" and weak.certificate["combination"]["result"] == "sat"
