@@ -32,6 +32,7 @@ from .smt import (
     prove_by_refutation,
     prove_for_distributions,
     prove_for_sizes,
+    prove_lemma_sum,
     reference_rates,
 )
 from .symbolic import Case, prove_zero_by_cases, sign_cases, sign_pattern_cases
@@ -638,6 +639,7 @@ def prove_acceptance_is_maximal(
     vocab_sizes: Sequence[int],
     timeout_s: float,
     bound: Callable[[Any, Any, f.Arith], Any] = f.accepted_mass,
+    combination_size: int = 1000,
 ) -> Outcome:
     r"""Prove that no lossless single-draft verifier of proposal $q$ accepts more than SD.
 
@@ -649,23 +651,28 @@ def prove_acceptance_is_maximal(
     then its acceptance rate $\sum_x q(x)\,a(x) \le \sum_x \min(p(x), q(x))$, SD's rate.
     (SD attains it, so SD's acceptance is the maximum over this class.)
 
-    Backend: z3, twice.
+    Backend: z3.
 
     - *Per-coordinate lemma, every $V$*: for reals $p, q, a, R$ with $q \ge 0$, $0 \le a \le 1$,
       $R \ge 0$ and $q a + R = p$: $q a \le \min(p, q)$ (`bound`, the reference's
-      `accepted_mass`). For the verifier, $R = \sum_x q(x)(1 - a(x))\rho_x(y) \ge 0$ (products
-      of nonnegatives), so the lemma applies at every $y$; summing the $V$ instances (all with
-      coefficient 1; a sum of valid inequalities is valid) gives the theorem for every $V$.
+      `accepted_mass`). For the verifier, $R = \sum_x q(x)(1 - a(x))\rho_x(y)$ is a sum of terms
+      that z3 proves nonnegative ($q \ge 0$, $a \le 1$, $\rho \ge 0$), so the lemma applies
+      at every $y$; summing the $V$ instances (all with coefficient 1; a sum of valid
+      inequalities is valid) gives the theorem for every $V$. That combination step is run
+      mechanically at `combination_size` by
+      [`prove_lemma_sum`][specproof.proofs.smt.prove_lemma_sum] (abstraction to fresh reals,
+      exact unit Farkas check, z3 linear refutation).
     - *Directly for each of `vocab_sizes`*: the whole statement with $2V + V + V^2$ real
       variables ($p, q, a, \rho$), refuting its negation.
 
-    Certificate: the lemma's z3 certificate (unsat core shows which hypotheses it uses) and the
-    per-size direct certificates.
+    Certificate: the lemma's z3 certificate (unsat core shows which hypotheses it uses), the
+    nonnegativity lemma's, the combination's, and the per-size direct certificates.
 
     Args:
         vocab_sizes: the sizes proved directly.
         timeout_s: z3's time limit per call.
         bound: the per-token bound on accepted mass to check (the reference's by default).
+        combination_size: the $V$ at which the lemma combination is run.
     """
     p, q, a, rest = z3.Reals("p q a R")
     lemma = prove_by_refutation(
@@ -687,6 +694,33 @@ def prove_acceptance_is_maximal(
     )
     if lemma.status != "proved":
         return Outcome(lemma.status, {"step": "per-token lemma", **lemma.certificate})
+    rho = z3.Real("rho")
+    nonnegative = prove_by_refutation(
+        {"q_nonnegative": q >= 0, "a_at_most_1": a <= 1, "rho_nonnegative": rho >= 0},
+        q * (1 - a) * rho >= 0,
+        [q, a, rho],
+        timeout_s,
+    )
+    if nonnegative.status != "proved":
+        return Outcome("unknown", {"step": "rejected mass nonnegative", **nonnegative.certificate})
+    target = [z3.Real(f"p_{i}") for i in range(combination_size)]
+    draft = [z3.Real(f"q_{i}") for i in range(combination_size)]
+    accept = [z3.Real(f"a_{i}") for i in range(combination_size)]
+    bounds = [bound(pp, qq, Z3_ARITH) for pp, qq in zip(target, draft, strict=True)]
+    accepted = [qq * aa for qq, aa in zip(draft, accept, strict=True)]
+    fresh_bounds = [z3.Real(f"m_{i}") for i in range(combination_size)]
+    fresh_accepted = [z3.Real(f"c_{i}") for i in range(combination_size)]
+    combination = prove_lemma_sum(
+        lemma,
+        (f.total(bounds, Z3_ARITH), z3.Sum(accepted)),
+        list(zip(bounds, fresh_bounds, strict=True))
+        + list(zip(accepted, fresh_accepted, strict=True)),
+        [m >= c for m, c in zip(fresh_bounds, fresh_accepted, strict=True)],
+        target + draft + accept,
+        timeout_s,
+    )
+    if combination.status != "proved":
+        return Outcome("unknown", {"step": "lemma combination", **combination.certificate})
 
     def direct(vocab_size: int) -> Outcome:
         target, draft, hypotheses = distribution_variables(vocab_size)
@@ -724,7 +758,8 @@ def prove_acceptance_is_maximal(
         {
             "backend": "z3",
             "lemma": lemma.certificate,
-            "every_vocab_size": "lemma summed over tokens",
+            "rejected_mass_nonnegative": nonnegative.certificate,
+            "combination": {k: v for k, v in combination.certificate.items() if k != "lemma"},
             "direct": sizes.certificate,
             **(
                 {"counterexample": sizes.certificate["counterexample"]}
@@ -745,8 +780,8 @@ def _with_size(vocab_size: int, outcome: Outcome) -> tuple[Any, dict[str, Any]]:
     r"$a(x) \in [0, 1]$, else output $y \sim \rho_x$) that are lossless "
     r"($q(y)a(y) + \sum_x q(x)(1 - a(x))\rho_x(y) = p(y)$ for all $y$), the acceptance rate "
     r"$\sum_x q(x)a(x) \le \sum_x \min(p(x), q(x))$, standard SD's: for every $V$ by a z3-proved "
-    r"per-token lemma ($q a \le \min(p, q)$) summed over tokens, and directly by z3 for $V = 2, 3$ "
-    r"(direct solving times out from $V = 4$).",
+    r"per-token lemma ($q a \le \min(p, q)$) summed over tokens (the sum step run by z3 at "
+    r"$V = 1000$), and directly by z3 for $V = 2, 3$ (direct solving times out from $V = 4$).",
     "z3",
 )
 def check_sd_acceptance_is_maximal(options: CheckOptions) -> Outcome:

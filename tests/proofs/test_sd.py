@@ -189,6 +189,10 @@ def test_acceptance_is_maximal_is_proved_by_lemma_and_directly():
     # The lemma needs losslessness at y and R >= 0 (the rejected mass redistributed to y).
     assert {"lossless_at_y", "R_nonnegative", "negated_claim"} <= set(cert["lemma"]["unsat_core"])
     assert cert["direct"]["proved_sizes"] == [2, 3]
+    assert cert["rejected_mass_nonnegative"]["result"] == "unsat"
+    combination = cert["combination"]
+    assert combination["coordinates"] == 1000 and combination["farkas_checked"] is True
+    assert combination["combination"]["result"] == "unsat"
 
 
 def test_a_bound_below_min_is_refuted_for_lossless_verifiers():
