@@ -118,7 +118,7 @@ def main() -> None:
             "tests. Throughput = N / sample s (one Python call per sample; the implementation's "
             "own cost dominates). The plot shows the guaranteed power "
             "(noncentral chi-square bound, level alpha / (3 + K)) against N for each case's "
-            "degrees of freedom."
+            "degrees of freedom. Timings are from a shared 2-core machine (other jobs running)."
         ),
         [
             table(
