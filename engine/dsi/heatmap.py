@@ -99,7 +99,9 @@ def heatmap(
     r"""Run the heatmap experiment.
 
     Args:
-        c, a, k: grid values (default: `default_grid(20)`).
+        c: drafter cost grid values (default: from `default_grid(20)`).
+        a: acceptance-rate grid values (default: from `default_grid(20)`).
+        k: lookahead grid values (default: from `default_grid(20)`).
         tokens: $S$ per path.
         repeats: paths per configuration.
         seed: root seed (chunks get independent child seeds).

@@ -145,7 +145,9 @@ def simulate_lanes(
     """Simulate non-SI, SI and DSI on every lane (broadcast `c`, `a`, `k`), shared draws per lane.
 
     Args:
-        c, a, k: per-lane parameters (scalars or arrays, broadcast together).
+        c: per-lane drafter cost (scalar or array; `c`, `a`, `k` broadcast together).
+        a: per-lane acceptance rate (scalar or array).
+        k: per-lane lookahead (scalar or array).
         tokens: $S$, output tokens per path.
         rng: the generator; lanes are processed in chunks of `chunk` in order, so results are
             deterministic given the generator's state.
