@@ -14,6 +14,11 @@ run it). Three parts, one JSON file (`bench/results/gpu.json`, or `--out DIR`):
    without `assistant_model`, on random-initialised GPTBigCode (StarCoder architecture) models
    of real sizes: a ~1B target and a ~100M draft (bfloat16 on CUDA; tiny float32 models with
    `--smoke`).
+4. **DSI**: the target's and drafter's measured latencies on the device (time to first token,
+   per-token latency), then the expected per-token latency of SI and DSI at those latencies
+   for a sweep of acceptance rates and lookaheads (exact, `specproof.reference.dsi`), and one
+   online DSI run with sleeping workers at the measured latencies
+   (`specproof.engine.dsi.hf.gpu_section`).
 
 The GPU's name is recorded in the results' `machine.gpu` and in the first table.
 """
@@ -34,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, write_results  # noqa: E402
 
 from specproof.engine.adapters import to_verdict  # noqa: E402
+from specproof.engine.dsi.hf import gpu_section  # noqa: E402
 from specproof.engine.generate import Sampling, generate  # noqa: E402
 from specproof.engine.models import load_model  # noqa: E402
 from specproof.engine.verify import ALGORITHMS, verify_batch  # noqa: E402
@@ -52,6 +58,8 @@ FULL = {
     "conformance_rounds": 200,
     "vocab_sizes": [32000, 262144],
     "kernel_batch": 256,
+    "dsi_target": "random-llama:layers=16,hidden=2048,heads=16,vocab=32000",
+    "dsi_drafter": "random-llama:layers=2,hidden=512,heads=8,vocab=32000",
 }
 SMOKE = {
     "target": "random-starcoder-tiny",
@@ -61,6 +69,8 @@ SMOKE = {
     "conformance_rounds": 20,
     "vocab_sizes": [1024],
     "kernel_batch": 8,
+    "dsi_target": "random-llama:layers=2,hidden=64,heads=4,vocab=512",
+    "dsi_drafter": "random-llama:layers=1,hidden=32,heads=2,vocab=512",
 }
 
 
@@ -228,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     conf_rows = conformance(device, sizes["conformance_rounds"])
     kernel_rows = kernel_throughput(device, sizes["vocab_sizes"], sizes["kernel_batch"], 4)
     gen_rows, sizes_note = generation(device, sizes)
+    dsi = gpu_section(sizes["dsi_target"], sizes["dsi_drafter"], device=str(device))
     tables = [
         table(
             f"Verify kernels on {gpu or device.type} vs the exact CPU reference",
@@ -244,6 +255,39 @@ def main(argv: list[str] | None = None) -> int:
             f"Generation on {gpu or device.type}: {sizes_note}",
             ["mode", "method", "tokens/s", "acceptance", "tokens per target call"],
             gen_rows,
+        ),
+        table(
+            f"DSI on {gpu or device.type}: measured latencies (c = {dsi['c']:.3f})",
+            ["model", "name", "time to first token ms", "per-token ms"],
+            [
+                [role, dsi[role], 1000 * lat["ttft_s"], 1000 * lat["tpot_s"]]
+                for role, lat in (
+                    ("target", dsi["latencies"]["target"]),
+                    ("drafter", dsi["latencies"]["drafter"]),
+                )
+            ],
+        ),
+        table(
+            f"DSI on {gpu or device.type}: expected latency per token at the measured c",
+            ["a", "K", "SI", "DSI", "DSI speedup over SI", "DSI speedup over non-SI"],
+            [
+                [
+                    r["a"],
+                    r["k"],
+                    r["si_per_token"],
+                    r["dsi_per_token"],
+                    r["dsi_vs_si"],
+                    r["dsi_vs_nonsi"],
+                ]
+                for r in dsi["rows"]
+            ],
+            note="Random-initialised models: acceptance is swept, not measured. Online run with "
+            "sleeping workers at the measured latencies (a = 0.8, K = 5), wall time per token in "
+            "target forwards (offline cost on the same pattern): "
+            + ", ".join(
+                f"{name} {run['per_token']:.3f} ({run['offline_per_token']:.3f})"
+                for name, run in dsi["online"]["algorithms"].items()
+            ),
         ),
     ]
     exact_ok = all(row[2] == 0 for row in conf_rows)
