@@ -133,7 +133,10 @@ def test_home_page(browser, real_site: Path, tmp_path: Path) -> None:
     )
     page.screenshot(path=str(tmp_path / "home-other-scheme.png"))
     # Search runs locally (a web worker over search/search_index.json) and finds the theorems.
-    page.locator("input[data-md-component=search-query]").fill("lossless")
+    # Focus first (Material opens its search overlay on focus), then type key by key.
+    search = page.locator("input[data-md-component=search-query]")
+    search.click()
+    search.press_sequentially("lossless", delay=20)
     page.wait_for_selector(".md-search-result__item", timeout=15000)
     assert page.locator(".md-search-result__item").count() > 0
     assert not problems, problems
