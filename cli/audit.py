@@ -70,6 +70,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="DIR", help="write DIR/report.md and plots of failures")
 
 
+def _add_processors(p: Any, temperature: float | None) -> None:
+    """The logits-processor flags shared by `generate` and `transformers`."""
+    p.add_argument("--temperature", type=float, default=temperature)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--repetition-penalty", type=float)
+
+
 def add_parser(subparsers: Any) -> None:
     """Add the `audit` subcommand and its own subcommands."""
     parser = subparsers.add_parser(
@@ -108,10 +116,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--samples", type=positive_int, default=2000, help="samples (default 2000)")
     p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--repetition-penalty", type=float)
+    _add_processors(p, temperature=1.0)
     p.add_argument(
         "--baseline",
         metavar="MODULE:FUNCTION",
@@ -130,10 +135,7 @@ def add_parser(subparsers: Any) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--do-sample", dest="do_sample", action="store_true", default=None)
     group.add_argument("--greedy", dest="do_sample", action="store_false")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--repetition-penalty", type=float)
+    _add_processors(p, temperature=None)
     p.add_argument(
         "--samples", type=positive_int, default=2000, help="samples per sampling configuration"
     )

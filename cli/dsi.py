@@ -49,6 +49,23 @@ def _positive_int(flag: str) -> Any:
     return parse
 
 
+def _add_configuration(parser: Any, servers_help: str) -> None:
+    """The cost-model flags shared by `simulate` and `online`: --c, --a, --k, --servers."""
+    parser.add_argument(
+        "--c",
+        type=_unit_interval("--c", True),
+        required=True,
+        help="drafter latency per token, in target forwards, in (0, 1]",
+    )
+    parser.add_argument(
+        "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
+    )
+    parser.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
+    parser.add_argument(
+        "--servers", type=_positive_int("--servers"), default=None, help=servers_help
+    )
+
+
 def add_parser(subparsers: Any) -> None:
     """Add the `dsi` subcommand and its own subcommands."""
     parser = subparsers.add_parser(
@@ -59,22 +76,7 @@ def add_parser(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="dsi_command", metavar="ACTION", required=True)
 
     sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
-    sim.add_argument(
-        "--c",
-        type=_unit_interval("--c", True),
-        required=True,
-        help="drafter latency per token, in target forwards, in (0, 1]",
-    )
-    sim.add_argument(
-        "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
-    )
-    sim.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
-    sim.add_argument(
-        "--servers",
-        type=_positive_int("--servers"),
-        default=None,
-        help="verification servers (default: enough; with N, jobs queue)",
-    )
+    _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")
     sim.add_argument(
         "--tokens",
         type=_positive_int("--tokens"),
@@ -141,22 +143,7 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="drafter's first token after each (re)start in ms (default: c * --target-ms)",
     )
-    online.add_argument(
-        "--c",
-        type=_unit_interval("--c", True),
-        required=True,
-        help="drafter latency per token / target latency, in (0, 1]",
-    )
-    online.add_argument(
-        "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
-    )
-    online.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
-    online.add_argument(
-        "--servers",
-        type=_positive_int("--servers"),
-        default=None,
-        help="verification servers (default: enough)",
-    )
+    _add_configuration(online, "verification servers (default: enough)")
     online.add_argument(
         "--tokens", type=_positive_int("--tokens"), default=50, help="output tokens (default 50)"
     )
@@ -334,7 +321,13 @@ def run_online(args: argparse.Namespace) -> int:
     ]
     print(
         format_table(
-            ["algorithm", "wall ms", "per token (target forwards)", "offline, same pattern (no TTFT)"], rows
+            [
+                "algorithm",
+                "wall ms",
+                "per token (target forwards)",
+                "offline, same pattern (no TTFT)",
+            ],
+            rows,
         )
     )
     return 0
