@@ -31,8 +31,8 @@ def main() -> None:
     import torch
     import transformers
 
-    from specproof.engine.audit.hf_adapter import audit_transformers, load_models, usd_mapping_probe
-    from specproof.engine.audit.report import HEADERS, write_report
+    from specproof.audit.hf_adapter import audit_transformers, load_models, usd_mapping_probe
+    from specproof.audit.report import HEADERS, write_report
 
     torch.set_num_threads(1)
     models = load_models()

@@ -16,9 +16,9 @@ import time
 import numpy as np
 from common import table, write_results
 
-from specproof.engine.audit.controls import standard_sd
-from specproof.engine.audit.core import decide
-from specproof.engine.audit.sampler import (
+from specproof.audit.controls import standard_sd
+from specproof.audit.core import decide
+from specproof.audit.sampler import (
     Configuration,
     collect,
     make_case,
@@ -26,7 +26,7 @@ from specproof.engine.audit.sampler import (
     round_law,
     test_case,
 )
-from specproof.engine.audit.stats import power
+from specproof.audit.stats import power
 
 ALPHA = 1e-6
 POWER = 0.99
@@ -110,7 +110,7 @@ def main() -> None:
         "Audit: sampler-level throughput and time to a verdict",
         (
             f"Sampler-level audits of the numpy reference sampler `standard_sd` "
-            f"(`specproof.engine.audit.controls`). N is planned so that the joint test has power "
+            f"(`specproof.audit.controls`). N is planned so that the joint test has power "
             f"{POWER} against every alternative whose TV from standard SD's exact law (on the "
             f"tested cells) is at least {tv:g}, at family-wise alpha = {ALPHA:g} (Bonferroni over "
             "the case's 3 + K tests). *sample s*: calling the implementation N times (with the "

@@ -25,13 +25,13 @@ import sys
 import numpy as np
 from common import table, write_results
 
-from specproof.engine.dsi.online import run_online_simulation
-from specproof.engine.dsi.queueing import (
+from specproof.dsi.online import run_online_simulation
+from specproof.dsi.queueing import (
     dsi_cost_with_servers,
     min_servers_full_blocks,
     min_servers_no_wait,
 )
-from specproof.engine.dsi.simulator import accepted_counts, simulate
+from specproof.dsi.simulator import accepted_counts, simulate
 from specproof.reference import dsi as ref
 
 REFERENCE = [  # c, a, K, SI, DSI, non-SI (design.md; the last two rows: seed-digest §3(c))

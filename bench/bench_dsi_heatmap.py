@@ -11,8 +11,8 @@ import argparse
 
 from common import RESULTS, table, write_results
 
-from specproof.engine.dsi.heatmap import default_grid, heatmap
-from specproof.engine.dsi.report import bench_plots, heatmap_json, write_heatmap_pngs
+from specproof.dsi.heatmap import default_grid, heatmap
+from specproof.dsi.report import bench_plots, heatmap_json, write_heatmap_pngs
 
 
 def main() -> None:

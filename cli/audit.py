@@ -183,14 +183,14 @@ def load_function(spec: str) -> Callable[..., Any]:
 
 
 def _crashed(name: str, exc: BaseException, args: argparse.Namespace) -> Any:
-    from specproof.engine.audit.core import Configuration, decide
+    from specproof.audit.core import Configuration, decide
 
     config = Configuration(name=name, error=f"{type(exc).__name__}: {exc}")
     return decide([config], args.alpha, args.tv, args.power)
 
 
 def _finish(audit: Any, args: argparse.Namespace, title: str) -> int:
-    from specproof.engine.audit.report import HEADERS, table_rows, write_report
+    from specproof.audit.report import HEADERS, table_rows, write_report
 
     if args.report:
         path = write_report(audit, args.report, title)
@@ -209,7 +209,7 @@ def _bar(args: argparse.Namespace, description: str, total: int | None = None) -
 
 def run_sampler(args: argparse.Namespace) -> int:
     """`specproof audit sampler`."""
-    from specproof.engine.audit.sampler import audit_sampler
+    from specproof.audit.sampler import audit_sampler
 
     try:
         fn = load_function(args.function)
@@ -240,8 +240,8 @@ def run_generate(args: argparse.Namespace) -> int:
     """`specproof audit generate`."""
     import torch
 
-    from specproof.engine.audit.core import decide
-    from specproof.engine.audit.generation import (
+    from specproof.audit.core import decide
+    from specproof.audit.generation import (
         Processing,
         TargetLaw,
         greedy_configuration,
@@ -312,8 +312,8 @@ def run_transformers(args: argparse.Namespace) -> int:
     import torch
     import transformers
 
-    from specproof.engine.audit.generation import Processing
-    from specproof.engine.audit.hf_adapter import audit_transformers, configurations, load_models
+    from specproof.audit.generation import Processing
+    from specproof.audit.hf_adapter import audit_transformers, configurations, load_models
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     processing = None
@@ -372,8 +372,8 @@ def run_transformers(args: argparse.Namespace) -> int:
 
 def run_controls(args: argparse.Namespace) -> int:
     """`specproof audit controls`: 0 iff every control gets its expected verdict."""
-    from specproof.engine.audit.controls import BROKEN, standard_sd
-    from specproof.engine.audit.sampler import audit_sampler
+    from specproof.audit.controls import BROKEN, standard_sd
+    from specproof.audit.sampler import audit_sampler
 
     runs = [("standard-sd (correct)", standard_sd, "consistent")] + [
         (name, fn, "not-lossless") for name, fn in BROKEN

@@ -160,12 +160,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Simulate one configuration and compare with the exact expectations."""
     import numpy as np
 
-    from specproof.engine.dsi.queueing import (
+    from specproof.dsi.queueing import (
         dsi_cost_with_servers,
         min_servers_full_blocks,
         min_servers_no_wait,
     )
-    from specproof.engine.dsi.simulator import accepted_counts, simulate
+    from specproof.dsi.simulator import accepted_counts, simulate
     from specproof.reference import dsi as ref
 
     sim = simulate(args.c, args.a, args.k, tokens=args.tokens, repeats=args.repeats, seed=args.seed)
@@ -250,8 +250,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def run_heatmap(args: argparse.Namespace) -> int:
     """Run the grid and write JSON (and PNGs with --out)."""
-    from specproof.engine.dsi.heatmap import default_grid, heatmap
-    from specproof.engine.dsi.report import heatmap_json, write_heatmap_pngs
+    from specproof.dsi.heatmap import default_grid, heatmap
+    from specproof.dsi.report import heatmap_json, write_heatmap_pngs
 
     c, a, k = default_grid(args.steps)
     with progress(len(k), "dsi heatmap") as bar:
@@ -296,7 +296,7 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
 def run_online(args: argparse.Namespace) -> int:
     """Run the DSI runtime with sleeping workers and compare with the offline expectation."""
-    from specproof.engine.dsi.online import run_online_simulation
+    from specproof.dsi.online import run_online_simulation
 
     try:
         result = run_online_simulation(

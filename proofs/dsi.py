@@ -1,7 +1,7 @@
 r"""Claims about distributed speculative inference (DSI) under the authors' cost model.
 
 The model and the exact expectations are in [`specproof.reference.dsi`][specproof.reference.dsi];
-the vectorised simulator (numpy only) in `specproof.engine.dsi.simulator`. Per-token latencies
+the vectorised simulator (numpy only) in `specproof.dsi.simulator`. Per-token latencies
 are in units of one target forward; $c$ is the drafter's latency per token, $a$ the acceptance
 rate, $K$ the lookahead, $S$ the number of output tokens.
 
@@ -73,7 +73,7 @@ def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
 
 def _grid_paths(options: CheckOptions, repeats: int) -> tuple[Any, Any]:
     """The heatmap grid (c, a on 20 steps, K = 1..20), `repeats` paths each, S = 200."""
-    from specproof.engine.dsi.simulator import simulate_lanes
+    from specproof.dsi.simulator import simulate_lanes
 
     c, a, k = np.meshgrid(
         np.linspace(0.05, 1, 20), np.linspace(0.01, 0.99, 20), np.arange(1, 21), indexing="ij"
@@ -109,7 +109,7 @@ def _grid_paths(options: CheckOptions, repeats: int) -> tuple[Any, Any]:
 )
 def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
     """Evaluate the witness exactly and with the vectorised simulator; count violating paths."""
-    from specproof.engine.dsi.simulator import dsi_costs, si_costs
+    from specproof.dsi.simulator import dsi_costs, si_costs
 
     counts = np.array([[1, 0, 0]], dtype=np.int64)
     si = si_costs(np.array([0.5]), np.array([1]), 3, counts)[0]
@@ -127,7 +127,7 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
                 "dsi": str(dsi_exact),
             },
         )
-    from specproof.engine.dsi.online import offline_costs_on_pattern
+    from specproof.dsi.online import offline_costs_on_pattern
 
     position = offline_costs_on_pattern(2 / 3, 2, 7, [True] * 5 + [False, False])
     if not (abs(position["si"] - 17 / 3) < 1e-12 and position["dsi"] == 6.0):
@@ -343,12 +343,12 @@ def check_si_slower_region(options: CheckOptions) -> Outcome:
 )
 def check_target_server_count(options: CheckOptions) -> Outcome:
     """Queueing simulation on a few configurations."""
-    from specproof.engine.dsi.queueing import (
+    from specproof.dsi.queueing import (
         dsi_cost_with_servers,
         min_servers_full_blocks,
         min_servers_no_wait,
     )
-    from specproof.engine.dsi.simulator import accepted_counts
+    from specproof.dsi.simulator import accepted_counts
 
     rng = np.random.default_rng(options.seed)
     paths = 40 if options.thorough else 8
@@ -461,8 +461,8 @@ def check_dsi_lossless_toy(options: CheckOptions) -> Outcome:
 def _lossless_case(
     rng: Any, verifier: str, k: int, servers: int, target_only: bool
 ) -> dict[str, Any] | None:
-    from specproof.engine.dsi.runtime import DSIConfig, make_servers, run_dsi
-    from specproof.engine.dsi.workers import ToyDrafter, ToyTarget
+    from specproof.dsi.runtime import DSIConfig, make_servers, run_dsi
+    from specproof.dsi.workers import ToyDrafter, ToyTarget
     from specproof.reference import Dist, ToyLM, argmax, inverse_cdf
 
     vocab = ["a", "b", "c"]

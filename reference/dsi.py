@@ -194,7 +194,7 @@ def min_target_servers(c: Number, k: int) -> int:
     Jobs arrive every $Kc$ and each takes 1; job $b$ reuses the server of job $b - n$, which is
     free at $(b - n)Kc + 1 \le bKc$ iff $nKc \ge 1$: hence $n = \lceil 1/(Kc) \rceil$.
     (A final, shorter block of a run arrives sooner and may still wait unless
-    $(n - 1)Kc \ge 1$; see `specproof.engine.dsi.queueing`.)
+    $(n - 1)Kc \ge 1$; see `specproof.dsi.queueing`.)
 
     Examples:
         >>> min_target_servers(Fraction(1, 10), 5)

@@ -1,6 +1,7 @@
 """API reference pages: one per package, one `:::` directive per module, found by walking the sources.
 
-A module added to `reference/`, `proofs/` or `engine/` (or a new subpackage) appears without
+A module added to any source folder (`reference/`, `proofs/`, `engine/`, `audit/`, ...) or a new
+subpackage appears without
 any docs code. Private modules (`_name.py`) and `__main__.py` are left out. The command-line
 page prints every subcommand's `--help`, taken from the parser itself.
 """
@@ -12,11 +13,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-#: Source folder -> import name (the package-dir mapping of pyproject.toml).
+
+def _source_folders() -> tuple[str, ...]:
+    """`SOURCE_FOLDERS` of setup.py (the package-dir mapping), read without running setup.py."""
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(getattr(t, "id", None) == "SOURCE_FOLDERS" for t in targets):
+                assert node.value is not None
+                folders: tuple[str, ...] = ast.literal_eval(node.value)
+                return folders
+    raise RuntimeError("setup.py defines no SOURCE_FOLDERS")
+
+
+#: Source folder -> import name (setup.py's package-dir mapping), the command line excepted.
 PACKAGES = {
-    "reference": "specproof.reference",
-    "proofs": "specproof.proofs",
-    "engine": "specproof.engine",
+    folder: f"specproof.{folder}"
+    for folder in _source_folders()
+    if folder != "cli" and (Path(__file__).resolve().parents[2] / folder / "__init__.py").is_file()
 }
 
 

@@ -141,7 +141,7 @@ def compare_on_models(
     the same two cores, so DSI's concurrency is mostly lost there: the numbers are honest
     measurements of this machine, not of a multi-GPU node.
     """
-    from .runtime import DSIConfig, make_servers, run_dsi, run_nonsi, run_si
+    from specproof.dsi.runtime import DSIConfig, make_servers, run_dsi, run_nonsi, run_si
 
     target_spec = HFWorkerSpec(target, "target", device, threads)
     drafter_spec = HFWorkerSpec(drafter, "drafter", device, threads)
@@ -202,9 +202,8 @@ def gpu_section(
     """
     import torch
 
+    from specproof.dsi.online import run_online_simulation
     from specproof.reference import dsi as ref
-
-    from .online import run_online_simulation
 
     prompt = list(range(1, 65))
     target_worker = HFWorkerSpec(target, "target", device)()

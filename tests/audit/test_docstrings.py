@@ -11,9 +11,9 @@ import pytest
 @pytest.mark.parametrize(
     "name",
     [
-        "specproof.engine.audit.stats",
-        "specproof.engine.audit.core",
-        "specproof.engine.audit.sampler",
+        "specproof.audit.stats",
+        "specproof.audit.core",
+        "specproof.audit.sampler",
     ],
 )
 def test_docstring_examples(name):
@@ -23,5 +23,5 @@ def test_docstring_examples(name):
 
 def test_examples_are_found():
     finder = doctest.DocTestFinder()
-    module = importlib.import_module("specproof.engine.audit.stats")
+    module = importlib.import_module("specproof.audit.stats")
     assert sum(len(t.examples) for t in finder.find(module)) >= 5

@@ -14,7 +14,7 @@ from scipy import stats
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from specproof.engine.audit.generation import (  # noqa: E402
+from specproof.audit.generation import (  # noqa: E402
     Processing,
     TargetLaw,
     audit_generate,

@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from specproof.engine.audit.generation import Processing  # noqa: E402
-from specproof.engine.audit.hf_adapter import (  # noqa: E402
+from specproof.audit.generation import Processing  # noqa: E402
+from specproof.audit.hf_adapter import (  # noqa: E402
     MODES,
     Models,
     audit_transformers,
@@ -23,7 +23,7 @@ from specproof.engine.audit.hf_adapter import (  # noqa: E402
     load_models,
     usd_mapping_probe,
 )
-from specproof.engine.audit.stats import power  # noqa: E402
+from specproof.audit.stats import power  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -89,7 +89,7 @@ def _fixed_vocab_order(tokenizer):
 @pytest.mark.slow
 @pytest.mark.statistical
 def test_sampling_paths(models):
-    from specproof.engine.audit.hf_adapter import OTHER_ALPHABET
+    from specproof.audit.hf_adapter import OTHER_ALPHABET
     from specproof.engine.models import LoadedModel, char_tokenizer
 
     other = models.other_draft

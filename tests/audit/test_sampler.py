@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specproof.engine.audit.controls import BROKEN, inverse_cdf, standard_sd
-from specproof.engine.audit.sampler import (
+from specproof.audit.controls import BROKEN, inverse_cdf, standard_sd
+from specproof.audit.sampler import (
     DEFAULT_PLAN,
     audit_sampler,
     default_cases,
@@ -55,7 +55,7 @@ def test_round_law_is_a_distribution_over_output_tuples():
 
 def test_round_law_of_a_one_draft_case_by_hand():
     # p0 = (1/2, 1/2), q0 = (3/4, 1/4), p1 = (1/4, 3/4): A = min(p, q), R = (p - q)+, B = p1.
-    from specproof.engine.audit.sampler import Case
+    from specproof.audit.sampler import Case
 
     case = Case("hand", np.array([[0.5, 0.5], [0.25, 0.75]]), np.array([[0.75, 0.25]]))
     law = round_law(case)
@@ -201,7 +201,7 @@ def test_end_to_end_power_matches_the_computed_power():
     often as the noncentral chi-square predicts from the exact broken law: over 400 audits of
     100 samples, within 5 binomial standard deviations (false failure < 1e-6) plus 0.03 (the
     noncentral approximation). The case is chosen so that no cell is pooled at 100 samples."""
-    from specproof.engine.audit.sampler import Case, RoundLaw, collect, test_case
+    from specproof.audit.sampler import Case, RoundLaw, collect, test_case
 
     case = Case(
         "hand",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specproof.engine.audit.stats import (
+from specproof.audit.stats import (
     goodness_of_fit,
     holm,
     homogeneity,
@@ -186,10 +186,10 @@ def test_statistics_import_without_torch():
         "        if name == 'torch' or name.startswith('torch.'):\n"
         "            raise ImportError('torch is blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import specproof.engine.audit, specproof.engine.audit.stats, specproof.engine.audit.sampler\n"
-        "import specproof.engine.audit.controls, specproof.engine.audit.core\n"
-        "from specproof.engine.audit.controls import standard_sd\n"
-        "from specproof.engine.audit.sampler import audit_sampler, default_cases\n"
+        "import specproof.audit, specproof.audit.stats, specproof.audit.sampler\n"
+        "import specproof.audit.controls, specproof.audit.core\n"
+        "from specproof.audit.controls import standard_sd\n"
+        "from specproof.audit.sampler import audit_sampler, default_cases\n"
         "audit_sampler(standard_sd, default_cases()[:2], n_samples=50)\n"
         "assert not any(m == 'torch' or m.startswith('torch.') for m in sys.modules)\n"
         "print('ok')"

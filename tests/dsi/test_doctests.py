@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize(
     "module_name",
-    ["specproof.engine.dsi.simulator", "specproof.engine.dsi.queueing", "specproof.reference.dsi"],
+    ["specproof.dsi.simulator", "specproof.dsi.queueing", "specproof.reference.dsi"],
 )
 def test_docstring_examples_run(module_name):
     module = importlib.import_module(module_name)
@@ -24,9 +24,9 @@ def test_the_simulator_imports_without_torch():
 
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import specproof.engine.dsi.simulator, specproof.engine.dsi.queueing, specproof.engine.dsi.heatmap\n"
-        "import specproof.engine.dsi.runtime, specproof.engine.dsi.online, specproof.engine.dsi.workers\n"
-        "from specproof.engine.dsi.simulator import simulate\n"
+        "import specproof.dsi.simulator, specproof.dsi.queueing, specproof.dsi.heatmap\n"
+        "import specproof.dsi.runtime, specproof.dsi.online, specproof.dsi.workers\n"
+        "from specproof.dsi.simulator import simulate\n"
         "print(simulate(0.1, 0.9, 5, tokens=50, repeats=2).summary()['dsi']['mean_cost'] > 0)\n"
     )
     result = subprocess.run(

@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 
 from specproof.cli.main import main
-from specproof.engine.dsi.online import offline_costs_on_pattern, run_online_simulation
-from specproof.engine.dsi.queueing import (
+from specproof.dsi.online import offline_costs_on_pattern, run_online_simulation
+from specproof.dsi.queueing import (
     dsi_cost_with_servers,
     min_servers_full_blocks,
     min_servers_no_wait,
 )
-from specproof.engine.dsi.simulator import accepted_counts, dsi_costs
-from specproof.engine.dsi.workers import AcceptancePattern
+from specproof.dsi.simulator import accepted_counts, dsi_costs
+from specproof.dsi.workers import AcceptancePattern
 
 TOLERANCE = 0.20
 

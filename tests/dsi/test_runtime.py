@@ -15,7 +15,7 @@ from fractions import Fraction as F
 
 import pytest
 
-from specproof.engine.dsi.runtime import (
+from specproof.dsi.runtime import (
     DSIConfig,
     InconsistentTargetError,
     WorkerFailedError,
@@ -25,7 +25,7 @@ from specproof.engine.dsi.runtime import (
     run_nonsi,
     run_si,
 )
-from specproof.engine.dsi.workers import (
+from specproof.dsi.workers import (
     AcceptancePattern,
     SleepDrafter,
     SleepTarget,

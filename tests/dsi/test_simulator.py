@@ -14,7 +14,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from specproof.engine.dsi.simulator import (
+from specproof.dsi.simulator import (
     accepted_counts,
     dsi_costs,
     si_costs,

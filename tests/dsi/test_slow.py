@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from specproof.engine.dsi.runtime import (
+from specproof.dsi.runtime import (
     DSIConfig,
     WorkerFailedError,
     make_servers,
@@ -14,7 +14,7 @@ from specproof.engine.dsi.runtime import (
     run_nonsi,
     run_si,
 )
-from specproof.engine.dsi.workers import AcceptancePattern, SleepDrafter, SleepTarget
+from specproof.dsi.workers import AcceptancePattern, SleepDrafter, SleepTarget
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def local_ray():
 
 
 def test_ray_backend_runs_dsi_and_matches_the_local_heatmap(local_ray):
-    from specproof.engine.dsi.heatmap import heatmap
+    from specproof.dsi.heatmap import heatmap
 
     pattern = AcceptancePattern.from_rate(0.8, 40, 4)
     pool = make_servers(lambda: SleepTarget(0.01), 3, "ray")

@@ -3,7 +3,7 @@ r"""Online simulation: the DSI runtime with workers that sleep for measured late
 No model runs: the drafter sleeps $c \cdot t$ per token (optionally a different time for the
 first token after a (re)start: its time to first token), each target server sleeps $t$ per
 forward (optionally a different first forward), and an
-[`AcceptancePattern`][specproof.engine.dsi.workers.AcceptancePattern] decides which drafts are
+[`AcceptancePattern`][specproof.dsi.workers.AcceptancePattern] decides which drafts are
 right. Non-SI, SI and DSI run on the same pattern and their wall times, divided by $t$, are
 compared with the offline cost of *that same pattern* (`offline_costs_on_pattern`), so the
 comparison has no sampling error: what is left is the runtime's own overhead (threads, queues;

@@ -1,4 +1,4 @@
-"""Turn a [`Heatmap`][specproof.engine.dsi.heatmap.Heatmap] into JSON data, bench plots and PNGs."""
+"""Turn a [`Heatmap`][specproof.dsi.heatmap.Heatmap] into JSON data, bench plots and PNGs."""
 
 from __future__ import annotations
 

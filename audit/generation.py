@@ -6,7 +6,7 @@ r"""Generation-level audit: does a generate function sample the target's law?
 be a deterministic function of `seed` (seed torch, numpy, ... from it).
 
 **The reference law.** The auditor runs the target model itself in float64 and applies the
-same logits processing in numpy float64 ([`Processing`][specproof.engine.audit.generation.Processing],
+same logits processing in numpy float64 ([`Processing`][specproof.audit.generation.Processing],
 transformers' documented semantics: repetition penalty, then temperature, then top-k, then
 top-p). The exact law of the first $m$ new tokens is then enumerated prefix by prefix
 (end-of-sequence absorbing). The implementation under audit samples from float32 logits: its
@@ -119,7 +119,7 @@ class Processing:
 
 
 class TargetLaw:
-    """Exact next-token laws of a causal LM under [`Processing`][specproof.engine.audit.generation.Processing], in float64.
+    """Exact next-token laws of a causal LM under [`Processing`][specproof.audit.generation.Processing], in float64.
 
     Args:
         model: a transformers causal LM (copied and cast to float64; the original is untouched).
@@ -441,7 +441,7 @@ def two_sample_configuration(
 
     Both are sampled `n` times (seeds `seed + s` and `seed + n + s`, so the arms are
     independent); the tuples of the first `m` tokens are compared by the chi-square test of
-    homogeneity ([`homogeneity`][specproof.engine.audit.stats.homogeneity]), and so are the
+    homogeneity ([`homogeneity`][specproof.audit.stats.homogeneity]), and so are the
     first tokens; Bonferroni-combined like every configuration.
     """
     from .stats import homogeneity

@@ -2,7 +2,7 @@ r"""Calibrated statistics for losslessness audits (numpy and scipy only; no torc
 
 Everything an audit verdict rests on lives here:
 
-- **Goodness of fit against an exact law** ([`goodness_of_fit`][specproof.engine.audit.stats.goodness_of_fit]):
+- **Goodness of fit against an exact law** ([`goodness_of_fit`][specproof.audit.stats.goodness_of_fit]):
   Pearson's chi-square or the G-test (likelihood ratio) on counts of outcomes. *Pooling rule*:
   every cell whose expected count $N p_i$ is below `min_expected` (default 5) is merged into one
   pooled cell; if the pooled cell's expected count is itself still below `min_expected`, it is
@@ -20,12 +20,12 @@ Everything an audit verdict rests on lives here:
   is at least $\varepsilon$, Cauchy–Schwarz gives $\sum_i (p'_i - p_i)^2/p_i \ge 4\varepsilon^2$,
   so the chi-square statistic's noncentrality is at least $\lambda = 4N\varepsilon^2$; the power
   is then at least $P(\chi^2_{\mathrm{dof}}(\lambda) > \chi^2_{\mathrm{dof}, 1-\alpha})$ (the
-  usual noncentral chi-square approximation). [`required_samples`][specproof.engine.audit.stats.required_samples]
+  usual noncentral chi-square approximation). [`required_samples`][specproof.audit.stats.required_samples]
   inverts that.
 - **Multiple configurations**: Holm's step-down correction
-  ([`holm`][specproof.engine.audit.stats.holm]) controls the family-wise error rate at $\alpha$
+  ([`holm`][specproof.audit.stats.holm]) controls the family-wise error rate at $\alpha$
   over all configurations of an audit, under any dependence.
-- **Two-sample mode** ([`homogeneity`][specproof.engine.audit.stats.homogeneity]): chi-square
+- **Two-sample mode** ([`homogeneity`][specproof.audit.stats.homogeneity]): chi-square
   test of homogeneity of two count vectors (e.g. speculative vs plain sampling of one model),
   with the same pooling rule applied to the pooled-sample expected counts.
 """
@@ -189,7 +189,7 @@ def goodness_of_fit(
         labels: optional label per cell (pooled cells get a combined label).
 
     Returns:
-        The [`FitResult`][specproof.engine.audit.stats.FitResult].
+        The [`FitResult`][specproof.audit.stats.FitResult].
 
     Raises:
         ValueError: on a bad `test`, probabilities that are not a distribution, or counts of the

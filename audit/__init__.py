@@ -2,20 +2,20 @@
 
 Modules (torch is imported only by the generation level and the transformers adapter):
 
-- [`stats`][specproof.engine.audit.stats]: chi-square and G-tests against an exact law with
+- [`stats`][specproof.audit.stats]: chi-square and G-tests against an exact law with
   small cells pooled, the two-sample homogeneity test, the certified TV bound, power and sample
   size, Holm's correction (numpy and scipy only);
-- [`core`][specproof.engine.audit.core]: configurations and verdicts (`consistent`,
+- [`core`][specproof.audit.core]: configurations and verdicts (`consistent`,
   `not-lossless`, `crashed`, `inconclusive`);
-- [`sampler`][specproof.engine.audit.sampler]: the sampler level, a verify function against the
+- [`sampler`][specproof.audit.sampler]: the sampler level, a verify function against the
   exact law of its whole output on generated cases;
-- [`controls`][specproof.engine.audit.controls]: a correct numpy sampler and deliberately broken
+- [`controls`][specproof.audit.controls]: a correct numpy sampler and deliberately broken
   ones (the negative controls);
-- [`generation`][specproof.engine.audit.generation]: the generation level, a generate function
+- [`generation`][specproof.audit.generation]: the generation level, a generate function
   against a target model's exact law (torch);
-- [`hf_adapter`][specproof.engine.audit.hf_adapter]: the built-in adapter for Hugging Face
+- [`hf_adapter`][specproof.audit.hf_adapter]: the built-in adapter for Hugging Face
   transformers (torch, transformers);
-- [`report`][specproof.engine.audit.report]: Markdown reports with plots.
+- [`report`][specproof.audit.report]: Markdown reports with plots.
 
 The command line is `specproof audit` (`specproof.cli.audit`); the how-to is
 docs/how-to/audit.md.

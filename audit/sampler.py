@@ -514,7 +514,7 @@ def audit_sampler(
 
     Args:
         fn: the function under audit (signature in the module docstring).
-        cases: the cases (default: [`default_cases`][specproof.engine.audit.sampler.default_cases]).
+        cases: the cases (default: [`default_cases`][specproof.audit.sampler.default_cases]).
         n_samples: samples per case; default: planned per case for `power` at TV `tv`.
         algorithm: `"sd"` (standard SD) or `"exact_match"` (sample-and-match).
         alpha: family-wise significance of the audit.
@@ -526,7 +526,7 @@ def audit_sampler(
         on_progress: called with (case name, samples done so far) after every sample.
 
     Returns:
-        The [`Audit`][specproof.engine.audit.core.Audit]; each case is a configuration.
+        The [`Audit`][specproof.audit.core.Audit]; each case is a configuration.
     """
     cases = list(default_cases(seed) if cases is None else cases)
     if n_samples is not None and n_samples < 1:

@@ -1,9 +1,9 @@
 r"""A correct sampler-level verify function and deliberately broken ones (negative controls).
 
-[`standard_sd`][specproof.engine.audit.controls.standard_sd] is a plain numpy implementation of
+[`standard_sd`][specproof.audit.controls.standard_sd] is a plain numpy implementation of
 standard SD with the signature the sampler-level audit expects; the audit must find it
 `consistent` (it is the null control of the calibration tests). Every function in
-[`BROKEN`][specproof.engine.audit.controls.BROKEN] reproduces one known bug pattern of SD
+[`BROKEN`][specproof.audit.controls.BROKEN] reproduces one known bug pattern of SD
 implementations (shared/research/anchors-sd.md, section 3); `specproof audit controls` runs them
 all and each must be flagged `not-lossless`.
 """

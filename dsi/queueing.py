@@ -17,7 +17,7 @@ run is different: its last blocks are shorter than $K$ (a run never drafts past 
 a block of $1 \le j < K$ drafts may be followed by the final target forward, with no drafts, at
 the same instant), so the final job can arrive only $((n - 2)K + 1)c$ after the job whose server
 it needs; no job at all waits iff also $((n - 2)K + 1)c \ge 1$
-([`min_servers_no_wait`][specproof.engine.dsi.queueing.min_servers_no_wait]). Such end-of-run
+([`min_servers_no_wait`][specproof.dsi.queueing.min_servers_no_wait]). Such end-of-run
 waits touch only the last segment and add at most two target forwards (each of the two short
 jobs waits at most one). With fewer than
 $\lceil 1/(Kc) \rceil$ servers full blocks wait and DSI slows down (never below non-SI, thanks
@@ -81,7 +81,7 @@ def dsi_cost_with_servers(
         k: lookahead.
         tokens: output tokens $S$.
         counts: the path's accepted counts, one per block (as drawn by
-            [`accepted_counts`][specproof.engine.dsi.simulator.accepted_counts]).
+            [`accepted_counts`][specproof.dsi.simulator.accepted_counts]).
         servers: verification servers (`None`: unlimited, the offline model).
 
     Times are exact when `c` is a `Fraction` (use that to compare costs with `==`); with a float

@@ -2,7 +2,7 @@
 
 A *configuration* is one thing audited on its own (a generated (p, q) case at the sampler level;
 one decoding setup of an adapter). Each configuration runs one or more tests
-([`FitResult`][specproof.engine.audit.stats.FitResult]); its p-value is the Bonferroni
+([`FitResult`][specproof.audit.stats.FitResult]); its p-value is the Bonferroni
 combination of its tests (`min(1, m * min p)`), and the p-values of all configurations of an
 audit are Holm-adjusted together, so the family-wise false-failure rate of the whole audit is at
 most `alpha`.
@@ -98,7 +98,7 @@ class Configuration:
 
 @dataclass
 class Audit:
-    """All configurations of one audit, with their verdicts assigned by [`decide`][specproof.engine.audit.core.decide]."""
+    """All configurations of one audit, with their verdicts assigned by [`decide`][specproof.audit.core.decide]."""
 
     configurations: list[Configuration]
     alpha: float
