@@ -15,7 +15,7 @@ Every benchmark prints a short table and writes `bench/results/<benchmark>.json`
     {"title": ..., "kind": "line" | "bar", "x": [...], "series": {"name": [...]},
      "xlabel": ..., "ylabel": ..., "logx": false, "logy": false},
     {"title": ..., "kind": "heatmap", "x": [...], "y": [...], "z": [[...]],
-     "xlabel": ..., "ylabel": ..., "zlabel": ...}
+     "xlabel": ..., "ylabel": ..., "zlabel": ..., "vmin": null, "vmax": null}  (vmin, vmax optional: the colour scale)
   ],
   "targets": [{"name": ..., "value": 0.31, "target": "< 1 s", "met": true}]
 }

@@ -162,8 +162,14 @@ def render_bar(plot: dict[str, Any]) -> bytes:
 def render_heatmap(plot: dict[str, Any]) -> bytes:
     fig, ax = _figure()
     z = [_numbers(row) for row in plot["z"]]
-    image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis")
-    colorbar = fig.colorbar(image, ax=ax)
+    # An optional "vmax" caps the colour scale (values above it take the top colour; the bar
+    # shows an arrow), so that a label saying "capped at" is true.
+    vmax = plot.get("vmax")
+    image = ax.imshow(
+        z, origin="lower", aspect="auto", cmap="viridis", vmin=plot.get("vmin"), vmax=vmax
+    )
+    above = vmax is not None and any(v > vmax for row in z for v in row)
+    colorbar = fig.colorbar(image, ax=ax, extend="max" if above else "neither")
     colorbar.set_label(plot.get("zlabel", ""))
     xs, ys = plot["x"], plot["y"]
     x_step, y_step = max(1, len(xs) // 10), max(1, len(ys) // 10)
