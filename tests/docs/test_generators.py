@@ -88,9 +88,21 @@ def test_a_results_page_holds_every_part() -> None:
     assert all(name in page for name in images)
 
 
+def test_a_results_page_opens_with_its_finding_and_ranks_below_prose_in_search() -> None:
+    data = {**probe_results(), "finding": "The probe found what it probes."}
+    page, _ = result_pages.render_page(data, "probe.json")
+    assert page.startswith("---\nsearch:\n  boost: 0.2\n---\n")
+    finding = page.index('!!! abstract "Finding"')
+    assert finding < page.index(data["description"].strip()[:40])
+    assert "    The probe found what it probes." in page
+    without, _ = result_pages.render_page(probe_results(), "probe.json")
+    assert "Finding" not in without
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        (lambda d: d.update(finding=" "), "'finding' must be a non-empty string"),
         (lambda d: d["plots"].append({"title": "Pie", "kind": "pie"}), "plot kind 'pie'"),
         (lambda d: d.update(extra=1), "top-level key(s) ['extra']"),
         (lambda d: d.update(benchmark="other"), "file is named docsprobe_results.json"),
