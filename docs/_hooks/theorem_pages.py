@@ -2,11 +2,13 @@
 
 Nothing here knows any particular claim: every claim the registry holds gets a page with its
 statement, method, status, time and a certificate summary, and its check function rendered by
-mkdocstrings (source included) when that function lives in the `specproof` package.
+mkdocstrings (source included) when that function lives in the `specproof` package (for a check
+made by a claim factory, a `functools.partial`, the function it binds).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import subprocess
@@ -100,8 +102,11 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
         raise TheoremError(f"verify reported claims the registry does not hold: {unknown}")
     entries = []
     for claim in claims:
-        module = getattr(claim.check, "__module__", "") or ""
-        qualname = getattr(claim.check, "__qualname__", "") or ""
+        check = claim.check
+        while isinstance(check, functools.partial):  # a claim factory's check: the function bound
+            check = check.func
+        module = getattr(check, "__module__", "") or ""
+        qualname = getattr(check, "__qualname__", "") or ""
         check_path = None
         if module.startswith("specproof.") and qualname.isidentifier():
             check_path = f"{module}.{qualname}"

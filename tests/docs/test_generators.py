@@ -69,6 +69,20 @@ def test_the_check_function_is_rendered_only_inside_the_package() -> None:
     assert ":::" not in theorem_pages.render_page(entry(), None)
 
 
+def test_a_claim_factory_check_is_rendered_as_the_harness_function_it_binds() -> None:
+    from specproof.proofs.claims import lossless_claim
+    from specproof.proofs.registry import Registry
+
+    registry = Registry()
+    lossless_claim("probe", "Probe statement.", registry=registry)
+    registry.claim("probe_lambda", "Probe statement.", "m")(lambda options: None)
+    paths = {e.name: e.check_path for e in theorem_pages.collect(list(registry), [])}
+    assert paths == {
+        "probe_lossless": "specproof.proofs.harness.check_lossless",
+        "probe_lambda": None,
+    }
+
+
 def test_verify_records_of_unknown_claims_are_an_error() -> None:
     with pytest.raises(theorem_pages.TheoremError, match="does not hold"):
         theorem_pages.collect([], [{"name": "ghost"}])
