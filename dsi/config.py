@@ -28,6 +28,12 @@ class InconsistentTargetError(DSIRuntimeError):
     """Two target answers disagree about the same position (a nondeterministic target)."""
 
 
+def require_positive_int(name: str, value: object) -> None:
+    """Raise `ValueError` naming `name` unless `value` is an `int` (not a `bool`) >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
 @dataclass(frozen=True)
 class DSIConfig:
     """Knobs of a DSI run.
@@ -50,12 +56,7 @@ class DSIConfig:
     max_restarts: int = 0
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.lookahead, bool)
-            or not isinstance(self.lookahead, int)
-            or self.lookahead < 1
-        ):
-            raise ValueError(f"lookahead must be an int >= 1, got {self.lookahead!r}")
+        require_positive_int("lookahead", self.lookahead)
         if not self.job_timeout_s > 0 or not self.run_timeout_s > 0:
             raise ValueError("job_timeout_s and run_timeout_s must be > 0")
         if self.max_restarts < 0:
@@ -97,4 +98,5 @@ __all__ = [
     "RunStats",
     "WorkerFailedError",
     "WorkerTimeoutError",
+    "require_positive_int",
 ]

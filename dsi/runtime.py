@@ -60,6 +60,7 @@ from .config import (
     RunStats,
     WorkerFailedError,
     WorkerTimeoutError,
+    require_positive_int,
 )
 from .servers import LocalServer, RayServer, Server, WorkerFactory, make_servers
 from .workers import Token
@@ -145,12 +146,7 @@ class DSIRun:
         chain_server: Server | None,
         config: DSIConfig,
     ) -> None:
-        if (
-            isinstance(max_new_tokens, bool)
-            or not isinstance(max_new_tokens, int)
-            or max_new_tokens < 1
-        ):
-            raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+        require_positive_int("max_new_tokens", max_new_tokens)
         if not servers:
             raise ValueError("servers must hold at least one target server")
         if config.target_only and chain_server is None:

@@ -11,20 +11,25 @@ algorithm's name and what the statement says:
   others on generated distribution pairs
   ([`check_acceptance`][specproof.proofs.harness.check_acceptance]).
 
+Claims about every pair of distributions proved by z3 size by size are registered by
+[`distribution_claim`][specproof.proofs.claims.distribution_claim]
+([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]).
+
 The registered check is the harness function with the algorithm (and formulas) bound, so the
 theorem page renders the harness function itself as "how it is checked".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from specproof.reference import Verifier
 
 from .arith import RateFormula
-from .harness import check_acceptance, check_lossless
+from .harness import check_acceptance, check_distribution_claim, check_lossless
 from .registry import REGISTRY, Check, Registry
+from .smt import DistributionClaim
 
 LOSSLESS_METHOD = "hypothesis + exact enumeration"
 """The method of every `<algorithm>_lossless` claim."""
@@ -80,4 +85,41 @@ def acceptance_claim(
     return check
 
 
-__all__ = ["ACCEPTANCE_METHOD", "LOSSLESS_METHOD", "acceptance_claim", "lossless_claim"]
+def distribution_claim(
+    algorithm: str | Verifier,
+    suffix: str,
+    statement: str,
+    claim: DistributionClaim,
+    *,
+    sizes: Sequence[int],
+    thorough_sizes: Sequence[int],
+    track: bool = True,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `<algorithm>_<suffix>` (method `z3`), checked by `check_distribution_claim`.
+
+    Args:
+        algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
+            `name`).
+        suffix: the rest of the claim's name (e.g. `acceptance_is_one_minus_tv_smt`).
+        statement: the claim in words and LaTeX maths.
+        claim: the z3 claim about every pair of distributions.
+        sizes: the vocabulary sizes proved.
+        thorough_sizes: the sizes proved under `--thorough`.
+        track: ask z3 for an unsat core.
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(
+        check_distribution_claim, claim, list(sizes), list(thorough_sizes), track=track
+    )
+    registry.claim(f"{_name(algorithm)}_{suffix}", statement, "z3")(check)
+    return check
+
+
+__all__ = [
+    "ACCEPTANCE_METHOD",
+    "LOSSLESS_METHOD",
+    "acceptance_claim",
+    "distribution_claim",
+    "lossless_claim",
+]

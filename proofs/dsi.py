@@ -194,6 +194,25 @@ def _scalar_dsi(c: Fraction, k: int, tokens: int, counts: list[int]) -> Fraction
     return cost
 
 
+def _refuted_ordering(
+    c: Fraction, a: Fraction, k: int, si: Fraction, dsi: Fraction, **sizes: int
+) -> Outcome:
+    """A configuration where DSI's expected cost exceeds SI's (or non-SI's), as a refutation."""
+    return Outcome(
+        "refuted",
+        {
+            "counterexample": {
+                "c": str(c),
+                "a": str(a),
+                "k": k,
+                **sizes,
+                "si": str(si),
+                "dsi": str(dsi),
+            }
+        },
+    )
+
+
 @REGISTRY.claim(
     "dsi_faster_than_si_expected_grid",
     "In expectation DSI is at most SI and at most non-SI: exactly (Fractions) for the per-token "
@@ -212,18 +231,7 @@ def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
                 si, dsi = ref.si_latency_per_token(c, a, k), ref.dsi_latency_per_token(c, a, k)
                 limits += 1
                 if dsi > si or dsi > 1:
-                    return Outcome(
-                        "refuted",
-                        {
-                            "counterexample": {
-                                "c": str(c),
-                                "a": str(a),
-                                "k": k,
-                                "si": str(si),
-                                "dsi": str(dsi),
-                            }
-                        },
-                    )
+                    return _refuted_ordering(c, a, k, si, dsi)
     finite = 0
     for k in range(1, 5):
         for c in _grid(10, 1):
@@ -233,19 +241,7 @@ def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
                     dsi = ref.dsi_expected_cost(c, a, k, tokens)
                     finite += 1
                     if dsi > si or dsi > tokens:
-                        return Outcome(
-                            "refuted",
-                            {
-                                "counterexample": {
-                                    "c": str(c),
-                                    "a": str(a),
-                                    "k": k,
-                                    "tokens": tokens,
-                                    "si": str(si),
-                                    "dsi": str(dsi),
-                                }
-                            },
-                        )
+                        return _refuted_ordering(c, a, k, si, dsi, tokens=tokens)
     return Outcome("checked", {"per_token_limits": limits, "finite_horizon_configs": finite})
 
 

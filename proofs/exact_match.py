@@ -13,13 +13,11 @@ from specproof.reference import Dist, ToyLM, speculative_law
 from specproof.reference import formulas as f
 
 from .arith import SYMPY_ARITH, Z3_ARITH, OutputFormula
-from .claims import acceptance_claim, lossless_claim
+from .claims import acceptance_claim, distribution_claim, lossless_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import (
     DistributionClaim,
     prove_by_refutation,
-    prove_for_distributions,
-    prove_for_sizes,
     prove_lemma_sum,
     reference_rates,
 )
@@ -152,25 +150,19 @@ def ordering_claim(reverse: bool = False) -> DistributionClaim:
     )
 
 
-@REGISTRY.claim(
-    "exact_match_acceptance_le_sd_smt",
+check_exact_match_acceptance_le_sd_smt = distribution_claim(
+    "exact_match",
+    "acceptance_le_sd_smt",
     r"For all distributions $p, q$ over $V$ tokens, "
     r"$\sum_x p(x)q(x) \le \sum_x \min(p(x), q(x))$ (exact-match acceptance at most SD's), "
     r"proved directly by z3 for $V = 2, 3$; under `--thorough` it tries $V$ up to 8, and direct "
     r"nonlinear solving stops scaling at $V = 4$ (timeout, reported `unknown`).",
-    "z3",
+    ordering_claim(),
+    sizes=range(2, 4),
+    thorough_sizes=range(2, 9),
+    track=False,
 )
-def check_exact_match_acceptance_le_sd_smt(options: CheckOptions) -> Outcome:
-    r"""Prove the acceptance ordering directly for each $V$ (z3, nonlinear real arithmetic).
-
-    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$. Certificate: per $V$, result, unsat core,
-    formula size, statistics; sizes after the first that is not proved are listed as skipped.
-    """
-    sizes = range(2, 9 if options.thorough else 4)
-    claim = ordering_claim()
-    return prove_for_sizes(
-        lambda v: prove_for_distributions(claim, v, options.timeout_s, track=False), sizes
-    )
+"""Prove the acceptance ordering directly for each $V$ (z3, nonlinear real arithmetic)."""
 
 
 def prove_ordering_any_vocabulary(

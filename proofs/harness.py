@@ -6,9 +6,11 @@
   [`speculative_instances`][specproof.proofs.harness.speculative_instances]);
 - [`check_acceptance`][specproof.proofs.harness.check_acceptance]: on generated distribution
   pairs, the acceptance rate the reference executes equals closed forms and is bounded by
-  others.
+  others;
+- [`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]: a claim
+  about every pair of distributions proved by z3, one vocabulary size after another.
 
-Both take the algorithm (a name the reference knows, or a `Verifier`) as an argument; the claim
+The first two take the algorithm (a name the reference knows, or a `Verifier`) as an argument; the claim
 factories in [`specproof.proofs.claims`][specproof.proofs.claims] register them under an
 algorithm's standard claim names.
 """
@@ -34,6 +36,7 @@ from specproof.reference.strategies import dist_pairs, ks, lm_pairs, prefixes
 from .arith import RateFormula
 from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
 from .registry import CheckOptions, Outcome
+from .smt import DistributionClaim, prove_for_distributions, prove_for_sizes
 
 Instance = tuple[ToyLM, ToyLM, tuple[Any, ...], int, int]
 """`(target, draft, prefix, n, k)`: a speculative loop's setting."""
@@ -136,6 +139,34 @@ def check_acceptance(
     )
 
 
+def check_distribution_claim(
+    claim: DistributionClaim,
+    sizes: Sequence[int],
+    thorough_sizes: Sequence[int],
+    options: CheckOptions,
+    *,
+    track: bool = True,
+) -> Outcome:
+    r"""Prove `claim` for every pair of distributions over $V$ tokens, for each $V$ in turn (z3).
+
+    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$. Certificate: per $V$, z3's result, unsat
+    core (with `track`), formula size and statistics; sizes after the first that is not proved
+    are listed as skipped
+    ([`prove_for_sizes`][specproof.proofs.smt.prove_for_sizes]).
+
+    Args:
+        claim: the claim, built from the reference's formulas.
+        sizes: the sizes $V$ to prove.
+        thorough_sizes: the sizes under `--thorough`.
+        options: the run's options (thorough, z3's time limit per size).
+        track: ask z3 for an unsat core (it can block z3's preprocessing on nonlinear claims).
+    """
+    return prove_for_sizes(
+        lambda v: prove_for_distributions(claim, v, options.timeout_s, track=track),
+        thorough_sizes if options.thorough else sizes,
+    )
+
+
 def one_minus_total_variation(target: Sequence[Any], draft: Sequence[Any], arith: f.Arith) -> Any:
     r"""$1 - \mathrm{TV}(p, q)$, from the reference's `total_variation`."""
     return 1 - f.total_variation(target, draft, arith)
@@ -144,6 +175,7 @@ def one_minus_total_variation(target: Sequence[Any], draft: Sequence[Any], arith
 __all__ = [
     "Instance",
     "check_acceptance",
+    "check_distribution_claim",
     "check_lossless",
     "law_equality",
     "one_minus_total_variation",

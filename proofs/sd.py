@@ -18,7 +18,7 @@ from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks
 
 from .checking import check_by_hypothesis, dist_json
-from .claims import acceptance_claim, lossless_claim
+from .claims import acceptance_claim, distribution_claim, lossless_claim
 from .harness import one_minus_total_variation
 from .registry import REGISTRY, CheckOptions, Outcome
 from .sd_smt import (
@@ -31,7 +31,6 @@ from .sd_symbolic import (
     prove_output_is_target,
     prove_residual_identity,
 )
-from .smt import prove_for_distributions, prove_for_sizes
 
 check_sd_lossless = lossless_claim(
     "sd",
@@ -150,23 +149,21 @@ def check_sd_lossless_smt(options: CheckOptions) -> Outcome:
     return prove_sd_lossless_smt(sizes, options.timeout_s)
 
 
-@REGISTRY.claim(
-    "sd_acceptance_is_one_minus_tv_smt",
+check_sd_acceptance_tv_smt = distribution_claim(
+    "sd",
+    "acceptance_is_one_minus_tv_smt",
     r"For all distributions $p, q$ over $V$ tokens, "
     r"$\sum_x \min(p(x), q(x)) = 1 - \mathrm{TV}(p, q)$, "
     r"$\mathrm{TV}(p, q) = \frac12 \sum_x |p(x) - q(x)|$; proved by z3 for each $V = 2, \dots, 8$ "
     r"($V \le 16$ thorough).",
-    "z3",
+    acceptance_tv_claim(),
+    sizes=range(2, 9),
+    thorough_sizes=range(2, 17),
 )
-def check_sd_acceptance_tv_smt(options: CheckOptions) -> Outcome:
-    r"""Prove acceptance $= 1 - \mathrm{TV}$ for each $V$ (z3, linear arithmetic with `If`).
+r"""Prove acceptance $= 1 - \mathrm{TV}$ for each $V$ (z3, linear arithmetic with `If`).
 
-    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$ (the unsat core shows both sums are needed).
-    Certificate: per $V$, z3's result, unsat core, formula size, statistics.
-    """
-    sizes = range(2, 17 if options.thorough else 9)
-    claim = acceptance_tv_claim()
-    return prove_for_sizes(lambda v: prove_for_distributions(claim, v, options.timeout_s), sizes)
+The unsat core shows that both normalisation hypotheses ($\sum p = \sum q = 1$) are needed.
+"""
 
 
 @REGISTRY.claim(

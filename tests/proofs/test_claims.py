@@ -11,10 +11,12 @@ from specproof.proofs.claims import (
     ACCEPTANCE_METHOD,
     LOSSLESS_METHOD,
     acceptance_claim,
+    distribution_claim,
     lossless_claim,
 )
 from specproof.proofs.harness import one_minus_total_variation
 from specproof.proofs.registry import CheckOptions, Registry, default_registry, run_claim
+from specproof.proofs.sd_smt import acceptance_tv_claim
 from specproof.reference import Dist, acceptance_rate
 from specproof.reference import formulas as f
 
@@ -93,3 +95,26 @@ def test_acceptance_claim_bounds_are_checked():
     assert result.status == "refuted"
     example = result.certificate["counterexample"]
     assert Fraction(example["executed"]) > 0 == Fraction(example["zero"])
+
+
+def test_distribution_claim_proves_each_size_and_refutes_a_false_claim():
+    registry = Registry()
+    distribution_claim(
+        "sd", "tv_smt", "true", acceptance_tv_claim(), sizes=[2, 3], thorough_sizes=[2, 3, 4],
+        registry=registry,
+    )  # fmt: skip
+    distribution_claim(
+        "sd", "tv_twice_smt", "false", acceptance_tv_claim(scale=2), sizes=[2],
+        thorough_sizes=[2], registry=registry,
+    )  # fmt: skip
+    assert {c.method for c in registry} == {"z3"}
+    true = run_claim(registry["sd_tv_smt"], CheckOptions(timeout_s=30))
+    assert true.status == "proved" and true.certificate["proved_sizes"] == [2, 3]
+    thorough = run_claim(registry["sd_tv_smt"], CheckOptions(timeout_s=30, thorough=True))
+    assert thorough.certificate["proved_sizes"] == [2, 3, 4]
+    false = run_claim(registry["sd_tv_twice_smt"], CheckOptions(timeout_s=30))
+    assert false.status == "refuted"
+    replay = false.certificate["counterexample"]["replay"]
+    target = [Fraction(v) for v in replay["target"]]
+    draft = [Fraction(v) for v in replay["draft"]]
+    assert f.acceptance_rate(target, draft, FA) != 1 - 2 * f.total_variation(target, draft, FA)

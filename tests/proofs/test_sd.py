@@ -140,8 +140,8 @@ def test_sd_lossless_smt_without_lemmas_proves_small_sizes_directly():
     assert not any("lemma" in h for r in outcome.certificate["per_size"] for h in r["hypotheses"])
 
 
-def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
-    outcome = sd_smt.prove_sd_lossless_smt([2, 3], 30, output=output_with_wrong_residual)
+def _replayed_wrong_output(outcome):
+    """The refuted outcome's replayed distributions, confirmed to break the wrong formula."""
     assert outcome.status == "refuted"
     replay = outcome.certificate["counterexample"]["replay"]
     target = [Fraction(v) for v in replay["target"]]
@@ -149,20 +149,19 @@ def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
     assert replay["claim_holds_exactly"] is False
     assert any(
         output_with_wrong_residual(target, draft, y, FA) != target[y] for y in range(len(target))
+    )
+    return replay, target
+
+
+def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
+    _replayed_wrong_output(
+        sd_smt.prove_sd_lossless_smt([2, 3], 30, output=output_with_wrong_residual)
     )
 
 
 def test_sd_lossless_with_wrong_residual_is_refuted_and_replayed_in_the_reference():
     claim = sd_smt.sd_lossless_claim(output=output_with_wrong_residual)
-    outcome = prove_for_distributions(claim, 2, timeout_s=30)
-    assert outcome.status == "refuted"
-    replay = outcome.certificate["counterexample"]["replay"]
-    target = [Fraction(v) for v in replay["target"]]
-    draft = [Fraction(v) for v in replay["draft"]]
-    assert replay["claim_holds_exactly"] is False
-    assert any(
-        output_with_wrong_residual(target, draft, y, FA) != target[y] for y in range(len(target))
-    )
+    replay, target = _replayed_wrong_output(prove_for_distributions(claim, 2, timeout_s=30))
     # The reference's exact one-step SD law is the target itself (the real SD is lossless).
     law = {int(k): Fraction(v) for k, v in replay["reference"]["sd_one_step_law"].items()}
     assert law == {i: p for i, p in enumerate(target) if p > 0}
