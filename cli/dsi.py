@@ -49,6 +49,16 @@ def _positive_int(flag: str) -> Any:
     return parse
 
 
+def _add_tokens(parser: Any, default: int, what: str) -> None:
+    """The `--tokens` flag (an int >= 1) with its default."""
+    parser.add_argument(
+        "--tokens",
+        type=_positive_int("--tokens"),
+        default=default,
+        help=f"{what} (default {default})",
+    )
+
+
 def _add_configuration(parser: Any, servers_help: str) -> None:
     """The cost-model flags shared by `simulate` and `online`: --c, --a, --k, --servers."""
     parser.add_argument(
@@ -77,12 +87,7 @@ def add_parser(subparsers: Any) -> None:
 
     sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
     _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")
-    sim.add_argument(
-        "--tokens",
-        type=_positive_int("--tokens"),
-        default=1000,
-        help="output tokens S (default 1000)",
-    )
+    _add_tokens(sim, 1000, "output tokens S")
     sim.add_argument(
         "--repeats", type=_positive_int("--repeats"), default=5, help="simulated paths (default 5)"
     )
@@ -97,12 +102,7 @@ def add_parser(subparsers: Any) -> None:
         default=20,
         help="grid steps for c, a and K (default 20)",
     )
-    heat.add_argument(
-        "--tokens",
-        type=_positive_int("--tokens"),
-        default=1000,
-        help="output tokens S (default 1000)",
-    )
+    _add_tokens(heat, 1000, "output tokens S")
     heat.add_argument(
         "--repeats",
         type=_positive_int("--repeats"),
@@ -144,9 +144,7 @@ def add_parser(subparsers: Any) -> None:
         help="drafter's first token after each (re)start in ms (default: c * --target-ms)",
     )
     _add_configuration(online, "verification servers (default: enough)")
-    online.add_argument(
-        "--tokens", type=_positive_int("--tokens"), default=50, help="output tokens (default 50)"
-    )
+    _add_tokens(online, 50, "output tokens")
     online.add_argument("--seed", type=int, default=0, help="seed of the acceptance pattern")
     online.add_argument(
         "--backend", choices=["local", "ray"], default="local", help="where workers run"

@@ -2,11 +2,14 @@
 
 Nothing here knows any particular claim: every claim the registry holds gets a page with its
 statement, method, status, time and a certificate summary, and its check function rendered by
-mkdocstrings (source included) when that function lives in the `specproof` package.
+mkdocstrings (source included) when that function lives in the `specproof` package. A check
+made by a claim factory (a `functools.partial` of a function that several claims share) gets a
+link to that function's API page and the arguments bound to it instead.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import subprocess
@@ -61,6 +64,7 @@ class TheoremEntry:
     thorough_only: bool
     check_path: str | None  # dotted path of the check function, if mkdocstrings can find it
     result: dict[str, Any] | None
+    bound: str | None = None  # a claim factory's check: the arguments bound to the shared function
 
 
 def load_registry(extra_modules: list[str]) -> list[Any]:
@@ -92,6 +96,28 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
     return records
 
 
+def _describe(value: Any) -> str:
+    """A short readable form of an argument bound by a claim factory (functions by name)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    if callable(value) and getattr(value, "__qualname__", "").isidentifier():
+        return str(value.__qualname__)
+    if isinstance(getattr(value, "name", None), str):
+        return f"{type(value).__name__}({value.name!r})"
+    return repr(value)
+
+
+def _bound_arguments(check: functools.partial[Any]) -> str:
+    """The arguments a `functools.partial` binds, as Markdown code spans."""
+    parts = [_describe(v) for v in check.args]
+    parts += [f"{k}={_describe(v)}" for k, v in check.keywords.items()]
+    return ", ".join(f"`{p}`" for p in parts)
+
+
 def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEntry]:
     """Join the registry's claims with the verify records, by name."""
     by_name = {r["name"]: r for r in records}
@@ -100,8 +126,13 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
         raise TheoremError(f"verify reported claims the registry does not hold: {unknown}")
     entries = []
     for claim in claims:
-        module = getattr(claim.check, "__module__", "") or ""
-        qualname = getattr(claim.check, "__qualname__", "") or ""
+        check, bound = claim.check, None
+        if isinstance(check, functools.partial):  # a claim factory's check: a shared function
+            bound = _bound_arguments(check)
+            while isinstance(check, functools.partial):
+                check = check.func
+        module = getattr(check, "__module__", "") or ""
+        qualname = getattr(check, "__qualname__", "") or ""
         check_path = None
         if module.startswith("specproof.") and qualname.isidentifier():
             check_path = f"{module}.{qualname}"
@@ -113,6 +144,7 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
                 claim.thorough_only,
                 check_path,
                 by_name.get(claim.name),
+                bound,
             )
         )
     return entries
@@ -205,7 +237,17 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         "```",
         "",
     ]
-    if entry.check_path:
+    if entry.check_path and entry.bound is not None:
+        # A shared function is rendered once, on its API page; this page links to it.
+        name = entry.check_path.rsplit(".", 1)[-1]
+        lines += [
+            "## How it is checked",
+            "",
+            f"By [`{name}`][{entry.check_path}] with {entry.bound or 'no bound arguments'} "
+            "(the claim comes from a [claim factory][specproof.proofs.claims]).",
+            "",
+        ]
+    elif entry.check_path:
         lines += [
             "## How it is checked",
             "",

@@ -69,6 +69,43 @@ def test_the_check_function_is_rendered_only_inside_the_package() -> None:
     assert ":::" not in theorem_pages.render_page(entry(), None)
 
 
+def test_a_claim_factory_check_is_rendered_as_the_harness_function_it_binds() -> None:
+    from specproof.proofs.claims import lossless_claim
+    from specproof.proofs.registry import Registry
+
+    registry = Registry()
+    lossless_claim("probe", "Probe statement.", registry=registry)
+    registry.claim("probe_lambda", "Probe statement.", "m")(lambda options: None)
+    entries = {e.name: e for e in theorem_pages.collect(list(registry), [])}
+    assert entries["probe_lossless"].check_path == "specproof.proofs.harness.check_lossless"
+    assert entries["probe_lossless"].bound == "`'probe'`"
+    assert entries["probe_lambda"].check_path is None and entries["probe_lambda"].bound is None
+    page = theorem_pages.render_page(entries["probe_lossless"], None)
+    # Linked, not rendered again (a shared function has one primary URL: its API page).
+    assert "[`check_lossless`][specproof.proofs.harness.check_lossless] with `'probe'`" in page
+    assert ":::" not in page
+
+
+def test_bound_formulas_and_claims_are_described_by_name() -> None:
+    from specproof.proofs.claims import acceptance_claim, distribution_claim
+    from specproof.proofs.registry import Registry
+    from specproof.proofs.sd_smt import acceptance_tv_claim
+    from specproof.reference import formulas as f
+
+    registry = Registry()
+    acceptance_claim("probe", "acc", "s", equal_to={"sum_min": f.acceptance_rate}, registry=registry)
+    distribution_claim(
+        "probe", "smt", "s", acceptance_tv_claim(), sizes=[2], thorough_sizes=[2, 3],
+        registry=registry,
+    )  # fmt: skip
+    bound = {e.name: e.bound for e in theorem_pages.collect(list(registry), [])}
+    assert bound["probe_acc"] == "`'probe'`, `equal_to={'sum_min': acceptance_rate}`, `at_most={}`"
+    assert bound["probe_smt"] == (
+        "`DistributionClaim('acceptance_rate(p, q) == 1 - 1 * total_variation(p, q)')`, "
+        "`[2]`, `[2, 3]`, `track=True`"
+    )
+
+
 def test_verify_records_of_unknown_claims_are_an_error() -> None:
     with pytest.raises(theorem_pages.TheoremError, match="does not hold"):
         theorem_pages.collect([], [{"name": "ghost"}])

@@ -8,8 +8,8 @@ import pytest
 
 from specproof.cli.main import main
 from specproof.proofs import registry as registry_module
+from specproof.proofs.harness import check_lossless
 from specproof.proofs.registry import CheckOptions, Outcome, Registry, run_claim
-from specproof.proofs.sd import check_lossless
 
 from ..support.broken import BROKEN_VERIFIERS
 
