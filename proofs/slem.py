@@ -10,7 +10,7 @@ from specproof.reference import ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
 from specproof.reference.slem import MATCHES, Match, SlemRound
 from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
-from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
+from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation, vocabulary_relation
 
 from .checking import check_by_hypothesis, law_difference, lm_json
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -20,15 +20,19 @@ SlemInstance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], 
 
 @st.composite
 def slem_instances(
-    draw: st.DrawFn, max_order: int = 1, max_n: int = 3, max_k: int = 2
+    draw: st.DrawFn,
+    relation: VocabularyRelation | None = None,
+    max_order: int = 1,
+    max_n: int = 3,
+    max_k: int = 2,
 ) -> SlemInstance:
     """`(target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k, match)`.
 
-    Tokenizer pairs of every relation but `"disjoint"` over the alphabet `"ab"` (the drafter
-    sometimes with an extra character the target drops, maps or cannot express), toy LMs over
-    each vocabulary of orders 0 to `max_order`.
+    Tokenizer pairs related as `relation` (any but `"disjoint"` when `None`) over the alphabet
+    `"ab"` (the drafter sometimes with an extra character the target drops, maps or cannot
+    express), toy LMs over each vocabulary of orders 0 to `max_order`.
     """
-    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(max_multi=3))
+    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(relation, max_multi=3))
     target = draw(toy_lms(target_tokenizer.tokens, draw(st.integers(0, max_order))))
     drafter = draw(toy_lms(drafter_tokenizer.tokens, draw(st.integers(0, max_order))))
     prefix = draw(prefixes(target.vocab, max_length=2))
