@@ -20,7 +20,10 @@ from .laws import (
     get_verifier,
     speculative_law,
 )
+from .lm import LanguageModel
+from .rounds import RoundKernel, VerifierRound, round_kernel_law
 from .sd import STANDARD_SD, StandardSD
+from .tokenizers import ToyTokenizer
 from .toylm import ToyLM
 from .verifier import ACCEPT, Draws, Verdict, Verifier, argmax, inverse_cdf
 
@@ -34,17 +37,22 @@ __all__ = [
     "Draws",
     "ExactMatch",
     "Greedy",
+    "LanguageModel",
     "Law",
+    "RoundKernel",
     "StandardSD",
     "Token",
     "ToyLM",
+    "ToyTokenizer",
     "Verdict",
     "Verifier",
+    "VerifierRound",
     "acceptance_rate",
     "argmax",
     "autoregressive_law",
     "expected_tokens_per_round",
     "get_verifier",
     "inverse_cdf",
+    "round_kernel_law",
     "speculative_law",
 ]

@@ -127,7 +127,7 @@ class SlemRound:
 
     def draft_text_law(self, context: Outcome) -> dict[str, Fraction]:
         """Exact law of the draft text $t$ (step 2) after the target-side `context`."""
-        text = self.target_tokenizer.decode(context, "context")
+        text = self.target_tokenizer.decode(map(str, context), "context")
         drafter_context = self.drafter_tokenizer.encode(text, "context text")
         law: dict[str, Fraction] = {}
 
