@@ -72,6 +72,24 @@ def slem_equality(
     }
 
 
+def check_slem_lossless(options: CheckOptions, kernel: type[SlemRound] = SlemRound) -> Outcome:
+    """Law equality through the string-level round kernel on generated instances.
+
+    Args:
+        options: the run's options.
+        kernel: the round kernel class (a broken subclass must be refuted).
+    """
+    return check_by_hypothesis(
+        slem_instances(),
+        lambda instance: slem_equality(instance, kernel),
+        options,
+        examples=100,
+        thorough_examples=600,
+        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
+        "prefix<=2, n<=3, K<=2, both match rules",
+    )
+
+
 @REGISTRY.claim(
     "slem_toy_lossless",
     "Toy SLEM is lossless: a drafter over another tokenizer drafts $K$ tokens, their string is "
@@ -84,12 +102,4 @@ def slem_equality(
 )
 def check_slem_toy_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the string-level round kernel."""
-    return check_by_hypothesis(
-        slem_instances(),
-        slem_equality,
-        options,
-        examples=100,
-        thorough_examples=600,
-        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
-        "prefix<=2, n<=3, K<=2, both match rules",
-    )
+    return check_slem_lossless(options)
