@@ -13,6 +13,7 @@ from specproof.reference import (
     GREEDY,
     STANDARD_SD,
     Dist,
+    Draws,
     ToyLM,
     autoregressive_law,
     speculative_law,
@@ -27,6 +28,8 @@ from specproof.reference.lookahead import (
     lookahead_law,
 )
 from specproof.reference.rounds import DraftState, VerifierRound, round_kernel_law
+
+from ..support.integrate import cdf_points, integrate
 
 VOCAB = ("a", "b", "c")
 TARGET = ToyLM(
@@ -138,3 +141,52 @@ class OutOfRange:
 def test_bad_policies_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+V3 = ("a", "b", "c")
+TARGET0 = ToyLM(V3, 0, {(): Dist.over(V3, [F(1, 2), F(1, 3), F(1, 6)])})
+DRAFT0 = ToyLM(V3, 0, {(): Dist.over(V3, [F(1, 4), F(1, 4), F(1, 2)])})
+
+
+def run_law(kernel, policy_points):
+    """The exact law of `kernel.run_round`'s output tokens, integrated over its uniforms."""
+    p, q = TARGET0.table[()], DRAFT0.table[()]
+    residual = Dist.over(V3, [F(3, 4), F(1, 4), F(0)])  # (p - q)+ = (1/4, 1/12, 0), renormalised
+    ratios = {p[x] / q[x] for x in V3}
+    k = kernel.max_k
+    grids = [cdf_points([q])] * k + [policy_points] * k + [ratios] * k + [cdf_points([p, residual])]
+
+    def run(u):
+        draws = Draws(tuple(u[2 * k : 3 * k]), u[3 * k])
+        return kernel.run_round((), u[:k], u[k : 2 * k], draws).tokens
+
+    return integrate(run, grids)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        FixedLookahead(2),
+        ConfidenceThreshold(F(1, 3)),
+        TablePolicy({(0, None): F(3, 4), (1, "a"): F(1, 3), (1, "b"): 0}, F(1, 2)),
+    ],
+    ids=["fixed", "threshold", "table"],
+)
+def test_the_round_law_is_the_law_of_the_round_that_runs(policy):
+    """Drafting first and verifying after (run_round) has the law of the walk (round_law)."""
+    kernel = LookaheadRound(TARGET0, DRAFT0, policy, 2)
+    points = set(getattr(policy, "table", {}).values()) | {getattr(policy, "default", F(1))}
+    assert run_law(kernel, points) == kernel.round_law(())
+
+
+def test_the_peeking_round_that_runs_has_the_peeking_law():
+    kernel = PeekingLookaheadRound(TARGET0, DRAFT0, FixedLookahead(2), 2)
+    law = run_law(kernel, set())
+    assert law == kernel.round_law(())
+    assert round_kernel_law(kernel, (), 2) != autoregressive_law(TARGET0, (), 2)
+
+
+def test_run_round_checks_the_number_of_uniforms():
+    kernel = LookaheadRound(TARGET0, DRAFT0, FixedLookahead(2), 2)
+    with pytest.raises(ValueError, match="policy_u must have length max_k=2, got 1"):
+        kernel.run_round((), [F(0)] * 2, [F(0)], Draws((F(0), F(0)), F(0)))

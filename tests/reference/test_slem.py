@@ -15,6 +15,7 @@ from specproof.reference.slem import SlemRound, slem_law
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
 from ..support.broken import SlemKeepsDraftOnMismatch
+from ..support.integrate import cdf_points, integrate
 
 TARGET_TOK = ToyTokenizer(["a", "b", "ab"])
 DRAFTER_TOK = ToyTokenizer(["a", "b", "aba", "x"])
@@ -103,3 +104,26 @@ def test_a_drafter_that_cannot_read_the_target_is_refused():
     drafter = ToyLM(narrow.tokens, 0, {(): Dist.uniform(narrow.tokens)})
     with pytest.raises(ValueError, match=r"cannot express the target tokens \['b', 'ab'\]"):
         SlemRound(TARGET, drafter, TARGET_TOK, narrow, 1)
+
+
+@pytest.mark.parametrize("match", ["tokens", "string"])
+def test_the_round_law_is_the_law_of_the_round_that_runs(match):
+    """run_round, integrated exactly over its uniforms, has the law round_law enumerates."""
+    drafter = ToyLM(
+        DRAFTER_TOK.tokens,
+        0,
+        {(): Dist.over(DRAFTER_TOK.tokens, [F(1, 2), F(0), F(1, 2), F(0)])},
+    )
+    kernel = SlemRound(TARGET, drafter, TARGET_TOK, DRAFTER_TOK, 2, match)
+    longest = 2 * 3 + 1  # two drafter tokens of at most 3 characters, then the bonus
+    grids = [cdf_points([drafter.table[()]])] * 2 + [cdf_points([TARGET.table[()]])] * longest
+    law = integrate(lambda u: kernel.run_round((), u[:2], u[2:]), grids)
+    assert law == kernel.round_law(())
+
+
+def test_run_round_checks_its_uniforms():
+    kernel = SlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1, "string")
+    with pytest.raises(ValueError, match="drafter_u must have length K=1, got 2"):
+        kernel.run_round((), [F(0), F(0)], [F(0)] * 4)
+    with pytest.raises(ValueError, match="target_u must hold a uniform per output token"):
+        kernel.run_round((), [F(0)], [F(0)])  # draft "aba", target samples "a" and goes on
