@@ -6,6 +6,10 @@ Chen et al. 2023 and gpt-fast use the opposite letters); code names roles, never
 
 Words: *accepted* (a draft token kept), *recovered* (drawn after a rejection), *bonus* (drawn from
 the target after all $K$ drafts are accepted); output = accepted + (recovered or bonus).
+
+Models are read through the `LanguageModel` protocol (`lm`). Beyond one vocabulary and a fixed
+$K$: round kernels and their laws (`rounds`), toy tokenizers (`tokenizers`), string-level exact
+match across tokenizers (`slem`) and lookahead policies (`lookahead`).
 """
 
 from .dist import Dist, Token

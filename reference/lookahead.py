@@ -26,12 +26,12 @@ from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 from .dist import Dist, Token, as_fraction
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
 from .rounds import (
     DraftState,
     KeepDrafting,
     Outcome,
-    _check_count,
     check_same_vocabulary,
     round_kernel_law,
     verified_round_law,
@@ -257,7 +257,8 @@ class PeekingLookaheadRound(LookaheadRound):
     """Negative control: a lookahead that reads the verifier's coin for the next draft.
 
     It drafts once more only if that draft would be accepted (peeking at the uniform the
-    verifier will use), and otherwise stops and takes a bonus token. Its `policy` is ignored.
+    verifier will use, in `round_law` and in `run_round` alike), and otherwise stops and takes
+    a bonus token. Its `policy` is ignored.
     The law is no longer the target's: a rejection's recovered token is replaced by a bonus
     drawn from the full target row.
     """

@@ -36,8 +36,9 @@ from fractions import Fraction
 from typing import Final, Literal
 
 from .dist import Token
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
-from .rounds import Outcome, _check_count, round_kernel_law
+from .rounds import Outcome, round_kernel_law
 from .tokenizers import ToyTokenizer
 from .verifier import check_uniform, inverse_cdf
 
