@@ -208,7 +208,7 @@ def test_nan_or_inf_logits_are_refused(bad: float, which: str) -> None:
 
 def test_negative_control_stale_cache_changes_the_output(models, monkeypatch) -> None:
     """If rollback forgot to crop, the cached run would differ from recomputation."""
-    from specproof.engine import generate as generate_module
+    from specproof.engine import streams as streams_module
 
     def keep_without_cropping(self, length: int) -> None:
         self.cached = min(self.cached, length)
@@ -216,7 +216,7 @@ def test_negative_control_stale_cache_changes_the_output(models, monkeypatch) ->
     target, draft = models
     kwargs = {"algorithm": "sd", "k": 3, "max_new_tokens": 24, "seed": 3, "prob_dtype": F64}
     recomputed = generate(target.model, draft.model, PROMPTS, use_cache=False, **kwargs)
-    monkeypatch.setattr(generate_module._ModelStream, "keep", keep_without_cropping)
+    monkeypatch.setattr(streams_module._ModelStream, "keep", keep_without_cropping)
     broken = generate(target.model, draft.model, PROMPTS, **kwargs)
     assert broken.tokens != recomputed.tokens
 
