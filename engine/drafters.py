@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from .streams import RowStreams
+from .streams import BatchedStreams, RowStreams, model_streams
 
 #: Turns `[n, V']` probability rows into `n` sampled token ids (the loop's sampling rule).
 Sampler = Callable[[torch.Tensor], torch.Tensor]
@@ -51,6 +51,8 @@ class DraftContext:
         probs: the run's logits-to-probabilities map (its temperature, top-k, top-p), returning
             `prob_dtype`.
         use_cache: whether models keep KV caches.
+        batched: one padded forward for all rows ([`BatchedStreams`][specproof.engine.streams.BatchedStreams])
+            instead of one per row.
     """
 
     vocab: int
@@ -58,6 +60,7 @@ class DraftContext:
     device: torch.device
     probs: Callable[[torch.Tensor], torch.Tensor]
     use_cache: bool = True
+    batched: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class ModelDrafter:
             None if vocab_map is None else torch.as_tensor(vocab_map, dtype=torch.long).cpu()
         )
         self.forward_calls = 0
-        self._streams: RowStreams | None = None
+        self._streams: RowStreams | BatchedStreams | None = None
         self._context: DraftContext | None = None
         self._to_target: torch.Tensor | None = None
         self._to_draft: list[int] | None = None
@@ -167,7 +170,7 @@ class ModelDrafter:
                 inverse[target_id] = draft_id
             self._to_draft = inverse
         self._context = context
-        self._streams = RowStreams(self.model, len(prompts), context.use_cache)
+        self._streams = model_streams(self.model, len(prompts), context.use_cache, context.batched)
         self.forward_calls = 0
 
     def _own_ids(self, sequence: Sequence[int]) -> list[int]:

@@ -30,10 +30,14 @@ from $p$ by the same inverse-CDF rule (plain sampling). A greedy baseline is
 or after emitting `eos_token_id` (kept as the row's last token). The drafter proposes what the
 policy asks for; truncation does not change the law of the tokens kept.
 
-**Batches.** Rows advance in lock-step rounds and are verified in batched calls, but each row
-has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding; see
+**Batches.** Rows advance in lock-step rounds and are verified in batched calls. By default each
+row has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding; see
 [`RowStreams`][specproof.engine.streams.RowStreams]): rows accept different numbers of drafts,
 and per-row caches make the rollback exact without attention masks or position-id bookkeeping.
+With `batch_forwards=True` each model runs one padded forward per step over all active rows
+([`BatchedStreams`][specproof.engine.streams.BatchedStreams]: a shared cache, a per-row column
+mask and per-row position ids; rollback masks a row's rejected columns). The statistics count
+row forwards either way (`target_calls`, `draft_calls`).
 
 **Traces.** `on_round` receives a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
 round (K asked, drafts, drafter features, $q(x)$ and $p(x)$, accepted counts, timings).
@@ -62,7 +66,7 @@ import torch
 from .drafters import DraftContext, Drafter, DraftRequest, ModelDrafter, Proposal
 from .lookahead import LookaheadPolicy, RowState, StaticK, checked_lookahead
 from .probs import logits_to_probs
-from .streams import RowStreams
+from .streams import model_streams
 from .trace import RoundTrace, RowTrace
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
 
@@ -283,6 +287,7 @@ def generate(
     use_cache: bool = True,
     on_tokens: Callable[[int, list[int]], None] | None = None,
     on_round: Callable[[RoundTrace], None] | None = None,
+    batch_forwards: bool = False,
 ) -> GenerationResult:
     """Generate with `algorithm` from each prompt; see the module docstring for the loop.
 
@@ -311,6 +316,9 @@ def generate(
             tokens (for streaming).
         on_round: called with a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
             round.
+        batch_forwards: one padded forward per model per step for all active rows
+            ([`BatchedStreams`][specproof.engine.streams.BatchedStreams]) instead of one forward
+            per row (needs `use_cache`).
 
     Returns:
         The tokens and statistics.
@@ -351,7 +359,12 @@ def generate(
         drafter.start(
             prompts,
             DraftContext(
-                vocab, prob_dtype, device, lambda x: sampling.probs(x, prob_dtype), use_cache
+                vocab,
+                prob_dtype,
+                device,
+                lambda x: sampling.probs(x, prob_dtype),
+                use_cache,
+                batch_forwards,
             ),
         )
 
@@ -362,7 +375,7 @@ def generate(
 
     stats = GenerationStats(algorithm, k, len(prompts), accepted_histogram=[0] * (k + 1))
     rows = [_Row(b, list(p), len(p)) for b, p in enumerate(prompts)]
-    target_streams = RowStreams(target, len(rows), use_cache)
+    target_streams = model_streams(target, len(rows), use_cache, batch_forwards)
     largest_k = 0
     round_index = 0
     start = time.perf_counter()

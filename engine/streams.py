@@ -92,3 +92,110 @@ class RowStreams:
     def keep(self, row: int, length: int) -> None:
         """Roll row `row`'s cache back to the first `length` tokens of its sequence."""
         self.streams[row].keep(length)
+
+
+class BatchedStreams:
+    """One model over the rows of a batch: one KV cache and one padded forward for all rows.
+
+    The cache has the same number of columns for every row; a per-row mask says which columns
+    hold the row's tokens. A call appends $T$ columns to every row ($T$ = the most new tokens
+    of any requested row): row $b$'s new tokens first, then padding; rows not requested get
+    padding only. Each token's position id is its index in its own row (the row's valid column
+    count before it), so a row's tokens see exactly its own earlier tokens, wherever the
+    columns lie. Rollback does not crop: it masks the row's columns past the kept length (the
+    cache is cropped only where every row's trailing columns are masked). During a forward the
+    padding columns are unmasked so that no query attends to nothing (a fully masked softmax
+    row would be NaN); they come after the row's real tokens, so causality keeps them out of
+    the real tokens' view, and they are masked from the next call on.
+
+    Args:
+        model: a transformers causal LM.
+        rows: the number of rows.
+        use_cache: must be True (without a cache, use `RowStreams`).
+    """
+
+    def __init__(self, model: Any, rows: int, use_cache: bool = True) -> None:
+        from transformers import DynamicCache
+
+        if not use_cache:
+            raise ValueError("use_cache: batched forwards need a KV cache")
+        self.model = model
+        self.rows = rows
+        self.device = next(model.parameters()).device
+        self.cache = DynamicCache(config=model.config)
+        parameters = inspect.signature(model.forward).parameters
+        self.cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
+        self.keep_kwarg = "logits_to_keep" in parameters
+        self.mask = torch.zeros((rows, 0), dtype=torch.long, device=self.device)
+        self.cached = [0] * rows
+        #: Row forwards so far (the rows requested, summed over calls), as `RowStreams` counts.
+        self.calls = 0
+
+    def logits(
+        self, rows: Sequence[int], sequences: Sequence[Sequence[int]], lasts: Sequence[int]
+    ) -> list[torch.Tensor]:
+        """Per requested row, the `[last, V]` logits at the last `last` positions of its sequence.
+
+        Args:
+            rows: the row indices (each at most once).
+            sequences: per row, its whole sequence (the cache's tokens are a prefix of it).
+            lasts: per row, how many positions' logits to return (>= 1).
+        """
+        new = {row: list(seq[self.cached[row] :]) for row, seq in zip(rows, sequences, strict=True)}
+        for row, last in zip(rows, lasts, strict=True):
+            if len(new[row]) < last:
+                raise RuntimeError("internal: fewer uncached tokens than logits requested")
+        width = max(len(tokens) for tokens in new.values())
+        pad = 0
+        ids = torch.full((self.rows, width), pad, dtype=torch.long)
+        positions = torch.empty((self.rows, width), dtype=torch.long)
+        real = torch.zeros((self.rows, width), dtype=torch.long)
+        for b in range(self.rows):
+            positions[b] = torch.arange(self.cached[b], self.cached[b] + width)
+            tokens = new.get(b)
+            if tokens:
+                ids[b, : len(tokens)] = torch.tensor(tokens)
+                real[b, : len(tokens)] = 1
+        real = real.to(self.device)
+        forward_mask = torch.cat([self.mask, torch.ones_like(real)], 1)
+        first = min(len(new[row]) - last for row, last in zip(rows, lasts, strict=True))
+        kwargs: dict[str, Any] = {self.cache_kwarg: self.cache}
+        if self.keep_kwarg:
+            kwargs["logits_to_keep"] = width - first
+        out = self.model(
+            input_ids=ids.to(self.device),
+            attention_mask=forward_mask,
+            position_ids=positions.to(self.device),
+            use_cache=True,
+            **kwargs,
+        )
+        self.calls += len(rows)
+        self.mask = torch.cat([self.mask, real], 1)
+        logits = out.logits
+        offset = width - logits.shape[1]  # columns of the block the head skipped
+        result = []
+        for row, last in zip(rows, lasts, strict=True):
+            n = len(new[row])
+            self.cached[row] += n
+            result.append(logits[row, n - last - offset : n - offset])
+        return result
+
+    def keep(self, row: int, length: int) -> None:
+        """Mask row `row`'s columns past its first `length` tokens; crop columns nobody uses."""
+        if self.cached[row] <= length:
+            return
+        valid = self.mask[row].nonzero().flatten()
+        self.mask[row, valid[length:]] = 0
+        self.cached[row] = length
+        used = self.mask.any(0).nonzero()
+        keep_columns = int(used.max()) + 1 if used.numel() else 0
+        if keep_columns < self.mask.shape[1]:
+            self.cache.crop(keep_columns - self.mask.shape[1])  # a negative count: columns to remove
+            self.mask = self.mask[:, :keep_columns]
+
+
+def model_streams(
+    model: Any, rows: int, use_cache: bool, batched: bool
+) -> RowStreams | BatchedStreams:
+    """[`BatchedStreams`][specproof.engine.streams.BatchedStreams] if `batched`, else [`RowStreams`][specproof.engine.streams.RowStreams]."""
+    return BatchedStreams(model, rows, use_cache) if batched else RowStreams(model, rows, use_cache)

@@ -16,8 +16,10 @@ Tolerance: each float64 row is converted with `Fraction(float)` and its last ent
 engine's only at a decision whose exact margin is below the conformance harness's
 `epsilon_for(float64, V)` (`tests/conformance/harness.py`); target rows must agree with the
 uncached forward to 1e-12 (a few hundred float64 ulps: the cached and uncached forwards add in
-different orders). The negative control wires each group's uniforms to the wrong rows and must
-be caught.
+different orders, and batched forwards pad and mask). Every case runs with one forward per row
+and with one padded forward for all rows (`batch_forwards=True`). The negative controls (each
+group's uniforms wired to the wrong rows; a batched rollback that does not mask rejected
+columns) must be caught.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def check_run(
     return problems, counts
 
 
-def run(algorithm: str, ngram: bool, seed: int = 0):
+def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False):
     target = tiny_model("llama", vocab=VOCAB, layers=2, seed=21, init_std=0.5, dtype=F64).model
     draft = tiny_model("gpt2", vocab=VOCAB, layers=1, seed=22, init_std=0.5, dtype=F64).model
     drafter = NgramDrafter() if ngram else ModelDrafter(draft)
@@ -164,14 +166,18 @@ def run(algorithm: str, ngram: bool, seed: int = 0):
         uniforms=source,
         prob_dtype=F64,
         on_round=traces.append,
+        batch_forwards=batched,
     )
     return target, result, traces, source
 
 
 @pytest.mark.parametrize("algorithm", ["sd", "exact_match", "greedy"])
 @pytest.mark.parametrize("ngram", [True, False], ids=["ngram", "model"])
-def test_rounds_with_per_row_k_equal_the_reference(algorithm: str, ngram: bool) -> None:
-    target, result, traces, source = run(algorithm, ngram)
+@pytest.mark.parametrize("batched", [False, True], ids=["row-forwards", "batched-forwards"])
+def test_rounds_with_per_row_k_equal_the_reference(
+    algorithm: str, ngram: bool, batched: bool
+) -> None:
+    target, result, traces, source = run(algorithm, ngram, batched=batched)
     problems, counts = check_run(target, PROMPTS, traces, source, algorithm, ngram)
     assert problems == []
     # The run must exercise what it claims to: rounds mixing K, acceptances and rejections.
@@ -199,3 +205,18 @@ def test_negative_control_uniforms_of_the_wrong_rows(monkeypatch: pytest.MonkeyP
     target, _, traces, source = run("sd", ngram=True)
     problems, _ = check_run(target, PROMPTS, traces, source, "sd", ngram=True)
     assert problems
+
+
+def test_negative_control_batched_rollback_that_does_not_mask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batched forwards whose rollback forgets to mask rejected columns feed stale context."""
+    from specproof.engine import streams
+
+    def keep_without_masking(self, row: int, length: int) -> None:
+        self.cached[row] = min(self.cached[row], length)
+
+    monkeypatch.setattr(streams.BatchedStreams, "keep", keep_without_masking)
+    target, _, traces, source = run("sd", ngram=False, batched=True)
+    problems, _ = check_run(target, PROMPTS, traces, source, "sd", ngram=False)
+    assert any("target rows of another context" in p for p in problems)
