@@ -106,13 +106,21 @@ class BatchedStreams:
     cache is cropped only where every row's trailing columns are masked). During a forward the
     padding columns are unmasked so that no query attends to nothing (a fully masked softmax
     row would be NaN); they come after the row's real tokens, so causality keeps them out of
-    the real tokens' view, and they are masked from the next call on.
+    the real tokens' view, and they are masked from the next call on. When masked columns
+    outnumber the valid ones (more columns than twice the longest row, plus 8), a call first
+    compacts the cache: each row's valid columns move to the front, in order (their keys and
+    values already hold their positions, so moving them changes nothing a later query sees).
+    Layers that evict old columns (sliding-window caches) are not supported beyond their window.
 
     Args:
         model: a transformers causal LM.
         rows: the number of rows.
         use_cache: must be True (without a cache, use `RowStreams`).
     """
+
+    #: Compact when the columns exceed `COMPACT_RATIO` times the longest row plus `COMPACT_SLACK`.
+    COMPACT_RATIO = 2
+    COMPACT_SLACK = 8
 
     def __init__(self, model: Any, rows: int, use_cache: bool = True) -> None:
         from transformers import DynamicCache
@@ -141,6 +149,8 @@ class BatchedStreams:
             sequences: per row, its whole sequence (the cache's tokens are a prefix of it).
             lasts: per row, how many positions' logits to return (>= 1).
         """
+        if self.mask.shape[1] > self.COMPACT_RATIO * max(self.cached) + self.COMPACT_SLACK:
+            self._compact()
         new = {row: list(seq[self.cached[row] :]) for row, seq in zip(rows, sequences, strict=True)}
         for row, last in zip(rows, lasts, strict=True):
             if len(new[row]) < last:
@@ -180,6 +190,26 @@ class BatchedStreams:
             result.append(logits[row, n - last - offset : n - offset])
         return result
 
+    def _compact(self) -> None:
+        """Move each row's valid columns to the front, in order; drop the rest of the holes."""
+        width = int(self.mask.sum(1).max())
+        index = torch.zeros((self.rows, width), dtype=torch.long, device=self.device)
+        mask = torch.zeros((self.rows, width), dtype=torch.long, device=self.device)
+        for b in range(self.rows):
+            valid = self.mask[b].nonzero().flatten()
+            index[b, : valid.numel()] = valid
+            mask[b, : valid.numel()] = 1
+        for layer in self.cache.layers:
+            for name in ("keys", "values"):
+                tensor = getattr(layer, name, None)
+                if tensor is None or tensor.dim() != 4 or tensor.shape[-2] != self.mask.shape[1]:
+                    raise RuntimeError("internal: a cache layer without one column per mask column")
+                gather = index[:, None, :, None].expand(
+                    tensor.shape[0], tensor.shape[1], width, tensor.shape[3]
+                )
+                setattr(layer, name, tensor.gather(2, gather))
+        self.mask = mask
+
     def keep(self, row: int, length: int) -> None:
         """Mask row `row`'s columns past its first `length` tokens; crop columns nobody uses."""
         if self.cached[row] <= length:
@@ -190,7 +220,9 @@ class BatchedStreams:
         used = self.mask.any(0).nonzero()
         keep_columns = int(used.max()) + 1 if used.numel() else 0
         if keep_columns < self.mask.shape[1]:
-            self.cache.crop(keep_columns - self.mask.shape[1])  # a negative count: columns to remove
+            self.cache.crop(
+                keep_columns - self.mask.shape[1]
+            )  # a negative count: columns to remove
             self.mask = self.mask[:, :keep_columns]
 
 

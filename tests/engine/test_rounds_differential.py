@@ -16,8 +16,9 @@ Tolerance: each float64 row is converted with `Fraction(float)` and its last ent
 engine's only at a decision whose exact margin is below the conformance harness's
 `epsilon_for(float64, V)` (`tests/conformance/harness.py`); target rows must agree with the
 uncached forward to 1e-12 (a few hundred float64 ulps: the cached and uncached forwards add in
-different orders, and batched forwards pad and mask). Every case runs with one forward per row
-and with one padded forward for all rows (`batch_forwards=True`). The negative controls (each
+different orders, and batched forwards pad and mask). Every case runs with one forward per row,
+with one padded forward for all rows (`batch_forwards=True`), and with batched forwards whose
+cache is compacted before every forward that follows a rollback. The negative controls (each
 group's uniforms wired to the wrong rows; a batched rollback that does not mask rejected
 columns) must be caught.
 """
@@ -173,11 +174,19 @@ def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False):
 
 @pytest.mark.parametrize("algorithm", ["sd", "exact_match", "greedy"])
 @pytest.mark.parametrize("ngram", [True, False], ids=["ngram", "model"])
-@pytest.mark.parametrize("batched", [False, True], ids=["row-forwards", "batched-forwards"])
+@pytest.mark.parametrize(
+    "batched", ["rows", "batched", "compacting"], ids=["row-forwards", "batched", "compacting"]
+)
 def test_rounds_with_per_row_k_equal_the_reference(
-    algorithm: str, ngram: bool, batched: bool
+    algorithm: str, ngram: bool, batched: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target, result, traces, source = run(algorithm, ngram, batched=batched)
+    if batched == "compacting":
+        # Compact the batched cache before every forward that follows a hole.
+        from specproof.engine.streams import BatchedStreams
+
+        monkeypatch.setattr(BatchedStreams, "COMPACT_RATIO", 1)
+        monkeypatch.setattr(BatchedStreams, "COMPACT_SLACK", 0)
+    target, result, traces, source = run(algorithm, ngram, batched=batched != "rows")
     problems, counts = check_run(target, PROMPTS, traces, source, algorithm, ngram)
     assert problems == []
     # The run must exercise what it claims to: rounds mixing K, acceptances and rejections.
