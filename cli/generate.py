@@ -38,13 +38,17 @@ def add_parser(subparsers: Any) -> None:
             "(random-gpt2-tiny, random-starcoder-1b, random-llama-100m, ..., or "
             "random-llama:vocab=..,hidden=..,layers=..,heads=..) or a tiny test model "
             "(tiny-llama); append :layers=N to keep only the first N layers (a draft that shares "
-            "the target's tokenizer, e.g. smollm2:layers=8). The text streams to stdout as it is "
-            "produced; the statistics follow."
+            "the target's tokenizer, e.g. smollm2:layers=8). --draft ngram[:n=N,min_n=M] drafts by "
+            "prompt lookup instead of a model: the tokens that followed the latest earlier "
+            "occurrence of the text's last N (default 3) down to M (default 1) tokens. The text "
+            "streams to stdout as it is produced; the statistics follow."
         ),
     )
     parser.add_argument("--target", required=True, metavar="MODEL", help="the target model")
     parser.add_argument(
-        "--draft", metavar="MODEL", help="the draft model (not needed for --algorithm ar)"
+        "--draft",
+        metavar="MODEL",
+        help="the draft model, or ngram[:n=N,min_n=M] for prompt lookup (not needed for ar)",
     )
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the models, generate, print the text and statistics."""
     import torch
 
+    from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling, generate
     from specproof.engine.models import load_model
 
@@ -84,11 +89,9 @@ def run(args: argparse.Namespace) -> int:
         if args.algorithm != "ar" and args.k > 0 and not args.draft:
             raise ValueError(f"--draft is required for --algorithm {args.algorithm} with --k > 0")
         target = load_model(args.target, dtype=dtype)
-        draft = (
-            load_model(args.draft, dtype=dtype)
-            if args.draft and args.algorithm != "ar" and args.k > 0
-            else None
-        )
+        wanted = bool(args.draft) and args.algorithm != "ar" and args.k > 0
+        ngram = parse_drafter(args.draft) if wanted else None
+        draft = load_model(args.draft, dtype=dtype) if wanted and ngram is None else None
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
                 [{"role": "user", "content": args.prompt}], add_generation_prompt=True
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = generate(
             target.model,
-            None if draft is None else draft.model,
+            ngram if ngram is not None else None if draft is None else draft.model,
             [ids],
             algorithm=args.algorithm,
             k=args.k,
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "target": args.target,
-                "draft": args.draft if draft is not None else None,
+                "draft": args.draft if draft is not None or ngram is not None else None,
                 "prompt": args.prompt,
                 "prompt_tokens": ids,
                 "text": text,

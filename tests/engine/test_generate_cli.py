@@ -59,3 +59,16 @@ def test_errors_exit_2_with_a_message(
 ) -> None:
     assert main(["generate", *extra, "--prompt", "ab"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_ngram_drafter(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", "--target", "tiny-llama:vocab=8,seed=1", "--prompt", "abcabcabca"]
+    greedy = [*args, "--algorithm", "greedy", "--max-new-tokens", "8", "--json"]
+    assert main([*greedy, "--draft", "ngram:n=2", "--k", "3"]) == 0
+    lookup = json.loads(capsys.readouterr().out)
+    assert lookup["draft"] == "ngram:n=2" and lookup["stats"]["draft_calls"] == 0
+    assert lookup["stats"]["drafted"] > 0
+    assert main([*greedy, "--k", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == lookup["tokens"]
+    assert main([*args, "--draft", "ngram:size=2"]) == 2
+    assert "must be n=N" in capsys.readouterr().err
