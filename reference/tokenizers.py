@@ -108,6 +108,9 @@ class ToyTokenizer:
         object.__setattr__(self, "tokens", tokens)
         object.__setattr__(self, "normalise", normalise)
 
+    def __hash__(self) -> int:
+        return hash((self.tokens, tuple(sorted(self.normalise.items()))))
+
     @property
     def alphabet(self) -> frozenset[str]:
         """The characters the tokens are made of."""

@@ -86,3 +86,10 @@ def test_vocabulary_relations(first, second, relation):
 @given(toy_tokenizers(lossy=True), st.text(alphabet="abcX-", max_size=8))
 def test_encode_then_decode_is_the_normalised_text(tokenizer, text):
     assert tokenizer.decode(tokenizer.encode(text)) == tokenizer.normalised(text)
+
+
+def test_tokenizers_are_values():
+    lossy = ToyTokenizer(["a", "b"], normalise={"A": "a"})
+    same = ToyTokenizer(["a", "b"], normalise={"A": "a"})
+    assert lossy == same and hash(lossy) == hash(same) and len({lossy, same, TOK}) == 2
+    assert lossy != ToyTokenizer(["a", "b"]) and lossy != ToyTokenizer(["b", "a"], {"A": "a"})
