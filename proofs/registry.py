@@ -12,7 +12,11 @@ Statuses:
 - `proved`: a proof for every instance the statement covers (symbolic or SMT);
 - `checked`: verified exactly on every generated or enumerated instance, which the certificate
   lists (not a proof for all instances);
-- `refuted`: a counterexample was found (in the certificate's `counterexample`);
+- `measured`: an empirical claim (method `experiment`) whose stated thresholds held on the
+  measurement the certificate records (its numbers, seeds, thresholds and run time): evidence,
+  not a proof, and never `checked`, which means exact on every instance;
+- `refuted`: a counterexample was found (in the certificate's `counterexample`); for a
+  measured claim, the measurement contradicts the stated thresholds;
 - `unknown`: neither (timeout, solver gave up, or the check failed to run).
 
 Modules that register claims are listed in `CLAIM_MODULES`; add yours there.
@@ -27,8 +31,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["proved", "checked", "refuted", "unknown"]
-STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
+Status = Literal["proved", "checked", "measured", "refuted", "unknown"]
+STATUSES: tuple[Status, ...] = ("proved", "checked", "measured", "refuted", "unknown")
 
 #: Modules whose import registers claims into `REGISTRY`.
 CLAIM_MODULES: list[str] = [
@@ -36,6 +40,7 @@ CLAIM_MODULES: list[str] = [
     "specproof.proofs.exact_match",
     "specproof.proofs.greedy",
     "specproof.proofs.dsi",
+    "specproof.experiments.claims",
 ]
 
 
@@ -58,7 +63,8 @@ class CheckOptions:
 class Outcome:
     """What a check returns: its status and a JSON-serialisable certificate.
 
-    A `refuted` outcome must carry `certificate["counterexample"]`.
+    A `refuted` outcome must carry `certificate["counterexample"]`; a `measured` one its
+    `certificate["seeds"]` and `certificate["thresholds"]` (what the measurement was judged by).
     """
 
     status: Status
@@ -69,6 +75,10 @@ class Outcome:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.status == "refuted" and "counterexample" not in self.certificate:
             raise ValueError("a refuted outcome must carry certificate['counterexample']")
+        if self.status == "measured" and not {"seeds", "thresholds"} <= set(self.certificate):
+            raise ValueError(
+                "a measured outcome must carry certificate['seeds'] and certificate['thresholds']"
+            )
 
 
 Check = Callable[[CheckOptions], Outcome]
@@ -81,7 +91,8 @@ class Claim:
     Attributes:
         name: unique, snake case, prefixed by the algorithm's short name.
         statement: the claim in words and LaTeX maths (`$...$`).
-        method: how it is checked (`hypothesis`, `exhaustive`, `sympy`, `z3`, `simulation`, ...).
+        method: how it is checked (`hypothesis`, `exhaustive`, `sympy`, `z3`, `simulation`,
+            `experiment`, ...).
         check: `check(options) -> Outcome`.
         thorough_only: run only under `--thorough` (long proofs).
     """

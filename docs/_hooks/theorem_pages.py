@@ -33,7 +33,10 @@ STATUS_WORDS = {
     "proved": "a proof for every instance the statement covers (symbolic or SMT)",
     "checked": "verified exactly on every generated or enumerated instance listed in the "
     "certificate (not a proof for all instances)",
-    "refuted": "a counterexample was found (below)",
+    "measured": "an experiment (method `experiment`) whose stated thresholds held on the "
+    "measurement in the certificate (numbers, seeds, thresholds): evidence, not a proof",
+    "refuted": "a counterexample was found (below); for a measured claim, the measurement "
+    "contradicts the stated thresholds",
     "unknown": "neither proved nor refuted (timeout, solver gave up, or the check failed to run)",
 }
 
@@ -178,6 +181,15 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         status = result["status"]
         lines += [f"*{status}*: {STATUS_WORDS.get(status, '')}.", ""]
         certificate = result.get("certificate") or {}
+        if status == "measured":
+            lines += [
+                '!!! warning "Measured, not proved"',
+                "",
+                "    An empirical result: the stated thresholds held on the measurement below "
+                "(its numbers, seeds and thresholds are the certificate). It is not a proof, and "
+                "other seeds or settings may measure differently.",
+                "",
+            ]
         if status == "refuted":
             lines += ['!!! failure "Counterexample"', "", "    ```json"]
             dumped = json.dumps(certificate.get("counterexample"), indent=2, default=str)
