@@ -239,7 +239,7 @@ class DeepConfig:
     points: int = 32
     data_seed: int = 0
     learning_rate: float = 0.05
-    max_steps: int = 10000
+    max_steps: int = 5000
     target_loss: float = 1e-2
 
     def __post_init__(self) -> None:

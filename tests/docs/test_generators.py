@@ -131,3 +131,16 @@ def test_results_pages_name_the_script_that_writes_them(tmp_path) -> None:
     assert result_pages.writers(tmp_path, "beta") == ["bench/bench_b.py"]
     page, _ = result_pages.render_page(probe_results(), "x.json", ["bench/bench_a.py"])
     assert "`python bench/bench_a.py`" in page
+
+
+def test_a_measured_claim_is_shown_as_measured_not_proved() -> None:
+    result = {
+        "status": "measured",
+        "seconds": 3.0,
+        "certificate": {"measurement": {"fraction": 0.7}, "thresholds": {"min": 0.5}, "seeds": [0]},
+    }
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert "sp-measured" in page and "Measured, not proved" in page
+    assert "*measured*:" in page and '"fraction": 0.7' in page
+    index = theorem_pages.render_index([entry(result=result)], None)
+    assert "1 measured" in index and "sp-measured" in index
