@@ -23,15 +23,15 @@ PAPER_RAW = ((1, sympy.Rational(99, 100)), (-1, sympy.Rational(99, 100)))
 
 
 def relu(vector: sympy.Matrix) -> sympy.Matrix:
-    """Entrywise $\\max(0, \\cdot)$ of a vector of numbers whose sign sympy can decide."""
+    r"""Entrywise $\max(0, \cdot)$ of a vector of numbers whose sign sympy can decide."""
     return vector.applyfunc(lambda entry: sympy.Max(0, entry))
 
 
 def rank_one_interpolant(inputs: sympy.Matrix, labels: sympy.Matrix) -> tuple[Any, Any]:
-    """The weights `(W1, W2)` above for inputs (rows of `inputs`) and labels (columns).
+    r"""The weights `(W1, W2)` above for inputs (rows of `inputs`) and labels (columns).
 
     Args:
-        inputs: a 2x2 matrix with rows $x_1^\\top, x_2^\\top$, invertible.
+        inputs: a 2x2 matrix with rows $x_1^\top, x_2^\top$, invertible.
         labels: a kx2 matrix with columns $y_1, y_2$.
 
     Returns:
@@ -52,7 +52,7 @@ def rank_one_interpolant(inputs: sympy.Matrix, labels: sympy.Matrix) -> tuple[An
 
 
 def prove_general() -> dict[str, Any]:
-    """Symbolically, for all invertible inputs and all labels in $\\mathbb{R}^2$: exact fit, rank 1.
+    r"""Symbolically, for all invertible inputs and all labels in $\mathbb{R}^2$: exact fit, rank 1.
 
     Returns:
         A certificate: the simplified residuals (all zero) and the determinant of $W_1$.
@@ -87,11 +87,11 @@ def prove_general() -> dict[str, Any]:
 
 
 def paper_instance() -> dict[str, Any]:
-    """The paper's dataset with labels $I_2$: exact weights, outputs, rank and stable rank.
+    r"""The paper's dataset with labels $I_2$: exact weights, outputs, rank and stable rank.
 
     Returns:
-        A certificate with the exact weights, the outputs, $\\operatorname{rank} W_1$ and its
-        stable rank $\\|W_1\\|_F^2 / \\|W_1\\|_2^2$, and $\\det X$ (non-zero: a linear net
+        A certificate with the exact weights, the outputs, $\operatorname{rank} W_1$ and its
+        stable rank $\|W_1\|_F^2 / \|W_1\|_2^2$, and $\det X$ (non-zero: a linear net
         needs rank 2).
 
     Raises:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
+    from torch import Tensor
 
 #: The two-point dataset before normalisation: $x_1 = (1, 0.99)$, $x_2 = (-1, 0.99)$.
 TWO_POINT_RAW = ((1.0, 0.99), (-1.0, 0.99))
@@ -75,19 +75,21 @@ def reproducible() -> Iterator[Any]:
         torch.use_deterministic_algorithms(deterministic)
 
 
-def stable_ranks(matrices: torch.Tensor) -> torch.Tensor:
+def stable_ranks(matrices: Tensor) -> Tensor:
     r"""Stable rank $\sum s_i^2 / s_1^2$ of each matrix of a batch `(..., m, n)`; NaN for zero."""
     singular = import_torch().linalg.svdvals(matrices)
-    return (singular**2).sum(-1) / singular[..., 0] ** 2
+    ranks: Tensor = (singular**2).sum(-1) / singular[..., 0] ** 2
+    return ranks
 
 
-def effective_ranks(matrices: torch.Tensor) -> torch.Tensor:
+def effective_ranks(matrices: Tensor) -> Tensor:
     r"""Effective rank $\exp(-\sum p_i \log p_i)$, $p = s / \sum s$, of each matrix of a batch."""
     torch = import_torch()
     singular = torch.linalg.svdvals(matrices)
     weights = singular / singular.sum(-1, keepdim=True)
     logs = torch.where(weights > 0, torch.log(weights), torch.zeros_like(weights))
-    return torch.exp(-(weights * logs).sum(-1))
+    ranks: Tensor = torch.exp(-(weights * logs).sum(-1))
+    return ranks
 
 
 def _check_seeds(seeds: Sequence[int]) -> None:
@@ -154,11 +156,12 @@ class TwoPointRun:
         return [loss < self.config.fit_loss for loss in self.final_loss]
 
 
-def two_point_inputs() -> torch.Tensor:
+def two_point_inputs() -> Tensor:
     """The two inputs (rows), each of unit norm, in float64."""
     torch = import_torch()
     inputs = torch.tensor(TWO_POINT_RAW, dtype=torch.float64)
-    return inputs / torch.linalg.vector_norm(inputs, dim=1, keepdim=True)
+    normalised: Tensor = inputs / torch.linalg.vector_norm(inputs, dim=1, keepdim=True)
+    return normalised
 
 
 def train_two_point(config: TwoPointConfig) -> TwoPointRun:
@@ -179,7 +182,9 @@ def train_two_point(config: TwoPointConfig) -> TwoPointRun:
         for i, seed in enumerate(config.seeds):
             generator = torch.Generator().manual_seed(seed)
             angle = 2 * math.pi * torch.rand(2, generator=generator, dtype=dtype)
-            radius = config.init_radius * torch.sqrt(torch.rand(2, generator=generator, dtype=dtype))
+            radius = config.init_radius * torch.sqrt(
+                torch.rand(2, generator=generator, dtype=dtype)
+            )
             first[i] = torch.stack((radius * torch.cos(angle), radius * torch.sin(angle)), dim=1)
         second = torch.zeros(len(config.seeds), 2, 2, dtype=dtype)
         first.requires_grad_(True)
@@ -205,14 +210,14 @@ def train_two_point(config: TwoPointConfig) -> TwoPointRun:
 
 def _two_point_loss(
     torch: Any,
-    first: torch.Tensor,
-    second: torch.Tensor,
-    inputs: torch.Tensor,
-    labels: torch.Tensor,
-) -> torch.Tensor:
+    first: Tensor,
+    second: Tensor,
+    inputs: Tensor,
+    labels: Tensor,
+) -> Tensor:
     hidden = torch.relu(first @ inputs.T)  # (seeds, neurons, points)
     outputs = second @ hidden  # (seeds, outputs, points)
-    result: torch.Tensor = ((outputs - labels) ** 2).sum(dim=(1, 2)) / 4
+    result: Tensor = ((outputs - labels) ** 2).sum(dim=(1, 2)) / 4
     return result
 
 
@@ -296,8 +301,8 @@ class DeepRun:
     seconds: float = field(compare=False)
 
 
-def teacher_dataset(points: int, input_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs uniform in $[0, 1]^d$ scaled to unit norm; balanced $\\pm 1$ teacher labels.
+def teacher_dataset(points: int, input_dim: int, seed: int) -> tuple[Tensor, Tensor]:
+    r"""Inputs uniform in $[0, 1]^d$ scaled to unit norm; balanced $\pm 1$ teacher labels.
 
     The teacher is a random depth-2 ReLU network (standard normal weights, width `input_dim`);
     a label is the sign of its output minus the median output (so half the labels are $+1$).
@@ -326,10 +331,10 @@ def teacher_dataset(points: int, input_dim: int, seed: int) -> tuple[torch.Tenso
 
 
 def train_deep(config: DeepConfig) -> DeepRun:
-    """Train one ReLU network per seed and depth on the teacher dataset; measure ranks.
+    r"""Train one ReLU network per seed and depth on the teacher dataset; measure ranks.
 
-    Initialisation: He-normal (standard deviation $\\sqrt{2 / \\text{fan-in}}$), one generator
-    per (seed, depth). Loss: logistic, $\\frac{1}{n}\\sum_i \\log(1 + e^{-y_i f(x_i)})$.
+    Initialisation: He-normal (standard deviation $\sqrt{2 / \text{fan-in}}$), one generator
+    per (seed, depth). Loss: logistic, $\frac{1}{n}\sum_i \log(1 + e^{-y_i f(x_i)})$.
 
     Args:
         config: depths, seeds, sizes, step, stopping rule.
@@ -345,7 +350,7 @@ def train_deep(config: DeepConfig) -> DeepRun:
 
 
 def _train_depth(
-    torch: Any, config: DeepConfig, depth: int, inputs: torch.Tensor, labels: torch.Tensor
+    torch: Any, config: DeepConfig, depth: int, inputs: Tensor, labels: Tensor
 ) -> DepthResult:
     dtype = torch.float64
     count = len(config.seeds)
@@ -390,19 +395,17 @@ def _train_depth(
         )
 
 
-def _forward(torch: Any, layers: list[torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+def _forward(torch: Any, layers: list[Tensor], inputs: Tensor) -> Tensor:
     hidden = inputs.T.expand(layers[0].shape[0], -1, -1)  # (seeds, input_dim, points)
     for k, weights in enumerate(layers):
         hidden = weights @ hidden
         if k < len(layers) - 1:
             hidden = torch.relu(hidden)
-    output: torch.Tensor = hidden[:, 0, :]
+    output: Tensor = hidden[:, 0, :]
     return output
 
 
-def _logistic_loss(
-    torch: Any, layers: list[torch.Tensor], inputs: torch.Tensor, labels: torch.Tensor
-) -> torch.Tensor:
+def _logistic_loss(torch: Any, layers: list[Tensor], inputs: Tensor, labels: Tensor) -> Tensor:
     margins = labels * _forward(torch, layers, inputs)
-    loss: torch.Tensor = torch.nn.functional.softplus(-margins).mean(dim=1)
+    loss: Tensor = torch.nn.functional.softplus(-margins).mean(dim=1)
     return loss

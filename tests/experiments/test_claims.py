@@ -142,9 +142,7 @@ def test_the_registered_measured_claims_hold_thoroughly():
     for name in MEASURED:
         result = run_claim(registry[name], options)
         assert result.status == "measured", (name, result.certificate)
-        assert {"measurement", "thresholds", "seeds", "training_seconds"} <= set(
-            result.certificate
-        )
+        assert {"measurement", "thresholds", "seeds", "training_seconds"} <= set(result.certificate)
 
 
 NO_TORCH = """
