@@ -3,6 +3,11 @@
 Nothing here knows any particular claim: every claim the registry holds gets a page with its
 statement, method, status, time and a certificate summary, and its check function rendered by
 mkdocstrings (source included) when that function lives in the `specproof` package.
+
+The build runs the default (fast) claims only. A `--thorough` claim that this build did not run
+is shown with its recorded result when `bench/thorough/*.json` holds one (written by a bench
+script: `{"created": ..., "command": ..., "records": [verify --json records]}`), marked as
+recorded, not rerun.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class TheoremEntry:
     thorough_only: bool
     check_path: str | None  # dotted path of the check function, if mkdocstrings can find it
     result: dict[str, Any] | None
+    recorded: dict[str, Any] | None = None  # {"record", "created", "command"} if not run here
 
 
 def load_registry(extra_modules: list[str]) -> list[Any]:
@@ -95,8 +101,36 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
     return records
 
 
-def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEntry]:
-    """Join the registry's claims with the verify records, by name."""
+def load_recorded(directory: Path) -> dict[str, dict[str, Any]]:
+    """Recorded thorough results by claim name: `{"record", "created", "command"}` each."""
+    recorded: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            records = data["records"]
+            if not isinstance(records, list):
+                raise TypeError("'records' must be a list")
+            for record in records:
+                missing = {"name", "status", "seconds", "certificate"} - set(record)
+                if missing:
+                    raise KeyError(f"a record lacks {sorted(missing)}")
+                recorded[record["name"]] = {
+                    "record": record,
+                    "created": str(data["created"]),
+                    "command": str(data["command"]),
+                }
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TheoremError(f"recorded results {path} cannot be read: {exc}") from exc
+    return recorded
+
+
+def collect(
+    claims: list[Any],
+    records: list[dict[str, Any]],
+    recorded: dict[str, dict[str, Any]] | None = None,
+) -> list[TheoremEntry]:
+    """Join the registry's claims with the verify records (and recorded thorough ones), by name."""
+    recorded = recorded or {}
     by_name = {r["name"]: r for r in records}
     unknown = sorted(set(by_name) - {c.name for c in claims})
     if unknown:
@@ -116,6 +150,7 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
                 claim.thorough_only,
                 check_path,
                 by_name.get(claim.name),
+                recorded.get(claim.name) if claim.name not in by_name else None,
             )
         )
     return entries
@@ -156,7 +191,18 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
     lines = [f"# `{entry.name}`", "", '!!! abstract "Statement"', ""]
     lines += ["    " + line for line in entry.statement.splitlines()] + [""]
     result = entry.result
-    if result is None:
+    if result is None and entry.recorded is not None:
+        result = entry.recorded["record"]
+        status_cell = status_badge(result["status"]) + " (recorded)"
+        time_cell = f"{result['seconds']:.2f} s"
+        lines += [
+            '!!! info "Recorded, not run in this build"',
+            "",
+            "    It runs only under `specproof verify --thorough`. The result below was recorded "
+            f"by `{entry.recorded['command']}` at {entry.recorded['created']}.",
+            "",
+        ]
+    elif result is None:
         why = (
             "it runs only under `specproof verify --thorough`"
             if entry.thorough_only
@@ -235,7 +281,12 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
     """The overview page: counts by status, and one table per algorithm."""
     counts: dict[str, int] = {}
     for entry in entries:
-        key = entry.result["status"] if entry.result else "not run"
+        if entry.result:
+            key = entry.result["status"]
+        elif entry.recorded:
+            key = f"{entry.recorded['record']['status']} (recorded, not rerun)"
+        else:
+            key = "not run"
         counts[key] = counts.get(key, 0) + 1
     lines = [
         "# Theorems",
@@ -263,8 +314,11 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
             "|---|---|---|---|",
         ]
         for e in group:
-            status = status_badge(e.result["status"]) if e.result else "not run"
-            seconds = f"{e.result['seconds']:.2f} s" if e.result else "—"
+            shown = e.result or (e.recorded["record"] if e.recorded else None)
+            status = status_badge(shown["status"]) if shown else "not run"
+            if shown and not e.result:
+                status += " (recorded)"
+            seconds = f"{shown['seconds']:.2f} s" if shown else "—"
             lines.append(f"| [`{e.name}`]({e.name}.md) | {status} | {e.method} | {seconds} |")
         lines.append("")
     return "\n".join(lines)
@@ -284,7 +338,7 @@ def build(
     """All theorem pages (`{src_uri: content}`) and their nav entries."""
     claims = load_registry(extra_modules)
     records = run_verify(root, extra_modules, only)
-    entries = collect(claims, records)
+    entries = collect(claims, records, load_recorded(root / "bench" / "thorough"))
     files: dict[str, str | bytes] = {
         "theorems/index.md": render_index(entries, only),
         "theorems/verify.json": json.dumps(records, indent=2, default=str) + "\n",
