@@ -17,6 +17,9 @@ def add_parser(subparsers: Any) -> None:
         help="run the proof-check suite (every registered claim)",
         description=(
             "Run every registered claim and print a table (name, method, status, time). "
+            "Statuses: proved, checked (exact on every listed instance), measured (an "
+            "experiment's stated thresholds held; the certificate holds the numbers and seeds), "
+            "refuted, unknown. "
             "Exit code 1 if any claim is refuted, 2 if a check failed to run."
         ),
     )
@@ -35,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected claims."""
-    from specproof.proofs.registry import CheckOptions, default_registry, run_claims
+    from specproof.proofs.registry import STATUSES, CheckOptions, default_registry, run_claims
 
     claims = default_registry().select(args.only, thorough=args.thorough)
     if not claims:
@@ -64,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [(r.name, r.method, r.status, f"{r.seconds:.2f}s") for r in results]
         print(format_table(["name", "method", "status", "time"], rows))
         total = sum(r.seconds for r in results)
-        counts = {
-            s: sum(r.status == s for r in results)
-            for s in ("proved", "checked", "refuted", "unknown")
-        }
+        counts = {s: sum(r.status == s for r in results) for s in STATUSES}
         print(
             f"\n{len(results)} claims in {total:.1f}s: "
             + ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -76,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
             if r.status == "refuted":
                 print(f"\nREFUTED {r.name}: {r.statement}\ncounterexample:")
                 print(json.dumps(r.certificate.get("counterexample"), indent=2, default=str))
+            elif r.status == "measured":
+                print(
+                    f"\nMEASURED {r.name} (an experiment, not a proof): "
+                    f"measurement {_brief(r.certificate.get('measurement'))}; "
+                    f"thresholds {_brief(r.certificate.get('thresholds'))}; "
+                    f"{len(r.certificate.get('seeds', []))} seeds"
+                )
             elif "error" in r.certificate:
                 print(f"\nERROR in {r.name}: {r.certificate['error']}")
     if any(r.status == "refuted" for r in results):
@@ -83,3 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if any("error" in r.certificate for r in results):
         return 2
     return 0
+
+
+def _brief(value: Any, limit: int = 400) -> str:
+    """A JSON rendering of `value`, cut to `limit` characters."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

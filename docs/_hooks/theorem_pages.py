@@ -5,6 +5,11 @@ statement, method, status, time and a certificate summary, and its check functio
 mkdocstrings (source included) when that function lives in the `specproof` package. A check
 made by a claim factory (a `functools.partial` of a function that several claims share) gets a
 link to that function's API page and the arguments bound to it instead.
+
+The build runs the default (fast) claims only. A `--thorough` claim that this build did not run
+is shown with its recorded result when `bench/thorough/*.json` holds one (written by a bench
+script: `{"created": ..., "command": ..., "records": [verify --json records]}`), marked as
+recorded, not rerun.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ STATUS_WORDS = {
     "proved": "a proof for every instance the statement covers (symbolic or SMT)",
     "checked": "verified exactly on every generated or enumerated instance listed in the "
     "certificate (not a proof for all instances)",
-    "refuted": "a counterexample was found (below)",
+    "measured": "an experiment (method `experiment`) whose stated thresholds held on the "
+    "measurement in the certificate (numbers, seeds, thresholds): evidence, not a proof",
+    "refuted": "a counterexample was found (below); for a measured claim, the measurement "
+    "contradicts the stated thresholds",
     "unknown": "neither proved nor refuted (timeout, solver gave up, or the check failed to run)",
 }
 
@@ -65,6 +73,7 @@ class TheoremEntry:
     check_path: str | None  # dotted path of the check function, if mkdocstrings can find it
     result: dict[str, Any] | None
     bound: str | None = None  # a claim factory's check: the arguments bound to the shared function
+    recorded: dict[str, Any] | None = None  # {"record", "created", "command"} if not run here
 
 
 def load_registry(extra_modules: list[str]) -> list[Any]:
@@ -118,8 +127,36 @@ def _bound_arguments(check: functools.partial[Any]) -> str:
     return ", ".join(f"`{p}`" for p in parts)
 
 
-def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEntry]:
-    """Join the registry's claims with the verify records, by name."""
+def load_recorded(directory: Path) -> dict[str, dict[str, Any]]:
+    """Recorded thorough results by claim name: `{"record", "created", "command"}` each."""
+    recorded: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            records = data["records"]
+            if not isinstance(records, list):
+                raise TypeError("'records' must be a list")
+            for record in records:
+                missing = {"name", "status", "seconds", "certificate"} - set(record)
+                if missing:
+                    raise KeyError(f"a record lacks {sorted(missing)}")
+                recorded[record["name"]] = {
+                    "record": record,
+                    "created": str(data["created"]),
+                    "command": str(data["command"]),
+                }
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TheoremError(f"recorded results {path} cannot be read: {exc}") from exc
+    return recorded
+
+
+def collect(
+    claims: list[Any],
+    records: list[dict[str, Any]],
+    recorded: dict[str, dict[str, Any]] | None = None,
+) -> list[TheoremEntry]:
+    """Join the registry's claims with the verify records (and recorded thorough ones), by name."""
+    recorded = recorded or {}
     by_name = {r["name"]: r for r in records}
     unknown = sorted(set(by_name) - {c.name for c in claims})
     if unknown:
@@ -145,6 +182,7 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
                 check_path,
                 by_name.get(claim.name),
                 bound,
+                recorded.get(claim.name) if claim.name not in by_name else None,
             )
         )
     return entries
@@ -185,7 +223,18 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
     lines = [f"# `{entry.name}`", "", '!!! abstract "Statement"', ""]
     lines += ["    " + line for line in entry.statement.splitlines()] + [""]
     result = entry.result
-    if result is None:
+    if result is None and entry.recorded is not None:
+        result = entry.recorded["record"]
+        status_cell = status_badge(result["status"]) + " (recorded)"
+        time_cell = f"{result['seconds']:.2f} s"
+        lines += [
+            '!!! info "Recorded, not run in this build"',
+            "",
+            "    It runs only under `specproof verify --thorough`. The result below was recorded "
+            f"by `{entry.recorded['command']}` at {entry.recorded['created']}.",
+            "",
+        ]
+    elif result is None:
         why = (
             "it runs only under `specproof verify --thorough`"
             if entry.thorough_only
@@ -210,6 +259,15 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         status = result["status"]
         lines += [f"*{status}*: {STATUS_WORDS.get(status, '')}.", ""]
         certificate = result.get("certificate") or {}
+        if status == "measured":
+            lines += [
+                '!!! warning "Measured, not proved"',
+                "",
+                "    An empirical result: the stated thresholds held on the measurement below "
+                "(its numbers, seeds and thresholds are the certificate). It is not a proof, and "
+                "other seeds or settings may measure differently.",
+                "",
+            ]
         if status == "refuted":
             lines += ['!!! failure "Counterexample"', "", "    ```json"]
             dumped = json.dumps(certificate.get("counterexample"), indent=2, default=str)
@@ -265,7 +323,12 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
     """The overview page: counts by status, and one table per algorithm."""
     counts: dict[str, int] = {}
     for entry in entries:
-        key = entry.result["status"] if entry.result else "not run"
+        if entry.result:
+            key = entry.result["status"]
+        elif entry.recorded:
+            key = f"{entry.recorded['record']['status']} (recorded, not rerun)"
+        else:
+            key = "not run"
         counts[key] = counts.get(key, 0) + 1
     lines = [
         "# Theorems",
@@ -293,8 +356,11 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
             "|---|---|---|---|",
         ]
         for e in group:
-            status = status_badge(e.result["status"]) if e.result else "not run"
-            seconds = f"{e.result['seconds']:.2f} s" if e.result else "—"
+            shown = e.result or (e.recorded["record"] if e.recorded else None)
+            status = status_badge(shown["status"]) if shown else "not run"
+            if shown and not e.result:
+                status += " (recorded)"
+            seconds = f"{shown['seconds']:.2f} s" if shown else "—"
             lines.append(f"| [`{e.name}`]({e.name}.md) | {status} | {e.method} | {seconds} |")
         lines.append("")
     return "\n".join(lines)
@@ -314,7 +380,7 @@ def build(
     """All theorem pages (`{src_uri: content}`) and their nav entries."""
     claims = load_registry(extra_modules)
     records = run_verify(root, extra_modules, only)
-    entries = collect(claims, records)
+    entries = collect(claims, records, load_recorded(root / "bench" / "thorough"))
     files: dict[str, str | bytes] = {
         "theorems/index.md": render_index(entries, only),
         "theorems/verify.json": json.dumps(records, indent=2, default=str) + "\n",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
+import types
 
 import pytest
 
@@ -180,3 +182,56 @@ def test_results_pages_name_the_script_that_writes_them(tmp_path) -> None:
     assert result_pages.writers(tmp_path, "beta") == ["bench/bench_b.py"]
     page, _ = result_pages.render_page(probe_results(), "x.json", ["bench/bench_a.py"])
     assert "`python bench/bench_a.py`" in page
+
+
+def test_a_measured_claim_is_shown_as_measured_not_proved() -> None:
+    result = {
+        "status": "measured",
+        "seconds": 3.0,
+        "certificate": {"measurement": {"fraction": 0.7}, "thresholds": {"min": 0.5}, "seeds": [0]},
+    }
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert "sp-measured" in page and "Measured, not proved" in page
+    assert "*measured*:" in page and '"fraction": 0.7' in page
+    index = theorem_pages.render_index([entry(result=result)], None)
+    assert "1 measured" in index and "sp-measured" in index
+
+
+def test_a_thorough_claim_not_run_shows_its_recorded_result(tmp_path) -> None:
+    record = {
+        "name": "rank_probe",
+        "statement": "s",
+        "method": "experiment",
+        "status": "measured",
+        "seconds": 12.5,
+        "certificate": {"measurement": {"fraction": 0.7}, "thresholds": {}, "seeds": [0, 1]},
+    }
+    (tmp_path / "probe.json").write_text(
+        json.dumps(
+            {
+                "created": "2026-12-03T08:00:00+00:00",
+                "command": "python bench/x.py",
+                "records": [record],
+            }
+        )
+    )
+    recorded = theorem_pages.load_recorded(tmp_path)
+    claim = types.SimpleNamespace(
+        name="rank_probe", statement="s", method="experiment", thorough_only=True, check=len
+    )
+    (entry_,) = theorem_pages.collect([claim], [], recorded)
+    page = theorem_pages.render_page(entry_, None)
+    assert "Recorded, not run in this build" in page and "python bench/x.py" in page
+    assert "sp-measured" in page and "(recorded)" in page and "12.50 s" in page
+    assert "measured (recorded, not rerun)" in theorem_pages.render_index([entry_], None)
+    # A claim this build ran shows this build's result, never the recorded one.
+    (ran,) = theorem_pages.collect([claim], [{**record, "status": "refuted"}], recorded)
+    assert ran.recorded is None and "Recorded" not in theorem_pages.render_page(ran, None)
+
+
+def test_unreadable_recorded_results_fail_naming_the_file(tmp_path) -> None:
+    (tmp_path / "bad.json").write_text(
+        json.dumps({"created": "x", "command": "y", "records": [{"name": "a"}]})
+    )
+    with pytest.raises(theorem_pages.TheoremError, match="bad.json"):
+        theorem_pages.load_recorded(tmp_path)
