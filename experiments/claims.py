@@ -134,6 +134,7 @@ def judge_high_rank_fraction(
         "fit_fraction": fit_fraction,
         "fitting_runs_above_threshold": above,
         "fraction_above_threshold": fraction,
+        "fraction_of_all_seeds_fitting_above_threshold": above / shared["runs"],
     }
     thresholds = {
         "stable_rank_threshold": threshold,
