@@ -86,6 +86,9 @@ class IsolatedFunction:
         env: extra environment variables for the child.
         check_first: calls replayed for the randomness check at the start.
         check_every: then every this many calls (0: never).
+        max_starts: processes started at most; after that many have died (exit, signal, time
+            limit), every call fails at once with the last reason, so a hang costs at most
+            `max_starts * call_timeout` seconds however many cases the audit has.
 
     Raises:
         ValueError: on a `spec` that is not `MODULE:FUNCTION`, or a limit that is not positive.
@@ -102,6 +105,7 @@ class IsolatedFunction:
         env: dict[str, str] | None = None,
         check_first: int = 8,
         check_every: int = 32,
+        max_starts: int = 2,
     ) -> None:
         module_name, sep, attr = spec.partition(":")
         if not sep or not module_name or not attr:
@@ -121,6 +125,9 @@ class IsolatedFunction:
         self.check_first = check_first
         self.check_every = check_every
         self.calls = 0
+        self.max_starts = max_starts
+        self._starts = 0
+        self._last_death = ""
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._output: collections.deque[str] = collections.deque()
@@ -149,6 +156,18 @@ class IsolatedFunction:
         """
         if self._process is not None:
             return
+        if self._starts >= self.max_starts:
+            raise ImplementationCrashed(
+                f"not restarted after {self._starts} failed processes; last: {self._last_death}"
+            )
+        self._starts += 1
+        try:
+            self._start_child()
+        except ImplementationCrashed as exc:
+            self._last_death = str(exc)
+            raise
+
+    def _start_child(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         command = [
             self.python,
@@ -192,6 +211,14 @@ class IsolatedFunction:
             ImplementationCrashed: on any failure of the audited code (module docstring).
         """
         self.start()
+        try:
+            return self._call_child(args)
+        except ImplementationCrashed as exc:
+            if self._process is None:
+                self._last_death = str(exc)
+            raise
+
+    def _call_child(self, args: tuple[Any, ...]) -> Any:
         index = self.calls
         self.calls += 1
         check = index < self.check_first or (self.check_every > 0 and index % self.check_every == 0)
