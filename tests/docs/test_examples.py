@@ -131,19 +131,19 @@ def test_a_failing_console_example_fails(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n```console\n$ specproof no-such-command\n```\n")
     (block,) = blocks(page)
-    with pytest.raises(AssertionError, match="exited 2, not 0"):
+    with pytest.raises(AssertionError, match="exited 64, not 0"):
         run_console_block(block)
 
 
 def test_a_documented_exit_code_is_checked(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
-        "<!-- docs-test: exit 2 -->\n```console\n$ specproof no-such-command\n```\n\n"
-        "<!-- docs-test: exit 2 -->\n```console\n$ specproof --help\n```\n"
+        "<!-- docs-test: exit 64 -->\n```console\n$ specproof no-such-command\n```\n\n"
+        "<!-- docs-test: exit 64 -->\n```console\n$ specproof --help\n```\n"
     )
     failing, succeeding = blocks(page)
     run_console_block(failing)
-    with pytest.raises(AssertionError, match="exited 0, not 2"):
+    with pytest.raises(AssertionError, match="exited 0, not 64"):
         run_console_block(succeeding)
 
 
