@@ -135,7 +135,8 @@ def serve(spec: str, protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
     except BaseException as exc:  # noqa: BLE001 - exits and interrupts at import are failures too
         write_frame(protocol_out, ("import-failed", _reason(exc)))
         return 0
-    write_frame(protocol_out, ("ready", {"python": sys.version.split()[0], "pid": os.getpid()}))
+    info = {"python": sys.version.split()[0], "prefix": sys.prefix, "pid": os.getpid()}
+    write_frame(protocol_out, ("ready", info))
     while True:
         header = protocol_in.read(HEADER.size)
         if len(header) < HEADER.size:
