@@ -13,119 +13,22 @@ randomness implementation differ on its first call with probability 1 - 2**-64 p
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 import time
 
 import pytest
 
+from specproof.audit import misbehaving
+from specproof.audit.misbehaving import AT_IMPORT, CASES
 from specproof.cli.main import main
 
-IMPLEMENTATIONS = textwrap.dedent(
-    """
-    import os, random, signal, sys, time
-    import numpy as np
-
-    def correct(target_probs, draft_probs, draft_tokens, rng):
-        print("chatter on stdout {")
-        print("chatter on stderr", file=sys.stderr)
-        out = []
-        for i, x in enumerate(draft_tokens):
-            if rng.random() * draft_probs[i, x] < target_probs[i, x]:
-                out.append(int(x))
-                continue
-            residual = np.maximum(target_probs[i] - draft_probs[i], 0.0)
-            out.append(int(rng.choice(residual.size, p=residual / residual.sum())))
-            return out
-        out.append(int(rng.choice(target_probs.shape[1], p=target_probs[-1])))
-        return out
-
-    def sys_exit_0(*args):
-        sys.exit(0)
-
-    def sys_exit_3(*args):
-        sys.exit(3)
-
-    def os_exit_0(*args):
-        os._exit(0)
-
-    def sigkill_self(*args):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    def segfault(*args):
-        os.kill(os.getpid(), signal.SIGSEGV)
-
-    def sigint_group(*args):
-        os.killpg(0, signal.SIGINT)
-        time.sleep(30)
-
-    class Escape(BaseException):
-        pass
-
-    def base_exception(*args):
-        raise Escape("not an Exception")
-
-    def keyboard_interrupt(*args):
-        raise KeyboardInterrupt
-
-    def hang(*args):
-        while True:
-            time.sleep(1)
-
-    def print_then_exit(*args):
-        print('{"verdict": "consistent"}')
-        sys.stdout.flush()
-        os._exit(0)
-
-    def garbage(*args):
-        return object()
-
-    def garbage_floats(target_probs, *args):
-        return [0.5]
-
-    def own_randomness(target_probs, draft_probs, draft_tokens, rng):
-        return correct(target_probs, draft_probs, draft_tokens, np.random.default_rng())
-
-    def memory_hog(*args):
-        keep = []
-        while True:
-            keep.append(np.empty(1 << 23))  # 64 MiB each, until the 512 MiB limit
-    """
-)
-
-AT_IMPORT = {
-    "exit_at_import": "import sys\nsys.exit(0)\ndef verify(*a):\n    return [0]\n",
-    "os_exit_at_import": "import os\nos._exit(0)\ndef verify(*a):\n    return [0]\n",
-    "hang_at_import": "import time\nwhile True:\n    time.sleep(1)\n",
-    "print_at_import": "print('{not json')\nraise SystemExit(0)\n",
-}
-
-#: (function, words the reason must contain).
-CASES = [
-    ("sys_exit_0", "SystemExit: 0"),
-    ("sys_exit_3", "SystemExit: 3"),
-    ("os_exit_0", "exited with code 0"),
-    ("sigkill_self", "signal SIGKILL"),
-    ("segfault", "signal SIGSEGV"),
-    ("sigint_group", "KeyboardInterrupt"),  # the auditor, in another session, is untouched
-    ("base_exception", "Escape: not an Exception"),
-    ("keyboard_interrupt", "KeyboardInterrupt"),
-    ("hang", "time limit of 2 s"),
-    ("print_then_exit", "exited with code 0"),
-    ("garbage", "object of type object"),
-    ("garbage_floats", "malformed output"),
-    ("own_randomness", "randomness other than its arguments"),
-    ("memory_hog", "MemoryError"),
-]
 #: The slowest case (a hang) ends at the 2 s call limit; the rest is startup and one case.
 BOUND_SECONDS = 60
 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    (tmp_path / "misbehaving.py").write_text(IMPLEMENTATIONS)
-    for name, source in AT_IMPORT.items():
-        (tmp_path / f"{name}.py").write_text(source)
+    for name, (source, _) in AT_IMPORT.items():
+        (tmp_path / f"{name}.py").write_text(source + "def verify(*args):\n    return [0]\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -145,7 +48,7 @@ def test_every_misbehaviour_at_call_time_is_crashed_with_the_reason(
     workdir, capfd, function, reason
 ):
     start = time.monotonic()
-    code, out, err = _audit(capfd, f"misbehaving:{function}")
+    code, out, err = _audit(capfd, f"specproof.audit.misbehaving:{function}")
     seconds = time.monotonic() - start
     data = json.loads(out)  # valid JSON whatever the implementation printed
     assert code == 2 and data["verdict"] == "crashed", err
@@ -154,16 +57,9 @@ def test_every_misbehaviour_at_call_time_is_crashed_with_the_reason(
     assert seconds < BOUND_SECONDS
 
 
-@pytest.mark.parametrize(
-    ("module", "reason"),
-    [
-        ("exit_at_import", "SystemExit: 0"),
-        ("os_exit_at_import", "exited with code 0"),
-        ("hang_at_import", "time limit"),
-        ("print_at_import", "SystemExit: 0"),
-    ],
-)
-def test_every_misbehaviour_at_import_is_crashed_with_the_reason(workdir, capfd, module, reason):
+@pytest.mark.parametrize("module", sorted(AT_IMPORT))
+def test_every_misbehaviour_at_import_is_crashed_with_the_reason(workdir, capfd, module):
+    reason = AT_IMPORT[module][1]
     from specproof.audit import boundary
 
     # The import limit is the boundary's start_timeout; the CLI keeps its default (300 s), so
@@ -180,7 +76,9 @@ def test_every_misbehaviour_at_import_is_crashed_with_the_reason(workdir, capfd,
 
 
 def test_negative_control_a_correct_chatty_implementation_is_not_crashed(workdir, capfd):
-    code, out, _ = _audit(capfd, "misbehaving:correct", "--samples", "300", "--tv", "0.5")
+    code, out, _ = _audit(
+        capfd, "specproof.audit.misbehaving:correct", "--samples", "300", "--tv", "0.5"
+    )
     data = json.loads(out)
     assert data["verdict"] in ("consistent", "inconclusive") and code in (0, 3)
     assert "chatter" not in out
@@ -193,21 +91,16 @@ def test_the_boundary_reproduces_the_in_process_stream_exactly(workdir):
     from specproof.audit.boundary import IsolatedFunction
     from specproof.audit.sampler import audit_sampler, default_cases
 
-    sys.path.insert(0, str(workdir))
-    try:
-        import misbehaving
-    finally:
-        sys.path.remove(str(workdir))
     cases = default_cases(0)[:5]
     local = audit_sampler(misbehaving.correct, cases=cases, n_samples=100)
-    with IsolatedFunction("misbehaving:correct") as isolated:
+    with IsolatedFunction("specproof.audit.misbehaving:correct") as isolated:
         remote = audit_sampler(isolated, cases=cases, n_samples=100)
     strip = [{k: v for k, v in c.to_json().items() if k != "details"} for c in local.configurations]
     assert strip == [
         {k: v for k, v in c.to_json().items() if k != "details"} for c in remote.configurations
     ]
     rng = np.random.default_rng(5)
-    with IsolatedFunction("misbehaving:correct") as isolated:
+    with IsolatedFunction("specproof.audit.misbehaving:correct") as isolated:
         isolated(cases[0].target_probs, cases[0].draft_probs, np.array([0]), rng)
     assert rng.bit_generator.state != np.random.default_rng(5).bit_generator.state
 
