@@ -118,7 +118,11 @@ def _add_processors(p: Any, temperature: float | None) -> None:
 
 def _add_boundary(p: Any) -> None:
     """The process-boundary flags of `sampler` and `generate`."""
-    from specproof.audit.boundary import DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES
+    from specproof.audit.boundary import (
+        DEFAULT_CALL_TIMEOUT,
+        DEFAULT_MEMORY_BYTES,
+        DEFAULT_START_TIMEOUT,
+    )
 
     p.add_argument(
         "--call-timeout",
@@ -126,6 +130,13 @@ def _add_boundary(p: Any) -> None:
         default=DEFAULT_CALL_TIMEOUT,
         metavar="SECONDS",
         help=f"time limit of one call of the function (default {DEFAULT_CALL_TIMEOUT:g} s)",
+    )
+    p.add_argument(
+        "--import-timeout",
+        type=number("--import-timeout", 0, 86400, low_open=True),
+        default=DEFAULT_START_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit for importing the module (default {DEFAULT_START_TIMEOUT:g} s)",
     )
     p.add_argument(
         "--memory-limit",
@@ -278,6 +289,7 @@ def _isolated(args: argparse.Namespace, spec: str, env: dict[str, str] | None = 
         spec,
         python=args.python,
         call_timeout=args.call_timeout,
+        start_timeout=args.import_timeout,
         memory_bytes=args.memory_limit << 20,
         env=env,
     )

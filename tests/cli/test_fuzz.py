@@ -1,8 +1,9 @@
 """Fuzz of the command line: hypothesis over argument lists, per subcommand.
 
-Arguments are drawn from each subcommand's own options (found by introspecting the parser,
-so a new flag is fuzzed without editing this file) with values from a pool of nonsense
-(NaN, infinities, huge and negative numbers, empty and non-numeric text) and plausible ones.
+Arguments are drawn by `specproof.cli.strategies.argv` from each subcommand's own options
+(found by walking the parser, so a new flag is fuzzed without editing this file) with values
+from a pool of nonsense (NaN, infinities, huge and negative numbers, empty and non-numeric
+text) and plausible ones.
 Handlers are replaced by a stub, so each example costs one parse (the work itself is fuzzed
 by the cheap real-handler properties below and by tests/audit/test_misbehaving.py).
 
@@ -24,68 +25,10 @@ from hypothesis import strategies as st
 
 from specproof.cli import exit_codes
 from specproof.cli.main import build_parser, main
+from specproof.cli.strategies import argv, leaf_parsers, options
 
-NONSENSE = [
-    "nan",
-    "inf",
-    "-inf",
-    "1e309",
-    "-1",
-    "0",
-    "-0",
-    "1e-300",
-    "0.9999999999",
-    "99999999999999999999999",
-    "abc",
-    "",
-    " ",
-    "1,5",
-    "0x10",
-    "--json",
-]
-PLAUSIBLE = ["1", "2", "3", "0.5", "0.1", "10", "tiny-llama", "my_sd:verify"]
 CODES = {e.code for e in exit_codes.TABLE}
-
-
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    """`{"audit sampler": parser, "verify": parser, ...}`: every leaf parser."""
-    leaves: dict[str, argparse.ArgumentParser] = {}
-
-    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
-        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if not subs:
-            leaves[prefix.strip()] = parser
-            return
-        for name, child in subs[0].choices.items():
-            walk(f"{prefix} {name}", child)
-
-    walk("", build_parser())
-    return leaves
-
-
-LEAVES = _subcommands()
-
-
-def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in parser._actions if a.option_strings and a.dest != "help"]
-
-
-def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in parser._actions if not a.option_strings]
-
-
-@st.composite
-def argv(draw: st.DrawFn, command: str) -> list[str]:
-    parser = LEAVES[command]
-    words = command.split()
-    values = st.sampled_from(NONSENSE + PLAUSIBLE) | st.text(max_size=8)
-    for _positional in _positionals(parser):
-        words.append(draw(st.sampled_from(["my_sd:verify", "x", ":", "a:b:c", "1"])))
-    for action in draw(st.lists(st.sampled_from(_options(parser)), max_size=5, unique=True)):
-        words.append(action.option_strings[-1])
-        if action.nargs != 0:
-            words.append(draw(values))
-    return words
+LEAVES = leaf_parsers(build_parser())
 
 
 def _stub(args: argparse.Namespace) -> int:
@@ -113,7 +56,7 @@ def stubbed(monkeypatch):
 @pytest.mark.parametrize("command", sorted(LEAVES))
 def test_fuzzed_arguments_are_parsed_or_refused_naming_the_argument(command, stubbed, capsys):
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(words=argv(command))
+    @given(words=argv(command, LEAVES[command]))
     def check(words: list[str]) -> None:
         capsys.readouterr()
         code = main(words)
@@ -123,7 +66,7 @@ def test_fuzzed_arguments_are_parsed_or_refused_naming_the_argument(command, stu
         if code == exit_codes.USAGE:
             last = err.strip().splitlines()[-1]
             assert "error:" in last
-            named = [o for a in _options(LEAVES[command]) for o in a.option_strings]
+            named = [o for a in options(LEAVES[command]) for o in a.option_strings]
             assert any(flag in last for flag in named) or "argument" in last or "MODULE" in last
 
     check()
