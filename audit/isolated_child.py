@@ -31,6 +31,7 @@ OBJECT = "\x00specproof:object"
 #: Largest number of elements an encoded value may hold (bigger outputs are malformed).
 MAX_ELEMENTS = 10_000_000
 HEADER = struct.Struct(">Q")
+_GENERATORS: dict[str, Any] = {}
 
 
 def write_frame(stream: BinaryIO, message: Any) -> None:
@@ -87,12 +88,16 @@ def decode(value: Any) -> Any:
             _, dtype, shape, data = value
             return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
         if tag == RNG:
-            import numpy as np
-
             state = value[1]
-            bit_generator = getattr(np.random, state["bit_generator"])()
-            bit_generator.state = state
-            return np.random.Generator(bit_generator)
+            generator = _GENERATORS.get(state["bit_generator"])
+            if generator is None:
+                import numpy as np
+
+                # One generator per kind, reused: a fresh one would read OS entropy per call.
+                bit_generator = getattr(np.random, state["bit_generator"])(0)
+                generator = _GENERATORS[state["bit_generator"]] = np.random.Generator(bit_generator)
+            generator.bit_generator.state = state
+            return generator
         if tag == "\x00specproof:tuple":
             return tuple(decode(v) for v in value[1])
     return value
