@@ -40,3 +40,39 @@ def test_a_missing_optional_dependency_names_its_extra():
     assert error is not None and error.code == exit_codes.MISSING_DEPENDENCY
     assert "specproof[engine]" in str(error)
     assert exit_codes.missing_dependency(ModuleNotFoundError("x", name="my_module")) is None
+
+
+def test_main_turns_a_missing_dependency_into_its_code(monkeypatch, capsys):
+    import specproof.cli.audit as audit_cli
+    from specproof.cli.main import main
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(audit_cli, "run_controls", needs_torch)
+    assert main(["audit", "controls"]) == exit_codes.MISSING_DEPENDENCY
+    err = capsys.readouterr().err
+    assert "specproof[engine]" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_json_output_is_strict_even_with_non_finite_numbers(capsys):
+    import json
+
+    from specproof.cli.output import print_json
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    print_json({"p": float("nan"), "rows": [float("inf"), 1.5]})
+    out = capsys.readouterr().out
+    assert json.loads(out, parse_constant=refuse) == {"p": None, "rows": [None, 1.5]}
+
+
+def test_a_report_without_matplotlib_is_written_without_plots(tmp_path, monkeypatch):
+    from specproof.audit import report
+    from specproof.audit.core import Configuration, decide
+
+    monkeypatch.setattr(report, "has_matplotlib", lambda: False)
+    audit = decide([Configuration(name="c", error="boom")], 1e-6)
+    text = report.write_report(audit, tmp_path, "title").read_text()
+    assert "No plots: they need matplotlib" in text and "boom" in text
