@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from . import exit_codes
+from .checks import integer, load_model_arg, non_empty, number, seed
+from .exit_codes import CommandError
 from .output import format_table, print_json
 
 
@@ -53,23 +56,49 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
     )
-    parser.add_argument("--k", type=int, default=4, help="drafts per round (default 4)")
-    parser.add_argument("--prompt", required=True, help="the prompt text")
+    parser.add_argument(
+        "--k", type=integer("--k", 0, 64), default=4, help="drafts per round, 0..64 (default 4)"
+    )
+    parser.add_argument(
+        "--prompt", type=non_empty("--prompt"), required=True, help="the prompt text"
+    )
     parser.add_argument(
         "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
     )
-    parser.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
-    parser.add_argument("--top-p", type=float, default=None, help="nucleus mass in (0, 1]")
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument(
+        "--temperature",
+        type=number("--temperature", 0.01, 100),
+        default=1.0,
+        help="in [0.01, 100] (default 1.0)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=integer("--top-k", 1, 2**31 - 1),
+        default=None,
+        help="keep the k most likely tokens",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=number("--top-p", 0, 1, low_open=True),
+        default=None,
+        help="nucleus mass in (0, 1]",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=integer("--max-new-tokens", 1, 100_000),
+        default=64,
+        help="1..100000 (default 64)",
+    )
+    parser.add_argument("--seed", type=seed(), default=0, help="seed of the torch.Generator")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
         default="float32",
         help="model and probability dtype",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
+    )
     parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
 
@@ -80,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
 
     from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling, generate
-    from specproof.engine.models import load_model
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -88,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.algorithm != "ar" and args.k > 0 and not args.draft:
             raise ValueError(f"--draft is required for --algorithm {args.algorithm} with --k > 0")
-        target = load_model(args.target, dtype=dtype)
+        target = load_model_arg("--target", args.target, dtype=dtype)
         wanted = bool(args.draft) and args.algorithm != "ar" and args.k > 0
         ngram = parse_drafter(args.draft) if wanted else None
-        draft = load_model(args.draft, dtype=dtype) if wanted and ngram is None else None
+        draft = (
+            load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
+        )
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
                 [{"role": "user", "content": args.prompt}], add_generation_prompt=True
@@ -127,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
             on_tokens=None if args.json else stream,
         )
     except ValueError as exc:
-        print(f"specproof generate: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc), exit_codes.USAGE) from None
     tokens = result.tokens[0]
     text = target.tokenizer.decode(tokens, skip_special_tokens=True)
     stats = result.stats.to_dict()

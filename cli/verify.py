@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from . import exit_codes
+from .checks import number, seed
+from .exit_codes import CommandError
 from .output import format_table, print_json, progress
 
 
@@ -20,7 +22,8 @@ def add_parser(subparsers: Any) -> None:
             "Statuses: proved, checked (exact on every listed instance), measured (an "
             "experiment's stated thresholds held; the certificate holds the numbers and seeds), "
             "refuted, unknown. "
-            "Exit code 1 if any claim is refuted, 2 if a check failed to run."
+            "Exit code 1 if any claim is refuted, 4 if any is unknown or its check failed to "
+            "run (docs/reference/exit-codes.md)."
         ),
     )
     parser.add_argument(
@@ -28,9 +31,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--thorough", action="store_true", help="longer checks and proofs")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--seed", type=int, default=0, help="seed for generated instances")
+    parser.add_argument("--seed", type=seed(), default=0, help="seed for generated instances")
     parser.add_argument(
-        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per-solver-call timeout"
+        "--timeout",
+        type=number("--timeout", 1, 86400),
+        default=30.0,
+        metavar="SECONDS",
+        help="per-solver-call timeout, in [1, 86400] (default 30)",
     )
     parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")
     parser.set_defaults(handler=run)
@@ -42,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     claims = default_registry().select(args.only, thorough=args.thorough)
     if not claims:
-        print(f"no claim matches {args.only!r}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--only: no claim matches {args.only!r}", exit_codes.USAGE)
     if args.list:
         rows = [(c.name, c.method, "thorough" if c.thorough_only else "") for c in claims]
         if args.json:
@@ -86,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
             elif "error" in r.certificate:
                 print(f"\nERROR in {r.name}: {r.certificate['error']}")
     if any(r.status == "refuted" for r in results):
-        return 1
-    if any("error" in r.certificate for r in results):
-        return 2
-    return 0
+        return exit_codes.FAILED
+    if any(r.status == "unknown" or "error" in r.certificate for r in results):
+        return exit_codes.UNDECIDED
+    return exit_codes.OK
 
 
 def _brief(value: Any, limit: int = 400) -> str:

@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -124,7 +125,9 @@ class _DrafterLoop:
                 try:
                     future = self.server.submit("next_token", tuple(sequence), fresh, cancel=cancel)
                     token = future.result(timeout=self.timeout_s)
-                except Exception as exc:  # reported to the orchestrator, which decides
+                except BaseException as exc:  # noqa: BLE001 - SystemExit from a drafter included
+                    # Reported to the orchestrator, which decides; this daemon thread never
+                    # receives a Ctrl-C, so anything raised here came from the drafter.
                     self.events.put(("draft_error", epoch, exc))
                     break
                 if token is None or cancel.is_set():
@@ -207,7 +210,8 @@ class DSIRun:
         elif kind == "draft_error":
             _, epoch, exc = event
             if epoch == self.epoch:
-                self._replace(self.drafter_server, "drafter", exc)
+                timed_out = isinstance(exc, TimeoutError | FutureTimeoutError)
+                self._replace(self.drafter_server, "drafter", exc, timed_out=timed_out)
                 self.drafter.restart(self.epoch, self.sequence)
         elif kind == "done":
             self._finish(event[1])
@@ -269,13 +273,15 @@ class DSIRun:
         job = self.jobs.pop(job_id, None)
         if job is None or job.future is None:  # expired and replaced already
             return
-        try:
-            tokens = job.future.result()
-        except Exception as exc:
+        # exception() hands over any BaseException of the worker (SystemExit included) as a
+        # value: a worker's exit is its failure, never the orchestrator's.
+        exc = job.future.exception()
+        if exc is not None:
             self._replace(job.server, job.server.name, exc)
             self._release(job.server)
             self._resubmit(job)
             return
+        tokens = job.future.result()
         self._release(job.server)
         if tokens is not None:
             self._apply(job, list(tokens))

@@ -94,9 +94,10 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
         records = json.loads(proc.stdout)
     except json.JSONDecodeError:
         records = None
-    # Exit codes 1 (a claim refuted) and 2 (a check failed to run) still print every record:
+    # Exit codes 1 (a claim refuted) and 4 (unknown, or a check failed to run) still print
+    # every record:
     # the pages then show the refutation or the error.
-    if proc.returncode not in (0, 1, 2) or not isinstance(records, list):
+    if proc.returncode not in (0, 1, 4) or not isinstance(records, list):
         raise TheoremError(
             f"`specproof {' '.join(args)}` exited {proc.returncode} without printing a JSON list "
             "of results (does a check print to stdout?); its stdout starts with:\n"

@@ -131,7 +131,7 @@ def test_a_failing_console_example_fails(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n```console\n$ specproof no-such-command\n```\n")
     (block,) = blocks(page)
-    with pytest.raises(AssertionError, match="exited 2, not 0"):
+    with pytest.raises(AssertionError, match="exited 64, not 0"):
         run_console_block(block)
 
 
@@ -149,9 +149,9 @@ def test_a_documented_exit_code_is_checked(tmp_path: Path) -> None:
     # A command that fails as documented passes; one that succeeds against the doc fails.
     _first_block_passes_second_fails(
         tmp_path,
-        "<!-- docs-test: exit 2 -->\n```console\n$ specproof no-such-command\n```\n\n"
-        "<!-- docs-test: exit 2 -->\n```console\n$ specproof --help\n```\n",
-        "exited 0, not 2",
+        "<!-- docs-test: exit 64 -->\n```console\n$ specproof no-such-command\n```\n\n"
+        "<!-- docs-test: exit 64 -->\n```console\n$ specproof --help\n```\n",
+        "exited 0, not 64",
     )
 
 

@@ -45,19 +45,20 @@ def test_ar_needs_no_draft(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "message", "code"),
     [
-        (["--target", "nonsense-model", "--draft", "tiny-llama"], "unknown model"),
-        (["--target", "tiny-llama"], "--draft is required"),
-        (["--target", "tiny-llama", "--draft", "tiny-llama", "--k", "-1"], "k must be"),
-        (["--target", "tiny-llama:vocab=8", "--draft", "tiny-llama:vocab=9"], "vocabulary"),
-        (["--target", "./no/such/dir", "--draft", "tiny-llama"], "not a model name"),
+        (["--target", "nonsense-model", "--draft", "tiny-llama"], "--target", 65),
+        (["--target", "tiny-llama"], "--draft is required", 64),
+        (["--target", "tiny-llama", "--draft", "tiny-llama", "--k", "-1"], "--k must", 64),
+        (["--target", "tiny-llama:vocab=8", "--draft", "tiny-llama:vocab=9"], "vocabulary", 64),
+        (["--target", "./no/such/dir", "--draft", "tiny-llama"], "not a model name", 65),
     ],
 )
-def test_errors_exit_2_with_a_message(
-    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_errors_exit_with_their_code_and_a_message(
+    extra: list[str], message: str, code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["generate", *extra, "--prompt", "ab"]) == 2
+    """Bad flags exit 64 (USAGE), unloadable models 65 (BAD_INPUT): docs/reference/exit-codes.md."""
+    assert main(["generate", *extra, "--prompt", "ab"]) == code
     assert message in capsys.readouterr().err
 
 
