@@ -1,7 +1,10 @@
 """specproof's theorems: named claims about the reference algorithms, each checked and reported as data.
 
 The registry lives in [`specproof.proofs.registry`][specproof.proofs.registry]; `specproof
-verify` runs it. Never imports torch.
+verify` runs it. An algorithm's standard claims (`<algorithm>_lossless`, its acceptance rate)
+are registered by one call each to the factories of
+[`specproof.proofs.claims`][specproof.proofs.claims], which run the checks shared by every
+algorithm ([`specproof.proofs.harness`][specproof.proofs.harness]). Never imports torch.
 """
 
 from .registry import (

@@ -86,8 +86,7 @@ def acceptance_claim(
 
 
 def distribution_claim(
-    algorithm: str | Verifier,
-    suffix: str,
+    name: str,
     statement: str,
     claim: DistributionClaim,
     *,
@@ -96,12 +95,10 @@ def distribution_claim(
     track: bool = True,
     registry: Registry = REGISTRY,
 ) -> Check:
-    """Register `<algorithm>_<suffix>` (method `z3`), checked by `check_distribution_claim`.
+    """Register `name` (method `z3`), checked by `check_distribution_claim`, and return its check.
 
     Args:
-        algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
-            `name`).
-        suffix: the rest of the claim's name (e.g. `acceptance_is_one_minus_tv_smt`).
+        name: the claim's full name (prefixed by its algorithm's short name).
         statement: the claim in words and LaTeX maths.
         claim: the z3 claim about every pair of distributions.
         sizes: the vocabulary sizes proved.
@@ -112,7 +109,7 @@ def distribution_claim(
     check: Check = partial(
         check_distribution_claim, claim, list(sizes), list(thorough_sizes), track=track
     )
-    registry.claim(f"{_name(algorithm)}_{suffix}", statement, "z3")(check)
+    registry.claim(name, statement, "z3")(check)
     return check
 
 

@@ -151,8 +151,7 @@ def ordering_claim(reverse: bool = False) -> DistributionClaim:
 
 
 check_exact_match_acceptance_le_sd_smt = distribution_claim(
-    "exact_match",
-    "acceptance_le_sd_smt",
+    "exact_match_acceptance_le_sd_smt",
     r"For all distributions $p, q$ over $V$ tokens, "
     r"$\sum_x p(x)q(x) \le \sum_x \min(p(x), q(x))$ (exact-match acceptance at most SD's), "
     r"proved directly by z3 for $V = 2, 3$; under `--thorough` it tries $V$ up to 8, and direct "

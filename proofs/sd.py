@@ -150,8 +150,7 @@ def check_sd_lossless_smt(options: CheckOptions) -> Outcome:
 
 
 check_sd_acceptance_tv_smt = distribution_claim(
-    "sd",
-    "acceptance_is_one_minus_tv_smt",
+    "sd_acceptance_is_one_minus_tv_smt",
     r"For all distributions $p, q$ over $V$ tokens, "
     r"$\sum_x \min(p(x), q(x)) = 1 - \mathrm{TV}(p, q)$, "
     r"$\mathrm{TV}(p, q) = \frac12 \sum_x |p(x) - q(x)|$; proved by z3 for each $V = 2, \dots, 8$ "

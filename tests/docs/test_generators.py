@@ -95,9 +95,11 @@ def test_bound_formulas_and_claims_are_described_by_name() -> None:
     from specproof.reference import formulas as f
 
     registry = Registry()
-    acceptance_claim("probe", "acc", "s", equal_to={"sum_min": f.acceptance_rate}, registry=registry)
+    acceptance_claim(
+        "probe", "acc", "s", equal_to={"sum_min": f.acceptance_rate}, registry=registry
+    )
     distribution_claim(
-        "probe", "smt", "s", acceptance_tv_claim(), sizes=[2], thorough_sizes=[2, 3],
+        "probe_smt", "s", acceptance_tv_claim(), sizes=[2], thorough_sizes=[2, 3],
         registry=registry,
     )  # fmt: skip
     bound = {e.name: e.bound for e in theorem_pages.collect(list(registry), [])}

@@ -100,11 +100,11 @@ def test_acceptance_claim_bounds_are_checked():
 def test_distribution_claim_proves_each_size_and_refutes_a_false_claim():
     registry = Registry()
     distribution_claim(
-        "sd", "tv_smt", "true", acceptance_tv_claim(), sizes=[2, 3], thorough_sizes=[2, 3, 4],
+        "sd_tv_smt", "true", acceptance_tv_claim(), sizes=[2, 3], thorough_sizes=[2, 3, 4],
         registry=registry,
     )  # fmt: skip
     distribution_claim(
-        "sd", "tv_twice_smt", "false", acceptance_tv_claim(scale=2), sizes=[2],
+        "sd_tv_twice_smt", "false", acceptance_tv_claim(scale=2), sizes=[2],
         thorough_sizes=[2], registry=registry,
     )  # fmt: skip
     assert {c.method for c in registry} == {"z3"}
