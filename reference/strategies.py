@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ __all__ = [
     "dist_pairs",
     "dists",
     "draws",
+    "kernels",
     "ks",
     "lm_pairs",
     "prefixes",
@@ -163,3 +165,19 @@ def rounds(
             draft_rows.append(draw(dists(vocab)))
     draft_tokens = [draw(st.sampled_from(row.support)) for row in draft_rows]
     return target_rows, draft_rows, draft_tokens, draw(draws(k))
+
+
+@st.composite
+def kernels(draw: st.DrawFn, vocab: Sequence[Token], max_weight: int = 4) -> Any:
+    """Row-stochastic kernels over `vocab` (RDK): random rows, identity rows, point rows.
+
+    Returns a [`Kernel`][specproof.reference.rdk.Kernel].
+    """
+    from .rdk import Kernel
+
+    vocab = tuple(vocab)
+    rows = {x: draw(dists(vocab, max_weight=max_weight)) for x in vocab}
+    if draw(st.booleans()):
+        keep = draw(st.sampled_from(vocab))
+        rows[keep] = Dist.point(vocab, keep)
+    return Kernel(vocab, rows)
