@@ -1,4 +1,4 @@
-"""`specproof generate`: generate text with AR, SD, exact-match or greedy speculation."""
+"""`specproof generate`: generate text with AR or any registered speculative algorithm."""
 
 from __future__ import annotations
 
@@ -8,7 +8,23 @@ from typing import Any
 
 from .output import format_table, print_json
 
-ALGORITHMS = ("ar", "sd", "exact_match", "greedy")
+
+def algorithm_choices() -> tuple[str, ...]:
+    """`ar` and every algorithm the registry offers to `generate` (read when the parser is built)."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    return ("ar", *ALGORITHMS.names(generate=True))
+
+
+def algorithm_help() -> str:
+    """The `--algorithm` help: each choice with its one-line summary."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    lines = ["ar: plain autoregressive sampling from the target"]
+    lines += [
+        f"{name}: {ALGORITHMS.get(name).summary.rstrip('.')}" for name in algorithm_choices()[1:]
+    ]
+    return "; ".join(lines) + " (default: sd)"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,7 +46,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--draft", metavar="MODEL", help="the draft model (not needed for --algorithm ar)"
     )
-    parser.add_argument("--algorithm", choices=ALGORITHMS, default="sd", help="default: sd")
+    parser.add_argument(
+        "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
+    )
     parser.add_argument("--k", type=int, default=4, help="drafts per round (default 4)")
     parser.add_argument("--prompt", required=True, help="the prompt text")
     parser.add_argument(

@@ -16,7 +16,7 @@ import torch
 from specproof.reference.dist import Dist, Token
 from specproof.reference.verifier import Draws, Verdict
 
-from .verify import ALGORITHMS, FLOAT_DTYPES, BatchVerdict, verify_batch
+from .verify import FLOAT_DTYPES, BatchVerdict, engine_verifier, verify_batch
 
 
 def rows_to_tensor(
@@ -52,7 +52,7 @@ class EngineVerifier:
     """The engine's batched kernels behind the reference's `verify` interface.
 
     Args:
-        algorithm: `"sd"`, `"exact_match"` or `"greedy"`.
+        algorithm: a registered algorithm with an engine form (e.g. `"sd"`).
         dtype: `torch.float32` or `torch.float64`.
         device: where the tensors live.
 
@@ -74,8 +74,7 @@ class EngineVerifier:
     def __init__(
         self, algorithm: str, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        engine_verifier(algorithm)  # ValueError naming `algorithm` for an unknown name
         if dtype not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         self.algorithm = algorithm

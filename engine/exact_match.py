@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .verify import (
+from .kernels import (
     BatchVerdict,
     assemble,
     check_gathered,
@@ -44,7 +44,7 @@ def verify_exact_match(
         check_values: scan every probability for NaN/inf/negatives first.
 
     Returns:
-        The [`BatchVerdict`][specproof.engine.verify.BatchVerdict].
+        The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].
 
     Raises:
         ValueError: on invalid inputs, naming the argument.

@@ -9,7 +9,7 @@ One loop serves every algorithm. A *round* of row $b$, from its committed sequen
 2. **score**: one target forward over the uncached tail of $s$ and the $K$ drafts gives the
    $K + 1$ target rows $p$ (same temperature, top-k and top-p as the draft);
 3. **verify**: [`verify_batch`][specproof.engine.verify.verify_batch] over all active rows at
-   once, with uniforms drawn by [`draw_uniforms`][specproof.engine.verify.draw_uniforms];
+   once, with uniforms drawn by [`draw_uniforms`][specproof.engine.kernels.draw_uniforms];
 4. **commit and roll back**: the accepted drafts and the recovered or bonus token are appended
    to $s$; both KV caches are cropped to the tokens that are still valid (the target's cache
    keeps $s$ + accepted drafts; the draft's cache keeps what it had fed up to the accepted
@@ -53,8 +53,13 @@ import torch
 from .probs import logits_to_probs
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
 
+
 #: Algorithm names [`generate`][specproof.engine.generate.generate] accepts.
-GENERATE_ALGORITHMS = ("ar", "sd", "exact_match", "greedy")
+def generate_algorithms() -> tuple[str, ...]:
+    """The algorithms `generate` runs: `"ar"` and every registered algorithm offered to it."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    return ("ar", *ALGORITHMS.names(generate=True))
 
 
 class UniformSource(Protocol):
@@ -101,7 +106,7 @@ class GeneratorUniforms:
         draft_probs: torch.Tensor,
         draft_tokens: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """[`draw_uniforms`][specproof.engine.verify.draw_uniforms] for `[B, K]`."""
+        """[`draw_uniforms`][specproof.engine.kernels.draw_uniforms] for `[B, K]`."""
         batch, rows, _ = target_probs.shape
         return draw_uniforms(
             self.generator, batch, rows - 1, target_probs.dtype, target_probs.device
@@ -241,8 +246,8 @@ class _Row:
 def _check_args(
     algorithm: str, k: int, max_new_tokens: int, prompts: Sequence[Sequence[int]], draft: Any
 ) -> None:
-    if algorithm not in GENERATE_ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {GENERATE_ALGORITHMS}, got {algorithm!r}")
+    if algorithm not in generate_algorithms():
+        raise ValueError(f"algorithm must be one of {generate_algorithms()}, got {algorithm!r}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"k must be an int >= 0, got {k!r}")
     if (
@@ -287,7 +292,7 @@ def generate(
         target: the target causal LM (a transformers model).
         draft: the draft causal LM over the same vocabulary (unused for `"ar"` or `k=0`).
         prompts: token ids, one list per row (or a `[B, T]` tensor).
-        algorithm: `"ar"`, `"sd"`, `"exact_match"` or `"greedy"`.
+        algorithm: `"ar"` or a registered algorithm (see `generate_algorithms`).
         k: drafts per round (K >= 0; ignored by `"ar"`).
         max_new_tokens: most tokens to output per row.
         sampling: temperature, top-k, top-p for both models.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .verify import (
+from .kernels import (
     BLOCK,
     BatchVerdict,
     assemble,
@@ -42,7 +42,7 @@ def verify_greedy(
         check_values: scan `target_probs` for NaN/inf/negatives first.
 
     Returns:
-        The [`BatchVerdict`][specproof.engine.verify.BatchVerdict].
+        The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].
 
     Raises:
         ValueError: on invalid inputs, naming the argument.

@@ -13,7 +13,7 @@ batch row (two for a rejection: $p$ and $q$ at the first rejected position) is r
 recovered or bonus token, so a batch costs $O(B (K + V))$, plus one pass over both tensors when
 `check_values=True`. Rows are gathered in chunks of about `CHUNK_BYTES` (large temporaries cost
 page faults), and at large $V$ the draw uses the two-level inverse-CDF search of
-[`inverse_cdf_with_mass`][specproof.engine.verify.inverse_cdf_with_mass].
+[`inverse_cdf_with_mass`][specproof.engine.kernels.inverse_cdf_with_mass].
 [`verify_sd_rowwise`][specproof.engine.sd.verify_sd_rowwise] is the same rule as a plain loop.
 
 Floating point: for a float $u < 1$, round-to-nearest gives $\mathrm{fl}(u \cdot q(x)) < q(x)$,
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from .verify import (
+from .kernels import (
     CHUNK_BYTES,
     BatchVerdict,
     all_positive_finite,
@@ -59,7 +59,7 @@ def verify_sd(
         check_values: scan every probability for NaN/inf/negatives first.
 
     Returns:
-        The [`BatchVerdict`][specproof.engine.verify.BatchVerdict].
+        The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].
 
     Raises:
         ValueError: on invalid inputs, naming the argument (including a draft token with zero

@@ -15,7 +15,9 @@ Statuses:
 - `refuted`: a counterexample was found (in the certificate's `counterexample`);
 - `unknown`: neither (timeout, solver gave up, or the check failed to run).
 
-Modules that register claims are listed in `CLAIM_MODULES`; add yours there.
+An algorithm's claim module is named by its entry in the algorithm registry
+(`specproof.reference.algorithms`); other modules that register claims are listed in
+`CLAIM_MODULES`.
 """
 
 from __future__ import annotations
@@ -30,14 +32,20 @@ from typing import Any, Literal
 Status = Literal["proved", "checked", "refuted", "unknown"]
 STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
 
-#: Modules whose import registers claims into `REGISTRY`.
+#: Modules whose import registers claims into `REGISTRY`, besides the algorithms' own claim
+#: modules (each algorithm's `claims` in `specproof.reference.algorithms.ALGORITHMS`).
 CLAIM_MODULES: list[str] = [
-    "specproof.proofs.sd",
-    "specproof.proofs.exact_match",
-    "specproof.proofs.greedy",
     "specproof.proofs.dsi",
     "specproof.proofs.rdk",
 ]
+
+
+def claim_modules() -> list[str]:
+    """Every module whose import registers claims: the algorithms' (registry order), then `CLAIM_MODULES`."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    modules = [a.claims for a in ALGORITHMS if a.claims is not None]
+    return modules + [m for m in CLAIM_MODULES if m not in modules]
 
 
 @dataclass(frozen=True)
@@ -198,11 +206,11 @@ def run_claims(
 
 
 REGISTRY = Registry()
-"""The default registry, filled by importing `CLAIM_MODULES`."""
+"""The default registry, filled by importing the modules of `claim_modules()`."""
 
 
 def default_registry() -> Registry:
-    """The default registry with every module in `CLAIM_MODULES` imported."""
-    for module in CLAIM_MODULES:
+    """The default registry with every module of `claim_modules()` imported."""
+    for module in claim_modules():
         importlib.import_module(module)
     return REGISTRY

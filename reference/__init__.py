@@ -8,6 +8,7 @@ Words: *accepted* (a draft token kept), *recovered* (drawn after a rejection), *
 the target after all $K$ drafts are accepted); output = accepted + (recovered or bonus).
 """
 
+from .algorithms import ALGORITHMS, Algorithm, AlgorithmRegistry
 from .dist import Dist, Token
 from .exact_match import EXACT_MATCH, ExactMatch
 from .greedy import GREEDY, Greedy
@@ -26,12 +27,15 @@ from .verifier import ACCEPT, Draws, Verdict, Verifier, argmax, inverse_cdf
 
 __all__ = [
     "ACCEPT",
+    "ALGORITHMS",
     "EXACT_MATCH",
     "GREEDY",
     "STANDARD_SD",
     "VERIFIERS",
     "Dist",
     "Draws",
+    "Algorithm",
+    "AlgorithmRegistry",
     "ExactMatch",
     "Greedy",
     "Law",

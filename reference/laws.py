@@ -20,37 +20,53 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
+from .algorithms import ALGORITHMS
 from .dist import Dist, Token, same_vocabulary
-from .exact_match import EXACT_MATCH
-from .greedy import GREEDY
-from .sd import STANDARD_SD
 from .toylm import ToyLM
 from .verifier import ACCEPT, Verifier, argmax
 
-VERIFIERS: dict[str, Verifier] = {
-    "sd": STANDARD_SD,
-    "exact_match": EXACT_MATCH,
-    "greedy": GREEDY,
-}
+
+class _VerifierView(Mapping[str, Verifier]):
+    """`{name: Verifier}` of the registered per-position algorithms, read live from the registry."""
+
+    def __getitem__(self, name: str) -> Verifier:
+        verifier = ALGORITHMS.verifiers().get(name)
+        if verifier is None:
+            raise KeyError(name)
+        return verifier
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ALGORITHMS.verifiers())
+
+    def __len__(self) -> int:
+        return len(ALGORITHMS.verifiers())
+
+    def __repr__(self) -> str:
+        return f"VERIFIERS({dict(self)!r})"
+
+
+VERIFIERS: Mapping[str, Verifier] = _VerifierView()
+"""The per-position verifiers of [`ALGORITHMS`][specproof.reference.algorithms.ALGORITHMS], by name."""
 
 #: The largest number of outcomes (V ** n) an exact law is computed over.
 MAX_OUTCOMES = 1 << 24
 
 
 def get_verifier(algorithm: str | Verifier) -> Verifier:
-    """The verifier named `algorithm` (`"sd"`, `"exact_match"`, `"greedy"`), or `algorithm` itself.
+    """The verifier of the registered algorithm `algorithm` (e.g. `"sd"`), or `algorithm` itself.
 
     Raises:
-        ValueError: for an unknown name.
+        ValueError: for an unknown name, or an algorithm whose reference is not a per-position
+            verifier.
     """
     if isinstance(algorithm, Verifier):
         return algorithm
-    try:
-        return VERIFIERS[algorithm]
-    except (KeyError, TypeError):
+    verifier = VERIFIERS.get(algorithm) if isinstance(algorithm, str) else None
+    if verifier is None:
         raise ValueError(
             f"algorithm must be one of {sorted(VERIFIERS)} or a Verifier, got {algorithm!r}"
-        ) from None
+        )
+    return verifier
 
 
 def _check_count(value: object, what: str) -> int:
@@ -267,7 +283,8 @@ def speculative_law(
         prefix: the tokens before generation starts.
         n: how many output tokens.
         k: drafts per round ($K \ge 0$; $K = 0$ is plain sampling through the bonus rule).
-        algorithm: `"sd"`, `"exact_match"`, `"greedy"`, or any
+        algorithm: the name of a registered per-position algorithm
+            ([`ALGORITHMS`][specproof.reference.algorithms.ALGORITHMS], e.g. `"sd"`), or any
             [`Verifier`][specproof.reference.verifier.Verifier] (e.g. a deliberately broken one).
 
     Returns:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import algorithm_pages
 import api_pages
 import result_pages
 import theorem_pages
@@ -110,6 +111,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         _generated.update(files)
         start = time.perf_counter()
         files, sections["theorems/index.md"] = theorem_pages.build(root, modules, only)
+        claim_names = [uri[len("theorems/") : -len(".md")] for uri in files if uri.endswith(".md")]
+        files[algorithm_pages.PAGE] = algorithm_pages.render(claim_names)
         log.info(
             f"specproof: verify run for the theorem pages took {time.perf_counter() - start:.1f}s"
         )

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Display names of the algorithm prefixes of claim names; an unknown prefix is shown as is.
-ALGORITHMS = {
-    "sd": "Standard SD",
-    "exact_match": "Exact match",
-    "greedy": "Greedy",
-    "tli": "TLI",
-    "slem": "SLEM",
-    "slrs": "SLRS",
-    "rdk": "RDK",
-    "disco": "DISCO",
+#: Display names of claim-name prefixes that are topics, not registered algorithms.
+TOPICS = {
     "dsi": "DSI",
     "rank": "Implicit rank minimisation",
 }
+
+
+def display_names() -> dict[str, str]:
+    """Claim-name prefix -> display name: every registered algorithm's title, then the topics."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    return {**{a.name: a.title for a in ALGORITHMS}, **TOPICS}
+
 
 STATUS_WORDS = {
     "proved": "a proof for every instance the statement covers (symbolic or SMT)",
@@ -120,7 +120,7 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
 
 def algorithm_of(name: str) -> str:
     """The algorithm prefix of a claim name: the longest known one, else the first word."""
-    known = [a for a in ALGORITHMS if name.startswith(a + "_")]
+    known = [a for a in display_names() if name.startswith(a + "_")]
     return max(known, key=len) if known else name.split("_", 1)[0]
 
 
@@ -170,7 +170,7 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
     lines += [
         "| status | method | time | algorithm | runs by default |",
         "|---|---|---|---|---|",
-        f"| {status_cell} | {entry.method} | {time_cell} | {ALGORITHMS.get(algorithm, algorithm)} "
+        f"| {status_cell} | {entry.method} | {time_cell} | {display_names().get(algorithm, algorithm)} "
         f"| {'no (thorough only)' if entry.thorough_only else 'yes'} |",
         "",
     ]
@@ -245,7 +245,7 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
     ]
     for algorithm, group in grouped(entries).items():
         lines += [
-            f"## {ALGORITHMS.get(algorithm, algorithm)}",
+            f"## {display_names().get(algorithm, algorithm)}",
             "",
             "| claim | status | method | time |",
             "|---|---|---|---|",
@@ -283,5 +283,5 @@ def build(
         for entry in group:
             files[f"theorems/{entry.name}.md"] = render_page(entry, only)
             section.append({entry.name: f"theorems/{entry.name}.md"})
-        nav.append({ALGORITHMS.get(algorithm, algorithm): section})
+        nav.append({display_names().get(algorithm, algorithm): section})
     return files, nav

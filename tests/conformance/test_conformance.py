@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from specproof.engine.adapters import EngineVerifier, to_verdict
 from specproof.engine.verify import verify_batch
-from specproof.reference import EXACT_MATCH, GREEDY, STANDARD_SD, Draws
+from specproof.reference import ALGORITHMS as REGISTRY
+from specproof.reference import Draws
 from specproof.reference.strategies import rounds
 
 from ..support.broken import dist
@@ -31,7 +32,10 @@ from .strategies import batches, dyadic_rounds
 
 torch.set_num_threads(1)
 
-REFERENCES = {"sd": STANDARD_SD, "exact_match": EXACT_MATCH, "greedy": GREEDY}
+# Every registered per-position algorithm with an engine form runs through the same body.
+REFERENCES = {
+    a.name: a.verifier for a in REGISTRY if a.verifier is not None and a.engine is not None
+}
 ALGORITHMS = list(REFERENCES)
 DTYPES = [torch.float64, torch.float32]
 

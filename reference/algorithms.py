@@ -1,0 +1,215 @@
+"""The algorithm registry: every speculative-decoding algorithm declared once.
+
+An [`Algorithm`][specproof.reference.algorithms.Algorithm] names the algorithm and points at its
+faces: the reference object (the specification), the engine's verify function and the module
+that registers its theorems (both as import paths, resolved only when used, so that the
+reference never imports torch or the proofs), and its docs page. Everything that lists
+algorithms reads [`ALGORITHMS`][specproof.reference.algorithms.ALGORITHMS]: the law dispatch
+([`get_verifier`][specproof.reference.laws.get_verifier]), the engine's
+[`verify_batch`][specproof.engine.verify.verify_batch], the `specproof generate --algorithm`
+choices, the theorem registry's claim modules, the conformance tests and the docs.
+
+A new algorithm is its own files (`reference/NAME.py`, `proofs/NAME.py`, `engine/NAME.py`,
+tests, a docs page) plus one `ALGORITHMS.register(Algorithm(...))` line below.
+
+Examples:
+    >>> ALGORITHMS.get("sd").title
+    'Standard SD'
+    >>> ALGORITHMS.get("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd'], got 'nope'
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .exact_match import EXACT_MATCH
+from .greedy import GREEDY
+from .sd import STANDARD_SD
+from .verifier import Verifier
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?")
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One speculative-decoding algorithm and where its faces live.
+
+    Attributes:
+        name: short name, lower case (`"sd"`); the prefix of its theorems' names.
+        title: display name (`"Standard SD"`).
+        summary: one line saying what it does.
+        reference: the exact reference object: a per-position
+            [`Verifier`][specproof.reference.verifier.Verifier], or another reference form (a
+            round kernel, a proposal) for algorithms the per-position loop does not cover.
+        engine: `"module:function"` of the engine's batched verify function (signature of
+            [`verify_batch`][specproof.engine.verify.verify_batch] without its first argument), or
+            `None` when the engine has none.
+        claims: the module whose import registers the algorithm's theorems, or `None`.
+        docs_page: the page (path under `docs/`, optionally with `#anchor`) that defines it.
+        generate: whether `specproof generate --algorithm NAME` offers it.
+    """
+
+    name: str
+    title: str
+    summary: str
+    reference: Any
+    engine: str | None = None
+    claims: str | None = None
+    docs_page: str | None = None
+    generate: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError(f"name must be lower-case letters, digits and '_', got {self.name!r}")
+        for field_name in ("title", "summary"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{field_name} must be a non-empty string, got {value!r}")
+        for field_name in ("engine", "claims"):
+            value = getattr(self, field_name)
+            if value is not None and not (isinstance(value, str) and _IMPORT_PATH.fullmatch(value)):
+                raise ValueError(f"{field_name} must be an import path or None, got {value!r}")
+        if self.engine is not None and ":" not in self.engine:
+            raise ValueError(f"engine must be 'module:function', got {self.engine!r}")
+        if self.generate and self.engine is None:
+            raise ValueError(f"generate: algorithm {self.name!r} has no engine form")
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """The reference object when it is a per-position verifier, else `None`."""
+        return self.reference if isinstance(self.reference, Verifier) else None
+
+    def engine_function(self) -> Any:
+        """Import and return the engine's verify function.
+
+        Raises:
+            ValueError: if the algorithm has no engine form.
+        """
+        if self.engine is None:
+            raise ValueError(f"algorithm {self.name!r} has no engine form")
+        module, _, function = self.engine.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+class AlgorithmRegistry:
+    """Algorithms by name, in registration order."""
+
+    def __init__(self) -> None:
+        self._algorithms: dict[str, Algorithm] = {}
+
+    def register(self, algorithm: Algorithm) -> Algorithm:
+        """Add `algorithm`.
+
+        Raises:
+            ValueError: if it is not an `Algorithm` or its name is taken.
+        """
+        if not isinstance(algorithm, Algorithm):
+            raise ValueError(f"algorithm must be an Algorithm, got {type(algorithm).__name__}")
+        if algorithm.name in self._algorithms:
+            raise ValueError(f"algorithm {algorithm.name!r} is already registered")
+        self._algorithms[algorithm.name] = algorithm
+        return algorithm
+
+    def unregister(self, name: str) -> None:
+        """Remove the algorithm `name` (tests use it to undo a temporary registration).
+
+        Raises:
+            ValueError: if no such algorithm is registered.
+        """
+        self.get(name)
+        del self._algorithms[name]
+
+    @contextmanager
+    def registered(self, algorithm: Algorithm) -> Iterator[Algorithm]:
+        """Register `algorithm` for the duration of a `with` block."""
+        self.register(algorithm)
+        try:
+            yield algorithm
+        finally:
+            self._algorithms.pop(algorithm.name, None)
+
+    def get(self, name: str) -> Algorithm:
+        """The algorithm `name`.
+
+        Raises:
+            ValueError: naming `algorithm` and the registered names, for an unknown name.
+        """
+        try:
+            return self._algorithms[name]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"algorithm must be one of {sorted(self._algorithms)}, got {name!r}"
+            ) from None
+
+    def names(self, *, engine: bool = False, generate: bool = False) -> tuple[str, ...]:
+        """Registered names, optionally only those with an engine form / offered by `generate`."""
+        return tuple(
+            a.name
+            for a in self._algorithms.values()
+            if (not engine or a.engine is not None) and (not generate or a.generate)
+        )
+
+    def verifiers(self) -> dict[str, Verifier]:
+        """`{name: Verifier}` of the algorithms whose reference is a per-position verifier."""
+        return {a.name: a.verifier for a in self._algorithms.values() if a.verifier is not None}
+
+    def __iter__(self) -> Iterator[Algorithm]:
+        return iter(list(self._algorithms.values()))
+
+    def __len__(self) -> int:
+        return len(self._algorithms)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._algorithms
+
+
+ALGORITHMS = AlgorithmRegistry()
+"""The registry every algorithm list reads. One registration per algorithm, below."""
+
+ALGORITHMS.register(
+    Algorithm(
+        name="sd",
+        title="Standard SD",
+        summary="Accept a draft with probability min(1, p/q); recover from (p - q)+.",
+        reference=STANDARD_SD,
+        engine="specproof.engine.sd:verify_sd",
+        claims="specproof.proofs.sd",
+        docs_page="explanation/algorithms.md#standard-speculative-decoding",
+        generate=True,
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="exact_match",
+        title="Exact match",
+        summary="Sample y from the target; accept the draft iff it equals y (sample-and-match).",
+        reference=EXACT_MATCH,
+        engine="specproof.engine.exact_match:verify_exact_match",
+        claims="specproof.proofs.exact_match",
+        docs_page="explanation/algorithms.md#exact-match-verification-sample-and-match",
+        generate=True,
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="greedy",
+        title="Greedy",
+        summary="Accept a greedy draft iff it is the target's argmax; output = greedy decoding.",
+        reference=GREEDY,
+        engine="specproof.engine.greedy:verify_greedy",
+        claims="specproof.proofs.greedy",
+        docs_page="explanation/algorithms.md#greedy-verification",
+        generate=True,
+    )
+)
+
+__all__ = ["ALGORITHMS", "Algorithm", "AlgorithmRegistry"]
