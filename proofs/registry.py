@@ -36,7 +36,6 @@ STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
 #: modules (each algorithm's `claims` in `specproof.reference.algorithms.ALGORITHMS`).
 CLAIM_MODULES: list[str] = [
     "specproof.proofs.dsi",
-    "specproof.proofs.rdk",
 ]
 
 
