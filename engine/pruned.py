@@ -16,6 +16,7 @@ is not yet wired into `specproof generate`.
 from __future__ import annotations
 
 import heapq
+import inspect
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -131,19 +132,38 @@ class PrunedHead:
         return out
 
     @torch.no_grad()
-    def hidden_states(
-        self, input_ids: torch.Tensor, past_key_values: Any = None
-    ) -> tuple[torch.Tensor, Any]:
-        """The body's final (normalised) hidden states `[B, L, H]` and its cache."""
-        out = self.model.model(input_ids=input_ids, past_key_values=past_key_values, use_cache=True)
-        return out.last_hidden_state, out.past_key_values
+    def hidden_states(self, input_ids: torch.Tensor, cache: Any = None) -> tuple[torch.Tensor, Any]:
+        """The body's final (normalised) hidden states `[B, L, H]` and its KV cache.
+
+        Args:
+            input_ids: `[B, L]` the tokens not yet in `cache`.
+            cache: a transformers `DynamicCache` from an earlier call (a new one when None); it
+                is updated in place.
+        """
+        from transformers import DynamicCache
+
+        body = self.model.model
+        if cache is None:
+            cache = DynamicCache(config=self.model.config)
+        # transformers 5 renamed `past_key_values` to `cache`; older versions know only the former.
+        key = (
+            "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
+        )
+        out = body(input_ids=input_ids, use_cache=True, **{key: cache})
+        return out.last_hidden_state, cache
 
     @torch.no_grad()
     def next_source(
-        self, input_ids: torch.Tensor, past_key_values: Any = None, temperature: float = 1.0
+        self, input_ids: torch.Tensor, cache: Any = None, temperature: float = 1.0
     ) -> tuple[torch.Tensor, Any]:
-        """$q'$ for the next token after `input_ids` (`[B, V]`), and the updated cache."""
-        hidden, cache = self.hidden_states(input_ids, past_key_values)
+        """$q'$ for the next token after `input_ids` (`[B, V]`), and the updated cache.
+
+        Args:
+            input_ids: `[B, L]` the tokens not yet in `cache`.
+            cache: the KV cache of the tokens before (None at the start).
+            temperature: divides the pruned logits.
+        """
+        hidden, cache = self.hidden_states(input_ids, cache)
         return self.source_rows(hidden[:, -1], temperature), cache
 
 
