@@ -8,9 +8,11 @@ gives one target row p and one drafter row q', and each method's exact per-posit
 sum_t min(p, proposal) is averaged (no sampling noise).
 
 Token frequencies (the choice of D, the prior r and the implementable mixing weight) come from a
-corpus the evaluation never sees: HumanEval prompts 0-119, other prose, and the Python standard
-library's own source (a few MB, so that frequencies rank more than the few thousand tokens the
-prompts alone contain). Methods per pruning level:
+corpus the evaluation never sees: token counts of HumanEval prompts 0-119, other prose and the
+Python standard library's own source (a few MB, so that frequencies rank more than the few
+thousand tokens the prompts alone contain), plus the model's own expected counts (the sum of its
+next-token rows over the first HumanEval prompts: the expectation of counting its own samples,
+which also ranks the tokens the corpus never shows). Methods per pruning level:
 
 - vanilla: standard SD with q' (alpha = p(D));
 - RDK rank-one, lambda = corpus share of the pruned tokens (implementable: corpus only);
@@ -116,6 +118,25 @@ def target_logits(model: Any, texts: list[str], max_tokens: int) -> torch.Tensor
     return torch.cat(rows)
 
 
+METHODS = [
+    "vanilla",
+    "rank-one, implementable lambda",
+    *(f"rank-one, fixed lambda {fixed}" for fixed in FIXED_MIX),
+    "sparse, cosine top-8",
+    "sparse, string overlap",
+    "oracle lambda* (bound)",
+]
+
+
+@torch.no_grad()
+def soft_counts(model: Any, texts: list[str], max_tokens: int) -> torch.Tensor:
+    """`[V]` expected token counts under the model's own next-token rows over `texts`."""
+    total = torch.zeros(model.vocab_size, dtype=torch.float64)
+    for block in target_logits(model, texts, max_tokens).split(64):
+        total += torch.softmax(block.double(), -1).sum(0)
+    return total
+
+
 def acceptances(
     logits: torch.Tensor,
     kept: torch.Tensor,
@@ -213,6 +234,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96, help="tokens per evaluation text")
     parser.add_argument("--code-texts", type=int, default=6, help="held-out HumanEval prompts")
     parser.add_argument("--stdlib-bytes", type=int, default=4_000_000)
+    parser.add_argument("--soft-texts", type=int, default=12, help="prompts for soft counts")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -222,7 +244,11 @@ def main() -> None:
     prompts = humaneval_prompts()
     corpus = prompts[:120] + PROSE_CORPUS + stdlib_texts(args.stdlib_bytes)
     counts = token_counts((model.tokenizer(t)["input_ids"] for t in corpus), vocab)
-    print(f"corpus: {int(counts.sum())} tokens, {int((counts > 0).sum())} distinct", flush=True)
+    # The model's own rows rank the tokens the corpus never shows (and give each a little mass).
+    counts += soft_counts(model, prompts[: args.soft_texts], args.max_tokens)
+    print(
+        f"corpus: {float(counts.sum()):.0f} tokens; {time.perf_counter() - start:.0f} s", flush=True
+    )
     eval_sets = {"HumanEval (held out)": prompts[120 : 120 + args.code_texts], "prose": PROSE_EVAL}
     logits = {
         name: target_logits(model, texts, args.max_tokens) for name, texts in eval_sets.items()
@@ -231,17 +257,11 @@ def main() -> None:
     strings = model.tokenizer.convert_ids_to_tokens(list(range(vocab)))
     embeddings = model.model.get_input_embeddings().weight.detach()
     rows, per_set = [], {name: [] for name in eval_sets}
-    methods: list[str] = []
+    methods = METHODS
     for keep in KEEP:
         kept = keep_most_frequent(counts, keep)
-        pruned_counts = counts.clone()
-        pruned_counts[kept] = 0
         mix = frequency_mix(counts, kept)
-        if float(pruned_counts.sum()) > 0:
-            prior = frequency_prior(counts, kept)
-        else:  # every corpus token is kept: nothing to learn a prior from; mix is 0 anyway
-            prior = torch.zeros(vocab, dtype=torch.float64)
-            prior[pruned_counts.argmax()] = 1.0
+        prior = frequency_prior(counts, kept)
         sources, top = neighbourhoods(counts, kept)
         kernels: dict[str, SparseKernel] = {}
         if top.numel() >= NEIGHBOURS:
@@ -253,13 +273,12 @@ def main() -> None:
             )
         for name, set_logits in logits.items():
             result = acceptances(set_logits, kept, prior, mix, kernels)
-            methods = methods or list(result)
             per_set[name].append(result)
             rows.append(
                 [name, f"{keep:.1%}", int(kept.numel()), round(mix, 4)]
                 + [round(result.get(m, float("nan")), 4) for m in methods]
             )
-            print(rows[-1], flush=True)
+            print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
     acceptance_table = table(
         "Teacher-forced acceptance per position, Gemma-3-270M target, pruned-head drafter",
         ["texts", "head kept", "|D|", "implementable lambda", *methods],
