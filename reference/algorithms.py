@@ -18,7 +18,7 @@ Examples:
     >>> ALGORITHMS.get("nope")
     Traceback (most recent call last):
     ...
-    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd'], got 'nope'
+    ValueError: algorithm must be one of ['exact_match', 'greedy', 'rdk', 'sd'], got 'nope'
 """
 
 from __future__ import annotations
