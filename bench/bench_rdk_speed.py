@@ -100,7 +100,8 @@ def speculative(
         n = int(verdict.n_accepted[0])
         tokens = verdict.row(0)
         # Cache holds last + K drafts; keep last + the n accepted ones.
-        cache.crop(committed + 1 + n)
+        if n < K:  # transformers 5: a negative crop removes that many tokens from the end
+            cache.crop(-(K - n))
         committed += 1 + n
         last = tokens[-1]
         out.extend(tokens)
