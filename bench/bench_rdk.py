@@ -284,8 +284,7 @@ def main() -> None:
         ["texts", "head kept", "|D|", "implementable lambda", *methods],
         rows,
         "Exact per-position sum_t min(p, proposal), averaged over positions. The oracle reads p "
-        "(an upper bound on the rank-one form, not a method). Sparse kernels: blank (nan) when the "
-        "corpus has fewer than 8 pruned tokens.",
+        "(an upper bound on the rank-one form, not a method).",
     )
     plots = []
     for name in eval_sets:

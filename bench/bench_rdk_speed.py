@@ -14,7 +14,7 @@ proposal rows) with explicit uniforms, then the KV cache cropped to the committe
 decoding is the same body with the full head, one token at a time. Sampling at temperature 1;
 the cost ratio c is a pruned drafter step over a full-head step, measured here.
 
-Prompts: HumanEval prompts 120-123 and two prose openings; `--new-tokens` tokens each; the
+Prompts: the first `--prompts` of HumanEval prompts 120-163 and of the prose openings; `--new-tokens` tokens each; the
 methods take turns per prompt (round robin) because the machine is shared and noisy.
 """
 
@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-tokens", type=int, default=48)
     parser.add_argument("--keep", type=float, default=0.1)
+    parser.add_argument("--prompts", type=int, default=2, help="prompts per text kind")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stdlib-bytes", type=int, default=2_000_000)
     args = parser.parse_args()
@@ -129,7 +130,7 @@ def main() -> None:
     drafter = PrunedHead(model.model, kept)
     mix = frequency_mix(counts, kept)
     rdk = RankOneKernel(frequency_prior(counts, kept), mix)
-    texts = {"HumanEval": prompts[120:124], "prose": PROSE_EVAL[:2]}
+    texts = {"HumanEval": prompts[120 : 120 + args.prompts], "prose": PROSE_EVAL[: args.prompts]}
     methods = {
         "plain decoding": None,
         "SD vanilla (pruned head)": "vanilla",
