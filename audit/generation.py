@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .boundary import ImplementationCrashed
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, FitResult, goodness_of_fit
 
@@ -248,6 +249,9 @@ def collect_generations(
     for s in range(n):
         try:
             out = fn(list(prompt), m, seed + s)
+        except ImplementationCrashed as exc:
+            samples.error = f"sample {s}: {exc}"
+            break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
             samples.error = f"sample {s}: {type(exc).__name__}: {exc}"
             break
@@ -324,6 +328,9 @@ def greedy_configuration(
             continue
         try:
             out = check_generated(fn(list(prompt), m, i), m, target.vocab_size, target.eos_token_id)
+        except ImplementationCrashed as exc:
+            config.error = f"prompt {i}: {exc}"
+            break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
             config.error = f"prompt {i}: {type(exc).__name__}: {exc}"
             break

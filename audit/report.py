@@ -92,13 +92,23 @@ def plot_configuration(config: Configuration, path: Path) -> Path | None:
     return path
 
 
+def has_matplotlib() -> bool:
+    """Whether matplotlib can be imported (the report degrades to text without it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def slug(name: str) -> str:
     """A file-name-safe version of a configuration name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] or "configuration"
 
 
 def write_report(audit: Audit, directory: str | Path, title: str, preamble: str = "") -> Path:
-    """Write `report.md` (and one PNG per failing configuration) into `directory`; return its path."""
+    """Write `report.md` (and one PNG per failing configuration) into `directory`; return its path.
+
+    Without matplotlib the report is written without plots and says so.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# {title}", ""]
@@ -115,6 +125,9 @@ def write_report(audit: Audit, directory: str | Path, title: str, preamble: str 
     for row in table_rows(audit):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     failing = [c for c in audit.configurations if c.verdict in ("not-lossless", "crashed")]
+    plots = has_matplotlib()
+    if failing and not plots:
+        lines += ["", "(No plots: they need matplotlib, `pip install 'specproof[engine]'`.)"]
     for c in failing:
         lines += ["", f"## {c.name}: `{c.verdict}`", ""]
         if c.error:
@@ -124,7 +137,7 @@ def write_report(audit: Audit, directory: str | Path, title: str, preamble: str 
                 f"- `{name}`: statistic {_fmt(t.statistic)}, dof {t.dof}, p {_fmt(t.p_value)}, "
                 f"impossible outcomes {t.impossible}"
             )
-        png = plot_configuration(c, out / f"{slug(c.name)}.png")
+        png = plot_configuration(c, out / f"{slug(c.name)}.png") if plots else None
         if png is not None:
             lines += ["", f"![expected vs observed: {c.name}]({png.name})"]
     path = out / "report.md"

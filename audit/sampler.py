@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from .boundary import ImplementationCrashed
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, FitResult, goodness_of_fit, required_samples
 
@@ -392,6 +393,9 @@ def collect(
         tokens = drafts[s].copy()
         try:
             out = fn(target, draft, tokens, rng)
+        except ImplementationCrashed as exc:
+            samples.error = f"sample {s}: {exc}"
+            break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
             samples.error = f"sample {s}: {type(exc).__name__}: {exc}"
             break

@@ -15,7 +15,7 @@ from pathlib import Path
 from common import table, write_results
 
 from specproof.proofs import exact_match as em
-from specproof.proofs import sd
+from specproof.proofs import sd_smt
 from specproof.proofs.smt import prove_for_distributions
 
 DIRECT_TIMEOUT_S = 60.0
@@ -26,7 +26,7 @@ LEMMA_SIZES = [10, 100, 1000, 2000]
 
 def direct_maximality(vocab_size: int, timeout_s: float):
     """The direct maximality proof at one size (lemma proved separately)."""
-    return sd.prove_acceptance_is_maximal([vocab_size], timeout_s).certificate["direct"][
+    return sd_smt.prove_acceptance_is_maximal([vocab_size], timeout_s).certificate["direct"][
         "per_size"
     ][0]
 
@@ -35,14 +35,14 @@ def direct_times():
     claims = {
         "SD lossless (out(y) = p(y))": lambda v: (
             prove_for_distributions(
-                sd.sd_lossless_claim(), v, DIRECT_TIMEOUT_S, track=False
+                sd_smt.sd_lossless_claim(), v, DIRECT_TIMEOUT_S, track=False
             ).certificate
         ),
-        "SD lossless + residual lemma instances": lambda v: sd.prove_sd_lossless_smt(
+        "SD lossless + residual lemma instances": lambda v: sd_smt.prove_sd_lossless_smt(
             [v], DIRECT_TIMEOUT_S
         ).certificate["per_size"][0],
         "acceptance = 1 - TV": lambda v: (
-            prove_for_distributions(sd.acceptance_tv_claim(), v, DIRECT_TIMEOUT_S).certificate
+            prove_for_distributions(sd_smt.acceptance_tv_claim(), v, DIRECT_TIMEOUT_S).certificate
         ),
         "sum min(p,q) >= sum pq": lambda v: (
             prove_for_distributions(
@@ -67,7 +67,7 @@ def direct_times():
 def lossless_lemma_times():
     rows = []
     for v in LOSSLESS_LEMMA_SIZES:
-        cert = sd.prove_sd_lossless_smt([v], DIRECT_TIMEOUT_S).certificate["per_size"][0]
+        cert = sd_smt.prove_sd_lossless_smt([v], DIRECT_TIMEOUT_S).certificate["per_size"][0]
         rows.append([v, cert["status"], round(cert["seconds"], 3), cert["negated_claim_size"]])
         if cert["status"] != "proved":
             break

@@ -8,6 +8,7 @@ Every benchmark prints a short table and writes `bench/results/<benchmark>.json`
   "benchmark": "reference_law",            # file stem; unique
   "title": "Exact reference laws",          # page title
   "description": "What was measured and how (Markdown).",
+  "finding": "What the run found, in one or two sentences (optional; the page opens with it).",
   "created": "2026-11-28T10:00:00+00:00",
   "machine": {"platform": ..., "cpu": ..., "cores": 2, "python": ..., "torch": ..., "gpu": null},
   "tables": [{"title": ..., "columns": [...], "rows": [[...], ...], "note": "optional"}],
@@ -15,7 +16,7 @@ Every benchmark prints a short table and writes `bench/results/<benchmark>.json`
     {"title": ..., "kind": "line" | "bar", "x": [...], "series": {"name": [...]},
      "xlabel": ..., "ylabel": ..., "logx": false, "logy": false},
     {"title": ..., "kind": "heatmap", "x": [...], "y": [...], "z": [[...]],
-     "xlabel": ..., "ylabel": ..., "zlabel": ...}
+     "xlabel": ..., "ylabel": ..., "zlabel": ..., "vmin": null, "vmax": null}  (vmin, vmax optional: the colour scale)
   ],
   "targets": [{"name": ..., "value": 0.31, "target": "< 1 s", "met": true}]
 }
@@ -107,6 +108,9 @@ def validate_results(data: dict[str, Any]) -> None:
     for key in ("benchmark", "title", "description", "created", "machine", "tables"):
         if key not in data:
             raise ValueError(f"results: missing key {key!r}")
+    finding = data.get("finding")
+    if finding is not None and (not isinstance(finding, str) or not finding.strip()):
+        raise ValueError("results: 'finding' must be a non-empty string (one or two sentences)")
     for tab in data["tables"]:
         if set(tab) - {"title", "columns", "rows", "note"} or not {
             "title",
@@ -135,9 +139,14 @@ def write_results(
     plots: Sequence[dict[str, Any]] = (),
     targets: Sequence[dict[str, Any]] = (),
     directory: Path | None = None,
+    finding: str | None = None,
 ) -> Path:
-    """Validate and write `bench/results/<benchmark>.json`; print the tables; return the path."""
-    data = {
+    """Validate and write `bench/results/<benchmark>.json`; print the tables; return the path.
+
+    `finding` states what the run found in one or two sentences (computed from its numbers);
+    the results page opens with it, apart from the description of the method.
+    """
+    data: dict[str, Any] = {
         "benchmark": benchmark,
         "title": title,
         "description": description,
@@ -147,6 +156,8 @@ def write_results(
         "plots": list(plots),
         "targets": list(targets),
     }
+    if finding is not None:
+        data["finding"] = finding
     validate_results(data)
     for tab in tables:
         print_table(tab)

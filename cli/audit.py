@@ -10,72 +10,147 @@ Subcommands:
   and prompt lookup, one verdict per configuration;
 - `controls`: the built-in negative controls (each must be flagged) and the correct sampler.
 
-Exit codes: 0 consistent, 1 not-lossless, 2 crashed (or bad usage), 3 inconclusive.
+`sampler` and `generate` run the audited function in a child process (the process boundary of
+`specproof.audit.boundary`): its exits, signals, prints, hangs (`--call-timeout`) and memory
+(`--memory-limit`) end as a `crashed` verdict with the reason; `--python` runs it under another
+interpreter (e.g. a virtual environment pinned to another transformers release).
+
+Exit codes: 0 consistent, 1 not-lossless, 2 crashed, 3 inconclusive; failures of the command
+itself use the codes of docs/reference/exit-codes.md (64 bad usage, ...), never a verdict's.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
+import contextlib
 import sys
-from collections.abc import Callable
+import tempfile
 from typing import Any
 
+from . import exit_codes
+from .checks import (
+    integer,
+    interpreter,
+    load_model_arg,
+    non_empty,
+    number,
+    seed,
+    writable_dir,
+)
+from .exit_codes import CommandError
 from .output import format_table, print_json, progress
 
-EXIT_CODES = {"consistent": 0, "not-lossless": 1, "crashed": 2, "inconclusive": 3}
+EXIT_CODES = {
+    "consistent": exit_codes.OK,
+    "not-lossless": exit_codes.FAILED,
+    "crashed": exit_codes.CRASHED,
+    "inconclusive": exit_codes.INCONCLUSIVE,
+}
+#: Largest sample count a flag accepts (beyond it an audit would run for days).
+MAX_SAMPLES = 10_000_000
+#: Largest --max-new-tokens (the exact law is enumerated prefix by prefix).
+MAX_NEW_TOKENS = 64
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: an int >= 1."""
+    """An argparse type: an int in [1, MAX_SAMPLES]."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if not 1 <= value <= MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_SAMPLES}], got {value}")
     return value
 
 
-def probability(text: str) -> float:
-    """An argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
-    return value
+def function_spec(text: str) -> str:
+    """An argparse type: `MODULE:FUNCTION` (imported later, in the audited process)."""
+    module_name, sep, attr = text.partition(":")
+    names = [*module_name.split("."), *attr.split(".")]
+    if not sep or not all(n.isidentifier() for n in names):
+        raise argparse.ArgumentTypeError(f"expected MODULE:FUNCTION, got {text!r}")
+    return text
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--alpha", type=probability, default=1e-6, help="family-wise significance (default 1e-6)"
+        "--alpha",
+        type=number("--alpha", 1e-15, 0.5, high_open=True),
+        default=1e-6,
+        help="family-wise significance in [1e-15, 0.5) (default 1e-6)",
     )
     parser.add_argument(
         "--tv",
-        type=probability,
+        type=number("--tv", 1e-3, 1, high_open=True),
         default=0.05,
-        help="smallest TV the audit must detect (default 0.05)",
+        help="smallest TV the audit must detect, in [0.001, 1) (default 0.05)",
     )
     parser.add_argument(
-        "--power", type=probability, default=0.99, help="power at that TV (default 0.99)"
+        "--power",
+        type=number("--power", 0.5, 0.999999),
+        default=0.99,
+        help="power at that TV, in [0.5, 0.999999] (default 0.99)",
     )
     parser.add_argument(
         "--test", choices=["chi2", "g"], default="chi2", help="chi-square or G-test"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of drafts and samplers")
+    parser.add_argument("--seed", type=seed(), default=0, help="seed of drafts and samplers")
     parser.add_argument("--json", action="store_true", help="print the audit as JSON")
     parser.add_argument("--report", metavar="DIR", help="write DIR/report.md and plots of failures")
 
 
 def _add_processors(p: Any, temperature: float | None) -> None:
     """The logits-processor flags shared by `generate` and `transformers`."""
-    p.add_argument("--temperature", type=float, default=temperature)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--repetition-penalty", type=float)
+    p.add_argument(
+        "--temperature",
+        type=number("--temperature", 0.01, 100),
+        default=temperature,
+        help="in [0.01, 100]",
+    )
+    p.add_argument("--top-k", type=integer("--top-k", 1, 2**31 - 1), help=">= 1")
+    p.add_argument("--top-p", type=number("--top-p", 0, 1, low_open=True), help="in (0, 1]")
+    p.add_argument(
+        "--repetition-penalty",
+        type=number("--repetition-penalty", 0.01, 100),
+        help="in [0.01, 100]",
+    )
+
+
+def _add_boundary(p: Any) -> None:
+    """The process-boundary flags of `sampler` and `generate`."""
+    from specproof.audit.boundary import (
+        DEFAULT_CALL_TIMEOUT,
+        DEFAULT_MEMORY_BYTES,
+        DEFAULT_START_TIMEOUT,
+    )
+
+    p.add_argument(
+        "--call-timeout",
+        type=number("--call-timeout", 0, 86400, low_open=True),
+        default=DEFAULT_CALL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit of one call of the function (default {DEFAULT_CALL_TIMEOUT:g} s)",
+    )
+    p.add_argument(
+        "--import-timeout",
+        type=number("--import-timeout", 0, 86400, low_open=True),
+        default=DEFAULT_START_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit for importing the module (default {DEFAULT_START_TIMEOUT:g} s)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=integer("--memory-limit", 0, 1 << 24),
+        default=DEFAULT_MEMORY_BYTES >> 20,
+        metavar="MIB",
+        help=f"data-size limit of the audited process (default {DEFAULT_MEMORY_BYTES >> 20}; 0: none)",
+    )
+    p.add_argument(
+        "--python",
+        type=interpreter,
+        metavar="PATH",
+        help="run the function under this Python interpreter (default: this one)",
+    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -89,7 +164,7 @@ def add_parser(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="LEVEL", required=True)
 
     p = sub.add_parser("sampler", help="audit a verify function on generated (p, q) cases")
-    p.add_argument("function", metavar="MODULE:FUNCTION")
+    p.add_argument("function", metavar="MODULE:FUNCTION", type=function_spec)
     p.add_argument("--algorithm", choices=["sd", "exact_match"], default="sd", help="reference law")
     p.add_argument(
         "--samples", type=positive_int, help="samples per case (default: planned for --power)"
@@ -100,19 +175,26 @@ def add_parser(subparsers: Any) -> None:
         default=1_000_000,
         help="cap on planned samples per case",
     )
+    _add_boundary(p)
     _common(p)
     p.set_defaults(handler=run_sampler)
 
     p = sub.add_parser("generate", help="audit a generate function against a target's exact law")
-    p.add_argument("function", metavar="MODULE:FUNCTION")
+    p.add_argument("function", metavar="MODULE:FUNCTION", type=function_spec)
     p.add_argument(
         "--target", default="tiny-llama", help="target model name (specproof.engine.models)"
     )
     p.add_argument(
-        "--prompt", default="abca", help="prompt text (encoded with the target's tokenizer)"
+        "--prompt",
+        type=non_empty("--prompt"),
+        default="abca",
+        help="prompt text (encoded with the target's tokenizer)",
     )
     p.add_argument(
-        "--max-new-tokens", type=positive_int, default=2, help="m: tokens whose law is tested"
+        "--max-new-tokens",
+        type=integer("--max-new-tokens", 1, MAX_NEW_TOKENS),
+        default=2,
+        help=f"m: tokens whose law is tested, 1..{MAX_NEW_TOKENS}",
     )
     p.add_argument("--samples", type=positive_int, default=2000, help="samples (default 2000)")
     p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
@@ -120,8 +202,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--baseline",
         metavar="MODULE:FUNCTION",
+        type=function_spec,
         help="two-sample mode: compare with this plain sampler instead of the exact law",
     )
+    _add_boundary(p)
     _common(p)
     p.set_defaults(handler=run_generate)
 
@@ -140,7 +224,10 @@ def add_parser(subparsers: Any) -> None:
         "--samples", type=positive_int, default=2000, help="samples per sampling configuration"
     )
     p.add_argument(
-        "--max-new-tokens", type=positive_int, default=2, help="m: tokens whose joint law is tested"
+        "--max-new-tokens",
+        type=integer("--max-new-tokens", 1, MAX_NEW_TOKENS),
+        default=2,
+        help=f"m: tokens whose joint law is tested, 1..{MAX_NEW_TOKENS}",
     )
     p.add_argument("--target", help="target model name (default: tiny random Llama models)")
     p.add_argument("--draft", help="same-tokenizer drafter name (default: TARGET:layers=2)")
@@ -161,38 +248,25 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run_controls)
 
 
-def load_function(spec: str) -> Callable[..., Any]:
-    """Import `MODULE:FUNCTION` (the current directory is added to the import path).
-
-    Raises:
-        ValueError: if `spec` is not `MODULE:FUNCTION` or the attribute is not callable.
-        ImportError: if the module cannot be imported.
-    """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"function must be MODULE:FUNCTION, got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    fn = module
-    for part in attr.split("."):
-        fn = getattr(fn, part)
-    if not callable(fn):
-        raise ValueError(f"{spec} is not callable")
-    return fn  # type: ignore[return-value]
-
-
 def _crashed(name: str, exc: BaseException, args: argparse.Namespace) -> Any:
+    from specproof.audit.boundary import ImplementationCrashed
     from specproof.audit.core import Configuration, decide
 
-    config = Configuration(name=name, error=f"{type(exc).__name__}: {exc}")
+    reason = str(exc) if isinstance(exc, ImplementationCrashed) else f"{type(exc).__name__}: {exc}"
+    config = Configuration(name=name, error=reason)
     return decide([config], args.alpha, args.tv, args.power)
 
 
 def _finish(audit: Any, args: argparse.Namespace, title: str) -> int:
-    from specproof.audit.report import HEADERS, table_rows, write_report
+    from specproof.audit.report import HEADERS, has_matplotlib, table_rows, write_report
 
     if args.report:
+        if not has_matplotlib():
+            print(
+                "note: plots need matplotlib (pip install 'specproof[engine]'); "
+                "report written without them",
+                file=sys.stderr,
+            )
         path = write_report(audit, args.report, title)
         print(f"wrote {path}", file=sys.stderr)
     if args.json:
@@ -207,14 +281,37 @@ def _bar(args: argparse.Namespace, description: str, total: int | None = None) -
     return progress(total or 0, description)
 
 
+def _isolated(args: argparse.Namespace, spec: str, env: dict[str, str] | None = None) -> Any:
+    """The audited function behind the process boundary, with the CLI's limits."""
+    from specproof.audit.boundary import IsolatedFunction
+
+    return IsolatedFunction(
+        spec,
+        python=args.python,
+        call_timeout=args.call_timeout,
+        start_timeout=args.import_timeout,
+        memory_bytes=args.memory_limit << 20,
+        env=env,
+    )
+
+
 def run_sampler(args: argparse.Namespace) -> int:
     """`specproof audit sampler`."""
+    from specproof.audit.boundary import ImplementationCrashed
+
+    writable_dir("--report", args.report)
+    with contextlib.ExitStack() as stack:
+        fn = stack.enter_context(_isolated(args, args.function))
+        try:
+            fn.start()
+        except ImplementationCrashed as exc:
+            return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
+        return _audit_sampler(fn, args)
+
+
+def _audit_sampler(fn: Any, args: argparse.Namespace) -> int:
     from specproof.audit.sampler import audit_sampler
 
-    try:
-        fn = load_function(args.function)
-    except Exception as exc:  # noqa: BLE001 - an unimportable implementation is a crashed verdict
-        return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
     with _bar(args, "audit sampler") as bar:
 
         def tick(name: str, done: int) -> None:
@@ -240,28 +337,48 @@ def run_generate(args: argparse.Namespace) -> int:
     """`specproof audit generate`."""
     import torch
 
+    from specproof.audit.boundary import ImplementationCrashed
+    from specproof.audit.generation import Processing
+
+    writable_dir("--report", args.report)
+    try:
+        processing = Processing(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    except ValueError as exc:
+        raise CommandError(str(exc), exit_codes.USAGE) from None
+    target = load_model_arg("--target", args.target)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    with contextlib.ExitStack() as stack:
+        env = {"SPECPROOF_TARGET": args.target}
+        if args.python:
+            # Another interpreter gets the target as files: safetensors, config, tokenizer.
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="specproof-target-"))
+            target.model.save_pretrained(folder, safe_serialization=True)
+            target.tokenizer.save_pretrained(folder)
+            env["SPECPROOF_TARGET_DIR"] = folder
+        fn = stack.enter_context(_isolated(args, args.function, env))
+        baseline = (
+            stack.enter_context(_isolated(args, args.baseline, env)) if args.baseline else None
+        )
+        for spec, isolated in ((args.function, fn), (args.baseline, baseline)):
+            try:
+                if isolated is not None:
+                    isolated.start()
+            except ImplementationCrashed as exc:
+                return _finish(_crashed(spec, exc, args), args, f"Audit of {spec}")
+        return _audit_generate(args, target, processing, fn, baseline)
+
+
+def _audit_generate(
+    args: argparse.Namespace, target: Any, processing: Any, fn: Any, baseline: Any
+) -> int:
     from specproof.audit.core import decide
     from specproof.audit.generation import (
-        Processing,
         TargetLaw,
         greedy_configuration,
         sampling_configuration,
         two_sample_configuration,
     )
-    from specproof.engine.models import load_model
 
-    try:
-        fn = load_function(args.function)
-        baseline = load_function(args.baseline) if args.baseline else None
-    except Exception as exc:  # noqa: BLE001
-        return _finish(_crashed(args.function, exc, args), args, f"Audit of {args.function}")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    target = load_model(args.target)
-    try:
-        processing = Processing(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
-    except ValueError as exc:
-        print(f"specproof audit generate: error: {exc}", file=sys.stderr)
-        return 2
     prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
     with _bar(args, "audit generate", args.samples * (2 if baseline else 1)) as bar:
 
@@ -328,9 +445,12 @@ def run_transformers(args: argparse.Namespace) -> int:
                 args.repetition_penalty,
             )
         except ValueError as exc:
-            print(f"specproof audit transformers: error: {exc}", file=sys.stderr)
-            return 2
-    models = load_models(args.target, args.draft, args.other_draft)
+            raise CommandError(str(exc), exit_codes.USAGE) from None
+    writable_dir("--report", args.report)
+    try:
+        models = load_models(args.target, args.draft, args.other_draft)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"--target/--draft/--other-draft: {exc}", exit_codes.BAD_INPUT) from None
 
     def select(config: Any) -> bool:
         # Real targets have no default different-tokenizer drafter: skip those configurations
@@ -375,6 +495,7 @@ def run_controls(args: argparse.Namespace) -> int:
     from specproof.audit.controls import BROKEN, standard_sd
     from specproof.audit.sampler import audit_sampler
 
+    writable_dir("--report", args.report)
     runs = [("standard-sd (correct)", standard_sd, "consistent")] + [
         (name, fn, "not-lossless") for name, fn in BROKEN
     ]
@@ -434,4 +555,4 @@ def run_controls(args: argparse.Namespace) -> int:
             f"| {r['control']} | {r['expected']} | {r['verdict']} | {r['ok']} |" for r in results
         ]
         (out / "report.md").write_text("\n".join(lines) + "\n")
-    return 0 if ok else 1
+    return exit_codes.OK if ok else exit_codes.FAILED

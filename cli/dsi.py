@@ -8,6 +8,11 @@ Subcommands:
 - `online`: the runtime with sleeping workers (measured latencies, no models).
 
 Costs are in target forwards (target forward = 1, drafter forward = $c$ per token).
+
+What a legal input may cost is bounded (`LIMITS`): the exact DSI expectation loops about
+$K/(1 - c)$ times, so $c$ in $(1 - 10^{-4}, 1)$ is refused; $K$, $S$, the repeats and the grid
+are capped, and `online` refuses a drafter latency below 0.1 ms (each drafted token is a
+thread wake-up). Every refusal names the flag and states the bound.
 """
 
 from __future__ import annotations
@@ -18,7 +23,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import exit_codes
+from .checks import number, seed, writable_dir
+from .exit_codes import CommandError
 from .output import format_table, print_json, progress
+
+#: Bounds on what one command may cost (see the module docstring).
+LIMITS = {
+    "k": 1000,
+    "tokens": 1_000_000,
+    "repeats": 100_000,
+    "tokens_x_repeats": 20_000_000,
+    "steps": 100,
+    "servers": 4096,
+    "online_tokens": 10_000,
+    "min_drafter_ms": 0.1,
+    "max_ms": 60_000.0,
+    "c_gap": 1e-4,
+    "heatmap_work": 1_000_000_000,
+}
 
 
 def _unit_interval(flag: str, low_open: bool) -> Any:
@@ -31,12 +54,17 @@ def _unit_interval(flag: str, low_open: bool) -> Any:
         if not ok or math.isnan(value):
             interval = "(0, 1]" if low_open else "[0, 1]"
             raise argparse.ArgumentTypeError(f"{flag} must lie in {interval}, got {text}")
+        if flag == "--c" and 1 - LIMITS["c_gap"] < value < 1:
+            raise argparse.ArgumentTypeError(
+                f"--c must be 1 or at most 1 - {LIMITS['c_gap']:g} (the exact expectation "
+                f"takes about K / (1 - c) steps), got {text}"
+            )
         return value
 
     return parse
 
 
-def _positive_int(flag: str) -> Any:
+def _positive_int(flag: str, high: int | None = None) -> Any:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -44,9 +72,34 @@ def _positive_int(flag: str) -> Any:
             raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{flag} must be at most {high}, got {value}")
         return value
 
     return parse
+
+
+def _add_tokens(parser: Any, default: int, what: str, limit: int) -> None:
+    """The `--tokens` flag (an int in [1, limit]) with its default."""
+    parser.add_argument(
+        "--tokens",
+        type=_positive_int("--tokens", limit),
+        default=default,
+        help=f"{what} (default {default})",
+    )
+
+
+def _milliseconds(flag: str, low: float) -> Any:
+    return number(flag, low, LIMITS["max_ms"])
+
+
+def _check_work(args: argparse.Namespace) -> None:
+    if args.tokens * args.repeats > LIMITS["tokens_x_repeats"]:
+        raise CommandError(
+            f"--tokens x --repeats must be at most {LIMITS['tokens_x_repeats']}, "
+            f"got {args.tokens} x {args.repeats}",
+            exit_codes.USAGE,
+        )
 
 
 def _add_configuration(parser: Any, servers_help: str) -> None:
@@ -60,9 +113,17 @@ def _add_configuration(parser: Any, servers_help: str) -> None:
     parser.add_argument(
         "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
     )
-    parser.add_argument("--k", type=_positive_int("--k"), required=True, help="lookahead K >= 1")
     parser.add_argument(
-        "--servers", type=_positive_int("--servers"), default=None, help=servers_help
+        "--k",
+        type=_positive_int("--k", LIMITS["k"]),
+        required=True,
+        help=f"lookahead K, 1..{LIMITS['k']}",
+    )
+    parser.add_argument(
+        "--servers",
+        type=_positive_int("--servers", LIMITS["servers"]),
+        default=None,
+        help=servers_help,
     )
 
 
@@ -77,42 +138,35 @@ def add_parser(subparsers: Any) -> None:
 
     sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
     _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")
+    _add_tokens(sim, 1000, "output tokens S", LIMITS["tokens"])
     sim.add_argument(
-        "--tokens",
-        type=_positive_int("--tokens"),
-        default=1000,
-        help="output tokens S (default 1000)",
+        "--repeats",
+        type=_positive_int("--repeats", LIMITS["repeats"]),
+        default=5,
+        help="simulated paths (default 5)",
     )
-    sim.add_argument(
-        "--repeats", type=_positive_int("--repeats"), default=5, help="simulated paths (default 5)"
-    )
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--seed", type=seed(), default=0, help="random seed (default 0)")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.set_defaults(handler=run_simulate)
 
     heat = sub.add_parser("heatmap", help="speedups over a (c, a) grid, best K per algorithm")
     heat.add_argument(
         "--steps",
-        type=_positive_int("--steps"),
+        type=_positive_int("--steps", LIMITS["steps"]),
         default=20,
         help="grid steps for c, a and K (default 20)",
     )
-    heat.add_argument(
-        "--tokens",
-        type=_positive_int("--tokens"),
-        default=1000,
-        help="output tokens S (default 1000)",
-    )
+    _add_tokens(heat, 1000, "output tokens S", LIMITS["tokens"])
     heat.add_argument(
         "--repeats",
-        type=_positive_int("--repeats"),
+        type=_positive_int("--repeats", LIMITS["repeats"]),
         default=5,
         help="paths per configuration (default 5)",
     )
-    heat.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    heat.add_argument("--seed", type=seed(), default=42, help="random seed (default 42)")
     heat.add_argument(
         "--servers",
-        type=_positive_int("--servers"),
+        type=_positive_int("--servers", LIMITS["servers"]),
         default=None,
         help="leave out configurations needing more servers",
     )
@@ -129,25 +183,26 @@ def add_parser(subparsers: Any) -> None:
 
     online = sub.add_parser("online", help="the DSI runtime with sleeping workers (no models)")
     online.add_argument(
-        "--target-ms", type=float, default=20.0, help="target forward latency in ms (default 20)"
+        "--target-ms",
+        type=_milliseconds("--target-ms", LIMITS["min_drafter_ms"]),
+        default=20.0,
+        help="target forward latency in ms (default 20)",
     )
     online.add_argument(
         "--target-first-ms",
-        type=float,
+        type=_milliseconds("--target-first-ms", LIMITS["min_drafter_ms"]),
         default=None,
         help="target's first forward (TTFT) in ms (default: --target-ms)",
     )
     online.add_argument(
         "--drafter-first-ms",
-        type=float,
+        type=_milliseconds("--drafter-first-ms", 0),
         default=None,
         help="drafter's first token after each (re)start in ms (default: c * --target-ms)",
     )
     _add_configuration(online, "verification servers (default: enough)")
-    online.add_argument(
-        "--tokens", type=_positive_int("--tokens"), default=50, help="output tokens (default 50)"
-    )
-    online.add_argument("--seed", type=int, default=0, help="seed of the acceptance pattern")
+    _add_tokens(online, 50, "output tokens", LIMITS["online_tokens"])
+    online.add_argument("--seed", type=seed(), default=0, help="seed of the acceptance pattern")
     online.add_argument(
         "--backend", choices=["local", "ray"], default="local", help="where workers run"
     )
@@ -168,6 +223,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from specproof.dsi.simulator import accepted_counts, simulate
     from specproof.reference import dsi as ref
 
+    _check_work(args)
     sim = simulate(args.c, args.a, args.k, tokens=args.tokens, repeats=args.repeats, seed=args.seed)
     summary = sim.summary()
     if args.servers is not None:
@@ -253,6 +309,14 @@ def run_heatmap(args: argparse.Namespace) -> int:
     from specproof.dsi.heatmap import default_grid, heatmap
     from specproof.dsi.report import heatmap_json, write_heatmap_pngs
 
+    _check_work(args)
+    if args.steps**3 * args.tokens * args.repeats > LIMITS["heatmap_work"]:
+        raise CommandError(
+            f"--steps^3 x --tokens x --repeats must be at most {LIMITS['heatmap_work']:g}, got "
+            f"{args.steps}^3 x {args.tokens} x {args.repeats}",
+            exit_codes.USAGE,
+        )
+    writable_dir("--out", args.out)
     c, a, k = default_grid(args.steps)
     with progress(len(k), "dsi heatmap") as bar:
 
@@ -298,15 +362,20 @@ def run_online(args: argparse.Namespace) -> int:
     """Run the DSI runtime with sleeping workers and compare with the offline expectation."""
     from specproof.dsi.online import run_online_simulation
 
+    if args.c * args.target_ms < LIMITS["min_drafter_ms"]:
+        raise CommandError(
+            f"--c x --target-ms (the drafter's latency) must be at least "
+            f"{LIMITS['min_drafter_ms']} ms, got {args.c * args.target_ms:g} ms",
+            exit_codes.USAGE,
+        )
     try:
         result = run_online_simulation(
             c=args.c, a=args.a, k=args.k, tokens=args.tokens, target_ms=args.target_ms,
             target_first_ms=args.target_first_ms, drafter_first_ms=args.drafter_first_ms, servers=args.servers, seed=args.seed,
             backend=args.backend, address=args.address,
         )  # fmt: skip
-    except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        raise CommandError(str(exc), exit_codes.USAGE) from None
     if args.json:
         print_json(result)
         return 0

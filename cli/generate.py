@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from . import exit_codes
+from .checks import integer, load_model_arg, non_empty, number, seed
+from .exit_codes import CommandError
 from .output import format_table, print_json
 
 
@@ -38,34 +41,64 @@ def add_parser(subparsers: Any) -> None:
             "(random-gpt2-tiny, random-starcoder-1b, random-llama-100m, ..., or "
             "random-llama:vocab=..,hidden=..,layers=..,heads=..) or a tiny test model "
             "(tiny-llama); append :layers=N to keep only the first N layers (a draft that shares "
-            "the target's tokenizer, e.g. smollm2:layers=8). The text streams to stdout as it is "
-            "produced; the statistics follow."
+            "the target's tokenizer, e.g. smollm2:layers=8). --draft ngram[:n=N,min_n=M] drafts by "
+            "prompt lookup instead of a model: the tokens that followed the latest earlier "
+            "occurrence of the text's last N (default 3) down to M (default 1) tokens. The text "
+            "streams to stdout as it is produced; the statistics follow."
         ),
     )
     parser.add_argument("--target", required=True, metavar="MODEL", help="the target model")
     parser.add_argument(
-        "--draft", metavar="MODEL", help="the draft model (not needed for --algorithm ar)"
+        "--draft",
+        metavar="MODEL",
+        help="the draft model, or ngram[:n=N,min_n=M] for prompt lookup (not needed for ar)",
     )
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
     )
-    parser.add_argument("--k", type=int, default=4, help="drafts per round (default 4)")
-    parser.add_argument("--prompt", required=True, help="the prompt text")
+    parser.add_argument(
+        "--k", type=integer("--k", 0, 64), default=4, help="drafts per round, 0..64 (default 4)"
+    )
+    parser.add_argument(
+        "--prompt", type=non_empty("--prompt"), required=True, help="the prompt text"
+    )
     parser.add_argument(
         "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
     )
-    parser.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
-    parser.add_argument("--top-p", type=float, default=None, help="nucleus mass in (0, 1]")
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument(
+        "--temperature",
+        type=number("--temperature", 0.01, 100),
+        default=1.0,
+        help="in [0.01, 100] (default 1.0)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=integer("--top-k", 1, 2**31 - 1),
+        default=None,
+        help="keep the k most likely tokens",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=number("--top-p", 0, 1, low_open=True),
+        default=None,
+        help="nucleus mass in (0, 1]",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=integer("--max-new-tokens", 1, 100_000),
+        default=64,
+        help="1..100000 (default 64)",
+    )
+    parser.add_argument("--seed", type=seed(), default=0, help="seed of the torch.Generator")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
         default="float32",
         help="model and probability dtype",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
+    )
     parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
 
@@ -74,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the models, generate, print the text and statistics."""
     import torch
 
+    from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling, generate
-    from specproof.engine.models import load_model
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -83,11 +116,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.algorithm != "ar" and args.k > 0 and not args.draft:
             raise ValueError(f"--draft is required for --algorithm {args.algorithm} with --k > 0")
-        target = load_model(args.target, dtype=dtype)
+        target = load_model_arg("--target", args.target, dtype=dtype)
+        wanted = bool(args.draft) and args.algorithm != "ar" and args.k > 0
+        ngram = parse_drafter(args.draft) if wanted else None
         draft = (
-            load_model(args.draft, dtype=dtype)
-            if args.draft and args.algorithm != "ar" and args.k > 0
-            else None
+            load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
         )
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
@@ -112,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = generate(
             target.model,
-            None if draft is None else draft.model,
+            ngram if ngram is not None else None if draft is None else draft.model,
             [ids],
             algorithm=args.algorithm,
             k=args.k,
@@ -124,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
             on_tokens=None if args.json else stream,
         )
     except ValueError as exc:
-        print(f"specproof generate: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc), exit_codes.USAGE) from None
     tokens = result.tokens[0]
     text = target.tokenizer.decode(tokens, skip_special_tokens=True)
     stats = result.stats.to_dict()
@@ -133,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "target": args.target,
-                "draft": args.draft if draft is not None else None,
+                "draft": args.draft if draft is not None or ngram is not None else None,
                 "prompt": args.prompt,
                 "prompt_tokens": ids,
                 "text": text,

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 
 def print_json(data: Any) -> None:
-    """Print `data` as indented JSON on stdout."""
-    json.dump(data, sys.stdout, indent=2, default=str)
+    """Print `data` as indented, strictly valid JSON on stdout (NaN and infinities become null)."""
+    json.dump(finite(data), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def finite(data: Any) -> Any:
+    """`data` with every NaN or infinite float replaced by None (JSON has no such numbers)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

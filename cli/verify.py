@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from . import exit_codes
+from .checks import number, seed
+from .exit_codes import CommandError
 from .output import format_table, print_json, progress
 
 
@@ -17,7 +19,11 @@ def add_parser(subparsers: Any) -> None:
         help="run the proof-check suite (every registered claim)",
         description=(
             "Run every registered claim and print a table (name, method, status, time). "
-            "Exit code 1 if any claim is refuted, 2 if a check failed to run."
+            "Statuses: proved, checked (exact on every listed instance), measured (an "
+            "experiment's stated thresholds held; the certificate holds the numbers and seeds), "
+            "refuted, unknown. "
+            "Exit code 1 if any claim is refuted, 4 if any is unknown or its check failed to "
+            "run (docs/reference/exit-codes.md)."
         ),
     )
     parser.add_argument(
@@ -25,9 +31,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--thorough", action="store_true", help="longer checks and proofs")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--seed", type=int, default=0, help="seed for generated instances")
+    parser.add_argument("--seed", type=seed(), default=0, help="seed for generated instances")
     parser.add_argument(
-        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per-solver-call timeout"
+        "--timeout",
+        type=number("--timeout", 1, 86400),
+        default=30.0,
+        metavar="SECONDS",
+        help="per-solver-call timeout, in [1, 86400] (default 30)",
     )
     parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")
     parser.set_defaults(handler=run)
@@ -35,12 +45,11 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected claims."""
-    from specproof.proofs.registry import CheckOptions, default_registry, run_claims
+    from specproof.proofs.registry import STATUSES, CheckOptions, default_registry, run_claims
 
     claims = default_registry().select(args.only, thorough=args.thorough)
     if not claims:
-        print(f"no claim matches {args.only!r}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--only: no claim matches {args.only!r}", exit_codes.USAGE)
     if args.list:
         rows = [(c.name, c.method, "thorough" if c.thorough_only else "") for c in claims]
         if args.json:
@@ -64,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [(r.name, r.method, r.status, f"{r.seconds:.2f}s") for r in results]
         print(format_table(["name", "method", "status", "time"], rows))
         total = sum(r.seconds for r in results)
-        counts = {
-            s: sum(r.status == s for r in results)
-            for s in ("proved", "checked", "refuted", "unknown")
-        }
+        counts = {s: sum(r.status == s for r in results) for s in STATUSES}
         print(
             f"\n{len(results)} claims in {total:.1f}s: "
             + ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -76,10 +82,23 @@ def run(args: argparse.Namespace) -> int:
             if r.status == "refuted":
                 print(f"\nREFUTED {r.name}: {r.statement}\ncounterexample:")
                 print(json.dumps(r.certificate.get("counterexample"), indent=2, default=str))
+            elif r.status == "measured":
+                print(
+                    f"\nMEASURED {r.name} (an experiment, not a proof): "
+                    f"measurement {_brief(r.certificate.get('measurement'))}; "
+                    f"thresholds {_brief(r.certificate.get('thresholds'))}; "
+                    f"{len(r.certificate.get('seeds', []))} seeds"
+                )
             elif "error" in r.certificate:
                 print(f"\nERROR in {r.name}: {r.certificate['error']}")
     if any(r.status == "refuted" for r in results):
-        return 1
-    if any("error" in r.certificate for r in results):
-        return 2
-    return 0
+        return exit_codes.FAILED
+    if any(r.status == "unknown" or "error" in r.certificate for r in results):
+        return exit_codes.UNDECIDED
+    return exit_codes.OK
+
+
+def _brief(value: Any, limit: int = 400) -> str:
+    """A JSON rendering of `value`, cut to `limit` characters."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

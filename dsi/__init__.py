@@ -5,7 +5,8 @@
 - `queueing`: DSI with a finite number of target servers;
 - `heatmap`, `report`: the speedup grid (locally or on Ray) and its JSON, plots and PNGs;
 - `runtime`: the orchestrator (drafter, verification servers and a target-only chain running
-  concurrently in threads or Ray actors), with SI and non-SI on the same workers;
+  concurrently); `servers`: where workers run (threads or Ray actors); `config`: a run's knobs,
+  stats and errors; `baselines`: SI and non-SI on the same workers;
 - `workers`: worker interfaces, sleeping workers (online simulation) and the reference's toy
   LMs; `online`: the online simulation against the offline model;
 Nothing here imports torch. The Hugging Face workers (torch) and `gpu_section`, the DSI part of

@@ -63,6 +63,8 @@ def bench_plots(result: Heatmap) -> list[dict[str, Any]]:
             "xlabel": "acceptance rate a",
             "ylabel": "drafter latency c (target forwards)",
             "zlabel": f"speedup (colour scale capped at {vmax})",
+            "vmin": 0.0,
+            "vmax": vmax,
         }
         for name, (title, vmax) in SPEEDUPS.items()
     ]
@@ -83,7 +85,10 @@ def write_heatmap_pngs(result: Heatmap, directory: Path) -> list[Path]:
             maps[name], origin="lower", aspect="auto", vmin=0, vmax=vmax, cmap="viridis",
             extent=(float(result.a[0]), float(result.a[-1]), float(result.c[0]), float(result.c[-1])),
         )  # fmt: skip
-        fig.colorbar(image, ax=ax, label="speedup")
+        above = bool((maps[name] > vmax).any())
+        fig.colorbar(
+            image, ax=ax, label=f"speedup (capped at {vmax})", extend="max" if above else "neither"
+        )
         ax.set_xlabel("acceptance rate a")
         ax.set_ylabel("drafter latency c")
         ax.set_title(title, fontsize=9)

@@ -29,7 +29,14 @@ Nothing waits without a timeout.
 
 Backends: `"local"` (threads; one thread per server, so each server's worker keeps its own
 state) and `"ray"` (one Ray actor per worker; `ray.init(address=...)`), selected by the
-server factories in [`make_servers`][specproof.dsi.runtime.make_servers].
+server factories in [`make_servers`][specproof.dsi.servers.make_servers].
+
+This module is the protocol (the orchestrator [`DSIRun`][specproof.dsi.runtime.DSIRun] and
+[`run_dsi`][specproof.dsi.runtime.run_dsi]); the servers live in
+[`specproof.dsi.servers`][specproof.dsi.servers], the run's knobs, stats and errors in
+[`specproof.dsi.config`][specproof.dsi.config], SI and non-SI in
+[`specproof.dsi.baselines`][specproof.dsi.baselines]. Every one of their public names is
+importable from here too.
 """
 
 from __future__ import annotations
@@ -38,235 +45,33 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .workers import Drafter, Target, Token
-
-WorkerFactory = Callable[[], Any]
-
-
-class DSIRuntimeError(RuntimeError):
-    """Base class of the runtime's errors."""
-
-
-class WorkerFailedError(DSIRuntimeError):
-    """A worker raised and could not be replaced."""
-
-
-class WorkerTimeoutError(DSIRuntimeError):
-    """A worker did not answer within its timeout and could not be replaced."""
-
-
-class InconsistentTargetError(DSIRuntimeError):
-    """Two target answers disagree about the same position (a nondeterministic target)."""
-
-
-@dataclass(frozen=True)
-class DSIConfig:
-    """Knobs of a DSI run.
-
-    Attributes:
-        lookahead: $K$, drafts per verification job.
-        target_only: run the target-only chain alongside.
-        use_bonus: commit the token a job returns after its last draft. The authors' cost
-            model does not (set False to match it); using it can only find a rejection earlier.
-        job_timeout_s: a target or drafter call slower than this is a failure.
-        run_timeout_s: the whole run's limit.
-        max_restarts: worker replacements allowed in the run.
-    """
-
-    lookahead: int = 4
-    target_only: bool = True
-    use_bonus: bool = True
-    job_timeout_s: float = 60.0
-    run_timeout_s: float = 600.0
-    max_restarts: int = 0
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.lookahead, bool)
-            or not isinstance(self.lookahead, int)
-            or self.lookahead < 1
-        ):
-            raise ValueError(f"lookahead must be an int >= 1, got {self.lookahead!r}")
-        if not self.job_timeout_s > 0 or not self.run_timeout_s > 0:
-            raise ValueError("job_timeout_s and run_timeout_s must be > 0")
-        if self.max_restarts < 0:
-            raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
-
-
-@dataclass
-class RunStats:
-    """What happened in a run (counts) and its wall time."""
-
-    seconds: float = 0.0
-    jobs: int = 0
-    chain_jobs: int = 0
-    rejections: int = 0
-    preempted: int = 0
-    drafted: int = 0
-    accepted: int = 0
-    restarts: int = 0
-    committed_by: dict[str, int] = field(default_factory=lambda: {"verify": 0, "chain": 0})
-
-    def to_json(self) -> dict[str, Any]:
-        """The stats as plain JSON data."""
-        return dict(self.__dict__)
-
-
-@dataclass
-class RunResult:
-    """The committed tokens (after the prompt) and the run's stats."""
-
-    tokens: list[Token]
-    stats: RunStats
-
-
-# ---------------------------------------------------------------- servers (local and Ray)
-
-
-class _DaemonThread:
-    """A one-thread executor on a daemon thread: a stuck call never blocks process exit.
-
-    (A `ThreadPoolExecutor` joins its threads at exit.)
-    """
-
-    def __init__(self, name: str) -> None:
-        self._calls: queue.Queue[Any] = queue.Queue()
-        threading.Thread(target=self._run, name=name, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._calls.get()
-            if item is None:
-                return
-            future, fn, args, kwargs = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # handed to whoever waits on the future
-                future.set_exception(exc)
-
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._calls.put((future, fn, args, kwargs))
-        return future
-
-    def shutdown(self) -> None:
-        self._calls.put(None)
-
-
-class LocalServer:
-    """A worker on its own thread, made by `factory`; `submit` returns a `Future`."""
-
-    backend = "local"
-
-    def __init__(self, factory: WorkerFactory, name: str) -> None:
-        self.factory, self.name = factory, name
-        self._start()
-
-    def _start(self) -> None:
-        self.worker = self.factory()
-        self.pool = _DaemonThread(self.name)
-
-    def submit(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Future[Any]:
-        """Call `worker.method(*args, cancel=cancel)` on the server's thread."""
-        return self.pool.submit(getattr(self.worker, method), *args, cancel=cancel)
-
-    def replace(self) -> None:
-        """Abandon the current worker and thread (a stuck call keeps running, ignored)."""
-        self.pool.shutdown()
-        self._start()
-
-    def close(self) -> None:
-        """Stop the thread (without waiting for a running call)."""
-        self.pool.shutdown()
-
-
-class _ActorWorker:
-    """The body of a Ray actor: builds the worker from its factory inside the actor."""
-
-    def __init__(self, factory: WorkerFactory) -> None:
-        self.worker = factory()
-
-    def call(self, method: str, *args: Any) -> Any:
-        return getattr(self.worker, method)(*args)
-
-
-class RayServer:
-    """A worker inside a Ray actor (it may live on another GPU or machine)."""
-
-    backend = "ray"
-
-    def __init__(
-        self, factory: WorkerFactory, name: str, actor_options: dict[str, Any] | None = None
-    ) -> None:
-        import ray
-
-        self.factory, self.name = factory, name
-        self._actor_class: Any = ray.remote(_ActorWorker).options(**(actor_options or {}))
-        self._start()
-
-    def _start(self) -> None:
-        self.actor: Any = self._actor_class.remote(self.factory)
-
-    def submit(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Future[Any]:
-        """Call the worker's `method` in the actor (cancel events stay local: not passed)."""
-        future: Future[Any] = self.actor.call.remote(method, *args).future()
-        return future
-
-    def replace(self) -> None:
-        """Kill the actor and start a fresh one."""
-        import ray
-
-        ray.kill(self.actor, no_restart=True)
-        self._start()
-
-    def close(self) -> None:
-        """Kill the actor."""
-        import ray
-
-        ray.kill(self.actor, no_restart=True)
-
-
-def make_servers(
-    factory: WorkerFactory,
-    count: int,
-    backend: str = "local",
-    prefix: str = "target",
-    **options: Any,
-) -> list[Any]:
-    """`count` servers running workers made by `factory` on `backend` (`"local"` or `"ray"`).
-
-    With `"ray"`, `options` may hold `address` (for `ray.init`) and `actor_options` (e.g.
-    `{"num_gpus": 1}`); the factory must be picklable.
-    """
-    if backend == "local":
-        return [LocalServer(factory, f"{prefix}{i}") for i in range(count)]
-    if backend == "ray":
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(address=options.get("address"), include_dashboard=False, log_to_driver=False)
-        return [
-            RayServer(factory, f"{prefix}{i}", options.get("actor_options")) for i in range(count)
-        ]
-    raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-
-
-# ---------------------------------------------------------------- the orchestrator
+from .baselines import run_nonsi, run_si
+from .config import (
+    DSIConfig,
+    DSIRuntimeError,
+    InconsistentTargetError,
+    RunResult,
+    RunStats,
+    WorkerFailedError,
+    WorkerTimeoutError,
+    require_positive_int,
+)
+from .servers import LocalServer, RayServer, Server, WorkerFactory, make_servers
+from .workers import Token
 
 
 @dataclass
 class _Job:
     id: int
     kind: str  # "verify" or "chain"
-    server: Any
+    server: Server
     snapshot: tuple[Token, ...]
     start: int
     epoch: int
@@ -278,7 +83,9 @@ class _Job:
 class _DrafterLoop:
     """The drafter's thread: drafts from the latest (epoch, base) until told to stop or restart."""
 
-    def __init__(self, server: Any, events: queue.Queue[Any], limit: int, timeout_s: float) -> None:
+    def __init__(
+        self, server: Server, events: queue.Queue[Any], limit: int, timeout_s: float
+    ) -> None:
         self.server, self.events, self.limit, self.timeout_s = server, events, limit, timeout_s
         self._lock = threading.Condition()
         self._epoch = -1
@@ -318,7 +125,9 @@ class _DrafterLoop:
                 try:
                     future = self.server.submit("next_token", tuple(sequence), fresh, cancel=cancel)
                     token = future.result(timeout=self.timeout_s)
-                except Exception as exc:  # reported to the orchestrator, which decides
+                except BaseException as exc:  # noqa: BLE001 - SystemExit from a drafter included
+                    # Reported to the orchestrator, which decides; this daemon thread never
+                    # receives a Ctrl-C, so anything raised here came from the drafter.
                     self.events.put(("draft_error", epoch, exc))
                     break
                 if token is None or cancel.is_set():
@@ -335,17 +144,12 @@ class DSIRun:
         self,
         prompt: Sequence[Token],
         max_new_tokens: int,
-        drafter: Any,
-        servers: Sequence[Any],
-        chain_server: Any | None,
+        drafter: Server,
+        servers: Sequence[Server],
+        chain_server: Server | None,
         config: DSIConfig,
     ) -> None:
-        if (
-            isinstance(max_new_tokens, bool)
-            or not isinstance(max_new_tokens, int)
-            or max_new_tokens < 1
-        ):
-            raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+        require_positive_int("max_new_tokens", max_new_tokens)
         if not servers:
             raise ValueError("servers must hold at least one target server")
         if config.target_only and chain_server is None:
@@ -406,7 +210,8 @@ class DSIRun:
         elif kind == "draft_error":
             _, epoch, exc = event
             if epoch == self.epoch:
-                self._replace(self.drafter_server, "drafter", exc)
+                timed_out = isinstance(exc, TimeoutError | FutureTimeoutError)
+                self._replace(self.drafter_server, "drafter", exc, timed_out=timed_out)
                 self.drafter.restart(self.epoch, self.sequence)
         elif kind == "done":
             self._finish(event[1])
@@ -423,7 +228,7 @@ class DSIRun:
 
     # -- jobs
 
-    def _launch(self, kind: str, server: Any, snapshot: tuple[Token, ...], start: int) -> None:
+    def _launch(self, kind: str, server: Server, snapshot: tuple[Token, ...], start: int) -> None:
         job = _Job(
             next(self.ids), kind, server, snapshot, start, self.epoch, threading.Event(),
             time.monotonic() + self.config.job_timeout_s,
@@ -447,7 +252,7 @@ class DSIRun:
         else:
             self.waiting = request
 
-    def _release(self, server: Any) -> None:
+    def _release(self, server: Server) -> None:
         if server is self.chain_server:
             return
         if self.waiting is not None:
@@ -459,22 +264,24 @@ class DSIRun:
         self.free.append(server)
 
     def _launch_chain(self) -> None:
-        if self.config.target_only and not any(j.kind == "chain" for j in self.jobs.values()):
-            self._launch(
-                "chain", self.chain_server, tuple(self.sequence[: self.committed]), self.committed
-            )
+        chain = self.chain_server  # never None with target_only (checked in __init__)
+        if self.config.target_only and chain is not None:
+            if not any(j.kind == "chain" for j in self.jobs.values()):
+                self._launch("chain", chain, tuple(self.sequence[: self.committed]), self.committed)
 
     def _finish(self, job_id: int) -> None:
         job = self.jobs.pop(job_id, None)
         if job is None or job.future is None:  # expired and replaced already
             return
-        try:
-            tokens = job.future.result()
-        except Exception as exc:
+        # exception() hands over any BaseException of the worker (SystemExit included) as a
+        # value: a worker's exit is its failure, never the orchestrator's.
+        exc = job.future.exception()
+        if exc is not None:
             self._replace(job.server, job.server.name, exc)
             self._release(job.server)
             self._resubmit(job)
             return
+        tokens = job.future.result()
         self._release(job.server)
         if tokens is not None:
             self._apply(job, list(tokens))
@@ -488,7 +295,9 @@ class DSIRun:
         elif job.epoch == self.epoch:
             self._request_verification()
 
-    def _replace(self, server: Any, name: str, exc: BaseException, timed_out: bool = False) -> None:
+    def _replace(
+        self, server: Server, name: str, exc: BaseException, timed_out: bool = False
+    ) -> None:
         if self.stats.restarts >= self.config.max_restarts:
             error = WorkerTimeoutError if timed_out else WorkerFailedError
             raise error(
@@ -565,9 +374,9 @@ class DSIRun:
 def run_dsi(
     prompt: Sequence[Token],
     max_new_tokens: int,
-    drafter: Any,
-    servers: Sequence[Any],
-    chain_server: Any | None = None,
+    drafter: Server,
+    servers: Sequence[Server],
+    chain_server: Server | None = None,
     config: DSIConfig | None = None,
 ) -> RunResult:
     """Generate `max_new_tokens` tokens after `prompt` with DSI.
@@ -590,46 +399,21 @@ def run_dsi(
     ).run()
 
 
-# ---------------------------------------------------------------- baselines on the same workers
-
-
-def run_nonsi(prompt: Sequence[Token], max_new_tokens: int, target: Target) -> RunResult:
-    """Non-SI: one target call per token."""
-    start = time.perf_counter()
-    sequence = list(prompt)
-    stats = RunStats()
-    for _ in range(max_new_tokens):
-        tokens = target.target_tokens(tuple(sequence), len(sequence))
-        if not tokens:
-            raise WorkerFailedError("target returned no token")
-        sequence.append(tokens[0])
-        stats.chain_jobs += 1
-    stats.seconds = time.perf_counter() - start
-    return RunResult(sequence[len(prompt) :], stats)
-
-
-def run_si(
-    prompt: Sequence[Token], max_new_tokens: int, drafter: Drafter, target: Target, lookahead: int
-) -> RunResult:
-    r"""SI (blocking speculative inference): draft $\min(K, \text{left} - 1)$, verify, repeat."""
-    start = time.perf_counter()
-    sequence = list(prompt)
-    final = len(prompt) + max_new_tokens
-    stats = RunStats()
-    while len(sequence) < final:
-        drafts: list[Token] = []
-        for i in range(min(lookahead, final - 1 - len(sequence))):
-            drafts.append(drafter.next_token(tuple(sequence + drafts), i == 0))
-        stats.drafted += len(drafts)
-        tokens = target.target_tokens(tuple(sequence + drafts), len(sequence))
-        if not tokens:
-            raise WorkerFailedError("target returned no token")
-        stats.jobs += 1
-        for i, token in enumerate(tokens):
-            sequence.append(token)
-            if i < len(drafts) and token != drafts[i]:
-                stats.rejections += 1
-                break
-            stats.accepted += i < len(drafts)
-    stats.seconds = time.perf_counter() - start
-    return RunResult(sequence[len(prompt) : final], stats)
+__all__ = [
+    "DSIConfig",
+    "DSIRun",
+    "DSIRuntimeError",
+    "InconsistentTargetError",
+    "LocalServer",
+    "RayServer",
+    "RunResult",
+    "RunStats",
+    "Server",
+    "WorkerFactory",
+    "WorkerFailedError",
+    "WorkerTimeoutError",
+    "make_servers",
+    "run_dsi",
+    "run_nonsi",
+    "run_si",
+]

@@ -24,6 +24,7 @@ from .kernels import (
 )
 
 
+@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
 def verify_exact_match(
     target_probs: torch.Tensor,
     draft_probs: torch.Tensor,

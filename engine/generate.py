@@ -1,39 +1,53 @@
 r"""The speculative generation loop on real models: AR, standard SD, exact-match and greedy.
 
-One loop serves every algorithm. A *round* of row $b$, from its committed sequence $s$:
+One loop serves every algorithm and every drafter. A *round*, for each active row $b$ with
+committed sequence $s$:
 
-1. **draft**: the draft model proposes $K$ tokens one by one, each from
+1. **lookahead**: the [lookahead policy][specproof.engine.lookahead.LookaheadPolicy] chooses
+   $K_b$ (default [`StaticK(k)`][specproof.engine.lookahead.StaticK]); rows may differ;
+2. **draft**: the [drafter][specproof.engine.drafters.Drafter] proposes up to $K_b$ tokens and
+   the distributions $q$ they were drawn from, in the target's vocabulary (a draft *model* is
+   wrapped in a [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]: $K_b$ draws, each from
    $q = $ [`logits_to_probs`][specproof.engine.probs.logits_to_probs]$(\text{draft logits})$ by
-   the pinned inverse-CDF rule at a uniform (`"greedy"` drafts the argmax instead, lowest index
+   the pinned inverse-CDF rule at a uniform; `"greedy"` drafts the argmax instead, lowest index
    on ties, as the reference does);
-2. **score**: one target forward over the uncached tail of $s$ and the $K$ drafts gives the
-   $K + 1$ target rows $p$ (same temperature, top-k and top-p as the draft);
-3. **verify**: [`verify_batch`][specproof.engine.verify.verify_batch] over all active rows at
-   once, with uniforms drawn by [`draw_uniforms`][specproof.engine.kernels.draw_uniforms];
-4. **commit and roll back**: the accepted drafts and the recovered or bonus token are appended
-   to $s$; both KV caches are cropped to the tokens that are still valid (the target's cache
-   keeps $s$ + accepted drafts; the draft's cache keeps what it had fed up to the accepted
-   drafts). The next round feeds each model the committed tokens its cache lacks.
+3. **score**: one target forward over the uncached tail of $s$ and the row's drafts gives its
+   $k_b + 1$ target rows $p$ ($k_b$ = drafts proposed; same temperature, top-k and top-p as the
+   draft);
+4. **verify**: [`verify_batch`][specproof.engine.verify.verify_batch] once per distinct $k_b$
+   among the active rows (in increasing $k_b$; one call when all rows drafted alike), with
+   uniforms from the loop's source;
+5. **commit and roll back**: the accepted drafts and the recovered or bonus token are appended
+   to $s$; the target's KV cache is cropped to $s$ + accepted drafts and the drafter is told the
+   committed length (a model drafter crops its own cache). The next round feeds each model the
+   committed tokens its cache lacks.
 
 `"ar"` is the target alone: rounds with $K = 0$, so each round outputs the bonus token, drawn
 from $p$ by the same inverse-CDF rule (plain sampling). A greedy baseline is
 `algorithm="greedy", k=0`.
 
 **Stopping.** A row stops after `max_new_tokens` tokens (a round's output is truncated to fit)
-or after emitting `eos_token_id` (kept as the row's last token). The draft always proposes $K$
-tokens; truncation does not change the law of the tokens kept.
+or after emitting `eos_token_id` (kept as the row's last token). The drafter proposes what the
+policy asks for; truncation does not change the law of the tokens kept.
 
-**Batches.** Rows advance in lock-step rounds and are verified in one batched call, but each
-row has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding):
-rows accept different numbers of drafts, and per-row caches make the rollback exact without
-attention masks or position-id bookkeeping. The cost is that model forwards are not batched
-across rows; batching them with left padding is not implemented.
+**Batches.** Rows advance in lock-step rounds and are verified in batched calls. By default each
+row has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding; see
+[`RowStreams`][specproof.engine.streams.RowStreams]): rows accept different numbers of drafts,
+and per-row caches make the rollback exact without attention masks or position-id bookkeeping.
+With `batch_forwards=True` each model runs one padded forward per step over all active rows
+([`BatchedStreams`][specproof.engine.streams.BatchedStreams]: a shared cache, a per-row column
+mask and per-row position ids; rollback masks a row's rejected columns). The statistics count
+row forwards either way (`target_calls`, `draft_calls`).
+
+**Traces.** `on_round` receives a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
+round (K asked, drafts, drafter features, $q(x)$ and $p(x)$, accepted counts, timings).
 
 **Randomness** comes from a [`UniformSource`][specproof.engine.generate.UniformSource]:
 [`GeneratorUniforms`][specproof.engine.generate.GeneratorUniforms] wraps a seeded
 `torch.Generator` (same seed, same models, same settings: same tokens). Per round it draws, for
-each draft step, one uniform per active row (`torch.rand([B])`), then the verify uniforms
-(`draw_uniforms(generator, B, K)`). Tests substitute sources that choose the uniforms, which
+each draft position $i$, one uniform per row that drafts an $i$-th token by sampling
+(`torch.rand([n])`), then the verify uniforms of each group of rows
+(`draw_uniforms(generator, G, k)`). Tests substitute sources that choose the uniforms, which
 is how the exact law of this very loop is computed (`tests/engine/test_engine_law.py`).
 
 **Dtypes.** Probabilities are computed in `prob_dtype` (float32 by default; float64 for
@@ -42,7 +56,6 @@ exactness tests, with float64 models).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,11 +63,24 @@ from typing import Any, Protocol
 
 import torch
 
+from .drafters import DraftContext, Drafter, DraftRequest, ModelDrafter, Proposal
+from .lookahead import LookaheadPolicy, RowState, StaticK, checked_lookahead
 from .probs import logits_to_probs
+from .streams import model_streams
+from .trace import RoundTrace, RowTrace
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
 
+__all__ = [
+    "GenerationResult",
+    "GenerationStats",
+    "GeneratorUniforms",
+    "Sampling",
+    "UniformSource",
+    "generate",
+    "generate_algorithms",
+]
 
-#: Algorithm names [`generate`][specproof.engine.generate.generate] accepts.
+
 def generate_algorithms() -> tuple[str, ...]:
     """The algorithms `generate` runs: `"ar"` and every registered algorithm offered to it."""
     from specproof.reference.algorithms import ALGORITHMS
@@ -140,13 +166,13 @@ class GenerationStats:
 
     Attributes:
         algorithm: the algorithm.
-        k: drafts per round.
+        k: drafts per round (with a lookahead policy: the largest K it chose).
         batch: number of rows.
         new_tokens: tokens output, all rows together (after truncation).
         rounds: rounds run, all rows together (each round is one target forward of one row).
         target_calls: target forward passes (= rounds).
         draft_calls: draft forward passes.
-        drafted: draft tokens proposed.
+        drafted: draft tokens proposed (and verified).
         accepted: draft tokens accepted.
         accepted_histogram: `accepted_histogram[j]` = rounds that accepted exactly j drafts.
         acceptance_rate: accepted / drafted (None with no drafts).
@@ -188,55 +214,15 @@ class GenerationResult:
     stats: GenerationStats
 
 
-class _ModelStream:
-    """One model's view of one row: its KV cache and how many tokens of the row it holds."""
-
-    def __init__(self, model: Any, use_cache: bool) -> None:
-        from transformers import DynamicCache
-
-        self.model = model
-        self.use_cache = use_cache
-        self.cache = DynamicCache(config=model.config) if use_cache else None
-        self.cached = 0
-        self.device = next(model.parameters()).device
-        # transformers 5 renamed `past_key_values` to `cache`; older versions know only the former.
-        parameters = inspect.signature(model.forward).parameters
-        self.cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
-        # Compute the output head only where logits are read (the prompt's prefill needs one row).
-        self.keep_kwarg = "logits_to_keep" in parameters
-
-    def logits(self, sequence: Sequence[int], last: int) -> torch.Tensor:
-        """`[last, V]` logits at the last `last` positions of `sequence`, feeding what is uncached."""
-        if self.use_cache:
-            new = sequence[self.cached :]
-            if len(new) < last:
-                raise RuntimeError("internal: fewer uncached tokens than logits requested")
-            ids = torch.tensor([list(new)], dtype=torch.long, device=self.device)
-            kwargs: dict[str, Any] = {self.cache_kwarg: self.cache}
-            if self.keep_kwarg:
-                kwargs["logits_to_keep"] = last
-            out = self.model(input_ids=ids, use_cache=True, **kwargs)
-            self.cached = len(sequence)
-        else:
-            ids = torch.tensor([list(sequence)], dtype=torch.long, device=self.device)
-            out = self.model(input_ids=ids, use_cache=False)
-        return out.logits[0, -last:]
-
-    def keep(self, length: int) -> None:
-        """Roll the cache back to the first `length` tokens of the row."""
-        if self.use_cache and self.cached > length:
-            self.cache.crop(length - self.cached)  # a negative count: tokens to remove
-            self.cached = length
-
-
 @dataclass
 class _Row:
     index: int
     sequence: list[int]
     prompt_length: int
-    target: _ModelStream
-    draft: _ModelStream | None
     done: bool = False
+    rounds: int = 0
+    last_drafted: int | None = None
+    last_accepted: int | None = None
 
     @property
     def new(self) -> list[int]:
@@ -244,7 +230,12 @@ class _Row:
 
 
 def _check_args(
-    algorithm: str, k: int, max_new_tokens: int, prompts: Sequence[Sequence[int]], draft: Any
+    algorithm: str,
+    k: int,
+    max_new_tokens: int,
+    prompts: Sequence[Sequence[int]],
+    draft: Any,
+    lookahead: LookaheadPolicy | None,
 ) -> None:
     if algorithm not in generate_algorithms():
         raise ValueError(f"algorithm must be one of {generate_algorithms()}, got {algorithm!r}")
@@ -256,7 +247,9 @@ def _check_args(
         or max_new_tokens < 0
     ):
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if algorithm != "ar" and k > 0 and draft is None:
+    if lookahead is not None and not isinstance(lookahead, LookaheadPolicy):
+        raise ValueError(f"lookahead must be a LookaheadPolicy, got {type(lookahead).__name__}")
+    if algorithm != "ar" and (k > 0 or lookahead is not None) and draft is None:
         raise ValueError(f"draft: algorithm {algorithm!r} with k={k} needs a draft model")
     if not prompts:
         raise ValueError("prompts must hold at least one prompt")
@@ -269,6 +262,17 @@ def _vocab_size(model: Any) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
 
 
+def _check_proposal(proposal: Proposal, k: int, row: int, vocab: int, dtype: torch.dtype) -> None:
+    n = len(proposal.tokens)
+    if n > k:
+        raise ValueError(f"drafter: row {row} got {n} drafts, more than the K={k} asked")
+    if tuple(proposal.draft_probs.shape) != (n, vocab) or proposal.draft_probs.dtype != dtype:
+        raise ValueError(
+            f"drafter: row {row}'s draft_probs must be [{n}, {vocab}] {dtype}, got "
+            f"{list(proposal.draft_probs.shape)} {proposal.draft_probs.dtype}"
+        )
+
+
 def generate(
     target: Any,
     draft: Any | None,
@@ -276,6 +280,7 @@ def generate(
     *,
     algorithm: str = "sd",
     k: int = 4,
+    lookahead: LookaheadPolicy | None = None,
     max_new_tokens: int = 32,
     sampling: Sampling | None = None,
     generator: torch.Generator | None = None,
@@ -285,15 +290,21 @@ def generate(
     prob_dtype: torch.dtype = torch.float32,
     use_cache: bool = True,
     on_tokens: Callable[[int, list[int]], None] | None = None,
+    on_round: Callable[[RoundTrace], None] | None = None,
+    batch_forwards: bool = False,
 ) -> GenerationResult:
     """Generate with `algorithm` from each prompt; see the module docstring for the loop.
 
     Args:
         target: the target causal LM (a transformers model).
-        draft: the draft causal LM over the same vocabulary (unused for `"ar"` or `k=0`).
+        draft: a [`Drafter`][specproof.engine.drafters.Drafter], or a draft causal LM over the
+            target's vocabulary (wrapped in a [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]);
+            unused for `"ar"` or `k=0` without a lookahead policy.
         prompts: token ids, one list per row (or a `[B, T]` tensor).
         algorithm: `"ar"` or a registered algorithm (see `generate_algorithms`).
-        k: drafts per round (K >= 0; ignored by `"ar"`).
+        k: drafts per round (K >= 0; ignored by `"ar"` and when `lookahead` is given).
+        lookahead: a [`LookaheadPolicy`][specproof.engine.lookahead.LookaheadPolicy] choosing
+            each row's K per round (default `StaticK(k)`).
         max_new_tokens: most tokens to output per row.
         sampling: temperature, top-k, top-p for both models.
         generator: the source of randomness (on the models' device); default a generator on
@@ -307,53 +318,70 @@ def generate(
             for testing the cache rollback).
         on_tokens: called as `on_tokens(row, tokens)` after each round with the row's new
             tokens (for streaming).
+        on_round: called with a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
+            round.
+        batch_forwards: one padded forward per model per step for all active rows
+            ([`BatchedStreams`][specproof.engine.streams.BatchedStreams]) instead of one forward
+            per row (needs `use_cache`).
 
     Returns:
         The tokens and statistics.
 
     Raises:
         ValueError: on an unknown algorithm, K < 0, bad `max_new_tokens`, empty prompts,
-            a missing draft, a draft whose vocabulary size differs from the target's, or NaN/inf
-            logits (raised by `logits_to_probs`).
+            a missing draft, a draft model whose vocabulary size differs from the target's (use
+            a `ModelDrafter` with a `vocab_map`), a policy or drafter answering out of
+            contract, or NaN/inf logits (raised by `logits_to_probs`).
     """
     if isinstance(prompts, torch.Tensor):
         if prompts.dim() != 2:
             raise ValueError(f"prompts must be a [B, T] tensor, got shape {tuple(prompts.shape)}")
         prompts = prompts.tolist()
     prompts = [list(map(int, p)) for p in prompts]
-    _check_args(algorithm, k, max_new_tokens, prompts, draft)
+    _check_args(algorithm, k, max_new_tokens, prompts, draft, lookahead)
     if prob_dtype not in (torch.float32, torch.float64):
         raise ValueError(f"prob_dtype must be torch.float32 or torch.float64, got {prob_dtype}")
     if algorithm == "ar":
-        k = 0
-    use_draft = k > 0
+        k, lookahead = 0, None
+    policy = lookahead if lookahead is not None else StaticK(k)
+    use_draft = lookahead is not None or k > 0
     vocab = _vocab_size(target)
-    if use_draft and _vocab_size(draft) != vocab:
-        raise ValueError(
-            f"draft: vocabulary size {_vocab_size(draft)} differs from the target's {vocab}"
-        )
     for b, prompt in enumerate(prompts):
         if min(prompt) < 0 or max(prompt) >= vocab:
             raise ValueError(f"prompts[{b}] holds a token id outside [0, {vocab})")
     sampling = sampling or Sampling()
+    device = next(target.parameters()).device
     if uniforms is None:
         if generator is None:
-            device = next(target.parameters()).device
             generator = torch.Generator(device=device).manual_seed(0 if seed is None else seed)
         uniforms = GeneratorUniforms(generator)
+    source = uniforms
     verify_algorithm = "sd" if algorithm == "ar" else algorithm
+    drafter: Drafter | None = None
+    if use_draft:
+        drafter = draft if isinstance(draft, Drafter) else ModelDrafter(draft)
+        drafter.start(
+            prompts,
+            DraftContext(
+                vocab,
+                prob_dtype,
+                device,
+                lambda x: sampling.probs(x, prob_dtype),
+                use_cache,
+                batch_forwards,
+            ),
+        )
+
+    def sample(q: torch.Tensor) -> torch.Tensor:
+        if algorithm == "greedy":
+            return q.argmax(-1)
+        return inverse_cdf_rows(q, source.draft_uniforms(q))
 
     stats = GenerationStats(algorithm, k, len(prompts), accepted_histogram=[0] * (k + 1))
-    rows = [
-        _Row(
-            b,
-            list(p),
-            len(p),
-            _ModelStream(target, use_cache),
-            _ModelStream(draft, use_cache) if use_draft else None,
-        )
-        for b, p in enumerate(prompts)
-    ]
+    rows = [_Row(b, list(p), len(p)) for b, p in enumerate(prompts)]
+    target_streams = model_streams(target, len(rows), use_cache, batch_forwards)
+    largest_k = 0
+    round_index = 0
     start = time.perf_counter()
     with torch.inference_mode():
         for row in rows:
@@ -362,66 +390,119 @@ def generate(
             active = [row for row in rows if not row.done]
             if not active:
                 break
-            drafts: list[list[int]] = [[] for _ in active]
-            draft_rows: list[torch.Tensor] = []
-            for _ in range(k):
-                logits = torch.stack(
-                    [
-                        row.draft.logits(row.sequence + d, 1)[0]
-                        for row, d in zip(active, drafts, strict=True)
-                    ]
+            clock = time.perf_counter()
+            states = [
+                RowState(
+                    r.index,
+                    len(r.new),
+                    max_new_tokens - len(r.new),
+                    r.rounds,
+                    r.last_drafted,
+                    r.last_accepted,
                 )
-                q = sampling.probs(logits, prob_dtype)
-                if algorithm == "greedy":
-                    chosen = q.argmax(-1)
-                else:
-                    chosen = inverse_cdf_rows(q, uniforms.draft_uniforms(q))
-                draft_rows.append(q)
-                for d, token in zip(drafts, chosen.tolist(), strict=True):
-                    d.append(int(token))
-            stats.draft_calls += k * len(active)
-            target_logits = torch.stack(
-                [
-                    row.target.logits(row.sequence + d, k + 1)
-                    for row, d in zip(active, drafts, strict=True)
-                ]
+                for r in active
+            ]
+            ks = checked_lookahead(policy, states) if drafter is not None else [0] * len(active)
+            largest_k = max(largest_k, *ks)
+            lookahead_s = time.perf_counter() - clock
+
+            clock = time.perf_counter()
+            requests = [
+                DraftRequest(r.index, r.sequence, kb) for r, kb in zip(active, ks, strict=True)
+            ]
+            asked = [i for i, request in enumerate(requests) if request.k > 0]
+            empty = torch.empty((0, vocab), dtype=prob_dtype, device=device)
+            proposals = [Proposal((), empty) for _ in active]
+            if drafter is not None and asked:
+                answered = drafter.propose([requests[i] for i in asked], sample)
+                if len(answered) != len(asked):
+                    raise ValueError(
+                        f"drafter: {len(answered)} proposals for {len(asked)} requests"
+                    )
+                for i, proposal in zip(asked, answered, strict=True):
+                    _check_proposal(proposal, ks[i], active[i].index, vocab, prob_dtype)
+                    proposals[i] = proposal
+            draft_s = time.perf_counter() - clock
+
+            clock = time.perf_counter()
+            drafts = [list(proposal.tokens) for proposal in proposals]
+            target_logits = target_streams.logits(
+                [r.index for r in active],
+                [r.sequence + d for r, d in zip(active, drafts, strict=True)],
+                [len(d) + 1 for d in drafts],
             )
-            p = sampling.probs(target_logits, prob_dtype)
-            q_all = (
-                torch.stack(draft_rows, 1)
-                if k
-                else torch.empty((len(active), 0, vocab), dtype=prob_dtype, device=p.device)
-            )
-            draft_tokens = torch.tensor(drafts, dtype=torch.long, device=p.device).reshape(
-                len(active), k
-            )
-            accept_u, final_u = uniforms.verify_uniforms(verify_algorithm, p, q_all, draft_tokens)
-            verdict = verify_batch(verify_algorithm, p, q_all, draft_tokens, accept_u, final_u)
+            p_flat = sampling.probs(torch.cat(target_logits), prob_dtype)
+            p_rows = list(p_flat.split([len(d) + 1 for d in drafts]))
+            target_s = time.perf_counter() - clock
+
+            clock = time.perf_counter()
+            outputs: list[list[int]] = [[] for _ in active]
+            n_accepted = [0] * len(active)
+            for kb in sorted({len(d) for d in drafts}):
+                group = [i for i, d in enumerate(drafts) if len(d) == kb]
+                p = torch.stack([p_rows[i] for i in group])
+                q = torch.stack([proposals[i].draft_probs for i in group])
+                draft_tokens = torch.tensor(
+                    [drafts[i] for i in group], dtype=torch.long, device=p.device
+                ).reshape(len(group), kb)
+                accept_u, final_u = source.verify_uniforms(verify_algorithm, p, q, draft_tokens)
+                verdict = verify_batch(verify_algorithm, p, q, draft_tokens, accept_u, final_u)
+                for j, i in enumerate(group):
+                    n_accepted[i] = int(verdict.n_accepted[j])
+                    outputs[i] = verdict.row(j)
+            verify_s = time.perf_counter() - clock
+
+            clock = time.perf_counter()
             stats.rounds += len(active)
             stats.target_calls += len(active)
-            for b, row in enumerate(active):
-                n_accepted = int(verdict.n_accepted[b])
-                stats.accepted_histogram[n_accepted] += 1
-                stats.drafted += k
-                stats.accepted += n_accepted
+            committed: list[list[int]] = []
+            for i, row in enumerate(active):
+                accepted = n_accepted[i]
+                if accepted >= len(stats.accepted_histogram):
+                    stats.accepted_histogram.extend(
+                        [0] * (accepted + 1 - len(stats.accepted_histogram))
+                    )
+                stats.accepted_histogram[accepted] += 1
+                stats.drafted += len(drafts[i])
+                stats.accepted += accepted
                 base = len(row.sequence)
-                output = verdict.row(b)
-                room = max_new_tokens - len(row.new)
-                output = output[:room]
+                output = outputs[i][: max_new_tokens - len(row.new)]
                 if eos_token_id is not None and eos_token_id in output:
                     output = output[: output.index(eos_token_id) + 1]
                     row.done = True
                 row.sequence.extend(output)
+                row.rounds += 1
+                row.last_drafted, row.last_accepted = len(drafts[i]), accepted
                 if len(row.new) >= max_new_tokens:
                     row.done = True
                 # Valid cache entries: the old sequence and the accepted drafts.
-                row.target.keep(base + n_accepted)
-                if row.draft is not None:
-                    row.draft.keep(base + n_accepted)
+                target_streams.keep(row.index, base + accepted)
+                if drafter is not None:
+                    drafter.keep(row.index, base + accepted)
+                committed.append(output)
                 if on_tokens is not None and output:
                     on_tokens(row.index, output)
+            commit_s = time.perf_counter() - clock
+            if on_round is not None:
+                on_round(
+                    _trace(
+                        round_index,
+                        active,
+                        ks,
+                        proposals,
+                        p_rows,
+                        n_accepted,
+                        committed,
+                        (lookahead_s, draft_s, target_s, verify_s, commit_s),
+                    )
+                )
+            round_index += 1
     stats.wall_s = time.perf_counter() - start
     stats.new_tokens = sum(len(row.new) for row in rows)
+    if lookahead is not None:
+        stats.k = largest_k
+    if drafter is not None:
+        stats.draft_calls = drafter.forward_calls
     if stats.drafted:
         stats.acceptance_rate = stats.accepted / stats.drafted
     if stats.target_calls:
@@ -429,3 +510,35 @@ def generate(
     if stats.wall_s > 0:
         stats.tokens_per_s = stats.new_tokens / stats.wall_s
     return GenerationResult([row.new for row in rows], stats)
+
+
+def _trace(
+    round_index: int,
+    active: Sequence[_Row],
+    ks: Sequence[int],
+    proposals: Sequence[Proposal],
+    p_rows: Sequence[torch.Tensor],
+    n_accepted: Sequence[int],
+    committed: Sequence[list[int]],
+    timings: tuple[float, float, float, float, float],
+) -> RoundTrace:
+    rows = []
+    for i, row in enumerate(active):
+        proposal = proposals[i]
+        index = torch.tensor(proposal.tokens, dtype=torch.long, device=p_rows[i].device)
+        positions = torch.arange(len(proposal.tokens), device=p_rows[i].device)
+        rows.append(
+            RowTrace(
+                row.index,
+                ks[i],
+                proposal.tokens,
+                dict(proposal.features),
+                tuple(proposal.draft_probs[positions, index].tolist()),
+                tuple(p_rows[i][positions, index].tolist()),
+                n_accepted[i],
+                tuple(committed[i]),
+                proposal.draft_probs,
+                p_rows[i],
+            )
+        )
+    return RoundTrace(round_index, tuple(rows), *timings)

@@ -56,7 +56,8 @@ def logits_to_probs(
         Probabilities of the same shape; each row sums to 1 up to rounding.
 
     Raises:
-        ValueError: naming `logits`, `temperature`, `top_k`, `top_p` or `dtype` when invalid.
+        ValueError: naming `logits`, `temperature`, `top_k`, `top_p` or `dtype` when invalid
+            (a temperature so small that a finite logit divided by it overflows included).
 
     Examples:
         >>> import torch
@@ -97,6 +98,12 @@ def logits_to_probs(
         raise ValueError("logits has a row whose entries are all -inf (nothing to sample)")
 
     scores = logits.to(dtype) / temperature
+    if bool((torch.isfinite(logits) & ~torch.isfinite(scores)).any()):
+        raise ValueError(
+            f"temperature {temperature:g} is too small for these logits in {dtype}: "
+            "logits / temperature overflows (use a larger temperature, a wider dtype, or the "
+            "greedy verifier)"
+        )
     vocab = scores.shape[-1]
     if top_k is not None and top_k < vocab:
         kth = torch.topk(scores, top_k, dim=-1).values[..., -1:]

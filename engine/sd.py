@@ -39,6 +39,7 @@ from .kernels import (
 )
 
 
+@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
 def verify_sd(
     target_probs: torch.Tensor,
     draft_probs: torch.Tensor,
@@ -149,6 +150,7 @@ def draw_from_target(
     return index
 
 
+@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
 def verify_sd_rowwise(
     target_probs: torch.Tensor,
     draft_probs: torch.Tensor,

@@ -15,14 +15,29 @@ formula that executes. The four operations beyond `+ - * /`:
 
 Both are exact: sympy's `Rational` and z3's `Real` sort are the rationals (z3's reals also hold
 algebraic numbers), never floats.
+
+The provers take the formula they check as an argument (the reference's by default), typed by
+the shapes below, so that a test can hand them a deliberately wrong formula.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy
 import z3
+
+from specproof.reference.formulas import Arith
+
+RateFormula = Callable[[Sequence[Any], Sequence[Any], Arith], Any]
+"""`formula(target, draft, arith)`: a rate over the vocabulary (e.g. `acceptance_rate`)."""
+
+ResidualFormula = Callable[[Sequence[Any], Sequence[Any], Arith], list[Any]]
+"""`formula(target, draft, arith)`: a per-token row (e.g. `residual`)."""
+
+OutputFormula = Callable[[Sequence[Any], Sequence[Any], int, Arith], Any]
+"""`formula(target, draft, token, arith)`: one step's output probability of `token`."""
 
 
 class SympyArith:
@@ -77,4 +92,12 @@ SYMPY_ARITH = SympyArith()
 Z3_ARITH = Z3Arith()
 """The z3 arithmetic (an [`Arith`][specproof.reference.formulas.Arith])."""
 
-__all__ = ["SYMPY_ARITH", "Z3_ARITH", "SympyArith", "Z3Arith"]
+__all__ = [
+    "SYMPY_ARITH",
+    "Z3_ARITH",
+    "OutputFormula",
+    "RateFormula",
+    "ResidualFormula",
+    "SympyArith",
+    "Z3Arith",
+]

@@ -21,6 +21,7 @@ import numpy as np
 
 from specproof.reference import dsi as ref
 
+from .dsi_paths import grid_paths, lossless_case, scalar_dsi_cost, scalar_si_cost
 from .registry import REGISTRY, CheckOptions, Outcome
 
 F = Fraction
@@ -28,6 +29,11 @@ F = Fraction
 
 def _grid(n: int, lo: int = 0) -> list[Fraction]:
     return [F(i, n) for i in range(lo, n + 1)]
+
+
+def _refuted(**counterexample: Any) -> Outcome:
+    """A refutation carrying `counterexample` (keys in the order given)."""
+    return Outcome("refuted", {"counterexample": counterexample})
 
 
 @REGISTRY.claim(
@@ -49,19 +55,11 @@ def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
     lemma = str(solver.check())
     if lemma != "unsat":
         return Outcome("unknown", {"lemma": lemma})
-    costs, lanes = _grid_paths(options, repeats=3 if not options.thorough else 20)
+    costs, lanes = grid_paths(options, repeats=3 if not options.thorough else 20)
     worst = int(np.argmax(costs.dsi - costs.nonsi))
     if costs.dsi[worst] > costs.nonsi[worst]:
-        return Outcome(
-            "refuted",
-            {
-                "counterexample": {
-                    **lanes(worst),
-                    "dsi": float(costs.dsi[worst]),
-                    "nonsi": float(costs.nonsi[worst]),
-                }
-            },
-        )
+        dsi, nonsi = float(costs.dsi[worst]), float(costs.nonsi[worst])
+        return _refuted(**lanes(worst), dsi=dsi, nonsi=nonsi)
     return Outcome(
         "proved",
         {
@@ -69,29 +67,6 @@ def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
             "simulated_paths": int(costs.dsi.size),
         },
     )
-
-
-def _grid_paths(options: CheckOptions, repeats: int) -> tuple[Any, Any]:
-    """The heatmap grid (c, a on 20 steps, K = 1..20), `repeats` paths each, S = 200."""
-    from specproof.dsi.simulator import simulate_lanes
-
-    c, a, k = np.meshgrid(
-        np.linspace(0.05, 1, 20), np.linspace(0.01, 0.99, 20), np.arange(1, 21), indexing="ij"
-    )
-    cs, as_, ks = (np.repeat(x.ravel(), repeats) for x in (c, a, k))
-    costs = simulate_lanes(cs, as_, ks, 200, np.random.default_rng(options.seed))
-
-    def lane(i: int) -> dict[str, Any]:
-        return {
-            "c": float(cs[i]),
-            "a": float(as_[i]),
-            "k": int(ks[i]),
-            "tokens": 200,
-            "seed": options.seed,
-            "lane": i,
-        }
-
-    return costs, lane
 
 
 @REGISTRY.claim(
@@ -115,8 +90,8 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
     si = si_costs(np.array([0.5]), np.array([1]), 3, counts)[0]
     dsi = dsi_costs(np.array([0.5]), np.array([1]), 3, counts)[0]
     si_exact, dsi_exact = (
-        _scalar_si(F(1, 2), 1, 3, [1, 0, 0]),
-        _scalar_dsi(F(1, 2), 1, 3, [1, 0, 0]),
+        scalar_si_cost(F(1, 2), 1, 3, [1, 0, 0]),
+        scalar_dsi_cost(F(1, 2), 1, 3, [1, 0, 0]),
     )
     if not (si_exact == F(5, 2) and dsi_exact == 3 and si == 2.5 and dsi == 3.0):
         return Outcome(
@@ -134,7 +109,7 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
         return Outcome(
             "unknown", {"error": "position-coupling witness does not evaluate as stated"}
         )
-    costs, _ = _grid_paths(options, repeats=3 if not options.thorough else 20)
+    costs, _ = grid_paths(options, repeats=3 if not options.thorough else 20)
     violating = int(np.count_nonzero(costs.dsi > costs.si + 1e-9))
     return Outcome(
         "proved",
@@ -161,37 +136,11 @@ def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
     )
 
 
-def _scalar_si(c: Fraction, k: int, tokens: int, counts: list[int]) -> Fraction:
-    """SI's cost on one path, the authors' loop written out (exact)."""
-    left, cost, block = tokens, F(0), 0
-    while left > 0:
-        cost += min(k, left - 1) * c + 1
-        left -= counts[block] + 1
-        block += 1
-    return cost
-
-
-def _scalar_dsi(c: Fraction, k: int, tokens: int, counts: list[int]) -> Fraction:
-    """DSI's cost on one path, the authors' loop written out (exact), "verified" rule included."""
-    cost, done, block, verified = F(0), 0, 0, False
-    while done < tokens:
-        new, segment = 0, F(0)
-        while True:
-            lookahead = min(k, tokens - 1 - done - new)
-            accepted = min(lookahead, counts[block])
-            block += 1
-            new += accepted
-            if accepted > 0 or not verified:
-                segment += lookahead * c
-            if lookahead == 0 or accepted < lookahead:
-                segment += 1
-                new += 1
-                verified = True
-                break
-            verified = False
-        cost += min(segment, F(new))
-        done += new
-    return cost
+def _refuted_ordering(
+    c: Fraction, a: Fraction, k: int, si: Fraction, dsi: Fraction, **sizes: int
+) -> Outcome:
+    """A configuration where DSI's expected cost exceeds SI's (or non-SI's), as a refutation."""
+    return _refuted(c=str(c), a=str(a), k=k, **sizes, si=str(si), dsi=str(dsi))
 
 
 @REGISTRY.claim(
@@ -212,18 +161,7 @@ def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
                 si, dsi = ref.si_latency_per_token(c, a, k), ref.dsi_latency_per_token(c, a, k)
                 limits += 1
                 if dsi > si or dsi > 1:
-                    return Outcome(
-                        "refuted",
-                        {
-                            "counterexample": {
-                                "c": str(c),
-                                "a": str(a),
-                                "k": k,
-                                "si": str(si),
-                                "dsi": str(dsi),
-                            }
-                        },
-                    )
+                    return _refuted_ordering(c, a, k, si, dsi)
     finite = 0
     for k in range(1, 5):
         for c in _grid(10, 1):
@@ -233,19 +171,7 @@ def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
                     dsi = ref.dsi_expected_cost(c, a, k, tokens)
                     finite += 1
                     if dsi > si or dsi > tokens:
-                        return Outcome(
-                            "refuted",
-                            {
-                                "counterexample": {
-                                    "c": str(c),
-                                    "a": str(a),
-                                    "k": k,
-                                    "tokens": tokens,
-                                    "si": str(si),
-                                    "dsi": str(dsi),
-                                }
-                            },
-                        )
+                        return _refuted_ordering(c, a, k, si, dsi, tokens=tokens)
     return Outcome("checked", {"per_token_limits": limits, "finite_horizon_configs": finite})
 
 
@@ -280,9 +206,7 @@ def check_dsi_faster_than_si_symbolic(options: CheckOptions) -> Outcome:
         solved[str(k)] = str(result)
         if result == z3.sat:
             model = solver.model()
-            return Outcome(
-                "refuted", {"counterexample": {"k": k, "a": str(model[a]), "c": str(model[c])}}
-            )
+            return _refuted(k=k, a=str(model[a]), c=str(model[c]))
         if result != z3.unsat:
             return Outcome("unknown", {"z3": solved})
     # Guard: the two bound steps, exactly, on a grid (a wrong lemma would show here).
@@ -316,9 +240,7 @@ def check_si_slower_region(options: CheckOptions) -> Outcome:
         lhs = (k * c + 1) * (1 - a) - (1 - a ** (k + 1))
         rhs = (1 - a) * (k * c - sum(a**i for i in range(1, k + 1)))
         if sympy.expand(lhs - rhs) != 0:
-            return Outcome(
-                "refuted", {"counterexample": {"k": k, "identity": str(sympy.expand(lhs - rhs))}}
-            )
+            return _refuted(k=k, identity=str(sympy.expand(lhs - rhs)))
     c0, a0 = F(9, 10), F(3, 10)
     si, dsi = ref.si_latency_per_token(c0, a0, 3), ref.dsi_latency_per_token(c0, a0, 3)
     if not (si > 1 and ref.si_slower_than_nonsi(c0, a0, 3) and dsi <= 1):
@@ -377,44 +299,14 @@ def check_target_server_count(options: CheckOptions) -> Outcome:
             at_none = dsi_cost_with_servers(c, k, 120, path, none)
             end_delay = max(end_delay, at_full.cost - free.cost)
             if at_full.full_block_waits or not (0 <= at_full.cost - free.cost <= 2):
-                return Outcome(
-                    "refuted",
-                    {
-                        "counterexample": {
-                            "c": str(c),
-                            "k": k,
-                            "servers": full,
-                            "path": path.tolist(),
-                        }
-                    },
-                )
+                return _refuted(c=str(c), k=k, servers=full, path=path.tolist())
             if at_none.waits or at_none.cost != free.cost:
-                return Outcome(
-                    "refuted",
-                    {
-                        "counterexample": {
-                            "c": str(c),
-                            "k": k,
-                            "servers": none,
-                            "path": path.tolist(),
-                        }
-                    },
-                )
+                return _refuted(c=str(c), k=k, servers=none, path=path.tolist())
             if full > 1:
                 fewer = dsi_cost_with_servers(c, k, 120, path, full - 1)
                 tight = tight or fewer.full_block_waits > 0
         if full > 1 and not tight:
-            return Outcome(
-                "refuted",
-                {
-                    "counterexample": {
-                        "c": str(c),
-                        "k": k,
-                        "servers": full - 1,
-                        "note": "no full block waited",
-                    }
-                },
-            )
+            return _refuted(c=str(c), k=k, servers=full - 1, note="no full block waited")
         report.append(
             {
                 "c": str(c),
@@ -445,7 +337,7 @@ def check_dsi_lossless_toy(options: CheckOptions) -> Outcome:
     cases = list(itertools.product(["greedy", "exact_match"], [1, 2, 3], [1, 2], [True, False]))
     for seed in range(4 if options.thorough else 1):
         for verifier, k, servers, target_only in cases:
-            failure = _lossless_case(
+            failure = lossless_case(
                 random.Random(f"{options.seed}-{seed}-{verifier}-{k}-{servers}-{target_only}"),
                 verifier,
                 k,
@@ -454,63 +346,5 @@ def check_dsi_lossless_toy(options: CheckOptions) -> Outcome:
             )
             runs += 1
             if failure is not None:
-                return Outcome("refuted", {"counterexample": failure})
+                return _refuted(**failure)
     return Outcome("checked", {"runs": runs, "tokens_per_run": 8, "seed": options.seed})
-
-
-def _lossless_case(
-    rng: Any, verifier: str, k: int, servers: int, target_only: bool
-) -> dict[str, Any] | None:
-    from specproof.dsi.runtime import DSIConfig, make_servers, run_dsi
-    from specproof.dsi.workers import ToyDrafter, ToyTarget
-    from specproof.reference import Dist, ToyLM, argmax, inverse_cdf
-
-    vocab = ["a", "b", "c"]
-
-    def lm() -> ToyLM:
-        def row() -> Dist:
-            weights = [rng.randint(1, 6) for _ in vocab]
-            return Dist.over(vocab, [F(w, sum(weights)) for w in weights])
-
-        return ToyLM(vocab, 1, {(): row(), **{(t,): row() for t in vocab}})
-
-    target_lm, draft_lm = lm(), lm()
-    n = 8
-    sampled = verifier == "exact_match"
-    uniforms = [F(rng.randrange(64), 64) for _ in range(n + 2)] if sampled else []
-    draft_u = [F(rng.randrange(64), 64) for _ in range(n + 2)] if sampled else []
-    delays = [rng.random() * 0.002 for _ in range(64)]
-
-    def delay() -> float:
-        return delays.pop() if delays else 0.0
-
-    def target() -> ToyTarget:
-        return ToyTarget(target_lm, draft_lm, verifier, uniforms, delay)
-
-    def drafter() -> ToyDrafter:
-        return ToyDrafter(draft_lm, draft_u, delay)
-
-    expected: list[Any] = ["a"]
-    for _ in range(n):
-        row = target_lm.next_dist(expected)
-        expected.append(
-            inverse_cdf(row.probs, row.tokens, uniforms[len(expected)]) if sampled else argmax(row)
-        )
-    config = DSIConfig(
-        lookahead=k,
-        target_only=target_only,
-        use_bonus=rng.random() < 0.5,
-        job_timeout_s=10,
-        run_timeout_s=30,
-    )
-    result = run_dsi(
-        ["a"], n, make_servers(drafter, 1, prefix="drafter")[0], make_servers(target, servers),
-        make_servers(target, 1, prefix="chain")[0] if target_only else None, config,
-    )  # fmt: skip
-    if result.tokens != expected[1:]:
-        return {
-            "verifier": verifier, "k": k, "servers": servers, "target_only": target_only,
-            "dsi": [repr(t) for t in result.tokens], "target": [repr(t) for t in expected[1:]],
-            "uniforms": [str(u) for u in uniforms],
-        }  # fmt: skip
-    return None

@@ -9,75 +9,41 @@ from typing import Any
 import sympy
 import z3
 
-from specproof.reference import Dist, ToyLM, acceptance_rate, speculative_law
+from specproof.reference import Dist, ToyLM, speculative_law
 from specproof.reference import formulas as f
-from specproof.reference.strategies import dist_pairs
 
-from .arith import SYMPY_ARITH, Z3_ARITH
-from .checking import check_by_hypothesis, dist_json
+from .arith import SYMPY_ARITH, Z3_ARITH, OutputFormula
+from .claims import acceptance_claim, distribution_claim, lossless_claim
 from .registry import REGISTRY, CheckOptions, Outcome
-from .sd import check_lossless
 from .smt import (
     DistributionClaim,
     prove_by_refutation,
-    prove_for_distributions,
-    prove_for_sizes,
     prove_lemma_sum,
     reference_rates,
 )
 from .symbolic import prove_zero_by_expansion
 
-
-@REGISTRY.claim(
-    "exact_match_lossless",
+check_exact_match_lossless = lossless_claim(
+    "exact_match",
     "Exact-match verification is lossless: for every generated target/draft toy-LM pair, "
     "prefix, $n$ and $K$, the law of the first $n$ output tokens equals the target's "
     "autoregressive law.",
-    "hypothesis + exact enumeration",
 )
-def check_exact_match_lossless(options: CheckOptions) -> Outcome:
-    """Law equality for exact-match verification."""
-    return check_lossless("exact_match", options)
+"""Law equality for exact-match verification."""
 
-
-@REGISTRY.claim(
-    "exact_match_acceptance_le_sd",
+check_exact_match_acceptance = acceptance_claim(
+    "exact_match",
+    "acceptance_le_sd",
     r"The acceptance rate of exact-match verification, obtained by integrating its rule, equals "
     r"$\sum_x p(x)\,q(x)$, which is at most standard SD's $\sum_x \min(p(x), q(x))$.",
-    "hypothesis + exact arithmetic",
+    equal_to={"sum_pq": f.exact_match_acceptance_rate},
+    at_most={"sum_min": f.acceptance_rate},
 )
-def check_exact_match_acceptance(options: CheckOptions) -> Outcome:
-    """Executed exact-match acceptance == sum p q <= sum min(p, q)."""
-
-    def prop(pair: Any) -> dict[str, Any] | None:
-        target, draft = pair
-        draft_probs = [draft[t] for t in target]
-        executed = acceptance_rate(target, draft, "exact_match")
-        sum_pq = f.exact_match_acceptance_rate(target.probs, draft_probs, f.FRACTION_ARITH)
-        sum_min = f.acceptance_rate(target.probs, draft_probs, f.FRACTION_ARITH)
-        if executed == sum_pq <= sum_min:
-            return None
-        return {
-            "target": dist_json(target),
-            "draft": dist_json(draft),
-            "executed": str(executed),
-            "sum_pq": str(sum_pq),
-            "sum_min": str(sum_min),
-        }
-
-    return check_by_hypothesis(
-        dist_pairs(max_size=6),
-        prop,
-        options,
-        examples=300,
-        thorough_examples=5000,
-        generator="distribution pairs, V<=6, with zeros, point masses, identical and disjoint",
-    )
+"""Executed exact-match acceptance == sum p q <= sum min(p, q)."""
 
 
 # --- Proofs: sympy and z3 ---------------------------------------------------------------------
 
-OutputFormula = Callable[[Sequence[Any], Sequence[Any], int, f.Arith], Any]
 TermFormula = Callable[[Any, Any, f.Arith], Any]
 
 
@@ -184,25 +150,19 @@ def ordering_claim(reverse: bool = False) -> DistributionClaim:
     )
 
 
-@REGISTRY.claim(
-    "exact_match_acceptance_le_sd_smt",
+check_exact_match_acceptance_le_sd_smt = distribution_claim(
+    "exact_match",
+    "acceptance_le_sd_smt",
     r"For all distributions $p, q$ over $V$ tokens, "
     r"$\sum_x p(x)q(x) \le \sum_x \min(p(x), q(x))$ (exact-match acceptance at most SD's), "
     r"proved directly by z3 for $V = 2, 3$; under `--thorough` it tries $V$ up to 8, and direct "
     r"nonlinear solving stops scaling at $V = 4$ (timeout, reported `unknown`).",
-    "z3",
+    ordering_claim(),
+    sizes=range(2, 4),
+    thorough_sizes=range(2, 9),
+    track=False,
 )
-def check_exact_match_acceptance_le_sd_smt(options: CheckOptions) -> Outcome:
-    r"""Prove the acceptance ordering directly for each $V$ (z3, nonlinear real arithmetic).
-
-    Hypotheses: $p, q \ge 0$, $\sum p = \sum q = 1$. Certificate: per $V$, result, unsat core,
-    formula size, statistics; sizes after the first that is not proved are listed as skipped.
-    """
-    sizes = range(2, 9 if options.thorough else 4)
-    claim = ordering_claim()
-    return prove_for_sizes(
-        lambda v: prove_for_distributions(claim, v, options.timeout_s, track=False), sizes
-    )
+"""Prove the acceptance ordering directly for each $V$ (z3, nonlinear real arithmetic)."""
 
 
 def prove_ordering_any_vocabulary(

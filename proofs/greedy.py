@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from .registry import REGISTRY, CheckOptions, Outcome
-from .sd import check_lossless
+from .claims import lossless_claim
 
-
-@REGISTRY.claim(
-    "greedy_lossless",
+check_greedy_lossless = lossless_claim(
+    "greedy",
     "Greedy verification (argmax match, lowest index on ties, greedy drafting) outputs exactly the "
     "target's greedy decoding: for every generated toy-LM pair, prefix, $n$ and $K$ the law of "
     "the first $n$ output tokens is the point mass on the target's greedy continuation.",
-    "hypothesis + exact enumeration",
 )
-def check_greedy_lossless(options: CheckOptions) -> Outcome:
-    """Law equality with greedy decoding."""
-    return check_lossless("greedy", options)
+"""Law equality with greedy decoding ([`check_lossless`][specproof.proofs.harness.check_lossless])."""

@@ -12,7 +12,11 @@ Statuses:
 - `proved`: a proof for every instance the statement covers (symbolic or SMT);
 - `checked`: verified exactly on every generated or enumerated instance, which the certificate
   lists (not a proof for all instances);
-- `refuted`: a counterexample was found (in the certificate's `counterexample`);
+- `measured`: an empirical claim (method `experiment`) whose stated thresholds held on the
+  measurement the certificate records (its numbers, seeds, thresholds and run time): evidence,
+  not a proof, and never `checked`, which means exact on every instance;
+- `refuted`: a counterexample was found (in the certificate's `counterexample`); for a
+  measured claim, the measurement contradicts the stated thresholds;
 - `unknown`: neither (timeout, solver gave up, or the check failed to run).
 
 An algorithm's claim module is named by its entry in the algorithm registry
@@ -29,13 +33,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["proved", "checked", "refuted", "unknown"]
-STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
+Status = Literal["proved", "checked", "measured", "refuted", "unknown"]
+STATUSES: tuple[Status, ...] = ("proved", "checked", "measured", "refuted", "unknown")
 
 #: Modules whose import registers claims into `REGISTRY`, besides the algorithms' own claim
 #: modules (each algorithm's `claims` in `specproof.reference.algorithms.ALGORITHMS`).
 CLAIM_MODULES: list[str] = [
     "specproof.proofs.dsi",
+    "specproof.proofs.lookahead",
+    "specproof.proofs.slem",
+    "specproof.experiments.claims",
 ]
 
 
@@ -66,7 +73,8 @@ class CheckOptions:
 class Outcome:
     """What a check returns: its status and a JSON-serialisable certificate.
 
-    A `refuted` outcome must carry `certificate["counterexample"]`.
+    A `refuted` outcome must carry `certificate["counterexample"]`; a `measured` one its
+    `certificate["seeds"]` and `certificate["thresholds"]` (what the measurement was judged by).
     """
 
     status: Status
@@ -77,6 +85,10 @@ class Outcome:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.status == "refuted" and "counterexample" not in self.certificate:
             raise ValueError("a refuted outcome must carry certificate['counterexample']")
+        if self.status == "measured" and not {"seeds", "thresholds"} <= set(self.certificate):
+            raise ValueError(
+                "a measured outcome must carry certificate['seeds'] and certificate['thresholds']"
+            )
 
 
 Check = Callable[[CheckOptions], Outcome]
@@ -89,7 +101,8 @@ class Claim:
     Attributes:
         name: unique, snake case, prefixed by the algorithm's short name.
         statement: the claim in words and LaTeX maths (`$...$`).
-        method: how it is checked (`hypothesis`, `exhaustive`, `sympy`, `z3`, `simulation`, ...).
+        method: how it is checked (`hypothesis`, `exhaustive`, `sympy`, `z3`, `simulation`,
+            `experiment`, ...).
         check: `check(options) -> Outcome`.
         thorough_only: run only under `--thorough` (long proofs).
     """

@@ -20,26 +20,33 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
-from .algorithms import ALGORITHMS
 from .dist import Dist, Token, same_vocabulary
-from .toylm import ToyLM
+from .lm import LanguageModel
 from .verifier import ACCEPT, Verifier, argmax
+
+
+def _registered_verifiers() -> dict[str, Verifier]:
+    # Imported here, not at the top: the registry imports the algorithms' reference objects,
+    # some of which (round kernels) import this module.
+    from .algorithms import ALGORITHMS
+
+    return ALGORITHMS.verifiers()
 
 
 class _VerifierView(Mapping[str, Verifier]):
     """`{name: Verifier}` of the registered per-position algorithms, read live from the registry."""
 
     def __getitem__(self, name: str) -> Verifier:
-        verifier = ALGORITHMS.verifiers().get(name)
+        verifier = _registered_verifiers().get(name)
         if verifier is None:
             raise KeyError(name)
         return verifier
 
     def __iter__(self) -> Iterator[str]:
-        return iter(ALGORITHMS.verifiers())
+        return iter(_registered_verifiers())
 
     def __len__(self) -> int:
-        return len(ALGORITHMS.verifiers())
+        return len(_registered_verifiers())
 
     def __repr__(self) -> str:
         return f"VERIFIERS({dict(self)!r})"
@@ -244,7 +251,9 @@ def _dense_law(
     return Law(vocab, n, numerators, scale**n)
 
 
-def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bool = False) -> Law:
+def autoregressive_law(
+    lm: LanguageModel, prefix: Sequence[Token], n: int, *, greedy: bool = False
+) -> Law:
     """Exact law of the next `n` tokens sampled from `lm` after `prefix` (argmax if `greedy`).
 
     Raises:
@@ -252,6 +261,7 @@ def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bo
 
     Examples:
         >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM
         >>> lm = ToyLM(["a", "b"], 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
         >>> autoregressive_law(lm, (), 2)[("a", "b")]
         Fraction(3, 16)
@@ -268,8 +278,8 @@ def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bo
 
 
 def speculative_law(
-    target: ToyLM,
-    draft: ToyLM,
+    target: LanguageModel,
+    draft: LanguageModel,
     prefix: Sequence[Token],
     n: int,
     k: int,
@@ -278,7 +288,7 @@ def speculative_law(
     r"""Exact law of the first `n` output tokens of the full speculative loop.
 
     Args:
-        target: the target model.
+        target: the target model (any [`LanguageModel`][specproof.reference.lm.LanguageModel]).
         draft: the draft model, over the same vocabulary.
         prefix: the tokens before generation starts.
         n: how many output tokens.
@@ -296,6 +306,7 @@ def speculative_law(
 
     Examples:
         >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM
         >>> p = ToyLM(["a", "b"], 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
         >>> q = ToyLM(["a", "b"], 0, {(): {"a": F(1, 2), "b": F(1, 2)}})
         >>> speculative_law(p, q, (), 2, 1) == autoregressive_law(p, (), 2)

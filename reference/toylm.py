@@ -100,12 +100,9 @@ class ToyLM:
         Raises:
             ValueError: if `sequence` holds a token outside the vocabulary.
         """
-        context = self.context(sequence)
-        try:
-            return self.table[context]
-        except KeyError:
-            outside = [t for t in sequence if t not in set(self.vocab)]
-            raise ValueError(f"sequence holds tokens outside the vocabulary: {outside!r}") from None
+        # The whole sequence is checked, not only the context the table is keyed by.
+        context = self.context(self.check_prefix(sequence, "sequence"))
+        return self.table[context]
 
     def check_prefix(self, prefix: Sequence[Token], what: str = "prefix") -> tuple[Token, ...]:
         """Return `prefix` as a tuple, or raise `ValueError` if it leaves the vocabulary."""

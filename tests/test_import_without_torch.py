@@ -1,11 +1,8 @@
 """`specproof.reference` and `specproof.proofs` (with every claim module) import with torch blocked."""
 
-import subprocess
-import sys
+from .support.no_torch import run_without_torch
 
-BLOCK_TORCH = """
-import sys
-sys.modules['torch'] = None  # any 'import torch' now raises ImportError
+IMPORT_ALL = """
 import specproof.reference, specproof.reference.strategies
 import specproof.proofs
 from specproof.proofs.registry import default_registry
@@ -18,17 +15,12 @@ print(len(registry))
 
 
 def test_reference_and_proofs_import_without_torch():
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCK_TORCH], capture_output=True, text=True, timeout=300
-    )
+    result = run_without_torch(IMPORT_ALL, timeout=300)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) >= 6
 
 
 def test_the_block_works():
     """Negative control: with torch blocked, importing torch fails."""
-    code = "import sys; sys.modules['torch'] = None\nimport torch"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    result = run_without_torch("import torch", timeout=60)
     assert result.returncode != 0 and "import of torch halted" in result.stderr

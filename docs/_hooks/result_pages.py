@@ -21,6 +21,7 @@ from typing import Any
 TOP_LEVEL_KEYS = {
     "benchmark",
     "title",
+    "finding",
     "description",
     "created",
     "machine",
@@ -28,6 +29,10 @@ TOP_LEVEL_KEYS = {
     "plots",
     "targets",
 }
+
+
+#: Material's search boost of results pages: below 1, so explanations and how-tos rank first.
+SEARCH_BOOST = 0.2
 
 
 class ResultsError(Exception):
@@ -80,6 +85,9 @@ def check_renderable(data: dict[str, Any], stem: str) -> None:
         raise ValueError(f"'benchmark' is {data['benchmark']!r} but the file is named {stem}.json")
     if not isinstance(data["machine"], dict):
         raise ValueError("'machine' must be an object")
+    finding = data.get("finding")
+    if finding is not None and (not isinstance(finding, str) or not finding.strip()):
+        raise ValueError("'finding' must be a non-empty string (one or two sentences)")
     for plot in data.get("plots", []):
         title = plot.get("title")
         if plot["kind"] not in RENDERERS:
@@ -162,8 +170,14 @@ def render_bar(plot: dict[str, Any]) -> bytes:
 def render_heatmap(plot: dict[str, Any]) -> bytes:
     fig, ax = _figure()
     z = [_numbers(row) for row in plot["z"]]
-    image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis")
-    colorbar = fig.colorbar(image, ax=ax)
+    # An optional "vmax" caps the colour scale (values above it take the top colour; the bar
+    # shows an arrow), so that a label saying "capped at" is true.
+    vmax = plot.get("vmax")
+    image = ax.imshow(
+        z, origin="lower", aspect="auto", cmap="viridis", vmin=plot.get("vmin"), vmax=vmax
+    )
+    above = vmax is not None and any(v > vmax for row in z for v in row)
+    colorbar = fig.colorbar(image, ax=ax, extend="max" if above else "neither")
     colorbar.set_label(plot.get("zlabel", ""))
     xs, ys = plot["x"], plot["y"]
     x_step, y_step = max(1, len(xs) // 10), max(1, len(ys) // 10)
@@ -218,7 +232,11 @@ def render_page(
 ) -> tuple[str, dict[str, bytes]]:
     """The Markdown page of one results file and its PNGs (`{file name: bytes}`)."""
     name = data["benchmark"]
-    lines = [f"# {data['title']}", "", data["description"].strip(), ""]
+    # Results pages rank below the prose pages in the site's search (Material's page boost).
+    lines = ["---", "search:", f"  boost: {SEARCH_BOOST}", "---", "", f"# {data['title']}", ""]
+    if data.get("finding"):
+        lines += ['!!! abstract "Finding"', "", "    " + data["finding"].strip(), ""]
+    lines += [data["description"].strip(), ""]
     lines += [f"*Generated from `{source}`, measured {data['created']}.*", ""]
     if scripts:
         lines += [

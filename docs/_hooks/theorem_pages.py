@@ -2,11 +2,19 @@
 
 Nothing here knows any particular claim: every claim the registry holds gets a page with its
 statement, method, status, time and a certificate summary, and its check function rendered by
-mkdocstrings (source included) when that function lives in the `specproof` package.
+mkdocstrings (source included) when that function lives in the `specproof` package. A check
+made by a claim factory (a `functools.partial` of a function that several claims share) gets a
+link to that function's API page and the arguments bound to it instead.
+
+The build runs the default (fast) claims only. A `--thorough` claim that this build did not run
+is shown with its recorded result when `bench/thorough/*.json` holds one (written by a bench
+script: `{"created": ..., "command": ..., "records": [verify --json records]}`), marked as
+recorded, not rerun.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import subprocess
@@ -33,7 +41,10 @@ STATUS_WORDS = {
     "proved": "a proof for every instance the statement covers (symbolic or SMT)",
     "checked": "verified exactly on every generated or enumerated instance listed in the "
     "certificate (not a proof for all instances)",
-    "refuted": "a counterexample was found (below)",
+    "measured": "an experiment (method `experiment`) whose stated thresholds held on the "
+    "measurement in the certificate (numbers, seeds, thresholds): evidence, not a proof",
+    "refuted": "a counterexample was found (below); for a measured claim, the measurement "
+    "contradicts the stated thresholds",
     "unknown": "neither proved nor refuted (timeout, solver gave up, or the check failed to run)",
 }
 
@@ -61,6 +72,8 @@ class TheoremEntry:
     thorough_only: bool
     check_path: str | None  # dotted path of the check function, if mkdocstrings can find it
     result: dict[str, Any] | None
+    bound: str | None = None  # a claim factory's check: the arguments bound to the shared function
+    recorded: dict[str, Any] | None = None  # {"record", "created", "command"} if not run here
 
 
 def load_registry(extra_modules: list[str]) -> list[Any]:
@@ -81,9 +94,10 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
         records = json.loads(proc.stdout)
     except json.JSONDecodeError:
         records = None
-    # Exit codes 1 (a claim refuted) and 2 (a check failed to run) still print every record:
+    # Exit codes 1 (a claim refuted) and 4 (unknown, or a check failed to run) still print
+    # every record:
     # the pages then show the refutation or the error.
-    if proc.returncode not in (0, 1, 2) or not isinstance(records, list):
+    if proc.returncode not in (0, 1, 4) or not isinstance(records, list):
         raise TheoremError(
             f"`specproof {' '.join(args)}` exited {proc.returncode} without printing a JSON list "
             "of results (does a check print to stdout?); its stdout starts with:\n"
@@ -92,16 +106,71 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
     return records
 
 
-def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEntry]:
-    """Join the registry's claims with the verify records, by name."""
+def _describe(value: Any) -> str:
+    """A short readable form of an argument bound by a claim factory (functions by name)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    if callable(value) and getattr(value, "__qualname__", "").isidentifier():
+        return str(value.__qualname__)
+    if isinstance(getattr(value, "name", None), str):
+        return f"{type(value).__name__}({value.name!r})"
+    return repr(value)
+
+
+def _bound_arguments(check: functools.partial[Any]) -> str:
+    """The arguments a `functools.partial` binds, as Markdown code spans."""
+    parts = [_describe(v) for v in check.args]
+    parts += [f"{k}={_describe(v)}" for k, v in check.keywords.items()]
+    return ", ".join(f"`{p}`" for p in parts)
+
+
+def load_recorded(directory: Path) -> dict[str, dict[str, Any]]:
+    """Recorded thorough results by claim name: `{"record", "created", "command"}` each."""
+    recorded: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            records = data["records"]
+            if not isinstance(records, list):
+                raise TypeError("'records' must be a list")
+            for record in records:
+                missing = {"name", "status", "seconds", "certificate"} - set(record)
+                if missing:
+                    raise KeyError(f"a record lacks {sorted(missing)}")
+                recorded[record["name"]] = {
+                    "record": record,
+                    "created": str(data["created"]),
+                    "command": str(data["command"]),
+                }
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TheoremError(f"recorded results {path} cannot be read: {exc}") from exc
+    return recorded
+
+
+def collect(
+    claims: list[Any],
+    records: list[dict[str, Any]],
+    recorded: dict[str, dict[str, Any]] | None = None,
+) -> list[TheoremEntry]:
+    """Join the registry's claims with the verify records (and recorded thorough ones), by name."""
+    recorded = recorded or {}
     by_name = {r["name"]: r for r in records}
     unknown = sorted(set(by_name) - {c.name for c in claims})
     if unknown:
         raise TheoremError(f"verify reported claims the registry does not hold: {unknown}")
     entries = []
     for claim in claims:
-        module = getattr(claim.check, "__module__", "") or ""
-        qualname = getattr(claim.check, "__qualname__", "") or ""
+        check, bound = claim.check, None
+        if isinstance(check, functools.partial):  # a claim factory's check: a shared function
+            bound = _bound_arguments(check)
+            while isinstance(check, functools.partial):
+                check = check.func
+        module = getattr(check, "__module__", "") or ""
+        qualname = getattr(check, "__qualname__", "") or ""
         check_path = None
         if module.startswith("specproof.") and qualname.isidentifier():
             check_path = f"{module}.{qualname}"
@@ -113,6 +182,8 @@ def collect(claims: list[Any], records: list[dict[str, Any]]) -> list[TheoremEnt
                 claim.thorough_only,
                 check_path,
                 by_name.get(claim.name),
+                bound,
+                recorded.get(claim.name) if claim.name not in by_name else None,
             )
         )
     return entries
@@ -153,7 +224,18 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
     lines = [f"# `{entry.name}`", "", '!!! abstract "Statement"', ""]
     lines += ["    " + line for line in entry.statement.splitlines()] + [""]
     result = entry.result
-    if result is None:
+    if result is None and entry.recorded is not None:
+        result = entry.recorded["record"]
+        status_cell = status_badge(result["status"]) + " (recorded)"
+        time_cell = f"{result['seconds']:.2f} s"
+        lines += [
+            '!!! info "Recorded, not run in this build"',
+            "",
+            "    It runs only under `specproof verify --thorough`. The result below was recorded "
+            f"by `{entry.recorded['command']}` at {entry.recorded['created']}.",
+            "",
+        ]
+    elif result is None:
         why = (
             "it runs only under `specproof verify --thorough`"
             if entry.thorough_only
@@ -178,6 +260,15 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         status = result["status"]
         lines += [f"*{status}*: {STATUS_WORDS.get(status, '')}.", ""]
         certificate = result.get("certificate") or {}
+        if status == "measured":
+            lines += [
+                '!!! warning "Measured, not proved"',
+                "",
+                "    An empirical result: the stated thresholds held on the measurement below "
+                "(its numbers, seeds and thresholds are the certificate). It is not a proof, and "
+                "other seeds or settings may measure differently.",
+                "",
+            ]
         if status == "refuted":
             lines += ['!!! failure "Counterexample"', "", "    ```json"]
             dumped = json.dumps(certificate.get("counterexample"), indent=2, default=str)
@@ -205,7 +296,17 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         "```",
         "",
     ]
-    if entry.check_path:
+    if entry.check_path and entry.bound is not None:
+        # A shared function is rendered once, on its API page; this page links to it.
+        name = entry.check_path.rsplit(".", 1)[-1]
+        lines += [
+            "## How it is checked",
+            "",
+            f"By [`{name}`][{entry.check_path}] with {entry.bound or 'no bound arguments'} "
+            "(the claim comes from a [claim factory][specproof.proofs.claims]).",
+            "",
+        ]
+    elif entry.check_path:
         lines += [
             "## How it is checked",
             "",
@@ -223,7 +324,12 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
     """The overview page: counts by status, and one table per algorithm."""
     counts: dict[str, int] = {}
     for entry in entries:
-        key = entry.result["status"] if entry.result else "not run"
+        if entry.result:
+            key = entry.result["status"]
+        elif entry.recorded:
+            key = f"{entry.recorded['record']['status']} (recorded, not rerun)"
+        else:
+            key = "not run"
         counts[key] = counts.get(key, 0) + 1
     lines = [
         "# Theorems",
@@ -251,8 +357,11 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
             "|---|---|---|---|",
         ]
         for e in group:
-            status = status_badge(e.result["status"]) if e.result else "not run"
-            seconds = f"{e.result['seconds']:.2f} s" if e.result else "—"
+            shown = e.result or (e.recorded["record"] if e.recorded else None)
+            status = status_badge(shown["status"]) if shown else "not run"
+            if shown and not e.result:
+                status += " (recorded)"
+            seconds = f"{shown['seconds']:.2f} s" if shown else "—"
             lines.append(f"| [`{e.name}`]({e.name}.md) | {status} | {e.method} | {seconds} |")
         lines.append("")
     return "\n".join(lines)
@@ -272,7 +381,7 @@ def build(
     """All theorem pages (`{src_uri: content}`) and their nav entries."""
     claims = load_registry(extra_modules)
     records = run_verify(root, extra_modules, only)
-    entries = collect(claims, records)
+    entries = collect(claims, records, load_recorded(root / "bench" / "thorough"))
     files: dict[str, str | bytes] = {
         "theorems/index.md": render_index(entries, only),
         "theorems/verify.json": json.dumps(records, indent=2, default=str) + "\n",

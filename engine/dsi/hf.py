@@ -1,6 +1,6 @@
 """Hugging Face workers for the DSI runtime (greedy), and the GPU benchmark section.
 
-Models come from [`specproof.engine.models.load_model`][specproof.engine.models.load_model]
+Models come from [`specproof.engine.models.loading.load_model`][specproof.engine.models.loading.load_model]
 (`smollm2`, `smollm2:layers=8`, `gemma3`, `random-...`, `tiny-...`). Both workers keep a KV
 cache and reuse the longest prefix it shares with the next request (cropping it after a
 rejection), so a worker's cost per call is that of the new positions only.

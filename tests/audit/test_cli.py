@@ -226,12 +226,21 @@ def test_transformers_options_select_the_configurations(capsys):
 
 
 def test_bad_arguments_are_refused_with_the_argument_named(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["audit", "sampler", "my_sampler:verify", "--samples", "0"])
-    assert exit_info.value.code == 2 and "--samples" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["audit", "controls", "--alpha", "1.5"])
+    """Usage errors exit 64 (USAGE), never 2, the `crashed` verdict."""
+    assert main(["audit", "sampler", "my_sampler:verify", "--samples", "0"]) == 64
+    assert "--samples" in capsys.readouterr().err
+    assert main(["audit", "controls", "--alpha", "1.5"]) == 64
     assert "--alpha" in capsys.readouterr().err
-    pytest.importorskip("transformers")
-    assert main(["audit", "transformers", "--temperature", "0"]) == 2
+    assert main(["audit", "sampler", "my_sampler:verify", "--seed", "-1"]) == 64
+    assert "--seed" in capsys.readouterr().err
+    assert main(["audit", "sampler", "my_sampler:verify", "--tv", "1e-300"]) == 64
+    assert "--tv" in capsys.readouterr().err
+    assert main(["audit", "transformers", "--temperature", "0"]) == 64
     assert "temperature" in capsys.readouterr().err
+
+
+def test_a_report_path_that_is_a_file_is_refused_before_the_audit(workdir, capsys):
+    (workdir / "taken").write_text("")
+    code = main(["audit", "sampler", "my_sampler:verify", "--report", "taken", "--json"])
+    captured = capsys.readouterr()
+    assert code == 73 and "--report" in captured.err and captured.out == ""

@@ -40,6 +40,12 @@ ALGORITHMS = list(REFERENCES)
 DTYPES = [torch.float64, torch.float32]
 
 
+def _engine_conforms(algorithm, dtype, rnd):
+    """The engine in `dtype` conforms to the reference, within `epsilon_for(dtype, V)`."""
+    epsilon = epsilon_for(dtype, len(rnd[0][0]))
+    check_conforms(algorithm, REFERENCES[algorithm], EngineVerifier(algorithm, dtype), rnd, epsilon)
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @given(
     rnd=st.one_of(
@@ -57,14 +63,7 @@ def test_float64_is_exact_on_dyadic_rounds(algorithm, rnd):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @given(rnd=rounds())
 def test_engine_conforms_on_rational_rounds(algorithm, dtype, rnd):
-    vocab = len(rnd[0][0])
-    check_conforms(
-        algorithm,
-        REFERENCES[algorithm],
-        EngineVerifier(algorithm, dtype),
-        rnd,
-        epsilon_for(dtype, vocab),
-    )
+    _engine_conforms(algorithm, dtype, rnd)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -72,15 +71,7 @@ def test_engine_conforms_on_rational_rounds(algorithm, dtype, rnd):
 @settings(max_examples=300)
 @given(data=st.data())
 def test_engine_conforms_near_boundaries(algorithm, dtype, data):
-    rnd = data.draw(dyadic_rounds(algorithm, near_boundary=True))
-    vocab = len(rnd[0][0])
-    check_conforms(
-        algorithm,
-        REFERENCES[algorithm],
-        EngineVerifier(algorithm, dtype),
-        rnd,
-        epsilon_for(dtype, vocab),
-    )
+    _engine_conforms(algorithm, dtype, rnd=data.draw(dyadic_rounds(algorithm, near_boundary=True)))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

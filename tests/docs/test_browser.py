@@ -189,3 +189,26 @@ def test_probe_claim_page_renders(browser, probe_site: Path, tmp_path: Path) -> 
     page, problems = visit(browser, _serve(str(probe_site)), path, tmp_path / "probe-claim.png")
     assert not problems, problems
     assert_maths_rendered(page, path)
+
+
+def test_copy_buttons_copy_commands_that_run(browser, real_site: Path, tmp_path: Path) -> None:
+    """A console block's copy button copies its commands without the `$ ` prompts, and a Python
+    block's copies it whole (the negative control: only console blocks change)."""
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(_serve(str(real_site)) + "getting-started/", wait_until="networkidle")
+
+    def copied(block) -> str:
+        block.hover()
+        block.locator(".md-code__button[data-md-type=copy]").click()
+        return str(page.evaluate("navigator.clipboard.readText()"))
+
+    blocks = page.locator("div.highlight")
+    console = blocks.filter(has=page.locator(".gp"))
+    assert copied(console.filter(has_text="specproof verify --list").first) == (
+        "specproof verify --list"
+    )
+    assert copied(console.filter(has_text="make verify").first) == "make verify\nmake test"
+    python = blocks.filter(has_not=page.locator(".gp")).filter(has_text="import").first
+    assert copied(python).rstrip("\n") == python.locator("code").inner_text().rstrip("\n")
+    context.close()

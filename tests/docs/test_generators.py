@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
+import types
 
 import pytest
 
@@ -69,6 +71,43 @@ def test_the_check_function_is_rendered_only_inside_the_package() -> None:
     assert ":::" not in theorem_pages.render_page(entry(), None)
 
 
+def test_a_claim_factory_check_is_rendered_as_the_harness_function_it_binds() -> None:
+    from specproof.proofs.claims import lossless_claim
+    from specproof.proofs.registry import Registry
+
+    registry = Registry()
+    lossless_claim("probe", "Probe statement.", registry=registry)
+    registry.claim("probe_lambda", "Probe statement.", "m")(lambda options: None)
+    entries = {e.name: e for e in theorem_pages.collect(list(registry), [])}
+    assert entries["probe_lossless"].check_path == "specproof.proofs.harness.check_lossless"
+    assert entries["probe_lossless"].bound == "`'probe'`"
+    assert entries["probe_lambda"].check_path is None and entries["probe_lambda"].bound is None
+    page = theorem_pages.render_page(entries["probe_lossless"], None)
+    # Linked, not rendered again (a shared function has one primary URL: its API page).
+    assert "[`check_lossless`][specproof.proofs.harness.check_lossless] with `'probe'`" in page
+    assert ":::" not in page
+
+
+def test_bound_formulas_and_claims_are_described_by_name() -> None:
+    from specproof.proofs.claims import acceptance_claim, distribution_claim
+    from specproof.proofs.registry import Registry
+    from specproof.proofs.sd_smt import acceptance_tv_claim
+    from specproof.reference import formulas as f
+
+    registry = Registry()
+    acceptance_claim("probe", "acc", "s", equal_to={"sum_min": f.acceptance_rate}, registry=registry)
+    distribution_claim(
+        "probe", "smt", "s", acceptance_tv_claim(), sizes=[2], thorough_sizes=[2, 3],
+        registry=registry,
+    )  # fmt: skip
+    bound = {e.name: e.bound for e in theorem_pages.collect(list(registry), [])}
+    assert bound["probe_acc"] == "`'probe'`, `equal_to={'sum_min': acceptance_rate}`, `at_most={}`"
+    assert bound["probe_smt"] == (
+        "`DistributionClaim('acceptance_rate(p, q) == 1 - 1 * total_variation(p, q)')`, "
+        "`[2]`, `[2, 3]`, `track=True`"
+    )
+
+
 def test_verify_records_of_unknown_claims_are_an_error() -> None:
     with pytest.raises(theorem_pages.TheoremError, match="does not hold"):
         theorem_pages.collect([], [{"name": "ghost"}])
@@ -88,9 +127,21 @@ def test_a_results_page_holds_every_part() -> None:
     assert all(name in page for name in images)
 
 
+def test_a_results_page_opens_with_its_finding_and_ranks_below_prose_in_search() -> None:
+    data = {**probe_results(), "finding": "The probe found what it probes."}
+    page, _ = result_pages.render_page(data, "probe.json")
+    assert page.startswith("---\nsearch:\n  boost: 0.2\n---\n")
+    finding = page.index('!!! abstract "Finding"')
+    assert finding < page.index(data["description"].strip()[:40])
+    assert "    The probe found what it probes." in page
+    without, _ = result_pages.render_page(probe_results(), "probe.json")
+    assert "Finding" not in without
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        (lambda d: d.update(finding=" "), "'finding' must be a non-empty string"),
         (lambda d: d["plots"].append({"title": "Pie", "kind": "pie"}), "plot kind 'pie'"),
         (lambda d: d.update(extra=1), "top-level key(s) ['extra']"),
         (lambda d: d.update(benchmark="other"), "file is named docsprobe_results.json"),
@@ -131,3 +182,56 @@ def test_results_pages_name_the_script_that_writes_them(tmp_path) -> None:
     assert result_pages.writers(tmp_path, "beta") == ["bench/bench_b.py"]
     page, _ = result_pages.render_page(probe_results(), "x.json", ["bench/bench_a.py"])
     assert "`python bench/bench_a.py`" in page
+
+
+def test_a_measured_claim_is_shown_as_measured_not_proved() -> None:
+    result = {
+        "status": "measured",
+        "seconds": 3.0,
+        "certificate": {"measurement": {"fraction": 0.7}, "thresholds": {"min": 0.5}, "seeds": [0]},
+    }
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert "sp-measured" in page and "Measured, not proved" in page
+    assert "*measured*:" in page and '"fraction": 0.7' in page
+    index = theorem_pages.render_index([entry(result=result)], None)
+    assert "1 measured" in index and "sp-measured" in index
+
+
+def test_a_thorough_claim_not_run_shows_its_recorded_result(tmp_path) -> None:
+    record = {
+        "name": "rank_probe",
+        "statement": "s",
+        "method": "experiment",
+        "status": "measured",
+        "seconds": 12.5,
+        "certificate": {"measurement": {"fraction": 0.7}, "thresholds": {}, "seeds": [0, 1]},
+    }
+    (tmp_path / "probe.json").write_text(
+        json.dumps(
+            {
+                "created": "2026-12-03T08:00:00+00:00",
+                "command": "python bench/x.py",
+                "records": [record],
+            }
+        )
+    )
+    recorded = theorem_pages.load_recorded(tmp_path)
+    claim = types.SimpleNamespace(
+        name="rank_probe", statement="s", method="experiment", thorough_only=True, check=len
+    )
+    (entry_,) = theorem_pages.collect([claim], [], recorded)
+    page = theorem_pages.render_page(entry_, None)
+    assert "Recorded, not run in this build" in page and "python bench/x.py" in page
+    assert "sp-measured" in page and "(recorded)" in page and "12.50 s" in page
+    assert "measured (recorded, not rerun)" in theorem_pages.render_index([entry_], None)
+    # A claim this build ran shows this build's result, never the recorded one.
+    (ran,) = theorem_pages.collect([claim], [{**record, "status": "refuted"}], recorded)
+    assert ran.recorded is None and "Recorded" not in theorem_pages.render_page(ran, None)
+
+
+def test_unreadable_recorded_results_fail_naming_the_file(tmp_path) -> None:
+    (tmp_path / "bad.json").write_text(
+        json.dumps({"created": "x", "command": "y", "records": [{"name": "a"}]})
+    )
+    with pytest.raises(theorem_pages.TheoremError, match="bad.json"):
+        theorem_pages.load_recorded(tmp_path)

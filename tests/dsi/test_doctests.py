@@ -7,6 +7,8 @@ import importlib
 
 import pytest
 
+from ..support.no_torch import run_without_torch
+
 
 @pytest.mark.parametrize(
     "module_name",
@@ -19,17 +21,11 @@ def test_docstring_examples_run(module_name):
 
 
 def test_the_simulator_imports_without_torch():
-    import subprocess
-    import sys
-
     code = (
-        "import sys; sys.modules['torch'] = None\n"
         "import specproof.dsi.simulator, specproof.dsi.queueing, specproof.dsi.heatmap\n"
         "import specproof.dsi.runtime, specproof.dsi.online, specproof.dsi.workers\n"
         "from specproof.dsi.simulator import simulate\n"
         "print(simulate(0.1, 0.9, 5, tokens=50, repeats=2).summary()['dsi']['mean_cost'] > 0)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    result = run_without_torch(code)
     assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr

@@ -364,3 +364,15 @@ def test_baselines_on_the_same_workers():
     pattern = AcceptancePattern.from_rate(0.5, 40, 2)
     assert run_nonsi([], 10, SleepTarget(0.001)).tokens == [0] * 10
     assert run_si([], 10, SleepDrafter(pattern, 0.0005), SleepTarget(0.001), 3).tokens == [0] * 10
+
+
+@pytest.mark.parametrize("lookahead", [0, -1, True, 1.5, "2"])
+def test_a_bad_lookahead_is_refused_by_name(lookahead):
+    with pytest.raises(ValueError, match="lookahead must be an int >= 1"):
+        DSIConfig(lookahead=lookahead)
+
+
+@pytest.mark.parametrize("max_new_tokens", [0, False, 2.0])
+def test_a_bad_max_new_tokens_is_refused_by_name(max_new_tokens):
+    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
+        run_dsi([], max_new_tokens, None, [], None)  # refused before any server is used

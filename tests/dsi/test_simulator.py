@@ -21,7 +21,7 @@ from specproof.dsi.simulator import (
     simulate,
     simulate_lanes,
 )
-from specproof.proofs.dsi import _scalar_dsi, _scalar_si
+from specproof.proofs.dsi_paths import scalar_dsi_cost, scalar_si_cost
 from specproof.reference import dsi as ref
 
 Z = 4.5
@@ -154,8 +154,8 @@ def test_small_horizon_exact_recursions_equal_path_enumeration():
     si = dsi = F(0)
     for path in itertools.product(range(k + 1), repeat=tokens):
         prob = math.prod((law[n] for n in path), start=F(1))
-        si += prob * _scalar_si(c, k, tokens, list(path))
-        dsi += prob * _scalar_dsi(c, k, tokens, list(path))
+        si += prob * scalar_si_cost(c, k, tokens, list(path))
+        dsi += prob * scalar_dsi_cost(c, k, tokens, list(path))
     assert si == ref.si_expected_cost(c, a, k, tokens)
     assert dsi == ref.dsi_expected_cost(c, a, k, tokens)
 
@@ -169,10 +169,10 @@ def test_vectorised_simulator_equals_the_authors_loop_on_shared_paths():
         cf = F(c)
         for i in range(30):
             assert si[i] == pytest.approx(
-                float(_scalar_si(cf, k, 60, counts[i].tolist())), abs=1e-9
+                float(scalar_si_cost(cf, k, 60, counts[i].tolist())), abs=1e-9
             )
             assert dsi[i] == pytest.approx(
-                float(_scalar_dsi(cf, k, 60, counts[i].tolist())), abs=1e-9
+                float(scalar_dsi_cost(cf, k, 60, counts[i].tolist())), abs=1e-9
             )
 
 

@@ -139,3 +139,37 @@ def test_gpu_section_runs_on_cpu_with_small_random_models():
     for row in data["rows"]:
         assert row["dsi_per_token"] <= min(1.0, row["si_per_token"]) + 1e-12
     assert set(data["online"]["algorithms"]) == {"nonsi", "si", "dsi"}
+
+
+@pytest.mark.parametrize("max_restarts", [0, 3])
+def test_ray_a_target_actor_killed_mid_run_is_surfaced_or_replaced(local_ray, max_restarts):
+    """No wrong token, no hang: with no replacement left the error names the killed worker;
+    with replacements the run finishes with the target's tokens (all 0 for `SleepTarget`)."""
+    import threading
+
+    pattern = AcceptancePattern.from_rate(0.9, 200, 0)
+    pool = make_servers(lambda: SleepTarget(0.05), 2, "ray")
+    draft_server = make_servers(lambda: SleepDrafter(pattern, 0.01), 1, "ray", "drafter")[0]
+    victim = pool[0]
+    killer = threading.Timer(1.0, lambda: local_ray.kill(victim.actor, no_restart=True))
+    config = DSIConfig(
+        lookahead=2,
+        target_only=False,
+        job_timeout_s=20,
+        run_timeout_s=120,
+        max_restarts=max_restarts,
+    )
+    start = time.monotonic()
+    killer.start()
+    try:
+        if max_restarts == 0:
+            with pytest.raises(WorkerFailedError, match=rf"{victim.name} worker failed"):
+                run_dsi([], 200, draft_server, pool, None, config)
+        else:
+            result = run_dsi([], 200, draft_server, pool, None, config)
+            assert result.tokens == [0] * 200 and result.stats.restarts >= 1
+    finally:
+        killer.cancel()
+        for server in [*pool, draft_server]:
+            server.close()
+    assert time.monotonic() - start < 100

@@ -40,7 +40,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from specproof.engine import generate as generate_module  # noqa: E402
+from specproof.engine import streams as streams_module  # noqa: E402
 from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.models import tiny_model  # noqa: E402
 from specproof.engine.verify import verify_batch  # noqa: E402
@@ -243,6 +243,6 @@ def test_negative_control_cache_not_rolled_back(monkeypatch: pytest.MonkeyPatch)
     target, draft = pair(3, seed=7)
     prompt = [1]
     reference = reference_law(target, draft, 3, prompt, 2, 2, "sd")
-    monkeypatch.setattr(generate_module._ModelStream, "keep", keep_without_cropping)
+    monkeypatch.setattr(streams_module._ModelStream, "keep", keep_without_cropping)
     broken = engine_law(target, draft, prompt, 2, 2, "sd")
     assert max_difference(broken, reference) > 1e-3

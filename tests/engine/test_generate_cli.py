@@ -45,17 +45,31 @@ def test_ar_needs_no_draft(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "message", "code"),
     [
-        (["--target", "nonsense-model", "--draft", "tiny-llama"], "unknown model"),
-        (["--target", "tiny-llama"], "--draft is required"),
-        (["--target", "tiny-llama", "--draft", "tiny-llama", "--k", "-1"], "k must be"),
-        (["--target", "tiny-llama:vocab=8", "--draft", "tiny-llama:vocab=9"], "vocabulary"),
-        (["--target", "./no/such/dir", "--draft", "tiny-llama"], "not a model name"),
+        (["--target", "nonsense-model", "--draft", "tiny-llama"], "--target", 65),
+        (["--target", "tiny-llama"], "--draft is required", 64),
+        (["--target", "tiny-llama", "--draft", "tiny-llama", "--k", "-1"], "--k must", 64),
+        (["--target", "tiny-llama:vocab=8", "--draft", "tiny-llama:vocab=9"], "vocabulary", 64),
+        (["--target", "./no/such/dir", "--draft", "tiny-llama"], "not a model name", 65),
     ],
 )
-def test_errors_exit_2_with_a_message(
-    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_errors_exit_with_their_code_and_a_message(
+    extra: list[str], message: str, code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["generate", *extra, "--prompt", "ab"]) == 2
+    """Bad flags exit 64 (USAGE), unloadable models 65 (BAD_INPUT): docs/reference/exit-codes.md."""
+    assert main(["generate", *extra, "--prompt", "ab"]) == code
     assert message in capsys.readouterr().err
+
+
+def test_ngram_drafter(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", "--target", "tiny-llama:vocab=8,seed=1", "--prompt", "abcabcabca"]
+    greedy = [*args, "--algorithm", "greedy", "--max-new-tokens", "8", "--json"]
+    assert main([*greedy, "--draft", "ngram:n=2", "--k", "3"]) == 0
+    lookup = json.loads(capsys.readouterr().out)
+    assert lookup["draft"] == "ngram:n=2" and lookup["stats"]["draft_calls"] == 0
+    assert lookup["stats"]["drafted"] > 0
+    assert main([*greedy, "--k", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == lookup["tokens"]
+    assert main([*args, "--draft", "ngram:size=2"]) == 2
+    assert "must be n=N" in capsys.readouterr().err

@@ -18,10 +18,12 @@ from specproof.engine.verify import (
     sample_verify,
     verify_batch,
 )
+from specproof.reference import ALGORITHMS as REGISTRY
 
 torch.set_num_threads(1)
 
-ALGORITHMS = ["sd", "exact_match", "greedy"]
+# Every registered per-position algorithm with an engine form.
+ALGORITHMS = [a.name for a in REGISTRY if a.verifier is not None and a.engine is not None]
 DTYPES = [torch.float64, torch.float32]
 
 

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from specproof.engine.adapters import EngineVerifier
 from specproof.engine.greedy import argmax_rows
+from specproof.engine.kernels import BLOCK, inverse_cdf_with_mass
 from specproof.engine.sd import verify_sd, verify_sd_rowwise
-from specproof.engine.verify import BLOCK, inverse_cdf_with_mass, verify_batch
+from specproof.engine.verify import verify_batch
 from specproof.reference import EXACT_MATCH, STANDARD_SD, Dist, Draws
 
 torch.set_num_threads(1)

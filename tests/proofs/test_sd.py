@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 
-from specproof.proofs import sd
+from specproof.proofs import sd, sd_smt, sd_symbolic
 from specproof.proofs.registry import CheckOptions, default_registry, run_claim
 from specproof.proofs.smt import prove_for_distributions
 from specproof.reference import Dist, acceptance_rate, expected_tokens_per_round
@@ -45,7 +45,7 @@ def _fractions(values):
 
 
 def test_residual_identity_is_proved_by_three_cases_and_a_sum_chain():
-    outcome = sd.prove_residual_identity()
+    outcome = sd_symbolic.prove_residual_identity()
     assert outcome.status == "proved"
     cert = outcome.certificate
     for identity in cert["identities"].values():
@@ -58,7 +58,7 @@ def test_residual_identity_is_proved_by_three_cases_and_a_sum_chain():
 
 
 def test_residual_without_positive_part_is_refuted_and_confirmed_in_fractions():
-    outcome = sd.prove_residual_identity(residual=wrong_residual)
+    outcome = sd_symbolic.prove_residual_identity(residual=wrong_residual)
     assert outcome.status == "refuted"
     example = outcome.certificate["counterexample"]
     a, b = Fraction(example["values"]["a"]), Fraction(example["values"]["b"])
@@ -70,7 +70,7 @@ def test_residual_without_positive_part_is_refuted_and_confirmed_in_fractions():
 
 
 def test_output_is_target_is_proved_for_every_v_and_fixed_v():
-    outcome = sd.prove_output_is_target([2, 3])
+    outcome = sd_symbolic.prove_output_is_target([2, 3])
     assert outcome.status == "proved"
     cert = outcome.certificate
     general = cert["every_vocab_size"]
@@ -83,7 +83,7 @@ def test_output_is_target_is_proved_for_every_v_and_fixed_v():
 
 
 def test_output_with_wrong_residual_is_refuted_and_the_reference_law_is_the_target():
-    outcome = sd.prove_output_is_target([2], output=output_with_wrong_residual)
+    outcome = sd_symbolic.prove_output_is_target([2], output=output_with_wrong_residual)
     assert outcome.status == "refuted"
     values = _fractions(outcome.certificate["counterexample"]["values"])
     target = [values["p_0"], values["p_1"]]
@@ -94,7 +94,7 @@ def test_output_with_wrong_residual_is_refuted_and_the_reference_law_is_the_targ
 
 
 def test_closed_form_is_proved_for_each_k_and_by_induction():
-    outcome = sd.prove_expected_tokens_closed_form(6)
+    outcome = sd_symbolic.prove_expected_tokens_closed_form(6)
     assert outcome.status == "proved"
     cert = outcome.certificate
     assert [s["k"] for s in cert["chain"]] == list(range(7))
@@ -103,7 +103,7 @@ def test_closed_form_is_proved_for_each_k_and_by_induction():
 
 
 def test_a_wrong_closed_form_is_refuted_and_the_reference_agrees_with_the_formula():
-    outcome = sd.prove_expected_tokens_closed_form(
+    outcome = sd_symbolic.prove_expected_tokens_closed_form(
         4, closed_form=lambda alpha, k: (1 - alpha**k) / (1 - alpha)
     )
     assert outcome.status == "refuted"
@@ -135,13 +135,13 @@ def test_sd_lossless_smt_is_proved_per_size_with_unsat():
 
 
 def test_sd_lossless_smt_without_lemmas_proves_small_sizes_directly():
-    outcome = sd.prove_sd_lossless_smt([2, 3, 4], 30, lemmas=False)
+    outcome = sd_smt.prove_sd_lossless_smt([2, 3, 4], 30, lemmas=False)
     assert outcome.status == "proved" and "lemmas" not in outcome.certificate
     assert not any("lemma" in h for r in outcome.certificate["per_size"] for h in r["hypotheses"])
 
 
-def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
-    outcome = sd.prove_sd_lossless_smt([2, 3], 30, output=output_with_wrong_residual)
+def _replayed_wrong_output(outcome):
+    """The refuted outcome's replayed distributions, confirmed to break the wrong formula."""
     assert outcome.status == "refuted"
     replay = outcome.certificate["counterexample"]["replay"]
     target = [Fraction(v) for v in replay["target"]]
@@ -149,20 +149,19 @@ def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
     assert replay["claim_holds_exactly"] is False
     assert any(
         output_with_wrong_residual(target, draft, y, FA) != target[y] for y in range(len(target))
+    )
+    return replay, target
+
+
+def test_sd_lossless_smt_with_lemmas_still_refutes_a_wrong_output_formula():
+    _replayed_wrong_output(
+        sd_smt.prove_sd_lossless_smt([2, 3], 30, output=output_with_wrong_residual)
     )
 
 
 def test_sd_lossless_with_wrong_residual_is_refuted_and_replayed_in_the_reference():
-    claim = sd.sd_lossless_claim(output=output_with_wrong_residual)
-    outcome = prove_for_distributions(claim, 2, timeout_s=30)
-    assert outcome.status == "refuted"
-    replay = outcome.certificate["counterexample"]["replay"]
-    target = [Fraction(v) for v in replay["target"]]
-    draft = [Fraction(v) for v in replay["draft"]]
-    assert replay["claim_holds_exactly"] is False
-    assert any(
-        output_with_wrong_residual(target, draft, y, FA) != target[y] for y in range(len(target))
-    )
+    claim = sd_smt.sd_lossless_claim(output=output_with_wrong_residual)
+    replay, target = _replayed_wrong_output(prove_for_distributions(claim, 2, timeout_s=30))
     # The reference's exact one-step SD law is the target itself (the real SD is lossless).
     law = {int(k): Fraction(v) for k, v in replay["reference"]["sd_one_step_law"].items()}
     assert law == {i: p for i, p in enumerate(target) if p > 0}
@@ -172,7 +171,7 @@ def test_acceptance_is_one_minus_tv_is_proved_and_two_tv_is_refuted():
     outcome = sd.check_sd_acceptance_tv_smt(OPTIONS)
     assert outcome.status == "proved" and outcome.certificate["proved_sizes"] == list(range(2, 9))
     assert all("q_sums_to_one" in r["unsat_core"] for r in outcome.certificate["per_size"])
-    wrong = prove_for_distributions(sd.acceptance_tv_claim(scale=2), 3, timeout_s=30)
+    wrong = prove_for_distributions(sd_smt.acceptance_tv_claim(scale=2), 3, timeout_s=30)
     assert wrong.status == "refuted"
     replay = wrong.certificate["counterexample"]["replay"]
     p = Dist(dict(enumerate(Fraction(v) for v in replay["target"])))
@@ -182,7 +181,7 @@ def test_acceptance_is_one_minus_tv_is_proved_and_two_tv_is_refuted():
 
 
 def test_acceptance_is_maximal_is_proved_by_lemma_and_directly():
-    outcome = sd.prove_acceptance_is_maximal([2, 3], timeout_s=30)
+    outcome = sd_smt.prove_acceptance_is_maximal([2, 3], timeout_s=30)
     assert outcome.status == "proved"
     cert = outcome.certificate
     assert cert["lemma"]["result"] == "unsat"
@@ -197,7 +196,7 @@ def test_acceptance_is_maximal_is_proved_by_lemma_and_directly():
 
 def test_a_bound_below_min_is_refuted_for_lossless_verifiers():
     # False variant: "every lossless verifier accepts at most sum p q" (SD itself beats it).
-    outcome = sd.prove_acceptance_is_maximal([2], timeout_s=30, bound=lambda p, q, a: p * q)
+    outcome = sd_smt.prove_acceptance_is_maximal([2], timeout_s=30, bound=lambda p, q, a: p * q)
     assert outcome.status == "refuted"
     example = outcome.certificate["counterexample"]
     values = _fractions(example["values"])

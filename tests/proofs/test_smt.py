@@ -12,7 +12,7 @@ from hypothesis import given, settings
 
 from specproof.proofs.arith import SYMPY_ARITH, Z3_ARITH
 from specproof.proofs.registry import Outcome
-from specproof.proofs.sd import acceptance_tv_claim, sd_lossless_claim
+from specproof.proofs.sd_smt import acceptance_tv_claim, sd_lossless_claim
 from specproof.proofs.smt import (
     distribution_variables,
     formula_size,

@@ -7,7 +7,7 @@ from fractions import Fraction as F
 import pytest
 from hypothesis import given, settings
 
-from specproof.proofs.sd import speculative_instances
+from specproof.proofs.harness import speculative_instances
 from specproof.reference import Dist, ToyLM, autoregressive_law, speculative_law
 from specproof.reference.laws import MAX_OUTCOMES, Law
 

@@ -8,7 +8,7 @@ from fractions import Fraction as F
 import pytest
 from hypothesis import example, given, settings
 
-from specproof.proofs.sd import law_equality, speculative_instances
+from specproof.proofs.harness import law_equality, speculative_instances
 from specproof.reference import (
     Dist,
     ToyLM,

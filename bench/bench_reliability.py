@@ -1,0 +1,205 @@
+"""Reliability: misbehaving audited code, fuzzed command lines, refused costly inputs.
+
+1. Every implementation of `specproof.audit.misbehaving` (and every module that misbehaves at
+   import) is audited by `specproof audit sampler --json` (in process, the implementation
+   behind the process boundary; 40 samples per case, `--call-timeout 2`, `--import-timeout 2`,
+   `--memory-limit 512`): the verdict, the exit code, whether stdout parsed as JSON, the reason,
+   and the wall time.
+2. `specproof.cli.strategies.argv` draws argument lists for every subcommand (derandomised,
+   `--examples` per subcommand); handlers are stubbed (what reaches them is checked: no NaN,
+   no infinity), and the exit codes and tracebacks are counted.
+3. Inputs that used to hang or exhaust resources, with the exit code and the message now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from common import table, write_results
+from hypothesis import HealthCheck, given, settings
+
+from specproof.audit.misbehaving import AT_IMPORT, CASES
+from specproof.cli import exit_codes
+from specproof.cli.main import build_parser, main
+from specproof.cli.strategies import argv, leaf_parsers
+
+LIMITS = ["--samples", "40", "--call-timeout", "2", "--import-timeout", "2"]
+LIMITS += ["--memory-limit", "512"]
+COSTLY = [
+    ["dsi", "simulate", "--c", "0.9999999999", "--a", "0.5", "--k", "3"],
+    ["dsi", "simulate", "--c", "0.5", "--a", "0.5", "--k", "100000000"],
+    ["dsi", "simulate", "--c", "0.5", "--a", "0.5", "--k", "3", "--tokens", "100000000"],
+    ["dsi", "online", "--c", "0.001", "--a", "0.5", "--k", "3", "--target-ms", "1"],
+    ["dsi", "heatmap", "--steps", "100", "--tokens", "100000"],
+    ["audit", "sampler", "my_sd:verify", "--tv", "1e-9"],
+    ["verify", "--timeout", "1e-9"],
+    ["audit", "generate", "my_sd:verify", "--temperature", "1e-30"],
+]
+
+
+def _run(words: list[str]) -> tuple[int, str, str, float]:
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(words)
+    return code, out.getvalue(), err.getvalue(), time.perf_counter() - start
+
+
+def misbehaving_rows() -> list[list[Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (source, _) in AT_IMPORT.items():
+            Path(folder, f"{name}.py").write_text(source + "def verify(*args):\n    return [0]\n")
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            specs = [(f"specproof.audit.misbehaving:{f}", words) for f, words in CASES]
+            specs += [(f"{m}:verify", words) for m, (_, words) in AT_IMPORT.items()]
+            for spec, words in specs:
+                code, out, _, seconds = _run(["audit", "sampler", spec, "--json", *LIMITS])
+                try:
+                    data = json.loads(out)
+                except json.JSONDecodeError:
+                    rows.append([spec, "INVALID JSON", code, False, "", round(seconds, 2)])
+                    continue
+                errors = [c["error"] for c in data["configurations"] if c["error"]]
+                reason = next((e for e in errors if words in e), errors[0] if errors else "")
+                ok = data["verdict"] == "crashed" and code == 2 and words in reason
+                rows.append(
+                    [spec.split(":")[-1] if "misbehaving" in spec else spec, data["verdict"],
+                     code, ok, reason[:120], round(seconds, 2)]
+                )  # fmt: skip
+        finally:
+            os.chdir(here)
+    return rows
+
+
+def fuzz_command(command: str, parser: argparse.ArgumentParser, examples: int) -> list[Any]:
+    """One row: examples, parsed, refused, other codes, tracebacks, non-finite accepted."""
+    codes: Counter[int] = Counter()
+    counts = {"tracebacks": 0, "non_finite": 0}
+
+    def stub(args: argparse.Namespace) -> int:
+        floats = [v for v in vars(args).values() if isinstance(v, float)]
+        counts["non_finite"] += not all(math.isfinite(v) for v in floats)
+        return 0
+
+    original = argparse.ArgumentParser.set_defaults
+
+    def set_defaults(self: argparse.ArgumentParser, **kwargs: Any) -> None:
+        if "handler" in kwargs:
+            kwargs["handler"] = stub
+        original(self, **kwargs)
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(words=argv(command, parser))
+    def fuzz(words: list[str]) -> None:
+        code, _, err, _ = _run(words)
+        codes[code] += 1
+        counts["tracebacks"] += "Traceback" in err
+
+    argparse.ArgumentParser.set_defaults = set_defaults  # type: ignore[method-assign]
+    try:
+        fuzz()
+    finally:
+        argparse.ArgumentParser.set_defaults = original  # type: ignore[method-assign]
+    other = sum(n for c, n in codes.items() if c not in (0, exit_codes.USAGE))
+    return [command, sum(codes.values()), codes[0], codes[exit_codes.USAGE], other,
+            counts["tracebacks"], counts["non_finite"]]  # fmt: skip
+
+
+def fuzz_rows(examples: int) -> list[list[Any]]:
+    """`fuzz_command` for every subcommand (the stubs are installed by the fresh parser)."""
+    return [
+        fuzz_command(command, parser, examples)
+        for command, parser in sorted(leaf_parsers(build_parser()).items())
+    ]
+
+
+def costly_rows() -> list[list[Any]]:
+    rows = []
+    for words in COSTLY:
+        code, _, err, seconds = _run(words)
+        message = err.strip().splitlines()[-1] if err.strip() else ""
+        rows.append([" ".join(words), code, message[:140], round(seconds, 3)])
+    return rows
+
+
+def main_bench() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--examples", type=int, default=200, help="fuzz examples per subcommand")
+    args = parser.parse_args()
+    misbehaving = misbehaving_rows()
+    fuzz = fuzz_rows(args.examples)
+    costly = costly_rows()
+    write_results(
+        "reliability",
+        "Reliability: misbehaving code, fuzzed command lines, costly inputs",
+        __doc__ or "",
+        [
+            table(
+                "Misbehaving implementations (each must end `crashed`, exit 2, with the reason)",
+                ["implementation", "verdict", "exit code", "as required", "reason", "seconds"],
+                misbehaving,
+            ),
+            table(
+                "Fuzzed command lines (handlers stubbed)",
+                [
+                    "command",
+                    "examples",
+                    "parsed (0)",
+                    "refused (64)",
+                    "other codes",
+                    "tracebacks",
+                    "non-finite reached a handler",
+                ],
+                fuzz,
+                note="Every refusal names its flag (asserted by tests/cli/test_fuzz.py).",
+            ),  # fmt: skip
+            table(
+                "Inputs that used to hang or exhaust resources",
+                ["command", "exit code", "message", "seconds"],
+                costly,
+            ),
+        ],
+        targets=[
+            {
+                "name": "misbehaving implementations ending `crashed` with the reason",
+                "value": sum(r[3] for r in misbehaving),
+                "target": f"= {len(misbehaving)}",
+                "met": all(r[3] for r in misbehaving),
+            },
+            {
+                "name": "fuzzed command lines with a traceback or a non-finite value accepted",
+                "value": sum(r[5] + r[6] for r in fuzz),
+                "target": "= 0",
+                "met": not any(r[5] or r[6] for r in fuzz),
+            },
+            {
+                "name": "costly inputs refused with a usage error",
+                "value": sum(r[1] == exit_codes.USAGE for r in costly),
+                "target": f"= {len(costly)}",
+                "met": all(r[1] == exit_codes.USAGE for r in costly),
+            },
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main_bench()

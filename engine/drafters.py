@@ -1,0 +1,330 @@
+r"""Drafters: what proposes a round's draft tokens, with the distributions they were drawn from.
+
+A [`Drafter`][specproof.engine.drafters.Drafter] is asked, once per round, for up to $K_b$
+tokens for each active row $b$ (the lookahead policy chooses $K_b$); it answers with a
+[`Proposal`][specproof.engine.drafters.Proposal] per row: the tokens, in the *target's*
+vocabulary, and the distributions $q$ they were drawn from, `[len(tokens), V]` in the target's
+vocabulary too, since that is what verification compares with $p$. A drafter may propose fewer
+than $K_b$ tokens, even none (the round then outputs one token drawn from the target).
+
+Randomness stays in the loop: a drafter that samples calls the `sample` function it is handed,
+which turns `[n, V']` probability rows into `n` tokens by the loop's rule (the pinned inverse-CDF
+rule at uniforms from the loop's source, or the argmax for greedy verification).
+
+Implementations:
+
+- [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]: a causal LM drafting token by token
+  with its own KV caches, in the target's vocabulary or in its own through a vocabulary map;
+- [`layer_dropped_drafter`][specproof.engine.drafters.layer_dropped_drafter]: a model drafter
+  made of the target's first layers;
+- [`NgramDrafter`][specproof.engine.drafters.NgramDrafter]: prompt lookup, drafts copied from
+  the prompt and the text so far, each with a one-hot $q$ (no model, no randomness).
+
+Why a one-hot $q$ is exact: the n-gram drafter's tokens are a deterministic function of the
+committed sequence, so the distribution each was drawn from is the point mass on it. Standard
+SD then accepts draft $x$ with probability $\min(1, p(x) / 1) = p(x)$ and recovers from
+$(p - \delta_x)_+ \propto p$ off $x$: the output law is still $p$.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from .streams import BatchedStreams, RowStreams, model_streams
+
+#: Turns `[n, V']` probability rows into `n` sampled token ids (the loop's sampling rule).
+Sampler = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DraftContext:
+    """What a drafter learns about the run when it starts.
+
+    Attributes:
+        vocab: the target's vocabulary size V (proposals' `draft_probs` have V columns).
+        prob_dtype: the dtype of the run's probabilities.
+        device: where the run's probabilities live.
+        probs: the run's logits-to-probabilities map (its temperature, top-k, top-p), returning
+            `prob_dtype`.
+        use_cache: whether models keep KV caches.
+        batched: one padded forward for all rows ([`BatchedStreams`][specproof.engine.streams.BatchedStreams])
+            instead of one per row.
+    """
+
+    vocab: int
+    prob_dtype: torch.dtype
+    device: torch.device
+    probs: Callable[[torch.Tensor], torch.Tensor]
+    use_cache: bool = True
+    batched: bool = False
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    """One row's request in a round.
+
+    Attributes:
+        row: the row's index in the batch.
+        sequence: the row's committed tokens, prompt included.
+        k: the most drafts wanted (>= 1).
+    """
+
+    row: int
+    sequence: Sequence[int]
+    k: int
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One row's drafts.
+
+    Attributes:
+        tokens: the draft tokens, in the target's vocabulary.
+        draft_probs: `[len(tokens), V]`: row i is the distribution token i was drawn from, in
+            the target's vocabulary and the run's dtype.
+        features: numbers describing how the drafts were made (match length, ...), for traces.
+    """
+
+    tokens: tuple[int, ...]
+    draft_probs: torch.Tensor
+    features: Mapping[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Drafter(Protocol):
+    """Proposes each round's drafts; see the module docstring."""
+
+    #: Draft-model forward passes so far (0 for a drafter without a model).
+    forward_calls: int
+
+    def start(self, prompts: Sequence[Sequence[int]], context: DraftContext) -> None:
+        """Begin a run over `prompts` (one row each); raise `ValueError` if it cannot draft it."""
+        ...
+
+    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
+        """One proposal per request, in order, each with at most `request.k` tokens."""
+        ...
+
+    def keep(self, row: int, length: int) -> None:
+        """The round's verdict: row `row`'s first `length` tokens are committed (roll back the rest)."""
+        ...
+
+
+class ModelDrafter:
+    """A causal LM as the drafter: K draws, one forward each, from its KV cache per row.
+
+    Args:
+        model: a transformers causal LM.
+        vocab_map: None when the model's vocabulary is the target's (same size); else, for each
+            of the model's token ids, the target's id of the same token: a list or 1-D tensor of
+            length V' holding distinct ids in `[0, V)`. The model samples in its own vocabulary;
+            its $q$ is carried to the target's vocabulary (`q_target[map[j]] = q[j]`, zero on
+            target tokens outside the map), and committed target tokens are fed back through
+            the inverse map (a committed token outside the map is a `ValueError`).
+    """
+
+    def __init__(self, model: Any, vocab_map: Sequence[int] | torch.Tensor | None = None) -> None:
+        self.model = model
+        self.vocab_map = (
+            None if vocab_map is None else torch.as_tensor(vocab_map, dtype=torch.long).cpu()
+        )
+        self.forward_calls = 0
+        self._streams: RowStreams | BatchedStreams | None = None
+        self._context: DraftContext | None = None
+        self._to_target: torch.Tensor | None = None
+        self._to_draft: list[int] | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        """The model's output vocabulary size V'."""
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    def start(self, prompts: Sequence[Sequence[int]], context: DraftContext) -> None:
+        """Check the vocabularies, open one KV cache per row."""
+        own = self.vocab_size
+        if self.vocab_map is None:
+            if own != context.vocab:
+                raise ValueError(
+                    f"draft: vocabulary size {own} differs from the target's {context.vocab} "
+                    "(give ModelDrafter a vocab_map from the draft's token ids to the target's)"
+                )
+            self._to_target = self._to_draft = None
+        else:
+            ids = self.vocab_map
+            if ids.dim() != 1 or ids.numel() != own:
+                raise ValueError(
+                    f"vocab_map must hold one target id per draft token ({own}), "
+                    f"got shape {tuple(ids.shape)}"
+                )
+            if own and (int(ids.min()) < 0 or int(ids.max()) >= context.vocab):
+                raise ValueError(f"vocab_map holds an id outside the target's [0, {context.vocab})")
+            if len(set(ids.tolist())) != own:
+                raise ValueError("vocab_map must map distinct draft tokens to distinct target ids")
+            self._to_target = ids.to(context.device)
+            inverse = [-1] * context.vocab
+            for draft_id, target_id in enumerate(ids.tolist()):
+                inverse[target_id] = draft_id
+            self._to_draft = inverse
+        self._context = context
+        self._streams = model_streams(self.model, len(prompts), context.use_cache, context.batched)
+        self.forward_calls = 0
+
+    def _own_ids(self, sequence: Sequence[int]) -> list[int]:
+        if self._to_draft is None:
+            return list(sequence)
+        ids = [self._to_draft[t] for t in sequence]
+        if -1 in ids:
+            missing = sequence[ids.index(-1)]
+            raise ValueError(f"draft: target token {missing} has no counterpart in vocab_map")
+        return ids
+
+    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
+        """Draw `k` tokens per request, one batched sampling call per draft position."""
+        streams, context = self._streams, self._context
+        if streams is None or context is None:
+            raise RuntimeError("ModelDrafter.propose called before start")
+        own = [self._own_ids(r.sequence) for r in requests]
+        drafted: list[list[int]] = [[] for _ in requests]  # in the draft's vocabulary
+        rows_q: list[list[torch.Tensor]] = [[] for _ in requests]
+        for step in range(max((r.k for r in requests), default=0)):
+            need = [i for i, r in enumerate(requests) if r.k > step]
+            logits = torch.stack(
+                streams.logits(
+                    [requests[i].row for i in need],
+                    [own[i] + drafted[i] for i in need],
+                    [1] * len(need),
+                )
+            )[:, 0]
+            q = context.probs(logits)
+            chosen = sample(q).tolist()
+            for j, i in enumerate(need):
+                drafted[i].append(int(chosen[j]))
+                rows_q[i].append(q[j])
+        self.forward_calls = streams.calls
+        proposals = []
+        for i in range(len(requests)):
+            q_own = (
+                torch.stack(rows_q[i])
+                if rows_q[i]
+                else torch.empty(
+                    (0, self.vocab_size), dtype=context.prob_dtype, device=context.device
+                )
+            )
+            if self._to_target is None:
+                proposals.append(Proposal(tuple(drafted[i]), q_own))
+                continue
+            q_target = torch.zeros(
+                (q_own.shape[0], context.vocab), dtype=q_own.dtype, device=q_own.device
+            )
+            q_target[:, self._to_target] = q_own
+            tokens = tuple(int(self._to_target[t]) for t in drafted[i])
+            proposals.append(Proposal(tokens, q_target))
+        return proposals
+
+    def keep(self, row: int, length: int) -> None:
+        """Crop row `row`'s KV cache to its first `length` tokens."""
+        if self._streams is not None:
+            self._streams.keep(row, length)
+
+
+def layer_dropped_drafter(model: Any, layers: int) -> ModelDrafter:
+    """A [`ModelDrafter`][specproof.engine.drafters.ModelDrafter] of `model`'s first `layers` layers.
+
+    Args:
+        model: the target (a transformers causal LM).
+        layers: how many of its transformer layers the draft keeps.
+
+    Raises:
+        ValueError: if `layers` is not in `1 ..` the model's number of layers.
+    """
+    from .models import drop_layers
+
+    return ModelDrafter(drop_layers(model, layers))
+
+
+class NgramDrafter:
+    """Prompt lookup: copy what followed the latest earlier occurrence of the sequence's tail.
+
+    For the longest `size` from `n` down to `min_n` whose last `size` tokens occur earlier in
+    the row's sequence (prompt and text so far) with at least one token after them, the drafts
+    are the up to `k` tokens that follow the latest such occurrence; with no match the row gets
+    no drafts. Each draft's $q$ is one-hot on it. Features: `match_length` (the `size` matched,
+    0 for none) and `match_distance` (tokens from the match's end to the sequence's end).
+
+    Args:
+        n: the longest n-gram matched (>= 1).
+        min_n: the shortest (1 <= min_n <= n).
+    """
+
+    def __init__(self, n: int = 3, min_n: int = 1) -> None:
+        for name, value in (("n", n), ("min_n", min_n)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if min_n > n:
+            raise ValueError(f"min_n ({min_n}) must be <= n ({n})")
+        self.n = n
+        self.min_n = min_n
+        self.forward_calls = 0
+        self._context: DraftContext | None = None
+
+    def start(self, prompts: Sequence[Sequence[int]], context: DraftContext) -> None:
+        """Remember the vocabulary and dtype (the drafter keeps no state per row)."""
+        self._context = context
+
+    def lookup(self, sequence: Sequence[int], k: int) -> tuple[list[int], int, int]:
+        """`(drafts, match_length, match_distance)` for `sequence`, at most `k` drafts."""
+        length = len(sequence)
+        for size in range(min(self.n, length - 1), self.min_n - 1, -1):
+            tail = list(sequence[length - size :])
+            # Latest start first; the continuation must hold at least one token.
+            for start in range(length - size - 1, -1, -1):
+                if list(sequence[start : start + size]) == tail:
+                    end = start + size
+                    return list(sequence[end : end + k]), size, length - end
+        return [], 0, 0
+
+    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
+        """One lookup per request; `sample` is not used (the drafts are deterministic)."""
+        context = self._context
+        if context is None:
+            raise RuntimeError("NgramDrafter.propose called before start")
+        proposals = []
+        for request in requests:
+            drafts, size, distance = self.lookup(request.sequence, request.k)
+            q = torch.zeros(
+                (len(drafts), context.vocab), dtype=context.prob_dtype, device=context.device
+            )
+            if drafts:
+                q[torch.arange(len(drafts)), torch.tensor(drafts)] = 1
+            features = {"match_length": float(size), "match_distance": float(distance)}
+            proposals.append(Proposal(tuple(drafts), q, features))
+        return proposals
+
+    def keep(self, row: int, length: int) -> None:
+        """Nothing to roll back."""
+
+
+def parse_drafter(name: str) -> NgramDrafter | None:
+    """The drafter named by `ngram[:n=N,min_n=M]`, or None when `name` names a model.
+
+    Raises:
+        ValueError: on a bad option of `ngram`.
+    """
+    base, sep, rest = name.partition(":")
+    if base.strip() != "ngram":
+        return None
+    options: dict[str, int] = {}
+    for item in rest.split(",") if sep else []:
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in ("n", "min_n"):
+            raise ValueError(f"draft: option {item!r} of {name!r} must be n=N or min_n=M")
+        try:
+            options[key] = int(value)
+        except ValueError:
+            raise ValueError(f"draft: option {key} of {name!r} must be an integer") from None
+    return NgramDrafter(**options)

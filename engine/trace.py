@@ -1,0 +1,68 @@
+"""The per-round trace: what the generation loop reports after each round.
+
+`generate(..., on_round=callback)` calls `callback(trace)` once per round with a
+[`RoundTrace`][specproof.engine.trace.RoundTrace]: per active row, the K asked, the drafts, the
+drafter's features, $q(x)$ and $p(x)$ of each draft (the probabilities verification compared),
+the accepted count and the output; and the round's timings by phase. The full probability rows
+are there too (`draft_probs`, `target_probs`, tensors the loop computed anyway): a policy
+trainer that wants them keeps them, others pay nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class RowTrace:
+    """One row's round.
+
+    Attributes:
+        row: the row's index in the batch.
+        k: the K the lookahead policy asked for.
+        drafts: the tokens proposed (at most k).
+        features: the drafter's features for this proposal.
+        draft_token_probs: $q_i(x_i)$ for each draft.
+        target_token_probs: $p_i(x_i)$ for each draft.
+        accepted: drafts accepted.
+        output: tokens committed by the round (after truncation at `max_new_tokens` or EOS).
+        draft_probs: `[len(drafts), V]`, the drafts' distributions.
+        target_probs: `[len(drafts) + 1, V]`, the target's distributions.
+    """
+
+    row: int
+    k: int
+    drafts: tuple[int, ...]
+    features: Mapping[str, float]
+    draft_token_probs: tuple[float, ...]
+    target_token_probs: tuple[float, ...]
+    accepted: int
+    output: tuple[int, ...]
+    draft_probs: torch.Tensor
+    target_probs: torch.Tensor
+
+
+@dataclass(frozen=True)
+class RoundTrace:
+    """One round of the batch.
+
+    Attributes:
+        round: the round's index (from 0).
+        rows: one [`RowTrace`][specproof.engine.trace.RowTrace] per active row.
+        lookahead_s: seconds in the lookahead policy.
+        draft_s: seconds drafting (draft forwards and sampling).
+        target_s: seconds in the target forward(s) and its probabilities.
+        verify_s: seconds drawing uniforms and verifying.
+        commit_s: seconds committing tokens and rolling caches back.
+    """
+
+    round: int
+    rows: tuple[RowTrace, ...]
+    lookahead_s: float
+    draft_s: float
+    target_s: float
+    verify_s: float
+    commit_s: float

@@ -1,0 +1,125 @@
+"""Claim factories: an algorithm's standard claims, registered by one call each.
+
+Every algorithm of the reference has the same two checked claims, differing only in the
+algorithm's name and what the statement says:
+
+- [`lossless_claim`][specproof.proofs.claims.lossless_claim] registers `<algorithm>_lossless`:
+  the exact law of the speculative loop equals the target's own law on generated toy-LM pairs
+  ([`check_lossless`][specproof.proofs.harness.check_lossless]);
+- [`acceptance_claim`][specproof.proofs.claims.acceptance_claim] registers
+  `<algorithm>_<suffix>`: the executed acceptance rate equals closed forms and is bounded by
+  others on generated distribution pairs
+  ([`check_acceptance`][specproof.proofs.harness.check_acceptance]).
+
+Claims about every pair of distributions proved by z3 size by size are registered by
+[`distribution_claim`][specproof.proofs.claims.distribution_claim]
+([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]).
+
+The registered check is the harness function with the algorithm (and formulas) bound, so the
+theorem page renders the harness function itself as "how it is checked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+
+from specproof.reference import Verifier
+
+from .arith import RateFormula
+from .harness import check_acceptance, check_distribution_claim, check_lossless
+from .registry import REGISTRY, Check, Registry
+from .smt import DistributionClaim
+
+LOSSLESS_METHOD = "hypothesis + exact enumeration"
+"""The method of every `<algorithm>_lossless` claim."""
+
+ACCEPTANCE_METHOD = "hypothesis + exact arithmetic"
+"""The method of every acceptance claim made by `acceptance_claim`."""
+
+
+def _name(algorithm: str | Verifier) -> str:
+    return algorithm if isinstance(algorithm, str) else algorithm.name
+
+
+def lossless_claim(
+    algorithm: str | Verifier, statement: str, *, registry: Registry = REGISTRY
+) -> Check:
+    """Register `<algorithm>_lossless`, checked by `check_lossless`, and return its check.
+
+    Args:
+        algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
+            `name`).
+        statement: the claim in words and LaTeX maths.
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(check_lossless, algorithm)
+    registry.claim(f"{_name(algorithm)}_lossless", statement, LOSSLESS_METHOD)(check)
+    return check
+
+
+def acceptance_claim(
+    algorithm: str | Verifier,
+    suffix: str,
+    statement: str,
+    *,
+    equal_to: Mapping[str, RateFormula],
+    at_most: Mapping[str, RateFormula] | None = None,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `<algorithm>_<suffix>`, checked by `check_acceptance`, and return its check.
+
+    Args:
+        algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
+            `name`).
+        suffix: the rest of the claim's name (e.g. `acceptance_is_one_minus_tv`).
+        statement: the claim in words and LaTeX maths.
+        equal_to: rate formulas the executed acceptance rate must equal, by name.
+        at_most: rate formulas the executed acceptance rate must not exceed, by name.
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(
+        check_acceptance, algorithm, equal_to=dict(equal_to), at_most=dict(at_most or {})
+    )
+    registry.claim(f"{_name(algorithm)}_{suffix}", statement, ACCEPTANCE_METHOD)(check)
+    return check
+
+
+def distribution_claim(
+    algorithm: str | Verifier,
+    suffix: str,
+    statement: str,
+    claim: DistributionClaim,
+    *,
+    sizes: Sequence[int],
+    thorough_sizes: Sequence[int],
+    track: bool = True,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `<algorithm>_<suffix>` (method `z3`), checked by `check_distribution_claim`.
+
+    Args:
+        algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
+            `name`).
+        suffix: the rest of the claim's name (e.g. `acceptance_is_one_minus_tv_smt`).
+        statement: the claim in words and LaTeX maths.
+        claim: the z3 claim about every pair of distributions.
+        sizes: the vocabulary sizes proved.
+        thorough_sizes: the sizes proved under `--thorough`.
+        track: ask z3 for an unsat core.
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(
+        check_distribution_claim, claim, list(sizes), list(thorough_sizes), track=track
+    )
+    registry.claim(f"{_name(algorithm)}_{suffix}", statement, "z3")(check)
+    return check
+
+
+__all__ = [
+    "ACCEPTANCE_METHOD",
+    "LOSSLESS_METHOD",
+    "acceptance_claim",
+    "distribution_claim",
+    "lossless_claim",
+]

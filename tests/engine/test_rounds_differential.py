@@ -1,0 +1,231 @@
+r"""The loop with per-row K and the n-gram drafter, round by round against the exact reference.
+
+Every round of every row is replayed on the reference: the engine's float64 target and draft
+rows become `Dist`s of `Fraction`s, its uniforms become `Draws`, and
+`STANDARD_SD.verify` (or `EXACT_MATCH` / `GREEDY`) must give the engine's verdict. Three more
+checks make this a test of the *loop* and not only of `verify_batch`:
+
+- each row's target rows equal an uncached forward of the target over that row's committed
+  sequence and its drafts (so per-row K, grouping and rollback feed every row its own context);
+- model drafts are the reference's inverse-CDF draw from the row's $q$ at the recorded uniform,
+  and n-gram drafts are `NgramDrafter.lookup` of the row's sequence with one-hot $q$;
+- the committed tokens are the verdict's, truncated only in a row's last round.
+
+Tolerance: each float64 row is converted with `Fraction(float)` and its last entry set to
+`1 - sum(others)` (it moves by at most $V \cdot 2^{-52}$); a verdict may then differ from the
+engine's only at a decision whose exact margin is below the conformance harness's
+`epsilon_for(float64, V)` (`tests/conformance/harness.py`); target rows must agree with the
+uncached forward to 1e-12 (a few hundred float64 ulps: the cached and uncached forwards add in
+different orders, and batched forwards pad and mask). Every case runs with one forward per row,
+with one padded forward for all rows (`batch_forwards=True`), and with batched forwards whose
+cache is compacted before every forward that follows a rollback. The negative controls (each
+group's uniforms wired to the wrong rows; a batched rollback that does not mask rejected
+columns) must be caught.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from specproof.engine import generate as generate_module  # noqa: E402
+from specproof.engine.drafters import ModelDrafter, NgramDrafter  # noqa: E402
+from specproof.engine.generate import GeneratorUniforms, generate  # noqa: E402
+from specproof.engine.lookahead import PerRowK  # noqa: E402
+from specproof.engine.models import tiny_model  # noqa: E402
+from specproof.engine.trace import RoundTrace  # noqa: E402
+from specproof.reference import EXACT_MATCH, GREEDY, STANDARD_SD, Dist, Draws, Verdict  # noqa: E402
+from specproof.reference.verifier import inverse_cdf  # noqa: E402
+
+from ..conformance.harness import epsilon_for, find_mismatch  # noqa: E402
+
+F64 = torch.float64
+REFERENCES = {"sd": STANDARD_SD, "exact_match": EXACT_MATCH, "greedy": GREEDY}
+ROW_TOLERANCE = 1e-12
+VOCAB = 5
+# Repeats so that prompt lookup finds matches; rows of different lengths.
+PROMPTS = [[1, 2, 3, 1, 2, 3, 1, 2], [4, 4, 4, 4], [2, 1, 3, 2, 1], [3], [1, 4, 1, 4, 1, 4, 1]]
+KS = (3, 0, 1, 4, 2)
+
+
+class RecordingUniforms:
+    """The default generator's uniforms, with every draw recorded as the loop asked for it."""
+
+    def __init__(self, seed: int) -> None:
+        self.inner = GeneratorUniforms(torch.Generator().manual_seed(seed))
+        self.draft_calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.verify_calls: list[tuple[torch.Tensor, ...]] = []
+
+    def draft_uniforms(self, draft_probs: torch.Tensor) -> torch.Tensor:
+        u = self.inner.draft_uniforms(draft_probs)
+        self.draft_calls.append((draft_probs.clone(), u.clone()))
+        return u
+
+    def verify_uniforms(self, algorithm, target_probs, draft_probs, draft_tokens):
+        accept_u, final_u = self.inner.verify_uniforms(
+            algorithm, target_probs, draft_probs, draft_tokens
+        )
+        self.verify_calls.append(
+            (target_probs.clone(), draft_probs.clone(), draft_tokens.clone(), accept_u, final_u)
+        )
+        return accept_u, final_u
+
+
+def to_dist(row: torch.Tensor) -> Dist:
+    exact = [Fraction(v) for v in row.tolist()]
+    fixed = 1 - sum(exact[:-1])
+    assert abs(fixed - exact[-1]) <= Fraction(len(exact), 2**52), "row sum off by > V ulps"
+    exact[-1] = fixed
+    return Dist.over(list(range(len(exact))), exact)
+
+
+def check_run(
+    target, prompts, traces: list[RoundTrace], source: RecordingUniforms, algorithm: str, ngram
+):
+    """Replay every round on the reference; return the problems found (empty: conforms)."""
+    problems: list[str] = []
+    reference = REFERENCES[algorithm]
+    epsilon = epsilon_for(F64, VOCAB)
+    sequences = [list(p) for p in prompts]
+    verify_calls = iter(source.verify_calls)
+    draft_calls = iter(source.draft_calls)
+    counts = {"accepts": 0, "rejects": 0, "mixed_rounds": 0}
+    for trace in traces:
+        lengths = sorted({len(r.drafts) for r in trace.rows})
+        counts["mixed_rounds"] += len(lengths) > 1
+        # Model drafts: one sampling call per draft position over the rows still drafting.
+        if not ngram and algorithm != "greedy":
+            for step in range(max(r.k for r in trace.rows)):
+                q_rows, u = next(draft_calls)
+                drafting = [r for r in trace.rows if r.k > step]
+                for j, r in enumerate(drafting):
+                    token = inverse_cdf(
+                        to_dist(q_rows[j]).probs, list(range(VOCAB)), Fraction(float(u[j]))
+                    )
+                    if token != r.drafts[step]:
+                        problems.append(f"round {trace.round} row {r.row}: draft {step} not drawn")
+        for kb in lengths:
+            p, q, tokens, accept_u, final_u = next(verify_calls)
+            group = [r for r in trace.rows if len(r.drafts) == kb]
+            for j, r in enumerate(group):
+                sequence = sequences[r.row]
+                ids = torch.tensor([sequence + list(r.drafts)])
+                with torch.no_grad():
+                    logits = target(ids, use_cache=False).logits[0, -(kb + 1) :]
+                expected_p = torch.softmax(logits.to(F64), -1)
+                if (p[j] - expected_p).abs().max() > ROW_TOLERANCE:
+                    problems.append(
+                        f"round {trace.round} row {r.row}: target rows of another context"
+                    )
+                if ngram:
+                    drafts, _, _ = NgramDrafter().lookup(sequence, r.k)
+                    if tuple(drafts) != r.drafts or not bool((q[j].sum(-1) == 1).all()):
+                        problems.append(f"round {trace.round} row {r.row}: not the n-gram drafts")
+                rnd = (
+                    [to_dist(row) for row in p[j]],
+                    [to_dist(row) for row in q[j]],
+                    [int(t) for t in tokens[j]],
+                    Draws(
+                        tuple(Fraction(float(u)) for u in accept_u[j]), Fraction(float(final_u[j]))
+                    ),
+                )
+                expected = reference.verify(*rnd)
+                output = list(r.output)
+                complete = len(output) == r.accepted + 1
+                if complete:
+                    got = Verdict(
+                        tuple(output), r.accepted, "bonus" if r.accepted == kb else "recovered"
+                    )
+                    mismatch = find_mismatch(algorithm, expected, got, rnd)
+                    if mismatch is not None and not mismatch.margin < epsilon:
+                        problems.append(f"round {trace.round} row {r.row}: {mismatch}")
+                elif list(expected.tokens[: len(output)]) != output:
+                    problems.append(f"round {trace.round} row {r.row}: truncated output differs")
+                counts["accepts"] += r.accepted
+                counts["rejects"] += r.accepted < kb
+                sequence.extend(output)
+    return problems, counts
+
+
+def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False):
+    target = tiny_model("llama", vocab=VOCAB, layers=2, seed=21, init_std=0.5, dtype=F64).model
+    draft = tiny_model("gpt2", vocab=VOCAB, layers=1, seed=22, init_std=0.5, dtype=F64).model
+    drafter = NgramDrafter() if ngram else ModelDrafter(draft)
+    source = RecordingUniforms(seed)
+    traces: list[RoundTrace] = []
+    result = generate(
+        target,
+        drafter,
+        PROMPTS,
+        algorithm=algorithm,
+        lookahead=PerRowK(KS),
+        max_new_tokens=14,
+        uniforms=source,
+        prob_dtype=F64,
+        on_round=traces.append,
+        batch_forwards=batched,
+    )
+    return target, result, traces, source
+
+
+@pytest.mark.parametrize("algorithm", ["sd", "exact_match", "greedy"])
+@pytest.mark.parametrize("ngram", [True, False], ids=["ngram", "model"])
+@pytest.mark.parametrize(
+    "batched", ["rows", "batched", "compacting"], ids=["row-forwards", "batched", "compacting"]
+)
+def test_rounds_with_per_row_k_equal_the_reference(
+    algorithm: str, ngram: bool, batched: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if batched == "compacting":
+        # Compact the batched cache before every forward that follows a hole.
+        from specproof.engine.streams import BatchedStreams
+
+        monkeypatch.setattr(BatchedStreams, "COMPACT_RATIO", 1)
+        monkeypatch.setattr(BatchedStreams, "COMPACT_SLACK", 0)
+    target, result, traces, source = run(algorithm, ngram, batched=batched != "rows")
+    problems, counts = check_run(target, PROMPTS, traces, source, algorithm, ngram)
+    assert problems == []
+    # The run must exercise what it claims to: rounds mixing K, acceptances and rejections.
+    assert counts["mixed_rounds"] > 0 and counts["accepts"] > 0
+    assert counts["rejects"] > 0 or algorithm == "greedy"
+    assert [len(t) for t in result.tokens] == [14] * len(PROMPTS)
+    # Rows with K = 0 never draft; the trace's rows tokens are the result's.
+    for trace in traces:
+        for r in trace.rows:
+            assert len(r.drafts) <= KS[r.row]
+    for b in range(len(PROMPTS)):
+        assert [
+            t for tr in traces for r in tr.rows if r.row == b for t in r.output
+        ] == result.tokens[b]
+
+
+def test_negative_control_uniforms_of_the_wrong_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that hands a group's uniforms to the wrong rows (reversed) is caught."""
+    real = generate_module.verify_batch
+
+    def reversed_rows(algorithm, p, q, tokens, accept_u, final_u, **kwargs):
+        return real(algorithm, p, q, tokens, accept_u.flip(0), final_u.flip(0), **kwargs)
+
+    monkeypatch.setattr(generate_module, "verify_batch", reversed_rows)
+    target, _, traces, source = run("sd", ngram=True)
+    problems, _ = check_run(target, PROMPTS, traces, source, "sd", ngram=True)
+    assert problems
+
+
+def test_negative_control_batched_rollback_that_does_not_mask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batched forwards whose rollback forgets to mask rejected columns feed stale context."""
+    from specproof.engine import streams
+
+    def keep_without_masking(self, row: int, length: int) -> None:
+        self.cached[row] = min(self.cached[row], length)
+
+    monkeypatch.setattr(streams.BatchedStreams, "keep", keep_without_masking)
+    target, _, traces, source = run("sd", ngram=False, batched=True)
+    problems, _ = check_run(target, PROMPTS, traces, source, "sd", ngram=False)
+    assert any("target rows of another context" in p for p in problems)
