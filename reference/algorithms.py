@@ -18,7 +18,7 @@ Examples:
     >>> ALGORITHMS.get("nope")
     Traceback (most recent call last):
     ...
-    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd'], got 'nope'
+    ValueError: algorithm must be one of ['exact_match', 'greedy', 'rdk', 'sd'], got 'nope'
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 
 from .exact_match import EXACT_MATCH
 from .greedy import GREEDY
+from .rdk import RDK
 from .sd import STANDARD_SD
 from .verifier import Verifier
 
@@ -209,6 +210,18 @@ ALGORITHMS.register(
         claims="specproof.proofs.greedy",
         docs_page="explanation/algorithms.md#greedy-verification",
         generate=True,
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="rdk",
+        title="RDK (redistributing drafter kernels)",
+        summary="A pruned drafter's TLI row times a row-stochastic kernel M over the target "
+        "vocabulary (q'M, drawn in two stages); verified by standard SD.",
+        reference=RDK,
+        engine="specproof.engine.rdk:verify_rdk",
+        claims="specproof.proofs.rdk",
+        docs_page="explanation/rdk.md",
     )
 )
 

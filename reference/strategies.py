@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -33,6 +34,7 @@ __all__ = [
     "dist_pairs",
     "dists",
     "draws",
+    "kernels",
     "ks",
     "lm_pairs",
     "lookahead_policies",
@@ -309,3 +311,19 @@ def lookahead_policies(draw: st.DrawFn, vocab: Sequence[Token], max_k: int = 4) 
     keys = [(0, None)] + [(position, t) for position in range(1, max_k) for t in vocab]
     table = {key: draw(probabilities()) for key in keys if draw(st.booleans())}
     return TablePolicy(table, draw(probabilities()))
+
+
+@st.composite
+def kernels(draw: st.DrawFn, vocab: Sequence[Token], max_weight: int = 4) -> Any:
+    """Row-stochastic kernels over `vocab` (RDK): random rows, identity rows, point rows.
+
+    Returns a [`Kernel`][specproof.reference.rdk.Kernel].
+    """
+    from .rdk import Kernel
+
+    vocab = tuple(vocab)
+    rows = {x: draw(dists(vocab, max_weight=max_weight)) for x in vocab}
+    if draw(st.booleans()):
+        keep = draw(st.sampled_from(vocab))
+        rows[keep] = Dist.point(vocab, keep)
+    return Kernel(vocab, rows)
