@@ -36,6 +36,8 @@ STATUSES: tuple[Status, ...] = ("proved", "checked", "refuted", "unknown")
 #: modules (each algorithm's `claims` in `specproof.reference.algorithms.ALGORITHMS`).
 CLAIM_MODULES: list[str] = [
     "specproof.proofs.dsi",
+    "specproof.proofs.lookahead",
+    "specproof.proofs.slem",
 ]
 
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from .algorithms import ALGORITHMS
 from .dist import Dist, Token, same_vocabulary
-from .toylm import ToyLM
+from .lm import LanguageModel
 from .verifier import ACCEPT, Verifier, argmax
 
 
@@ -244,7 +244,9 @@ def _dense_law(
     return Law(vocab, n, numerators, scale**n)
 
 
-def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bool = False) -> Law:
+def autoregressive_law(
+    lm: LanguageModel, prefix: Sequence[Token], n: int, *, greedy: bool = False
+) -> Law:
     """Exact law of the next `n` tokens sampled from `lm` after `prefix` (argmax if `greedy`).
 
     Raises:
@@ -252,6 +254,7 @@ def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bo
 
     Examples:
         >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM
         >>> lm = ToyLM(["a", "b"], 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
         >>> autoregressive_law(lm, (), 2)[("a", "b")]
         Fraction(3, 16)
@@ -268,8 +271,8 @@ def autoregressive_law(lm: ToyLM, prefix: Sequence[Token], n: int, *, greedy: bo
 
 
 def speculative_law(
-    target: ToyLM,
-    draft: ToyLM,
+    target: LanguageModel,
+    draft: LanguageModel,
     prefix: Sequence[Token],
     n: int,
     k: int,
@@ -278,7 +281,7 @@ def speculative_law(
     r"""Exact law of the first `n` output tokens of the full speculative loop.
 
     Args:
-        target: the target model.
+        target: the target model (any [`LanguageModel`][specproof.reference.lm.LanguageModel]).
         draft: the draft model, over the same vocabulary.
         prefix: the tokens before generation starts.
         n: how many output tokens.
@@ -296,6 +299,7 @@ def speculative_law(
 
     Examples:
         >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM
         >>> p = ToyLM(["a", "b"], 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
         >>> q = ToyLM(["a", "b"], 0, {(): {"a": F(1, 2), "b": F(1, 2)}})
         >>> speculative_law(p, q, (), 2, 1) == autoregressive_law(p, (), 2)

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for exact distributions, toy LMs, draws and verification rounds.
+"""Hypothesis strategies for exact distributions, toy LMs, draws, rounds, tokenizers, policies.
 
 Public: import them to test your own speculative-decoding code. Everything is valid by
 construction (positive integer weights normalised into `Fraction`s, never filtered), with
@@ -24,6 +24,8 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from .dist import Dist, Token
+from .lookahead import ConfidenceThreshold, FixedLookahead, LookaheadPolicy, TablePolicy
+from .tokenizers import ToyTokenizer, VocabularyRelation
 from .toylm import ToyLM
 from .verifier import Draws
 
@@ -33,9 +35,13 @@ __all__ = [
     "draws",
     "ks",
     "lm_pairs",
+    "lookahead_policies",
     "prefixes",
+    "probabilities",
     "rounds",
+    "tokenizer_pairs",
     "toy_lms",
+    "toy_tokenizers",
     "uniforms",
     "vocabularies",
 ]
@@ -163,3 +169,138 @@ def rounds(
             draft_rows.append(draw(dists(vocab)))
     draft_tokens = [draw(st.sampled_from(row.support)) for row in draft_rows]
     return target_rows, draft_rows, draft_tokens, draw(draws(k))
+
+
+def probabilities(max_denominator: int = 6) -> st.SearchStrategy[Fraction]:
+    """Exact probabilities in [0, 1], including 0 and 1."""
+    return st.integers(1, max_denominator).flatmap(
+        lambda den: st.integers(0, den).map(lambda num: Fraction(num, den))
+    )
+
+
+def _multi_character_strings(alphabet: str, max_length: int) -> list[str]:
+    return [
+        "".join(chars)
+        for length in range(2, max_length + 1)
+        for chars in itertools.product(alphabet, repeat=length)
+    ]
+
+
+@st.composite
+def toy_tokenizers(
+    draw: st.DrawFn,
+    alphabet: str = "abc",
+    *,
+    max_multi: int = 4,
+    max_length: int = 3,
+    lossy: bool | None = None,
+) -> ToyTokenizer:
+    """Toy tokenizers: every character of `alphabet`, plus up to `max_multi` longer tokens.
+
+    Args:
+        alphabet: the characters (each one a token).
+        max_multi: the most multi-character tokens.
+        max_length: the longest token.
+        lossy: with a normaliser (`True`: `decode(encode(s)) != s` for some `s`), without one
+            (`False`), or either (`None`). The normaliser maps `"X"` and `"-"` (outside the
+            alphabet) to strings over the alphabet, possibly empty.
+    """
+    multi = draw(
+        st.lists(
+            st.sampled_from(_multi_character_strings(alphabet, max_length)),
+            unique=True,
+            max_size=max_multi,
+        )
+    )
+    tokens = [*alphabet, *multi]
+    tokens = draw(st.permutations(tokens))
+    if lossy is None:
+        lossy = draw(st.booleans())
+    normalise = {}
+    if lossy:
+        replacements = st.text(alphabet=alphabet, max_size=2)
+        normalise = {"X": draw(replacements), "-": draw(replacements)}
+    return ToyTokenizer(tokens, normalise)
+
+
+# Which groups of multi-character tokens (shared, target only, drafter only) each relation
+# requires to be non-empty, and which it allows.
+_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "equal": ((), ("shared",)),
+    "subset": (("drafter",), ("shared", "drafter")),
+    "superset": (("target",), ("shared", "target")),
+    "overlapping": (("shared", "target", "drafter"), ("shared", "target", "drafter")),
+    "singles_only": (("target", "drafter"), ("target", "drafter")),
+}
+
+
+@st.composite
+def tokenizer_pairs(
+    draw: st.DrawFn,
+    relation: VocabularyRelation | None = None,
+    alphabet: str = "ab",
+    *,
+    max_multi: int = 4,
+    max_length: int = 3,
+    extra_character: str = "x",
+) -> tuple[ToyTokenizer, ToyTokenizer]:
+    """`(target, drafter)` tokenizers whose vocabularies relate as `relation`.
+
+    Both hold every character of `alphabet`, so `"disjoint"` is built over two halves of it
+    instead (such a drafter cannot read the target's text). Except for `"equal"`,
+    `"superset"` and `"disjoint"`, the drafter may also hold `extra_character` (alone and after
+    `alphabet[0]`), which the target then either cannot express or normalises (lossy).
+
+    Args:
+        relation: one of `VOCABULARY_RELATIONS` (`vocabulary_relation(target, drafter)`), or
+            any but `"disjoint"` when `None`.
+        alphabet: the shared characters (at least 2 for `"disjoint"`).
+        max_multi: the most multi-character tokens in all.
+        max_length: the longest token.
+        extra_character: a character outside `alphabet`, for the drafter only.
+    """
+    if relation is None:
+        relation = draw(st.sampled_from(tuple(_GROUPS)))
+    if relation == "disjoint":
+        half = max(1, len(alphabet) // 2)
+        return draw(toy_tokenizers(alphabet[:half], lossy=False)), draw(
+            toy_tokenizers(alphabet[half:], lossy=False)
+        )
+    required, allowed = _GROUPS[relation]
+    multi = draw(
+        st.lists(
+            st.sampled_from(_multi_character_strings(alphabet, max_length)),
+            unique=True,
+            min_size=len(required),
+            max_size=max(max_multi, len(required)),
+        )
+    )
+    groups = list(required) + [draw(st.sampled_from(allowed)) for _ in multi[len(required) :]]
+    target = [*alphabet] + [t for t, g in zip(multi, groups, strict=True) if g != "drafter"]
+    drafter = [*alphabet] + [t for t, g in zip(multi, groups, strict=True) if g != "target"]
+    normalise: dict[str, str] = {}
+    if "drafter" in allowed and draw(st.booleans()):
+        drafter += [extra_character, alphabet[0] + extra_character]
+        if draw(st.booleans()):
+            normalise = {extra_character: draw(st.text(alphabet=alphabet, max_size=2))}
+    return (
+        ToyTokenizer(draw(st.permutations(target)), normalise),
+        ToyTokenizer(draw(st.permutations(drafter))),
+    )
+
+
+@st.composite
+def lookahead_policies(draw: st.DrawFn, vocab: Sequence[Token], max_k: int = 4) -> LookaheadPolicy:
+    """Lookahead policies: fixed $K$, a confidence threshold, or a random table.
+
+    The table policies are randomised: one probability (0 and 1 included) of drafting again per
+    `(position, last draft)` for positions below `max_k`.
+    """
+    kind = draw(st.sampled_from(["fixed", "threshold", "table"]))
+    if kind == "fixed":
+        return FixedLookahead(draw(st.integers(0, max_k)))
+    if kind == "threshold":
+        return ConfidenceThreshold(draw(probabilities()))
+    keys = [(0, None)] + [(position, t) for position in range(1, max_k) for t in vocab]
+    table = {key: draw(probabilities()) for key in keys if draw(st.booleans())}
+    return TablePolicy(table, draw(probabilities()))

@@ -1,0 +1,260 @@
+r"""Dynamic lookahead: the number of drafts in a round, decided as the drafter goes (DISCO).
+
+DISCO (Mamou et al. 2024, arXiv 2405.04304) decides after each drafted token whether to keep
+drafting, from drafter-side features. Here a
+[`LookaheadPolicy`][specproof.reference.lookahead.LookaheadPolicy] gives, before each draft
+of a round (while fewer than `max_k` are drafted), the exact probability of drafting once more,
+as a function of the [`DraftState`][specproof.reference.rounds.DraftState] only: the context,
+the drafts so far, the rows they were drawn from and the row the next draft would come from.
+Deterministic policies answer 0 or 1; a randomised one answers any probability and, when run,
+compares it with a uniform of its own (`keeps_drafting`: draft again iff `u < probability`).
+A policy is also asked at position 0, so it may skip drafting altogether (the round is then a
+bonus token only).
+
+Because such a policy reads nothing of the verification (neither the target rows nor the
+verifier's uniforms), the output law is the target's, whatever the policy: checked exactly
+against [`autoregressive_law`][specproof.reference.laws.autoregressive_law]. The negative
+control [`PeekingLookaheadRound`][specproof.reference.lookahead.PeekingLookaheadRound]
+reads the verifier's coin for the next draft and stops before a rejection; its law differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Protocol, runtime_checkable
+
+from .dist import Token, as_fraction
+from .lm import LanguageModel, check_language_model
+from .rounds import (
+    DraftState,
+    KeepDrafting,
+    Outcome,
+    _check_count,
+    check_same_vocabulary,
+    round_kernel_law,
+    verified_round_law,
+)
+from .sd import STANDARD_SD
+from .verifier import ACCEPT, Verifier, _Accept, check_uniform
+
+
+@runtime_checkable
+class LookaheadPolicy(Protocol):
+    """Decides, from drafter-side state only, whether a round drafts once more."""
+
+    def continue_probability(self, state: DraftState) -> Fraction:
+        """The exact probability, in $[0, 1]$, of drafting once more in state `state`."""
+        ...
+
+
+def keeps_drafting(policy: LookaheadPolicy, state: DraftState, u: Fraction) -> bool:
+    """Run `policy` once with its uniform `u` in $[0, 1)$: draft again iff `u < probability`.
+
+    Raises:
+        ValueError: if `u` is not in $[0, 1)$.
+    """
+    return check_uniform(u, "u") < policy.continue_probability(state)
+
+
+def _probability(value: object, what: str) -> Fraction:
+    prob = as_fraction(value, what)
+    if not 0 <= prob <= 1:
+        raise ValueError(f"{what} must lie in [0, 1], got {prob}")
+    return prob
+
+
+@dataclass(frozen=True)
+class FixedLookahead:
+    """Draft exactly `k` tokens (while the round allows): today's constant $K$.
+
+    Attributes:
+        k: the number of drafts, an int >= 0.
+    """
+
+    k: int
+
+    def __post_init__(self) -> None:
+        _check_count(self.k, "k")
+
+    def continue_probability(self, state: DraftState) -> Fraction:
+        """1 before the `k`-th draft, 0 after."""
+        return Fraction(int(state.position < self.k))
+
+
+@dataclass(frozen=True)
+class ConfidenceThreshold:
+    """Keep drafting while the drafter's probability of its last draft is at least `threshold`.
+
+    The rule of transformers' `assistant_confidence_threshold` (deterministic; the first draft
+    is always made).
+
+    Attributes:
+        threshold: a probability in $[0, 1]$.
+    """
+
+    threshold: Fraction
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold", _probability(self.threshold, "threshold"))
+
+    def continue_probability(self, state: DraftState) -> Fraction:
+        r"""1 at position 0 or if $q(x_{\text{last}}) \ge$ `threshold`, else 0."""
+        if state.position == 0:
+            return Fraction(1)
+        return Fraction(int(state.draft_rows[-1][state.drafts[-1]] >= self.threshold))
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """A randomised policy given by a table: `(position, last draft or None) -> probability`.
+
+    Attributes:
+        table: the probability of drafting again at `(position, last draft token)`; the last
+            draft is `None` at position 0.
+        default: the probability for keys not in `table`.
+    """
+
+    table: Mapping[tuple[int, Token | None], Fraction] = field(default_factory=dict)
+    default: Fraction = Fraction(1)
+
+    def __post_init__(self) -> None:
+        checked = {
+            key: _probability(value, f"table[{key!r}]") for key, value in dict(self.table).items()
+        }
+        object.__setattr__(self, "table", checked)
+        object.__setattr__(self, "default", _probability(self.default, "default"))
+
+    def continue_probability(self, state: DraftState) -> Fraction:
+        """The table's entry for `(position, last draft)`, else `default`."""
+        last = state.drafts[-1] if state.drafts else None
+        return self.table.get((state.position, last), self.default)
+
+
+@dataclass(frozen=True, init=False)
+class LookaheadRound:
+    """The round kernel of a per-position verifier whose drafts are counted by a policy.
+
+    Args:
+        target: the target model.
+        draft: the draft model, over the same vocabulary.
+        policy: the lookahead policy.
+        max_k: the most drafts in a round.
+        verifier: the verifier (standard SD by default).
+
+    Raises:
+        ValueError: on bad models, mismatched vocabularies, a bad `max_k`, a policy without
+            `continue_probability` or a verifier that is not a `Verifier`.
+    """
+
+    target: LanguageModel
+    draft: LanguageModel
+    policy: LookaheadPolicy
+    max_k: int
+    verifier: Verifier
+
+    def __init__(
+        self,
+        target: LanguageModel,
+        draft: LanguageModel,
+        policy: LookaheadPolicy,
+        max_k: int,
+        verifier: Verifier = STANDARD_SD,
+    ) -> None:
+        object.__setattr__(self, "target", check_language_model(target, "target"))
+        object.__setattr__(self, "draft", check_language_model(draft, "draft"))
+        check_same_vocabulary(target, draft)
+        if not isinstance(policy, LookaheadPolicy):
+            raise ValueError(f"policy must have continue_probability(state), got {policy!r}")
+        object.__setattr__(self, "policy", policy)
+        object.__setattr__(self, "max_k", _check_count(max_k, "max_k"))
+        if not isinstance(verifier, Verifier):
+            raise ValueError(f"verifier must be a Verifier, got {verifier!r}")
+        object.__setattr__(self, "verifier", verifier)
+
+    @property
+    def vocab(self) -> tuple[Token, ...]:
+        """The target's tokens."""
+        return tuple(self.target.vocab)
+
+    def _keep_drafting(self) -> KeepDrafting:
+        def honest(state: DraftState, draft_token: Token, verdict: Token | _Accept) -> Fraction:
+            return _probability(self.policy.continue_probability(state), "continue_probability")
+
+        return honest
+
+    def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
+        """Exact law of one round under the policy."""
+        return verified_round_law(
+            self.target,
+            self.draft,
+            self.verifier,
+            tuple(context),
+            self.max_k,
+            self._keep_drafting(),
+        )
+
+
+class PeekingLookaheadRound(LookaheadRound):
+    """Negative control: a lookahead that reads the verifier's coin for the next draft.
+
+    It drafts once more only if that draft would be accepted (peeking at the uniform the
+    verifier will use), and otherwise stops and takes a bonus token. Its `policy` is ignored.
+    The law is no longer the target's: a rejection's recovered token is replaced by a bonus
+    drawn from the full target row.
+    """
+
+    def _keep_drafting(self) -> KeepDrafting:
+        def peek(state: DraftState, draft_token: Token, verdict: Token | _Accept) -> Fraction:
+            return Fraction(int(verdict is ACCEPT))
+
+        return peek
+
+
+def lookahead_law(
+    target: LanguageModel,
+    draft: LanguageModel,
+    prefix: Sequence[Token],
+    n: int,
+    policy: LookaheadPolicy,
+    max_k: int,
+    verifier: Verifier = STANDARD_SD,
+) -> dict[Outcome, Fraction]:
+    """Exact law of the first `n` output tokens of the speculative loop under `policy`.
+
+    Args:
+        target: the target model.
+        draft: the draft model, over the same vocabulary.
+        prefix: the tokens before generation starts.
+        n: how many output tokens.
+        policy: the lookahead policy.
+        max_k: the most drafts in a round.
+        verifier: the verifier (standard SD by default).
+
+    Raises:
+        ValueError: on bad arguments (see `LookaheadRound` and `round_kernel_law`).
+
+    Examples:
+        >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM, autoregressive_law
+        >>> p = ToyLM(["a", "b"], 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
+        >>> q = ToyLM(["a", "b"], 0, {(): {"a": F(2, 3), "b": F(1, 3)}})
+        >>> policy = ConfidenceThreshold(F(1, 2))
+        >>> lookahead_law(p, q, (), 3, policy, 3) == dict(autoregressive_law(p, (), 3))
+        True
+    """
+    return round_kernel_law(LookaheadRound(target, draft, policy, max_k, verifier), prefix, n)
+
+
+__all__ = [
+    "ConfidenceThreshold",
+    "DraftState",
+    "FixedLookahead",
+    "LookaheadPolicy",
+    "LookaheadRound",
+    "PeekingLookaheadRound",
+    "TablePolicy",
+    "keeps_drafting",
+    "lookahead_law",
+]
