@@ -15,10 +15,10 @@ tests, a docs page) plus one `ALGORITHMS.register(Algorithm(...))` line below.
 Examples:
     >>> ALGORITHMS.get("sd").title
     'Standard SD'
-    >>> ALGORITHMS.get("nope")
+    >>> ALGORITHMS.get("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd'], got 'nope'
+    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd', ...], got 'nope'
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from typing import Any
 from .exact_match import EXACT_MATCH
 from .greedy import GREEDY
 from .sd import STANDARD_SD
+from .tli import TLI
+from .union import UNION
 from .verifier import Verifier
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -209,6 +211,28 @@ ALGORITHMS.register(
         claims="specproof.proofs.greedy",
         docs_page="explanation/algorithms.md#greedy-verification",
         generate=True,
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="union",
+        title="Union baseline (heterogeneous vocabularies)",
+        summary="Standard SD over the union of two vocabularies; drafter-only drafts are rejected.",
+        reference=UNION,
+        engine="specproof.engine.union:verify_union",
+        claims="specproof.proofs.union",
+        docs_page="explanation/heterogeneous.md#the-union-baseline",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="tli",
+        title="TLI (token-level intersection)",
+        summary="Draft from q restricted to the shared tokens, renormalised; verify by standard SD.",
+        reference=TLI,
+        engine="specproof.engine.tli:verify_tli",
+        claims="specproof.proofs.tli",
+        docs_page="explanation/heterogeneous.md#tli-token-level-intersection",
     )
 )
 
