@@ -66,6 +66,25 @@ def lookahead_equality(
     }
 
 
+def check_lookahead_lossless(
+    options: CheckOptions, kernel: type[LookaheadRound] = LookaheadRound
+) -> Outcome:
+    """Law equality under generated policies (fixed K, confidence thresholds, random tables).
+
+    Args:
+        options: the run's options.
+        kernel: the round kernel class (`PeekingLookaheadRound` must be refuted).
+    """
+    return check_by_hypothesis(
+        lookahead_instances(),
+        lambda instance: lookahead_equality(instance, kernel=kernel),
+        options,
+        examples=150,
+        thorough_examples=1000,
+        generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies",
+    )
+
+
 @REGISTRY.claim(
     "disco_lookahead_lossless",
     "Standard SD whose number of drafts per round is decided after each draft by a policy that "
@@ -76,15 +95,8 @@ def lookahead_equality(
     "hypothesis + exact enumeration",
 )
 def check_disco_lookahead_lossless(options: CheckOptions) -> Outcome:
-    """Law equality under generated policies (fixed K, confidence thresholds, random tables)."""
-    return check_by_hypothesis(
-        lookahead_instances(),
-        lookahead_equality,
-        options,
-        examples=150,
-        thorough_examples=1000,
-        generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies",
-    )
+    """Law equality under generated policies."""
+    return check_lookahead_lossless(options)
 
 
 def peeking_witness() -> tuple[ToyLM, Fraction, Fraction]:

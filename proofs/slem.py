@@ -10,7 +10,7 @@ from specproof.reference import ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
 from specproof.reference.slem import MATCHES, Match, SlemRound
 from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
-from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
+from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation, vocabulary_relation
 
 from .checking import check_by_hypothesis, law_difference, lm_json
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -20,15 +20,19 @@ SlemInstance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], 
 
 @st.composite
 def slem_instances(
-    draw: st.DrawFn, max_order: int = 1, max_n: int = 3, max_k: int = 2
+    draw: st.DrawFn,
+    relation: VocabularyRelation | None = None,
+    max_order: int = 1,
+    max_n: int = 3,
+    max_k: int = 2,
 ) -> SlemInstance:
     """`(target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k, match)`.
 
-    Tokenizer pairs of every relation but `"disjoint"` over the alphabet `"ab"` (the drafter
-    sometimes with an extra character the target drops, maps or cannot express), toy LMs over
-    each vocabulary of orders 0 to `max_order`.
+    Tokenizer pairs related as `relation` (any but `"disjoint"` when `None`) over the alphabet
+    `"ab"` (the drafter sometimes with an extra character the target drops, maps or cannot
+    express), toy LMs over each vocabulary of orders 0 to `max_order`.
     """
-    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(max_multi=3))
+    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(relation, max_multi=3))
     target = draw(toy_lms(target_tokenizer.tokens, draw(st.integers(0, max_order))))
     drafter = draw(toy_lms(drafter_tokenizer.tokens, draw(st.integers(0, max_order))))
     prefix = draw(prefixes(target.vocab, max_length=2))
@@ -68,6 +72,24 @@ def slem_equality(
     }
 
 
+def check_slem_lossless(options: CheckOptions, kernel: type[SlemRound] = SlemRound) -> Outcome:
+    """Law equality through the string-level round kernel on generated instances.
+
+    Args:
+        options: the run's options.
+        kernel: the round kernel class (a broken subclass must be refuted).
+    """
+    return check_by_hypothesis(
+        slem_instances(),
+        lambda instance: slem_equality(instance, kernel),
+        options,
+        examples=100,
+        thorough_examples=600,
+        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
+        "prefix<=2, n<=3, K<=2, both match rules",
+    )
+
+
 @REGISTRY.claim(
     "slem_toy_lossless",
     "Toy SLEM is lossless: a drafter over another tokenizer drafts $K$ tokens, their string is "
@@ -80,12 +102,4 @@ def slem_equality(
 )
 def check_slem_toy_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the string-level round kernel."""
-    return check_by_hypothesis(
-        slem_instances(),
-        slem_equality,
-        options,
-        examples=100,
-        thorough_examples=600,
-        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
-        "prefix<=2, n<=3, K<=2, both match rules",
-    )
+    return check_slem_lossless(options)

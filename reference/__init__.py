@@ -6,6 +6,10 @@ Chen et al. 2023 and gpt-fast use the opposite letters); code names roles, never
 
 Words: *accepted* (a draft token kept), *recovered* (drawn after a rejection), *bonus* (drawn from
 the target after all $K$ drafts are accepted); output = accepted + (recovered or bonus).
+
+Models are read through the `LanguageModel` protocol (`lm`). Beyond one vocabulary and a fixed
+$K$: round kernels and their laws (`rounds`), toy tokenizers (`tokenizers`), string-level exact
+match across tokenizers (`slem`) and lookahead policies (`lookahead`).
 """
 
 from .algorithms import ALGORITHMS, Algorithm, AlgorithmRegistry
@@ -21,7 +25,10 @@ from .laws import (
     get_verifier,
     speculative_law,
 )
+from .lm import LanguageModel
+from .rounds import RoundKernel, VerifierRound, round_kernel_law
 from .sd import STANDARD_SD, StandardSD
+from .tokenizers import ToyTokenizer
 from .toylm import ToyLM
 from .verifier import ACCEPT, Draws, Verdict, Verifier, argmax, inverse_cdf
 
@@ -38,17 +45,22 @@ __all__ = [
     "AlgorithmRegistry",
     "ExactMatch",
     "Greedy",
+    "LanguageModel",
     "Law",
+    "RoundKernel",
     "StandardSD",
     "Token",
     "ToyLM",
+    "ToyTokenizer",
     "Verdict",
     "Verifier",
+    "VerifierRound",
     "acceptance_rate",
     "argmax",
     "autoregressive_law",
     "expected_tokens_per_round",
     "get_verifier",
     "inverse_cdf",
+    "round_kernel_law",
     "speculative_law",
 ]

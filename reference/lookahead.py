@@ -25,19 +25,19 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
-from .dist import Token, as_fraction
+from .dist import Dist, Token, as_fraction
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
 from .rounds import (
     DraftState,
     KeepDrafting,
     Outcome,
-    _check_count,
     check_same_vocabulary,
     round_kernel_law,
     verified_round_law,
 )
 from .sd import STANDARD_SD
-from .verifier import ACCEPT, Verifier, _Accept, check_uniform
+from .verifier import ACCEPT, Draws, Verdict, Verifier, _Accept, argmax, check_uniform, inverse_cdf
 
 
 @runtime_checkable
@@ -195,12 +195,70 @@ class LookaheadRound:
             self._keep_drafting(),
         )
 
+    def run_round(
+        self,
+        context: Outcome,
+        draft_u: Sequence[Fraction],
+        policy_u: Sequence[Fraction],
+        draws: Draws,
+    ) -> Verdict:
+        """Run one round with explicit uniforms: draft while the policy says so, then verify.
+
+        `round_law` is the law of this function's output over independent uniforms (a test
+        integrates it exactly).
+
+        Args:
+            context: the target-side sequence before the round.
+            draft_u: `max_k` uniforms; draft $i$ is the inverse CDF of its draft row at
+                `draft_u[i]` (its argmax when the verifier drafts greedily).
+            policy_u: `max_k` uniforms; before draft $i$ the round drafts once more iff
+                `keeps_drafting(policy, state, policy_u[i])`.
+            draws: `accept_u` of length `max_k` (the first $K$ are used) and `final_u`.
+
+        Raises:
+            ValueError: if a sequence of uniforms is not of length `max_k`.
+        """
+        context = tuple(context)
+        for what, values in (
+            ("draft_u", draft_u),
+            ("policy_u", policy_u),
+            ("draws.accept_u", draws.accept_u),
+        ):
+            if len(values) != self.max_k:
+                raise ValueError(f"{what} must have length max_k={self.max_k}, got {len(values)}")
+        drafts: Outcome = ()
+        rows: tuple[Dist, ...] = ()
+        while len(drafts) < self.max_k:
+            position = len(drafts)
+            row = self.draft.next_dist(context + drafts)
+            if self.verifier.drafting == "greedy":
+                token = argmax(row)
+            else:
+                token = inverse_cdf(
+                    row.probs, row.tokens, check_uniform(draft_u[position], "draft_u")
+                )
+            state = DraftState(context, drafts, rows, row)
+            if not self._drafts_again(state, token, draws, policy_u[position]):
+                break
+            drafts, rows = (*drafts, token), (*rows, row)
+        k = len(drafts)
+        target_rows = [self.target.next_dist(context + drafts[:i]) for i in range(k + 1)]
+        return self.verifier.verify(
+            target_rows, rows, drafts, Draws(draws.accept_u[:k], draws.final_u)
+        )
+
+    def _drafts_again(
+        self, state: DraftState, draft_token: Token, draws: Draws, policy_u: Fraction
+    ) -> bool:
+        return keeps_drafting(self.policy, state, policy_u)
+
 
 class PeekingLookaheadRound(LookaheadRound):
     """Negative control: a lookahead that reads the verifier's coin for the next draft.
 
     It drafts once more only if that draft would be accepted (peeking at the uniform the
-    verifier will use), and otherwise stops and takes a bonus token. Its `policy` is ignored.
+    verifier will use, in `round_law` and in `run_round` alike), and otherwise stops and takes
+    a bonus token. Its `policy` is ignored.
     The law is no longer the target's: a rejection's recovered token is replaced by a bonus
     drawn from the full target row.
     """
@@ -210,6 +268,19 @@ class PeekingLookaheadRound(LookaheadRound):
             return Fraction(int(verdict is ACCEPT))
 
         return peek
+
+    def _drafts_again(
+        self, state: DraftState, draft_token: Token, draws: Draws, policy_u: Fraction
+    ) -> bool:
+        target_row = self.target.next_dist(state.context + state.drafts)
+        verdict = self.verifier.decide(
+            target_row,
+            state.next_draft_row,
+            draft_token,
+            draws.accept_u[state.position],
+            draws.final_u,
+        )
+        return verdict is ACCEPT
 
 
 def lookahead_law(

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
-from .dist import Dist, Token
+from .dist import Dist, Token, same_vocabulary
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
 from .sd import STANDARD_SD
 from .verifier import ACCEPT, Verifier, _Accept
@@ -58,12 +59,6 @@ class RoundKernel(Protocol):
             `{non-empty tuple of target tokens: probability}`; probabilities sum to exactly 1.
         """
         ...
-
-
-def _check_count(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be an int >= 0, got {value!r}")
-    return value
 
 
 def check_round_law(
@@ -305,11 +300,8 @@ class VerifierRound:
 def check_same_vocabulary(target: LanguageModel, draft: LanguageModel) -> None:
     """Raise `ValueError` unless the two models share one vocabulary (as a set)."""
     if set(target.vocab) != set(draft.vocab):
-        only_target = [t for t in target.vocab if t not in set(draft.vocab)]
-        only_draft = [t for t in draft.vocab if t not in set(target.vocab)]
-        raise ValueError(
-            f"target and draft models: vocabularies differ (only in the target: {only_target!r}; "
-            f"only in the draft: {only_draft!r})"
+        same_vocabulary(
+            Dist.uniform(target.vocab), Dist.uniform(draft.vocab), "target and draft models"
         )
 
 

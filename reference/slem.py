@@ -36,9 +36,11 @@ from fractions import Fraction
 from typing import Final, Literal
 
 from .dist import Token
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
-from .rounds import Outcome, _check_count, round_kernel_law
+from .rounds import Outcome, round_kernel_law
 from .tokenizers import ToyTokenizer
+from .verifier import check_uniform, inverse_cdf
 
 Match = Literal["tokens", "string"]
 MATCHES: Final[tuple[Match, ...]] = ("tokens", "string")
@@ -127,7 +129,7 @@ class SlemRound:
 
     def draft_text_law(self, context: Outcome) -> dict[str, Fraction]:
         """Exact law of the draft text $t$ (step 2) after the target-side `context`."""
-        text = self.target_tokenizer.decode(context, "context")
+        text = self.target_tokenizer.decode(map(str, context), "context")
         drafter_context = self.drafter_tokenizer.encode(text, "context text")
         law: dict[str, Fraction] = {}
 
@@ -176,6 +178,41 @@ class SlemRound:
 
         walk((), Fraction(1))
         return law
+
+    def run_round(
+        self, context: Outcome, drafter_u: Sequence[Fraction], target_u: Sequence[Fraction]
+    ) -> Outcome:
+        """Run one round with explicit uniforms; `round_law` is the law of its output.
+
+        Args:
+            context: the target-side sequence before the round.
+            drafter_u: $K$ uniforms; drafter token $i$ is the inverse CDF of its row there.
+            target_u: one uniform per target sample, in order; a round needs at most one more
+                than the draft text has characters (unused ones are ignored).
+
+        Raises:
+            ValueError: on a bad uniform, `drafter_u` not of length $K$, or too few `target_u`.
+        """
+        context = tuple(context)
+        if len(drafter_u) != self.k:
+            raise ValueError(f"drafter_u must have length K={self.k}, got {len(drafter_u)}")
+        text = self.target_tokenizer.decode(map(str, context), "context")
+        drafter_context = self.drafter_tokenizer.encode(text, "context text")
+        drafts: tuple[Token, ...] = ()
+        for i, u in enumerate(drafter_u):
+            row = self.drafter.next_dist(drafter_context + drafts)
+            drafts += (inverse_cdf(row.probs, row.tokens, check_uniform(u, f"drafter_u[{i}]")),)
+        draft_text = self.target_tokenizer.expressible_prefix("".join(map(str, drafts)))
+        output: Outcome = ()
+        for i, u in enumerate(target_u):
+            row = self.target.next_dist(context + output)
+            output += (inverse_cdf(row.probs, row.tokens, check_uniform(u, f"target_u[{i}]")),)
+            if not self.continues(draft_text, output):
+                return output
+        raise ValueError(
+            f"target_u must hold a uniform per output token: {len(target_u)} ran out "
+            f"(draft text {draft_text!r})"
+        )
 
     def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
         """Exact law of the target tokens one round outputs after `context`."""

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from .dist import Dist, Token
 from .lookahead import ConfidenceThreshold, FixedLookahead, LookaheadPolicy, TablePolicy
-from .tokenizers import ToyTokenizer, VocabularyRelation
+from .tokenizers import VOCABULARY_RELATIONS, ToyTokenizer, VocabularyRelation
 from .toylm import ToyLM
 from .verifier import Draws
 
@@ -259,14 +259,19 @@ def tokenizer_pairs(
         max_length: the longest token.
         extra_character: a character outside `alphabet`, for the drafter only.
     """
-    if relation is None:
-        relation = draw(st.sampled_from(tuple(_GROUPS)))
-    if relation == "disjoint":
-        half = max(1, len(alphabet) // 2)
+    chosen: str = draw(st.sampled_from(tuple(_GROUPS))) if relation is None else relation
+    if chosen == "disjoint":
+        if len(alphabet) < 2:
+            raise ValueError(
+                f"alphabet must hold 2 characters or more for 'disjoint', got {alphabet!r}"
+            )
+        half = len(alphabet) // 2
         return draw(toy_tokenizers(alphabet[:half], lossy=False)), draw(
             toy_tokenizers(alphabet[half:], lossy=False)
         )
-    required, allowed = _GROUPS[relation]
+    if chosen not in _GROUPS:
+        raise ValueError(f"relation must be one of {list(VOCABULARY_RELATIONS)}, got {chosen!r}")
+    required, allowed = _GROUPS[chosen]
     multi = draw(
         st.lists(
             st.sampled_from(_multi_character_strings(alphabet, max_length)),

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from fractions import Fraction as F
 
+import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
 from specproof.reference import Dist, Draws, ToyLM
+from specproof.reference.lookahead import (
+    ConfidenceThreshold,
+    FixedLookahead,
+    LookaheadPolicy,
+    TablePolicy,
+)
+from specproof.reference.rounds import DraftState
 from specproof.reference.strategies import (
     dist_pairs,
     dists,
     draws,
     ks,
     lm_pairs,
+    lookahead_policies,
     prefixes,
+    probabilities,
     rounds,
+    tokenizer_pairs,
     toy_lms,
+    toy_tokenizers,
     uniforms,
 )
+from specproof.reference.tokenizers import VOCABULARY_RELATIONS, ToyTokenizer, vocabulary_relation
 
 
 @given(dists((0, 1, 2, 3)))
@@ -82,3 +95,56 @@ def test_rounds_are_well_formed(case):
     k = len(draft_tokens)
     assert len(target_rows) == k + 1 and len(draft_rows) == k and len(d.accept_u) == k
     assert all(row[t] > 0 for row, t in zip(draft_rows, draft_tokens, strict=True))
+
+
+@given(toy_tokenizers())
+def test_toy_tokenizers_are_valid_and_hold_every_character(tokenizer):
+    assert isinstance(tokenizer, ToyTokenizer)
+    assert set("abc") <= set(tokenizer.tokens) and tokenizer.alphabet == frozenset("abc")
+    assert all(1 <= len(t) <= 3 for t in tokenizer.tokens) and len(tokenizer.tokens) <= 3 + 4
+
+
+def test_toy_tokenizers_reach_lossy_and_multi_character_tokens():
+    lossy = find(toy_tokenizers(), lambda t: not t.is_injective)
+    assert lossy.decode(lossy.encode("aX")) != "aX"
+    find(toy_tokenizers(lossy=False), lambda t: sum(len(x) == 3 for x in t.tokens) >= 2)
+
+
+@given(toy_tokenizers(lossy=True), toy_tokenizers(lossy=False))
+def test_toy_tokenizers_honour_lossy(lossy, exact):
+    assert not lossy.is_injective and exact.is_injective
+
+
+@pytest.mark.parametrize("relation", VOCABULARY_RELATIONS)
+@given(data=st.data())
+def test_tokenizer_pairs_have_the_relation_asked_for(relation, data):
+    target, drafter = data.draw(tokenizer_pairs(relation))
+    assert vocabulary_relation(target, drafter) == relation
+    if relation != "disjoint":
+        assert all(drafter.can_express(t) for t in target.tokens)
+
+
+def test_tokenizer_pairs_reach_every_relation_and_the_extra_character():
+    for relation in ("equal", "subset", "superset", "overlapping", "singles_only"):
+        find(tokenizer_pairs(), lambda pair, r=relation: vocabulary_relation(*pair) == r)
+    find(tokenizer_pairs(), lambda pair: "x" in pair[1].tokens and pair[0].can_express("x"))
+    find(tokenizer_pairs(), lambda pair: "x" in pair[1].tokens and not pair[0].can_express("x"))
+
+
+STATE = DraftState(
+    (0,), (1,), (Dist.over((0, 1), [F(1, 3), F(2, 3)]),), Dist.over((0, 1), [F(1, 2), F(1, 2)])
+)
+
+
+@given(lookahead_policies((0, 1), max_k=3))
+def test_lookahead_policies_give_probabilities(policy):
+    assert isinstance(policy, LookaheadPolicy)
+    assert 0 <= policy.continue_probability(STATE) <= 1
+
+
+def test_lookahead_policies_reach_every_kind_and_randomised_answers():
+    for kind in (FixedLookahead, ConfidenceThreshold, TablePolicy):
+        find(lookahead_policies((0, 1)), lambda p, kind=kind: isinstance(p, kind))
+    find(lookahead_policies((0, 1)), lambda p: 0 < p.continue_probability(STATE) < 1)
+    find(probabilities(), lambda p: p == 1)
+    find(probabilities(), lambda p: p == 0)

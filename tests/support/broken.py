@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from specproof.reference import ACCEPT, Dist, StandardSD
 from specproof.reference.formulas import FRACTION_ARITH, residual
+from specproof.reference.slem import SlemRound
 from specproof.reference.verifier import cdf_breakpoints, inverse_cdf
 
 
@@ -75,3 +76,27 @@ BROKEN_VERIFIERS = [RecoverFromTarget(), InvertedRatio(), ResidualNotRenormalise
 
 def dist(*probs):
     return Dist.over(list(range(len(probs))), [Fraction(p) for p in probs])
+
+
+class SlemKeepsDraftOnMismatch(SlemRound):
+    """Bug (toy SLEM): where the target's sample differs from the proposed token, output the
+    proposed token instead of the target's sample (and end the round)."""
+
+    def verify_law(self, context, draft_text):
+        proposal = self.target_tokenizer.encode(draft_text)
+        law = {}
+
+        def walk(output, weight):
+            position = len(output)
+            for token, prob in self.target.next_dist(context + output).items():
+                if not prob:
+                    continue
+                if position < len(proposal) and token == proposal[position]:
+                    walk((*output, token), weight * prob)
+                    continue
+                last = proposal[position] if position < len(proposal) else token
+                key = (*output, last)
+                law[key] = law.get(key, Fraction(0)) + weight * prob
+
+        walk((), Fraction(1))
+        return law
