@@ -20,26 +20,33 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
-from .algorithms import ALGORITHMS
 from .dist import Dist, Token, same_vocabulary
 from .lm import LanguageModel
 from .verifier import ACCEPT, Verifier, argmax
+
+
+def _registered_verifiers() -> dict[str, Verifier]:
+    # Imported here, not at the top: the registry imports the algorithms' reference objects,
+    # some of which (round kernels) import this module.
+    from .algorithms import ALGORITHMS
+
+    return ALGORITHMS.verifiers()
 
 
 class _VerifierView(Mapping[str, Verifier]):
     """`{name: Verifier}` of the registered per-position algorithms, read live from the registry."""
 
     def __getitem__(self, name: str) -> Verifier:
-        verifier = ALGORITHMS.verifiers().get(name)
+        verifier = _registered_verifiers().get(name)
         if verifier is None:
             raise KeyError(name)
         return verifier
 
     def __iter__(self) -> Iterator[str]:
-        return iter(ALGORITHMS.verifiers())
+        return iter(_registered_verifiers())
 
     def __len__(self) -> int:
-        return len(ALGORITHMS.verifiers())
+        return len(_registered_verifiers())
 
     def __repr__(self) -> str:
         return f"VERIFIERS({dict(self)!r})"

@@ -35,8 +35,9 @@ from .heterogeneous import (
     check_intersection,
     check_tokenizer,
 )
+from .laws import _check_count, acceptance_rate
 from .lm import LanguageModel, check_language_model
-from .rounds import VerifierRound, _check_count
+from .rounds import VerifierRound
 from .sd import STANDARD_SD
 from .tokenizers import ToyTokenizer
 
@@ -91,10 +92,6 @@ def tli_acceptance_rate(target_dist: Dist, draft_dist: Dist) -> Fraction:
         >>> tli_acceptance_rate(p, q)  # q_I = point mass on 'a'
         Fraction(1, 2)
     """
-    from .laws import (
-        acceptance_rate,
-    )  # here: laws imports the algorithm registry, which imports this
-
     return acceptance_rate(target_dist, tli_proposal(draft_dist, target_dist.tokens), "sd")
 
 

@@ -31,8 +31,9 @@ from .heterogeneous import (
     check_intersection,
     check_tokenizer,
 )
+from .laws import _check_count, acceptance_rate
 from .lm import LanguageModel, check_language_model
-from .rounds import VerifierRound, _check_count
+from .rounds import VerifierRound
 from .sd import STANDARD_SD
 from .tokenizers import ToyTokenizer
 
@@ -93,10 +94,6 @@ def union_acceptance_rate(target_dist: Dist, draft_dist: Dist) -> Fraction:
         >>> union_acceptance_rate(p, q)
         Fraction(1, 2)
     """
-    from .laws import (
-        acceptance_rate,
-    )  # here: laws imports the algorithm registry, which imports this
-
     return acceptance_rate(*union_rows(target_dist, draft_dist), "sd")
 
 
