@@ -33,6 +33,8 @@ from typing import Any
 from .exact_match import EXACT_MATCH
 from .greedy import GREEDY
 from .sd import STANDARD_SD
+from .slrs import SLRS
+from .string_level import SLEM
 from .tli import TLI
 from .union import UNION
 from .verifier import Verifier
@@ -233,6 +235,26 @@ ALGORITHMS.register(
         engine="specproof.engine.tli:verify_tli",
         claims="specproof.proofs.tli",
         docs_page="explanation/heterogeneous.md#tli-token-level-intersection",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="slem",
+        title="SLEM (string-level exact match)",
+        summary="Drafter text re-tokenised for the target (look-behind window); exact-match verification.",
+        reference=SLEM,
+        claims="specproof.proofs.string_level",
+        docs_page="explanation/heterogeneous.md#slem-string-level-exact-match",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="slrs",
+        title="SLRS (string-level rejection sampling)",
+        summary="SLEM's proposal verified by rejection sampling against its exact law per position.",
+        reference=SLRS,
+        claims="specproof.proofs.slrs",
+        docs_page="explanation/heterogeneous.md#slrs-string-level-rejection-sampling",
     )
 )
 
