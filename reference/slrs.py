@@ -244,10 +244,14 @@ class SlrsRound(LookbehindSlemRound):
         output: Outcome = ()
         for i, token in enumerate(proposal):
             target_row = self.target.next_dist(context + output)
-            _, row = conditional_proposal(proposals, output, self.vocab)
-            assert row is not None
+            _, proposal_row = conditional_proposal(proposals, output, self.vocab)
+            assert proposal_row is not None
             verdict = STANDARD_SD.decide(
-                target_row, row, token, check_uniform(accept_u[i], f"accept_u[{i}]"), final_u
+                target_row,
+                proposal_row,
+                token,
+                check_uniform(accept_u[i], f"accept_u[{i}]"),
+                final_u,
             )
             if verdict is not ACCEPT:
                 return (*output, verdict)
@@ -277,8 +281,7 @@ def psi_verified_round_law(
     accepted $t_1$ is followed by a bonus token. The negative control of SLRS: where
     $\psi \ne \tilde\psi$ this is not the target's law.
 
-    Raises:
-        ValueError: if the residual $(p - \psi)_+$ is zero where a rejection can happen.
+    Where the residual is zero ($\psi \ge p$ everywhere) a rejection draws from $p$ instead.
     """
     context = tuple(context)
     drafter_context = read_as_drafter(context, kernel.drafter_tokenizer)
@@ -303,10 +306,10 @@ def psi_verified_round_law(
         for token, prob in after.items():
             emit((first, token), weight * accept * prob)
         if accept < 1:
-            if not residual_mass:
-                raise ValueError("the residual (p - psi)+ is zero where a rejection can happen")
-            for token, mass in residual.items():
-                emit((token,), weight * (1 - accept) * mass / residual_mass)
+            recover = residual if residual_mass else dict(target_row.items())
+            recover_mass = residual_mass or Fraction(1)
+            for token, mass in recover.items():
+                emit((token,), weight * (1 - accept) * mass / recover_mass)
     return law
 
 

@@ -311,10 +311,11 @@ def text_level_slem_law(
     r"""Exact law of the naive *text-level* SLEM loop: the context is re-tokenised every round.
 
     After each round the committed text is encoded again with the target's tokenizer, so
-    committed tokens may change (`("a", "b")` becomes `("ab",)`). The loop runs until the
-    re-encoded sequence holds `len(prefix) + n` tokens; the output is its tokens at positions
-    `len(prefix) ... len(prefix) + n - 1` (`prefix` should be canonical). This is the negative
-    control of the look-behind rule: see the module for when it is lossless.
+    committed tokens may change (`("a", "b")` becomes `("ab",)`, the prefix included). The loop
+    runs until the re-encoded sequence holds `len(prefix) + n` tokens; the outcome is its first
+    `len(prefix) + n` tokens (the prefix part included, since it may have changed), to be
+    compared with `prefix + y` for the target's `y`. The negative control of the look-behind
+    rule: see the module for when it is lossless.
 
     Raises:
         ValueError: on a bad `n`.
@@ -326,7 +327,7 @@ def text_level_slem_law(
 
     def rest(sequence: Outcome) -> dict[Outcome, Fraction]:
         if len(sequence) >= len(prefix) + n:
-            return {sequence[len(prefix) : len(prefix) + n]: Fraction(1)}
+            return {sequence[: len(prefix) + n]: Fraction(1)}
         if sequence in memo:
             return memo[sequence]
         out: dict[Outcome, Fraction] = {}
