@@ -11,8 +11,8 @@ from specproof.reference import ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
 from specproof.reference.string_level import (
     MODES,
-    Mode,
     LookbehindSlemRound,
+    Mode,
     first_token_law,
     is_canonical,
     slem_first_acceptance,
