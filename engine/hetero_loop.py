@@ -10,7 +10,8 @@ samplers: [`tli_round`][specproof.engine.tli.tli_round],
 
 The drafter reads the committed target tokens **token by token**, as the reference does
 ([`read_as_drafter`][specproof.reference.heterogeneous.read_as_drafter]): a shared token is its
-drafter id; any other target token is its text encoded with the drafter's tokenizer. Randomness
+drafter id; a special target token the drafter lacks (Gemma's `<bos>` for SmolLM2) is skipped;
+any other target token is its text encoded with the drafter's tokenizer. Randomness
 comes from one `torch.Generator`, in a fixed order per round (drafter draws, then the
 verification's uniforms).
 """
@@ -78,6 +79,7 @@ class _DrafterReader:
 
     def __init__(self, target: LoadedModel, drafter: LoadedModel, vocab_map: VocabMap) -> None:
         self.target, self.drafter, self.map = target, drafter, vocab_map
+        self.special = set(target.tokenizer.all_special_ids)
 
     def read(self, target_ids: list[int]) -> list[int]:
         out: list[int] = []
@@ -85,6 +87,8 @@ class _DrafterReader:
             mapped = int(self.map.target_to_draft[token]) if token < self.map.target_size else -1
             if mapped >= 0:
                 out.append(mapped)
+            elif token in self.special:
+                continue  # a special token the drafter lacks: it does not see it
             else:
                 text = self.target.tokenizer.decode([token], clean_up_tokenization_spaces=False)
                 out.extend(self.drafter.tokenizer.encode(text, add_special_tokens=False))
