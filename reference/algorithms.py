@@ -15,10 +15,10 @@ tests, a docs page) plus one `ALGORITHMS.register(Algorithm(...))` line below.
 Examples:
     >>> ALGORITHMS.get("sd").title
     'Standard SD'
-    >>> ALGORITHMS.get("nope")
+    >>> ALGORITHMS.get("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: algorithm must be one of ['exact_match', 'greedy', 'rdk', 'sd'], got 'nope'
+    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd', ...], got 'nope'
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ from .exact_match import EXACT_MATCH
 from .greedy import GREEDY
 from .rdk import RDK
 from .sd import STANDARD_SD
+from .slrs import SLRS
+from .string_level import SLEM
+from .tli import TLI
+from .union import UNION
 from .verifier import Verifier
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -222,6 +226,48 @@ ALGORITHMS.register(
         engine="specproof.engine.rdk:verify_rdk",
         claims="specproof.proofs.rdk",
         docs_page="explanation/rdk.md",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="union",
+        title="Union baseline (heterogeneous vocabularies)",
+        summary="Standard SD over the union of two vocabularies; drafter-only drafts are rejected.",
+        reference=UNION,
+        engine="specproof.engine.union:verify_union",
+        claims="specproof.proofs.union",
+        docs_page="explanation/heterogeneous.md#the-union-baseline",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="tli",
+        title="TLI (token-level intersection)",
+        summary="Draft from q restricted to the shared tokens, renormalised; verify by standard SD.",
+        reference=TLI,
+        engine="specproof.engine.tli:verify_tli",
+        claims="specproof.proofs.tli",
+        docs_page="explanation/heterogeneous.md#tli-token-level-intersection",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="slem",
+        title="SLEM (string-level exact match)",
+        summary="Drafter text re-tokenised for the target (look-behind window); exact-match verification.",
+        reference=SLEM,
+        claims="specproof.proofs.string_level",
+        docs_page="explanation/heterogeneous.md#slem-string-level-exact-match",
+    )
+)
+ALGORITHMS.register(
+    Algorithm(
+        name="slrs",
+        title="SLRS (string-level rejection sampling)",
+        summary="SLEM's proposal verified by rejection sampling against its exact law per position.",
+        reference=SLRS,
+        claims="specproof.proofs.slrs",
+        docs_page="explanation/heterogeneous.md#slrs-string-level-rejection-sampling",
     )
 )
 

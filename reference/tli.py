@@ -1,55 +1,164 @@
-r"""Token-level intersection (TLI): a drafter's row restricted to the target vocabulary.
+r"""TLI, token-level intersection (Timor et al., ICML 2025, arXiv 2502.05202, Alg. 4).
 
-With $T$ the target vocabulary, $D$ the drafter's, $I = T \cap D$ and $q$ the drafter's row over
-$D$, TLI proposes $q_I(t) = q(t) / q(I)$ for $t \in I$ and $0$ for $t \in T \setminus D$: a
-distribution over $T$ that standard SD can verify. For a drafter whose vocabulary is a pruned
-subset of the target's ($D \subset T$, e.g. a pruned LM head) $q(I) = 1$ and TLI is the drafter's
-own row, padded with zeros (vanilla SD).
+The drafter's row $q$ over its vocabulary $D$ is restricted to the intersection $I = T \cap D$
+and renormalised:
 
-This module holds only the restriction that other algorithms build on (RDK applies its kernel
-to $q_I$); TLI as an algorithm of its own (its laws and theorems) is another module's job.
+$$q_I(x) = \frac{q(x)}{q(I)} \text{ for } x \in I, \qquad q_I(x) = 0 \text{ for } x \in T \setminus I,$$
+
+a distribution over the target's vocabulary $T$
+([`tli_proposal`][specproof.reference.tli.tli_proposal]). The drafter drafts from $q_I$ (so
+every draft is a target token) and the target verifies with standard SD
+([`StandardSD`][specproof.reference.sd.StandardSD]) against $q_I$: lossless by the standard SD
+argument, since $q_I$ is a distribution over $T$.
+
+Per position the acceptance rate is $\alpha_{TLI} = \sum_{x \in I} \min(p(x), q(x)/q(I))$
+([`tli_acceptance_rate`][specproof.reference.tli.tli_acceptance_rate], computed by integrating
+the SD rule), at least the union baseline's $\sum_{x \in I} \min(p(x), q(x))$, with equality iff
+$q(I) = 1$ or $p(x) \le q(x)$ for every $x \in I$ with $q(x) > 0$ (claims `tli_*`).
+
+The whole loop: [`TliRound`][specproof.reference.tli.TliRound], a round kernel whose drafter
+reads the target's tokens as in [`specproof.reference.heterogeneous`][specproof.reference.heterogeneous].
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
+from . import formulas as f
 from .dist import Dist, Token
+from .heterogeneous import (
+    CrossVocabularyAlgorithm,
+    DrafterView,
+    check_drafter_reads_target,
+    check_intersection,
+    check_tokenizer,
+)
+from .laws import _check_count, acceptance_rate
+from .lm import LanguageModel, check_language_model
+from .rounds import VerifierRound
+from .sd import STANDARD_SD
+from .tokenizers import ToyTokenizer
 
 
-def tli_proposal(draft_row: Dist, target_tokens: Sequence[Token]) -> Dist:
-    r"""The drafter's row restricted to $I = T \cap D$ and renormalised, as a distribution over $T$.
+def tli_proposal(draft_dist: Dist, target_vocab: Sequence[Token]) -> Dist:
+    r"""The TLI proposal $q_I$: `draft_dist` restricted to the shared tokens, renormalised.
 
     Args:
-        draft_row: the drafter's distribution over its own vocabulary $D$.
-        target_tokens: the target vocabulary $T$, in the target's order (the result's order).
+        draft_dist: the drafter's row $q$, over the drafter's vocabulary.
+        target_vocab: the target's vocabulary $T$ (its order is the result's order).
 
     Returns:
-        $q_I$ over `target_tokens`: $q(t)/q(I)$ on $I$, zero on $T \setminus D$.
+        A `Dist` over exactly `target_vocab`: $q(x)/q(I)$ on $I$, zero elsewhere.
 
     Raises:
-        ValueError: if `target_tokens` is empty or repeats a token, or if the drafter puts no
-            mass on $I$ (nothing of its row survives the restriction).
+        ValueError: if the vocabularies share no token, or the drafter puts no mass on the
+            shared tokens (nothing to renormalise: the drafter cannot propose anything).
 
     Examples:
         >>> from fractions import Fraction as F
-        >>> tli_proposal(Dist({"a": F(1, 2), "b": F(1, 4), "z": F(1, 4)}), ["a", "b", "c"])
-        Dist({'a': 2/3, 'b': 1/3, 'c': 0})
+        >>> q = Dist({"a": F(1, 2), "ab": F(1, 4), "b": F(1, 4)})
+        >>> tli_proposal(q, ["a", "b", "ba"])
+        Dist({'a': 2/3, 'b': 1/3, 'ba': 0})
     """
-    tokens = tuple(target_tokens)
-    if not tokens:
-        raise ValueError("target_tokens must not be empty")
-    if len(set(tokens)) != len(tokens):
-        raise ValueError(f"target_tokens must be distinct, got {list(tokens)!r}")
-    kept = [draft_row[t] if t in draft_row else Fraction(0) for t in tokens]
-    mass = sum(kept, Fraction(0))
+    if not isinstance(draft_dist, Dist):
+        raise ValueError(f"draft_dist must be a Dist, got {type(draft_dist).__name__}")
+    target_vocab = tuple(target_vocab)
+    shared = set(check_intersection(target_vocab, draft_dist.tokens))
+    mass = sum((draft_dist[t] for t in shared), Fraction(0))
     if mass == 0:
         raise ValueError(
-            "draft_row puts no mass on the intersection of the two vocabularies: "
-            "TLI cannot restrict it"
+            f"draft_dist puts no probability on the shared tokens {sorted(map(repr, shared))}: "
+            "the TLI proposal q / q(I) is undefined"
         )
-    return Dist.over(tokens, [w / mass for w in kept])
+    return Dist({t: draft_dist[t] / mass if t in shared else Fraction(0) for t in target_vocab})
 
 
-__all__ = ["tli_proposal"]
+def tli_acceptance_rate(target_dist: Dist, draft_dist: Dist) -> Fraction:
+    r"""Exact per-position TLI acceptance: standard SD's rule integrated against $q_I$.
+
+    Args:
+        target_dist: the target's row $p$ over $T$.
+        draft_dist: the drafter's row $q$ over $D$.
+
+    Raises:
+        ValueError: as [`tli_proposal`][specproof.reference.tli.tli_proposal].
+
+    Examples:
+        >>> from fractions import Fraction as F
+        >>> p = Dist({"a": F(1, 2), "b": F(1, 2)})
+        >>> q = Dist({"a": F(1, 2), "c": F(1, 2)})
+        >>> tli_acceptance_rate(p, q)  # q_I = point mass on 'a'
+        Fraction(1, 2)
+    """
+    return acceptance_rate(target_dist, tli_proposal(draft_dist, target_dist.tokens), "sd")
+
+
+def tli_acceptance_formula(
+    target_shared: Sequence[Any], draft_shared: Sequence[Any], arith: f.Arith
+) -> Any:
+    r"""$\sum_{x \in I} \min(p(x), q(x)/q(I))$, with $q(I) = \sum_{x \in I} q(x)$.
+
+    Args:
+        target_shared: $p(x)$ for $x \in I$.
+        draft_shared: $q(x)$ for $x \in I$ (same order).
+        arith: the arithmetic (Fractions, sympy or z3).
+    """
+    mass = f.total(draft_shared, arith)
+    return f.total(
+        [
+            f.accepted_mass(p, q / mass, arith)
+            for p, q in zip(target_shared, draft_shared, strict=True)
+        ],
+        arith,
+    )
+
+
+class TliRound(VerifierRound):
+    """The round kernel of TLI: $K$ drafts from $q_I$, verified by standard SD.
+
+    Args:
+        target: the target model, over `target_tokenizer`'s tokens.
+        drafter: the drafter model, over `drafter_tokenizer`'s tokens.
+        target_tokenizer: the target's tokenizer.
+        drafter_tokenizer: the drafter's tokenizer; it must express every target token.
+        k: drafts per round.
+
+    Raises:
+        ValueError: on an empty intersection, a target token the drafter cannot express, a model
+            and tokenizer with different vocabularies, or a bad `k`. (A drafter row with no mass
+            on $I$ raises when it is reached.)
+
+    Examples:
+        >>> from fractions import Fraction as F
+        >>> from specproof.reference import ToyLM, autoregressive_law
+        >>> big, small = ToyTokenizer(["a", "b", "ab"]), ToyTokenizer(["a", "b", "ba"])
+        >>> target = ToyLM(big.tokens, 0, {(): {"a": F(1, 2), "b": F(1, 6), "ab": F(1, 3)}})
+        >>> drafter = ToyLM(small.tokens, 0, {(): {"a": F(1, 3), "b": F(1, 3), "ba": F(1, 3)}})
+        >>> TLI.law(target, drafter, big, small, (), 3, 2) == autoregressive_law(target, (), 3)
+        True
+    """
+
+    def __init__(
+        self,
+        target: LanguageModel,
+        drafter: LanguageModel,
+        target_tokenizer: ToyTokenizer,
+        drafter_tokenizer: ToyTokenizer,
+        k: int,
+    ) -> None:
+        target = check_language_model(target, "target")
+        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
+        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+        vocab = tuple(target.vocab)
+        check_intersection(vocab, drafter.vocab)
+        view = DrafterView(drafter, drafter_tokenizer, vocab, lambda row: tli_proposal(row, vocab))
+        super().__init__(target, view, _check_count(k, "k"), STANDARD_SD)
+
+
+TLI = CrossVocabularyAlgorithm("tli", TliRound)
+"""TLI's reference object (its entry in the algorithm registry): `TLI.law(...)` is its exact law."""
+
+
+__all__ = ["TLI", "TliRound", "tli_acceptance_formula", "tli_acceptance_rate", "tli_proposal"]

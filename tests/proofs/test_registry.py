@@ -97,6 +97,7 @@ def test_default_registry_claims_all_pass():
         "exact_match_",
         "greedy_",
         "tli_",
+        "union_",
         "slem_",
         "slrs_",
         "rdk_",

@@ -1,0 +1,128 @@
+"""Shared pieces of the heterogeneous-vocabulary claims: instances and law equality.
+
+Instances are pairs of toy tokenizers of every vocabulary relation that leaves a non-empty
+intersection (`equal`, `subset`, `superset`, `overlapping`, `singles_only`), injective or not,
+with toy LMs over each vocabulary (the drafter's rows always put mass on the shared tokens, the
+one case TLI refuses), a prefix, $n$ and $K$.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from specproof.reference import Dist, ToyLM, autoregressive_law
+from specproof.reference.dist import Token
+from specproof.reference.heterogeneous import CrossVocabularyAlgorithm, shared_tokens
+from specproof.reference.rounds import round_kernel_law
+from specproof.reference.strategies import dists, prefixes, tokenizer_pairs, toy_lms
+from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
+
+from .checking import check_by_hypothesis, law_difference, lm_json
+from .registry import CheckOptions, Outcome
+
+Instance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int]
+
+
+@st.composite
+def drafter_lms(
+    draw: st.DrawFn, vocab: Sequence[Token], order: int, shared: Sequence[Token]
+) -> ToyLM:
+    """Toy LMs over `vocab` whose every row puts positive mass on `shared`.
+
+    A generated row with no mass on `shared` is replaced by the uniform row (so the corner
+    "zero on some shared tokens" stays, and "zero on all of them" is tested as bad input).
+    """
+    vocab = tuple(vocab)
+    table = {}
+    for length in range(order + 1):
+        for context in itertools.product(vocab, repeat=length):
+            row = draw(dists(vocab))
+            if not any(row[t] for t in shared):
+                row = Dist.uniform(vocab)
+            table[context] = row
+    return ToyLM(vocab, order, table)
+
+
+@st.composite
+def cross_vocabulary_instances(
+    draw: st.DrawFn, max_order: int = 1, max_n: int = 3, max_k: int = 3
+) -> Instance:
+    """`(target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k)`."""
+    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(max_multi=3))
+    shared = shared_tokens(target_tokenizer.tokens, drafter_tokenizer.tokens)
+    target = draw(toy_lms(target_tokenizer.tokens, draw(st.integers(0, max_order))))
+    drafter = draw(drafter_lms(drafter_tokenizer.tokens, draw(st.integers(0, max_order)), shared))
+    prefix = draw(prefixes(target.vocab, max_length=2))
+    n = draw(st.integers(0, max_n))
+    k = draw(st.integers(0, max_k))
+    return target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k
+
+
+def instance_json(instance: Instance) -> dict[str, Any]:
+    """An instance as JSON data."""
+    target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k = instance
+    return {
+        "target": lm_json(target),
+        "drafter": lm_json(drafter),
+        "target_tokens": list(target_tokenizer.tokens),
+        "target_normalise": dict(target_tokenizer.normalise),
+        "drafter_tokens": list(drafter_tokenizer.tokens),
+        "relation": vocabulary_relation(target_tokenizer, drafter_tokenizer),
+        "prefix": [repr(t) for t in prefix],
+        "n": n,
+        "k": k,
+    }
+
+
+def law_equality(algorithm: CrossVocabularyAlgorithm, instance: Instance) -> dict[str, Any] | None:
+    """`None` if the algorithm's exact law equals the target's autoregressive law, else the difference."""
+    target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k = instance
+    expected = autoregressive_law(target, prefix, n)
+    kernel = algorithm.round(target, drafter, target_tokenizer, drafter_tokenizer, k)
+    actual = round_kernel_law(kernel, prefix, n)
+    if expected == actual:
+        return None
+    return {**instance_json(instance), "law_difference": law_difference(expected, actual)}
+
+
+def check_cross_lossless(
+    algorithm: CrossVocabularyAlgorithm, options: CheckOptions, *, examples: int = 150
+) -> Outcome:
+    """Law equality of `algorithm` on generated cross-vocabulary instances."""
+    return check_by_hypothesis(
+        cross_vocabulary_instances(),
+        lambda instance: law_equality(algorithm, instance),
+        options,
+        examples=examples,
+        thorough_examples=examples * 6,
+        generator="tokenizer pairs over 'ab' (+x; equal, subset, superset, overlapping, "
+        "singles_only; lossy or not), <=3 multi-character tokens, orders 0-1, prefix<=2, n<=3, "
+        "K<=3",
+    )
+
+
+@st.composite
+def cross_dist_pairs(draw: st.DrawFn) -> tuple[Dist, Dist]:
+    """`(target row over T, drafter row over D)` for a generated tokenizer pair, $q(I) > 0$."""
+    target_tokenizer, drafter_tokenizer = draw(tokenizer_pairs(max_multi=4))
+    shared = shared_tokens(target_tokenizer.tokens, drafter_tokenizer.tokens)
+    target = draw(dists(target_tokenizer.tokens))
+    drafter = draw(dists(drafter_tokenizer.tokens))
+    if not any(drafter[t] for t in shared):
+        drafter = Dist.uniform(drafter_tokenizer.tokens)
+    return target, drafter
+
+
+__all__ = [
+    "Instance",
+    "check_cross_lossless",
+    "cross_dist_pairs",
+    "cross_vocabulary_instances",
+    "drafter_lms",
+    "instance_json",
+    "law_equality",
+]

@@ -1,0 +1,62 @@
+"""Claims about the union baseline (standard SD over the union of two vocabularies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specproof.reference import formulas as f
+from specproof.reference.heterogeneous import shared_tokens
+from specproof.reference.union import UNION, union_acceptance_formula, union_acceptance_rate
+
+from .checking import check_by_hypothesis, dist_json
+from .heterogeneous import check_cross_lossless, cross_dist_pairs
+from .registry import REGISTRY, CheckOptions, Outcome
+
+
+@REGISTRY.claim(
+    "union_lossless",
+    "The union baseline is lossless: standard SD over $T \\cup D$ (target zero on $D \\setminus T$, "
+    "drafter zero on $T \\setminus D$), the drafter reading the target's tokens token by token; "
+    "for every generated pair of toy tokenizers (equal, subset, superset, overlapping or sharing "
+    "only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the "
+    "first $n$ target tokens equals the target's autoregressive law.",
+    "hypothesis + exact enumeration",
+)
+def check_union_lossless(options: CheckOptions) -> Outcome:
+    """Law equality through the union round kernel."""
+    return check_cross_lossless(UNION, options)
+
+
+@REGISTRY.claim(
+    "union_acceptance_closed_form",
+    r"The union baseline's per-position acceptance rate, obtained by integrating standard SD's "
+    r"rule over $T \cup D$, equals $\sum_{x \in I} \min(p(x), q(x))$ with $I = T \cap D$.",
+    "hypothesis + exact arithmetic",
+)
+def check_union_acceptance_closed_form(options: CheckOptions) -> Outcome:
+    """Executed union acceptance == sum over I of min(p, q)."""
+
+    def prop(pair: Any) -> dict[str, Any] | None:
+        target, draft = pair
+        shared = shared_tokens(target.tokens, draft.tokens)
+        executed = union_acceptance_rate(target, draft)
+        formula = union_acceptance_formula(
+            [target[t] for t in shared], [draft[t] for t in shared], f.FRACTION_ARITH
+        )
+        if executed == formula:
+            return None
+        return {
+            "target": dist_json(target),
+            "draft": dist_json(draft),
+            "executed": str(executed),
+            "formula": str(formula),
+        }
+
+    return check_by_hypothesis(
+        cross_dist_pairs(),
+        prop,
+        options,
+        examples=300,
+        thorough_examples=3000,
+        generator="rows over generated tokenizer pairs' vocabularies, with zeros",
+    )
