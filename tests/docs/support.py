@@ -186,8 +186,10 @@ def blocks(page: Path) -> list[Block]:
 
 
 def pages() -> list[Path]:
-    """The hand-written Markdown pages of the site (the generated ones have no code to run)."""
-    return sorted(p for p in DOCS.rglob("*.md") if "_hooks" not in p.parts)
+    """The hand-written Markdown pages of the site (the generated ones have no code to run),
+    and the README, whose examples are held to the same rules."""
+    site = sorted(p for p in DOCS.rglob("*.md") if "_hooks" not in p.parts)
+    return [*site, ROOT / "README.md"]
 
 
 def console_commands(block: Block) -> list[str]:
