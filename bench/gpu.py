@@ -42,9 +42,14 @@ from specproof.engine.adapters import to_verdict  # noqa: E402
 from specproof.engine.dsi.hf import gpu_section  # noqa: E402
 from specproof.engine.generate import Sampling, generate  # noqa: E402
 from specproof.engine.models import load_model  # noqa: E402
-from specproof.engine.verify import ALGORITHMS, verify_batch  # noqa: E402
+from specproof.engine.verify import ALGORITHMS as ENGINE_ALGORITHMS  # noqa: E402
+from specproof.engine.verify import verify_batch  # noqa: E402
 from specproof.reference import Dist  # noqa: E402
-from specproof.reference.laws import get_verifier  # noqa: E402
+from specproof.reference.laws import VERIFIERS, get_verifier  # noqa: E402
+
+# The per-position verifiers with an engine form (TLI and the union baseline have engine verify
+# functions too, but their reference is a round kernel over two vocabularies, not a verifier).
+ALGORITHMS = tuple(a for a in ENGINE_ALGORITHMS if a in VERIFIERS)
 from specproof.reference.verifier import Draws  # noqa: E402
 
 DENOMINATOR_BITS = 12

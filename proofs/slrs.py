@@ -220,11 +220,34 @@ def check_slrs_segmentation_count(options: CheckOptions) -> Outcome:
 )
 def check_slrs_segmentation_count_worst_case(options: CheckOptions) -> Outcome:
     """The closed form of the all-substrings recurrence, symbolically."""
+    return prove_worst_case_closed_form(lambda length: 2 ** (length - 1))
+
+
+def prove_worst_case_closed_form(closed_form: Any) -> Outcome:
+    r"""Prove that `closed_form(L)` solves $c(L) = 1 + \sum_{m=1}^{L-1} c(m)$ for symbolic $L$.
+
+    Args:
+        closed_form: `L -> expression` (sympy); $2^{L-1}$ by default in the claim, a wrong one
+            is a negative control (reported `unknown`, or `refuted` with a small $L$ that fails).
+    """
     big_l, m = sympy.symbols("L m", integer=True, positive=True)
-    closed = 2 ** (big_l - 1)
-    recurrence = 1 + sympy.summation(2 ** (m - 1), (m, 1, big_l - 1))
+    closed = closed_form(big_l)
+    recurrence = 1 + sympy.summation(closed_form(m), (m, 1, big_l - 1))
     difference = sympy.simplify(recurrence - closed)
     if difference != 0:
+        for length in range(1, 8):
+            value = 1 + sum(closed_form(j) for j in range(1, length))
+            if value != closed_form(length):
+                return Outcome(
+                    "refuted",
+                    {
+                        "counterexample": {
+                            "L": length,
+                            "recurrence": value,
+                            "closed": closed_form(length),
+                        }
+                    },
+                )
         return Outcome("unknown", {"reason": f"sympy left {difference}"})
     return Outcome(
         "proved",

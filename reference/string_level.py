@@ -31,7 +31,7 @@ with positive probability is the canonical tokenisation of its text
 ($\mathrm{encode}(\mathrm{decode}(y)) = y$); a target that may emit `("a", "b")` where the
 tokenizer writes `("ab",)` is a counterexample (claim `slem_text_level_needs_canonical_outputs`).
 
-**The proposal law** of the round, [`proposal_law`][specproof.reference.string_level.proposal_law],
+**The proposal law** of the round, [`proposal_law`][specproof.reference.string_level.LookbehindSlemRound.proposal_law],
 is the law of $(t_1, \dots, t_m)$; its first-token marginal is $\tilde\psi$
 ([`first_token_law`][specproof.reference.string_level.first_token_law]), which is *not* the
 string-level $\psi$ of SLRS ([`specproof.reference.slrs`][specproof.reference.slrs]). Under

@@ -64,3 +64,12 @@ def test_lossless_check_refutes_psi_verification():
     algorithm = CrossVocabularyAlgorithm("psi_verified", PsiVerifiedRound)
     outcome = check_cross_lossless(algorithm, FAST, examples=200)
     assert outcome.status == "refuted"
+
+
+def test_a_wrong_worst_case_closed_form_is_refuted():
+    from specproof.proofs.slrs import prove_worst_case_closed_form
+
+    assert prove_worst_case_closed_form(lambda length: 2 ** (length - 1)).status == "proved"
+    outcome = prove_worst_case_closed_form(lambda length: 2**length)
+    assert outcome.status == "refuted"
+    assert outcome.certificate["counterexample"]["L"] == 1
