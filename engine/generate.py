@@ -36,8 +36,9 @@ row has its *own* KV caches and its own model forwards (batch size 1 per forward
 and per-row caches make the rollback exact without attention masks or position-id bookkeeping.
 With `batch_forwards=True` each model runs one padded forward per step over all active rows
 ([`BatchedStreams`][specproof.engine.streams.BatchedStreams]: a shared cache, a per-row column
-mask and per-row position ids; rollback masks a row's rejected columns). The statistics count
-row forwards either way (`target_calls`, `draft_calls`).
+mask and per-row position ids; rollback masks a row's rejected columns; a batch of one row
+keeps `RowStreams`). The statistics count row forwards either way (`target_calls`,
+`draft_calls`).
 
 **Traces.** `on_round` receives a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
 round (K asked, drafts, drafter features, $q(x)$ and $p(x)$, accepted counts, timings).
