@@ -4,7 +4,8 @@ One run, same machine, same models, same prompts, side by side: specproof's gene
 `batch_forwards=False` (one target forward per row per round and one draft forward per row per
 draft position, each with its own KV cache) and `batch_forwards=True` (one padded forward per
 model per step over all active rows, a shared cache with a per-row column mask and per-row
-position ids, rollback by masking). Greedy SD (`algorithm="greedy"`), K = 4, `NEW_TOKENS` new
+position ids, rollback by masking; a batch of one row keeps one forward per row, so B = 1
+measures the same code twice). Greedy SD (`algorithm="greedy"`), K = 4, `NEW_TOKENS` new
 tokens per row, EOS ignored; rows are `PROMPTS` (different lengths) cycled to B rows. Pairs:
 SmolLM2-135M-Instruct with its first 8 layers as the draft, and a random-initialised Llama
 (vocabulary 32,000, hidden 512, 8 layers) with its first layer as the draft. Both loops output
@@ -17,11 +18,12 @@ speeds are noisy and the ratio "batched / per row" is the robust figure.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
 import torch
-from common import table, write_results
+from common import RESULTS, table, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -47,12 +49,14 @@ PAIRS = {
 }
 
 
-def run_pair(name: str, target_name: str, draft_name: str) -> list[dict[str, Any]]:
+def run_pair(
+    name: str, target_name: str, draft_name: str, batches: tuple[int, ...] = BATCHES
+) -> list[dict[str, Any]]:
     target = load_model(target_name)
     draft = load_model(draft_name)
     encoded = [target.tokenizer(p)["input_ids"] for p in PROMPTS]
     rows = []
-    for batch in BATCHES:
+    for batch in batches:
         prompts = [encoded[b % len(encoded)] for b in range(batch)]
 
         def run(batched: bool, new: int, prompts: list[list[int]] = prompts) -> Any:
@@ -96,11 +100,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the measured (pair, B) rows of the existing results file",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.pairs:
-        rows.extend(run_pair(name, *PAIRS[name]))
+        rows.extend(run_pair(name, *PAIRS[name], tuple(args.batches)))
+    if args.merge:
+        old = json.loads((RESULTS / "batched.json").read_text())["tables"][0]
+        measured = {(r["pair"], r["B"]) for r in rows}
+        kept = [dict(zip(old["columns"], r, strict=True)) for r in old["rows"]]
+        kept = [r for r in kept if (r["pair"], r["B"]) not in measured]
+        order = {name: i for i, name in enumerate(PAIRS)}
+        rows = sorted(kept + rows, key=lambda r: (order[r["pair"]], r["B"]))
     columns = list(rows[0])
     speed = table(
         f"Greedy SD tokens/s (all rows), K = {K}, {NEW_TOKENS} new tokens per row, "
@@ -111,6 +128,11 @@ def main() -> None:
             "batched / per row: speed of one padded forward per model per step over all rows, "
             "over one forward per row (> 1: batching is faster). same tokens: both loops output "
             "the same tokens."
+            + (
+                f" Rows with B in {args.batches} were remeasured by a later run (--merge)."
+                if args.merge
+                else ""
+            )
         ),
     )
     plots = [

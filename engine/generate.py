@@ -36,8 +36,9 @@ row has its *own* KV caches and its own model forwards (batch size 1 per forward
 and per-row caches make the rollback exact without attention masks or position-id bookkeeping.
 With `batch_forwards=True` each model runs one padded forward per step over all active rows
 ([`BatchedStreams`][specproof.engine.streams.BatchedStreams]: a shared cache, a per-row column
-mask and per-row position ids; rollback masks a row's rejected columns). The statistics count
-row forwards either way (`target_calls`, `draft_calls`).
+mask and per-row position ids; rollback masks a row's rejected columns; a batch of one row
+keeps `RowStreams`). The statistics count row forwards either way (`target_calls`,
+`draft_calls`).
 
 **Traces.** `on_round` receives a [`RoundTrace`][specproof.engine.trace.RoundTrace] after each
 round (K asked, drafts, drafter features, $q(x)$ and $p(x)$, accepted counts, timings).
@@ -52,6 +53,10 @@ is how the exact law of this very loop is computed (`tests/engine/test_engine_la
 
 **Dtypes.** Probabilities are computed in `prob_dtype` (float32 by default; float64 for
 exactness tests, with float64 models).
+
+This module is longer than most (~500 lines) because the round is kept in one function,
+readable at once, with its argument checks and statistics next to it; the pieces a round calls
+live in `drafters`, `lookahead`, `streams`, `trace` and `verify`.
 """
 
 from __future__ import annotations
@@ -63,11 +68,18 @@ from typing import Any, Protocol
 
 import torch
 
-from .drafters import DraftContext, Drafter, DraftRequest, ModelDrafter, Proposal
+from .drafters import (
+    DraftContext,
+    Drafter,
+    DraftRequest,
+    ModelDrafter,
+    NgramDrafter,
+    Proposal,
+)
 from .lookahead import LookaheadPolicy, RowState, StaticK, checked_lookahead
 from .probs import logits_to_probs
 from .streams import model_streams
-from .trace import RoundTrace, RowTrace
+from .trace import RoundTrace, round_trace
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
 
 __all__ = [
@@ -358,6 +370,14 @@ def generate(
     source = uniforms
     verify_algorithm = "sd" if algorithm == "ar" else algorithm
     drafter: Drafter | None = None
+    # The target's rows come from logits_to_probs (which refuses NaN and +inf logits) and so do
+    # this module's drafters' q rows (or they are one-hot): verify_batch's full scan of every
+    # value is then redundant. A user's drafter gets the scan.
+    trusted = (
+        draft is None
+        or type(draft) in (ModelDrafter, NgramDrafter)
+        or not isinstance(draft, Drafter)
+    )
     if use_draft:
         drafter = draft if isinstance(draft, Drafter) else ModelDrafter(draft)
         drafter.start(
@@ -446,7 +466,15 @@ def generate(
                     [drafts[i] for i in group], dtype=torch.long, device=p.device
                 ).reshape(len(group), kb)
                 accept_u, final_u = source.verify_uniforms(verify_algorithm, p, q, draft_tokens)
-                verdict = verify_batch(verify_algorithm, p, q, draft_tokens, accept_u, final_u)
+                verdict = verify_batch(
+                    verify_algorithm,
+                    p,
+                    q,
+                    draft_tokens,
+                    accept_u,
+                    final_u,
+                    check_values=not trusted,
+                )
                 for j, i in enumerate(group):
                     n_accepted[i] = int(verdict.n_accepted[j])
                     outputs[i] = verdict.row(j)
@@ -485,9 +513,9 @@ def generate(
             commit_s = time.perf_counter() - clock
             if on_round is not None:
                 on_round(
-                    _trace(
+                    round_trace(
                         round_index,
-                        active,
+                        [r.index for r in active],
                         ks,
                         proposals,
                         p_rows,
@@ -510,35 +538,3 @@ def generate(
     if stats.wall_s > 0:
         stats.tokens_per_s = stats.new_tokens / stats.wall_s
     return GenerationResult([row.new for row in rows], stats)
-
-
-def _trace(
-    round_index: int,
-    active: Sequence[_Row],
-    ks: Sequence[int],
-    proposals: Sequence[Proposal],
-    p_rows: Sequence[torch.Tensor],
-    n_accepted: Sequence[int],
-    committed: Sequence[list[int]],
-    timings: tuple[float, float, float, float, float],
-) -> RoundTrace:
-    rows = []
-    for i, row in enumerate(active):
-        proposal = proposals[i]
-        index = torch.tensor(proposal.tokens, dtype=torch.long, device=p_rows[i].device)
-        positions = torch.arange(len(proposal.tokens), device=p_rows[i].device)
-        rows.append(
-            RowTrace(
-                row.index,
-                ks[i],
-                proposal.tokens,
-                dict(proposal.features),
-                tuple(proposal.draft_probs[positions, index].tolist()),
-                tuple(p_rows[i][positions, index].tolist()),
-                n_accepted[i],
-                tuple(committed[i]),
-                proposal.draft_probs,
-                p_rows[i],
-            )
-        )
-    return RoundTrace(round_index, tuple(rows), *timings)

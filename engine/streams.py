@@ -229,5 +229,21 @@ class BatchedStreams:
 def model_streams(
     model: Any, rows: int, use_cache: bool, batched: bool
 ) -> RowStreams | BatchedStreams:
-    """[`BatchedStreams`][specproof.engine.streams.BatchedStreams] if `batched`, else [`RowStreams`][specproof.engine.streams.RowStreams]."""
-    return BatchedStreams(model, rows, use_cache) if batched else RowStreams(model, rows, use_cache)
+    """[`BatchedStreams`][specproof.engine.streams.BatchedStreams] if `batched` and `rows > 1`, else [`RowStreams`][specproof.engine.streams.RowStreams].
+
+    A single row gains nothing from padding and masks, so it always gets `RowStreams`.
+
+    Args:
+        model: a transformers causal LM.
+        rows: the number of rows.
+        use_cache: keep KV caches.
+        batched: one padded forward for all rows.
+
+    Raises:
+        ValueError: if `batched` without `use_cache`.
+    """
+    if batched and not use_cache:
+        raise ValueError("use_cache: batched forwards need a KV cache")
+    if batched and rows > 1:
+        return BatchedStreams(model, rows, use_cache)
+    return RowStreams(model, rows, use_cache)

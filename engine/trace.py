@@ -10,10 +10,14 @@ trainer that wants them keeps them, others pay nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .drafters import Proposal
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,47 @@ class RoundTrace:
     target_s: float
     verify_s: float
     commit_s: float
+
+
+def round_trace(
+    round_index: int,
+    rows_index: Sequence[int],
+    ks: Sequence[int],
+    proposals: Sequence[Proposal],
+    p_rows: Sequence[torch.Tensor],
+    n_accepted: Sequence[int],
+    committed: Sequence[list[int]],
+    timings: tuple[float, float, float, float, float],
+) -> RoundTrace:
+    """Assemble a round's [`RoundTrace`][specproof.engine.trace.RoundTrace] (all lists in the order of the active rows).
+
+    Args:
+        round_index: the round's index.
+        rows_index: the active rows' indices in the batch.
+        ks: the K asked per row.
+        proposals: the drafter's proposal per row.
+        p_rows: the target's `[k_b + 1, V]` rows per row.
+        n_accepted: drafts accepted per row.
+        committed: tokens committed per row.
+        timings: seconds in lookahead, drafting, target, verification, commit.
+    """
+    rows = []
+    for i, row in enumerate(rows_index):
+        proposal = proposals[i]
+        index = torch.tensor(proposal.tokens, dtype=torch.long, device=p_rows[i].device)
+        positions = torch.arange(len(proposal.tokens), device=p_rows[i].device)
+        rows.append(
+            RowTrace(
+                row,
+                ks[i],
+                proposal.tokens,
+                dict(proposal.features),
+                tuple(proposal.draft_probs[positions, index].tolist()),
+                tuple(p_rows[i][positions, index].tolist()),
+                n_accepted[i],
+                tuple(committed[i]),
+                proposal.draft_probs,
+                p_rows[i],
+            )
+        )
+    return RoundTrace(round_index, tuple(rows), *timings)

