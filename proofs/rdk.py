@@ -234,14 +234,14 @@ def check_rdk_lossless_symbolic(options: CheckOptions) -> Outcome:
 
 
 @REGISTRY.claim(
-    "rdk_rank_one_is_kernel",
+    "rdk_first_order_is_kernel",
     r"The first-order form is exact: $(1-\lambda) q' + \lambda r = q' M_\lambda$ with "
     r"$M_\lambda = (1-\lambda)\mathrm{Id} + \lambda \mathbf{1} r^\top$, for every distribution "
     r"$q'$ (symbolic $q', r, \lambda$; $V = 1, \dots, 6$, $\le 10$ thorough). The left side costs "
     r"$O(N)$, the right $O(N^2)$.",
     "sympy",
 )
-def check_rdk_rank_one_is_kernel(options: CheckOptions) -> Outcome:
+def check_rdk_first_order_is_kernel(options: CheckOptions) -> Outcome:
     """`mixture_probs` equals `rdk_proposal_probs` with the rank-one kernel, by expansion."""
     chain = []
     lam = sympy.Symbol("lambda", real=True)

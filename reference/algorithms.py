@@ -223,7 +223,10 @@ ALGORITHMS.register(
         summary="A pruned drafter's TLI row times a row-stochastic kernel M over the target "
         "vocabulary (q'M, drawn in two stages); verified by standard SD.",
         reference=RDK,
-        engine="specproof.engine.rdk:verify_rdk",
+        # No per-position engine verifier of its own: verification is standard SD on the RDK
+        # proposal rows (`specproof.engine.rdk.verify_rdk` calls `verify_sd`); the engine forms
+        # are the proposals and the two-stage draw in `specproof.engine.rdk`.
+        engine=None,
         claims="specproof.proofs.rdk",
         docs_page="explanation/rdk.md",
     )

@@ -137,7 +137,7 @@ def mixture_probs(source: Sequence[Any], prior: Sequence[Any], mix: Any) -> list
     r"""The first-order proposal $(1 - \lambda) q' + \lambda r$ in $O(N)$ (any arithmetic).
 
     It equals $q' M_\lambda$ for $M_\lambda = (1 - \lambda)\,\mathrm{Id} + \lambda\,\mathbf{1}
-    r^\top$ when $\sum q' = 1$ (theorem `rdk_rank_one_is_kernel`).
+    r^\top$ when $\sum q' = 1$ (theorem `rdk_first_order_is_kernel`).
     """
     return [(1 - mix) * s + mix * r for s, r in zip(source, prior, strict=True)]
 

@@ -38,7 +38,7 @@ class RedistributesOneSourceOnly(RDK):
         "rdk_lossless",
         "rdk_step_law_is_target",
         "rdk_lossless_symbolic",
-        "rdk_rank_one_is_kernel",
+        "rdk_first_order_is_kernel",
         "rdk_mixture_concave_smt",
         "rdk_mixture_piecewise_linear",
         "rdk_oracle_dominates_vanilla",
