@@ -18,7 +18,7 @@ Examples:
     >>> ALGORITHMS.get("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: algorithm must be one of ['exact_match', 'greedy', 'sd', ...], got 'nope'
+    ValueError: algorithm must be one of [...], got 'nope'
 """
 
 from __future__ import annotations

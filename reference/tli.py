@@ -53,8 +53,9 @@ def tli_proposal(draft_dist: Dist, target_vocab: Sequence[Token]) -> Dist:
         A `Dist` over exactly `target_vocab`: $q(x)/q(I)$ on $I$, zero elsewhere.
 
     Raises:
-        ValueError: if the vocabularies share no token, or the drafter puts no mass on the
-            shared tokens (nothing to renormalise: the drafter cannot propose anything).
+        ValueError: if `target_vocab` repeats a token, the vocabularies share no token, or the
+            drafter puts no mass on the shared tokens (nothing to renormalise: the drafter
+            cannot propose anything).
 
     Examples:
         >>> from fractions import Fraction as F
@@ -65,6 +66,8 @@ def tli_proposal(draft_dist: Dist, target_vocab: Sequence[Token]) -> Dist:
     if not isinstance(draft_dist, Dist):
         raise ValueError(f"draft_dist must be a Dist, got {type(draft_dist).__name__}")
     target_vocab = tuple(target_vocab)
+    if len(set(target_vocab)) != len(target_vocab):
+        raise ValueError(f"target_vocab must hold distinct tokens, got {list(target_vocab)!r}")
     shared = set(check_intersection(target_vocab, draft_dist.tokens))
     mass = sum((draft_dist[t] for t in shared), Fraction(0))
     if mass == 0:

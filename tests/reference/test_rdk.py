@@ -39,8 +39,10 @@ PRIOR = Dist.over(T, [0, 0, F(1, 3), F(2, 3)])
 
 def test_tli_restricts_and_renormalises_and_refuses_no_overlap():
     assert tli_proposal(Dist({"a": F(1, 2), "z": F(1, 2)}), T) == Dist.over(T, [1, 0, 0, 0])
-    with pytest.raises(ValueError, match="no mass on the intersection"):
+    with pytest.raises(ValueError, match="share no token"):
         tli_proposal(Dist({"z": 1}), T)
+    with pytest.raises(ValueError, match="no probability on the shared tokens"):
+        tli_proposal(Dist({"a": 0, "z": 1}), T)
     with pytest.raises(ValueError, match="distinct"):
         tli_proposal(DRAFT, ["a", "a"])
 
