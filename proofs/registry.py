@@ -36,6 +36,7 @@ CLAIM_MODULES: list[str] = [
     "specproof.proofs.exact_match",
     "specproof.proofs.greedy",
     "specproof.proofs.dsi",
+    "specproof.proofs.token_law",
 ]
 
 
