@@ -16,7 +16,11 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "mypy").exists(), reason="needs the project's .venv")
+@pytest.mark.skipif(
+    not (ROOT / ".venv" / "bin" / "mypy").exists(), reason="needs the project's .venv"
+)
 def test_mypy_strict_is_clean_on_reference_and_proofs():
-    result = subprocess.run(["bash", ".ci/mypy.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", ".ci/mypy.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -193,3 +193,54 @@ def test_two_sample_mode(tiny):
         "diff", _plain(tiny.model, 2.0), _plain(tiny.model), [1, 2, 3], 2, 300, 6, 0
     )
     assert min(t.p_value for t in different.tests.values()) <= 1e-6 / 2
+
+
+def _numpy_sampler(law, hot_from=None):
+    """Samples the exact law with numpy; from output position `hot_from` on, at temperature 2."""
+    hot = Processing(temperature=2.0)
+
+    def generate(prompt_ids, max_new_tokens, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for t in range(max_new_tokens):
+            seq = [*prompt_ids, *out]
+            probs = law.next_probs(seq)
+            if hot_from is not None and t >= hot_from:
+                probs = hot.probs(law.logits([seq])[0], seq)
+            out.append(int(rng.choice(probs.size, p=probs)))
+            if out[-1] == law.eos_token_id:
+                break
+        return out
+
+    return generate
+
+
+@pytest.mark.statistical
+def test_every_output_position_is_tested_given_its_prefix(tiny):
+    """Null: an exact sampler over 4 tokens is not flagged (false failure <= 1e-6) and every
+    output position is a covered path. Negative control: a bug that first shows at the fourth
+    token (temperature 2 there) is flagged, by the fourth position's test; the first three
+    positions' tests do not fire (each is a true null, false failure <= 1e-6)."""
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    audit = audit_generate(_numpy_sampler(law), law, prompt, 4, 3000, tv=0.2)
+    (config,) = audit.configurations
+    assert audit.verdict == "consistent", config.to_json()
+    paths = config.to_json()["paths"]
+    assert [paths[f"output position {t}"]["test"] for t in range(4)] == [
+        f"position@{t}" for t in range(4)
+    ]
+    assert paths["output position 0"]["n"] == 3000
+    bad = audit_generate(_numpy_sampler(law, hot_from=3), law, prompt, 4, 3000, tv=0.2)
+    (c,) = bad.configurations
+    assert bad.verdict == "not-lossless"
+    assert c.tests["position@3"].p_value <= 1e-6 / len(c.tests)
+    assert all(c.tests[f"position@{t}"].p_value > 1e-6 for t in range(3))
+
+
+def test_a_position_reached_too_rarely_is_named(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    audit = audit_generate(_numpy_sampler(law), law, [1, 2, 3], 3, 60, tv=0.2)
+    (c,) = audit.configurations
+    assert c.verdict == "inconclusive"
+    assert any(m.startswith("output position") for m in c.uncovered)
