@@ -1,4 +1,9 @@
-r"""Sampler-level audit: is a verify function's output law exactly standard SD's?
+r"""Sampler-level audit: does a verify function's token law follow the target's?
+
+The verdict rests on the token law of each round ([`token_law`][specproof.audit.token_law]:
+every emitted token but the last equals its draft; the emitted tokens, completed with fresh
+target draws, follow the product of the target rows), never on the round law below, which is
+only reported as a profile (a lossless rule may accept less often than standard SD).
 
 **The audited signature** (numpy arrays; $K$ drafts, vocabulary size $V$):
 
@@ -12,7 +17,7 @@ def verify(target_probs, draft_probs, draft_tokens, rng) -> Sequence[int]:
     # returns the output tokens: the accepted drafts, then the recovered or bonus token
 ```
 
-**What is compared.** The auditor generates cases (rows $p_0..p_K$, $q_0..q_{K-1}$), draws the
+**The round law (profile only).** The auditor generates cases (rows $p_0..p_K$, $q_0..q_{K-1}$), draws the
 drafts $x_i \sim q_i$ itself, calls the function $N$ times, and compares the *whole output
 tuple* with its exact law. The rows do not depend on the drafts (context-free rows), so with
 $A_i(x)$ = P(draft $x$ at $i$ and accept it), $R_i(y)$ = P(reject at $i$ and output $y$) and
@@ -32,7 +37,7 @@ in float64 (relative error below $10^{-14}$, far below anything a sample can det
 $V$ the same closed forms are evaluated in float64 (they are theorems of the reference,
 `sd_position_law` in the proofs; a test checks float64 against the reference for small $V$).
 
-**Tests per case** (each a chi-square or G-test, Bonferroni-combined into the case's p-value):
+**Round-law tests per case** (reported in `details["round_law"]`, never a verdict):
 
 1. `joint`: every output tuple whose expected count is at least `min_expected` is its own
    cell, everything else one catch-all cell. For small $V$ and $K$ this is the full joint law;
@@ -43,8 +48,7 @@ $V$ the same closed forms are evaluated in float64 (they are theorems of the ref
 4. `accepted@i` for each $i < K$: the token accepted at position $i$, or "not accepted there"
    ($V + 1$ cells).
 
-Outputs whose accepted part differs from the drafts, or any outcome of probability zero, are
-impossible outcomes: certain violations. Malformed outputs (wrong length, ids out of range,
+Malformed outputs (wrong length, ids out of range,
 non-integers) and exceptions make the case `crashed`.
 """
 

@@ -244,3 +244,58 @@ def test_a_position_reached_too_rarely_is_named(tiny):
     (c,) = audit.configurations
     assert c.verdict == "inconclusive"
     assert any(m.startswith("output position") for m in c.uncovered)
+
+
+def _sd_loop(law, bonus_bug=False):
+    """A factory: an SD generate loop (K = 1) around a draft given as `seq -> logits`.
+
+    With `bonus_bug`, the bonus token is drawn from the unprocessed target row (temperature and
+    top-p ignored there only)."""
+    processing = law.processing
+
+    def factory(draft_logits):
+        def generate(prompt_ids, max_new_tokens, seed):
+            rng = np.random.default_rng(seed)
+            out = []
+            while len(out) < max_new_tokens:
+                seq = [*prompt_ids, *out]
+                q = processing.probs(draft_logits(seq), seq)
+                x = int(rng.choice(q.size, p=q))
+                p = law.next_probs(seq)
+                if rng.random() * q[x] < p[x]:
+                    out.append(x)
+                    nxt = [*seq, x]
+                    row = law.logits([nxt])[0]
+                    bonus = Processing().probs(row, nxt) if bonus_bug else law.next_probs(nxt)
+                    out.append(int(rng.choice(bonus.size, p=bonus)))
+                else:
+                    residual = np.maximum(p - q, 0.0)
+                    out.append(int(rng.choice(p.size, p=residual / residual.sum())))
+            return out[:max_new_tokens]
+
+        return generate
+
+    return factory
+
+
+@pytest.mark.statistical
+def test_a_bonus_row_bug_is_caught_by_the_draft_equals_target_regime(tiny):
+    """The loop's own draft (the target's logits negated) rarely reaches full acceptance; its
+    bonus row ignores the temperature. At the defaults (2000 samples, two full rounds) the
+    draft=target regime flags it (bonus at T = 1 against T = 0.7: the second position's TV is
+    large, power > 1 - 1e-6 at 2000 samples). Null: the same loop without the bug is not
+    flagged in any regime (false failure <= 1e-6)."""
+    from specproof.audit.regimes import audit_regimes
+
+    law = TargetLaw(tiny.model, Processing(temperature=0.7), tiny.eos_token_id)
+    drafts = {
+        "own": lambda seq: -law.logits([seq])[0],
+        "draft=target": lambda seq: law.logits([seq])[0],
+    }
+    prompt = [1, 2, 3]
+    bad = audit_regimes(_sd_loop(law, bonus_bug=True), law, prompt, drafts, tokens_per_round=2)
+    verdicts = {c.details["regime"]: c.verdict for c in bad.configurations}
+    assert verdicts["draft=target"] == "not-lossless" and bad.verdict == "not-lossless"
+    assert bad.configurations[0].details["max_new_tokens"] == 4  # two full rounds
+    good = audit_regimes(_sd_loop(law), law, prompt, drafts, tokens_per_round=2)
+    assert all(c.verdict != "not-lossless" for c in good.configurations)

@@ -68,9 +68,9 @@ def test_default_cases_cover_the_promised_corners():
     vs = [c.vocab_size for c in cases]
     ks = [c.k for c in cases]
     assert min(vs) == 2 and max(vs) >= 1000 and min(ks) == 1 and max(ks) == 8
-    for c in cases:  # every position is reached with probability >= 0.2 or not at all
+    for c in cases:  # every position is reached with probability >= 0.15 or not at all
         reach = np.cumprod(np.concatenate([[1.0], round_law(c).accept.sum(1)]))
-        assert all(r == 0 or r >= 0.2 for r in reach), (c.name, reach)
+        assert all(r == 0 or r >= 0.15 for r in reach), (c.name, reach)
     assert any((c.target_probs == 0).any() for c in cases)  # zeros
     assert any((c.target_probs == 1).any() for c in cases)  # point masses
     assert any(np.array_equal(c.target_probs[:-1], c.draft_probs) for c in cases)  # equal rows
@@ -167,12 +167,12 @@ def test_lossless_rules_with_other_round_laws_are_consistent_and_profiled(name, 
 
 
 def test_sample_and_match_has_lower_acceptance_than_standard_sd():
-    (case,) = [make_case(np.random.default_rng(2), 4, 2, "random")]
-    audit = audit_sampler(dict(LOSSLESS)["sample-and-match"], [case], n_samples=20_000)
+    (case,) = [make_case(np.random.default_rng(2), 4, 2, "peaked")]
+    audit = audit_sampler(dict(LOSSLESS)["sample-and-match"], [case], tv=0.1)
     (c,) = audit.configurations
     assert c.verdict == "consistent"
     assert c.details["round_law"]["summary"] == "differs from standard SD: lower acceptance"
-    baseline = audit_sampler(standard_sd, [case], n_samples=20_000).configurations[0]
+    baseline = audit_sampler(standard_sd, [case], tv=0.1).configurations[0]
     assert baseline.details["round_law"]["differs"] is False
 
 
