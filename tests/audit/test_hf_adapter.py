@@ -50,6 +50,9 @@ def test_configurations_cover_every_path():
         "different-tokenizers/greedy",
         "prompt-lookup/sample",
         "prompt-lookup/greedy",
+        "same-tokenizer/sample/plain/draft=target",
+        "same-tokenizer/sample/plain/far-draft",
+        "same-tokenizer/sample/repetition-penalty=1.5/draft=target",
     ]:
         assert any(needle in n for n in names), needle
     assert all(c.mode == "prompt-lookup" for c in configurations(["prompt-lookup"]))
@@ -59,6 +62,10 @@ def test_configurations_cover_every_path():
     with pytest.raises(ValueError, match="mode"):
         configurations(["nope"])
     assert set(MODES) == {"same-tokenizer", "different-tokenizers", "prompt-lookup"}
+    regimes = {c.regime for c in configurations(["same-tokenizer"], True)}
+    assert regimes == {"own", "draft=target", "far-draft"}
+    deep = [c for c in configurations() if c.regime == "draft=target"]
+    assert all(c.new_tokens == 8 for c in deep)  # two full rounds of K + 1 = 4 tokens
 
 
 @pytest.mark.slow
