@@ -393,7 +393,7 @@ def sampling_configuration(
         from .positions import position_paths
 
         config.tests = law_tests(target, prompt, m, samples.outputs, test, delta)
-        config.path_tests = position_paths(m)
+        config.path_tests = position_paths(m, joint="joint" in config.tests)
     return config
 
 

@@ -111,6 +111,9 @@ CONSTANT = {
     "assistant_confidence_threshold": 0.0,
 }
 
+#: The drafter settings of the regime configurations: one draft per round.
+ONE_DRAFT = {**CONSTANT, "num_assistant_tokens": 1}
+
 
 def configurations(
     modes: Sequence[str] | None = None,
@@ -182,9 +185,10 @@ def configurations(
                 new_tokens=4,
             )
         )
-        # Extra regimes: a draft equal to the target (two full rounds of K + 1 = 4 tokens) and a
-        # far draft, on the plain law and on the last processor of the sweep (a bonus row that
-        # skips processing shows only after full acceptance).
+        # Extra regimes: a draft equal to the target and a far draft, one draft per round (two
+        # full rounds in 4 tokens: the joint law of 4 tokens is still tested at V = 8), on the
+        # plain law and on the last processor of the sweep (a bonus row that skips processing
+        # shows only after full acceptance).
         for p in dict.fromkeys([sweep[0], sweep[-1] if processing is None else sweep[0]]):
             out.append(
                 HFConfiguration(
@@ -192,8 +196,8 @@ def configurations(
                     "same-tokenizer",
                     True,
                     p,
-                    CONSTANT,
-                    new_tokens=2 * (CONSTANT["num_assistant_tokens"] + 1),
+                    ONE_DRAFT,
+                    new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
                     regime="draft=target",
                 )
             )
@@ -203,8 +207,8 @@ def configurations(
                     "same-tokenizer",
                     True,
                     p,
-                    CONSTANT,
-                    new_tokens=4,
+                    ONE_DRAFT,
+                    new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
                     regime="far-draft",
                 )
             )

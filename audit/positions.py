@@ -9,8 +9,9 @@ Groups of fewer than `MIN_GROUP` samples are left out (their cells would all be 
 degree of freedom). Cells are pooled within each group by the rule of
 [`stats.pool`][specproof.audit.stats.pool]; a token of probability zero is an impossible outcome.
 
-Each position is also a *path* of the configuration (`output position t`): its test's `n` is
-how many samples reached the position within a tested prefix group, and [`core.decide`][specproof.audit.core.decide] makes the
+Each position is also a *path* of the configuration (`output position t`,
+[`position_paths`][specproof.audit.positions.position_paths]): its test's `n` is how many
+samples reached the position within a tested prefix group, and [`core.decide`][specproof.audit.core.decide] makes the
 configuration `inconclusive` when a position was reached too rarely for its test.
 """
 
@@ -125,6 +126,11 @@ def position_tests(
     return tests
 
 
-def position_paths(m: int) -> dict[str, str]:
-    """`{"output position t": "position@t"}` for `t < m`."""
-    return {f"output position {t}": f"position@{t}" for t in range(m)}
+def position_paths(m: int, joint: bool = False) -> dict[str, str]:
+    """`{"output position t": test}` for `t < m`: `position@t`, or `joint` when it was run.
+
+    The joint law of all `m` tokens (small vocabularies) holds every position given its prefix,
+    and its planned size already counts every cell; without it, each position's conditional
+    test must be covered on its own (deep positions of high-entropy models need many samples).
+    """
+    return {f"output position {t}": "joint" if joint else f"position@{t}" for t in range(m)}

@@ -227,10 +227,10 @@ def test_every_output_position_is_tested_given_its_prefix(tiny):
     (config,) = audit.configurations
     assert audit.verdict == "consistent", config.to_json()
     paths = config.to_json()["paths"]
-    assert [paths[f"output position {t}"]["test"] for t in range(4)] == [
-        f"position@{t}" for t in range(4)
-    ]
-    assert paths["output position 0"]["n"] == 3000
+    # V ** 4 = 1296 cells: the joint law is tested, and it covers every position.
+    assert [paths[f"output position {t}"]["test"] for t in range(4)] == ["joint"] * 4
+    assert paths["output position 0"]["n"] == 3000 and not config.uncovered
+    assert {f"position@{t}" for t in range(4)} <= set(config.tests)
     bad = audit_generate(_numpy_sampler(law, hot_from=3), law, prompt, 4, 3000, tv=0.2)
     (c,) = bad.configurations
     assert bad.verdict == "not-lossless"
