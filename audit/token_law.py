@@ -251,7 +251,7 @@ def round_profile(
         worst = max(range(k), key=lambda j: abs(gaps[j]))
         slack = 4 / math.sqrt(n)
         if abs(gaps[worst]) <= slack:
-            how = "same acceptance per position, other tokens"
+            how = "acceptance per position not distinguishable, other tokens per position"
         else:
             how = "lower acceptance" if gaps[worst] < 0 else "higher acceptance"
         summary = f"differs from {reference_name}: {how}"
