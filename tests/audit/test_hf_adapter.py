@@ -118,3 +118,21 @@ def test_sampling_paths(models):
             assert (c.verdict == "not-lossless") == (not probe["consistent"]), (c.to_json(), probe)
         else:
             assert c.verdict != "not-lossless", c.to_json()
+
+
+def test_a_generation_that_never_drafted_is_never_consistent(models):
+    """With max_new_tokens = 1 assisted generation drafts nothing (one new token, no room for a
+    draft): the audit says so and the configuration is not `consistent`, whatever its tests.
+    Control: at max_new_tokens = 2 the drafter is called."""
+
+    def plain(config):
+        return config.name == "same-tokenizer/sample/plain"
+
+    for m, drafted in ((1, False), (2, True)):
+        audit = audit_transformers(
+            ["same-tokenizer"], True, Processing(), 40, m, models=models, select=plain
+        )
+        (c,) = audit.configurations
+        assert (c.details["drafter_forward_calls"] > 0) == drafted
+        assert (c.not_consistent_because is None) == drafted
+        assert c.verdict != "consistent" or drafted
