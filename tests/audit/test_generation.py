@@ -299,3 +299,20 @@ def test_a_bonus_row_bug_is_caught_by_the_draft_equals_target_regime(tiny):
     assert bad.configurations[0].details["max_new_tokens"] == 4  # two full rounds
     good = audit_regimes(_sd_loop(law), law, prompt, drafts, tokens_per_round=2)
     assert all(c.verdict != "not-lossless" for c in good.configurations)
+
+
+def test_regimes_refuse_unknown_names(tiny):
+    from specproof.audit.regimes import audit_regimes, regime_draft
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    with pytest.raises(ValueError, match="unknown regimes"):
+        audit_regimes(lambda d: None, law, [1], {"close": None}, tokens_per_round=2)
+    with pytest.raises(ValueError, match="regime must be one of"):
+        regime_draft(tiny.model, "own")
+    far = regime_draft(tiny.model, "far-draft")
+    ids = torch.tensor([[1, 2]])
+    with torch.no_grad():
+        near_logits = tiny.model(ids).logits[0, -1]
+        far_logits = far(ids).logits[0, -1]
+    # Negated output weights: the far draft's likeliest token is the target's least likely.
+    assert int(far_logits.argmax()) == int(near_logits.argmin())
