@@ -85,7 +85,7 @@ def sequential_sibling(
 ) -> tuple[Token, ...]:
     r"""The sequential-sibling rule for deterministic candidates.
 
-    At position $i$ the candidates are [`sibling_candidates`][specproof.reference.token_law.sibling_candidates]
+    At position $i$ the candidates are [`sibling_candidates`][specproof.reference.round_rules.sibling_candidates]
     (a fixed function of the draft). With $p' = p_i$: for each candidate $c$ in order, accept it
     with probability $p'(c) / \sum p'$; if it is the draft, go on to the next position, else
     emit it and end; if rejected, set $p'(c) = 0$. After all candidates, emit a draw from $p'$.
