@@ -2,7 +2,11 @@ r"""A correct sampler-level verify function and deliberately broken ones (negati
 
 [`standard_sd`][specproof.audit.controls.standard_sd] is a plain numpy implementation of
 standard SD with the signature the sampler-level audit expects; the audit must find it
-`consistent` (it is the null control of the calibration tests). Every function in
+`consistent` (it is the null control of the calibration tests), and so must every rule in
+[`LOSSLESS`][specproof.audit.controls.LOSSLESS]: lossless verification rules whose round law
+(the law of the output tuple) is not standard SD's, so that an audit which compared round laws
+would wrongly call them `not-lossless` (exact forms: `specproof.reference.round_rules`). Every
+function in
 [`BROKEN`][specproof.audit.controls.BROKEN] reproduces one known bug pattern of SD
 implementations (shared/research/anchors-sd.md, section 3); `specproof audit controls` runs them
 all and each must be flagged `not-lossless`.
@@ -118,6 +122,74 @@ def permuted_vocabulary(target_probs, draft_probs, draft_tokens, rng):  # type: 
 def accept_always(target_probs, draft_probs, draft_tokens, rng):  # type: ignore[no-untyped-def]
     """Bug: every draft is accepted (the verifier is a no-op), then a bonus token."""
     return [int(t) for t in draft_tokens] + [inverse_cdf(target_probs[-1], rng.random())]
+
+
+def sample_and_match(target_probs, draft_probs, draft_tokens, rng):  # type: ignore[no-untyped-def]
+    """Lossless, not standard SD: accept a draft iff it equals a fresh draw from the target; emit that draw."""
+    out: list[int] = []
+    for i, x in enumerate(draft_tokens):
+        y = inverse_cdf(target_probs[i], rng.random())
+        out.append(y)
+        if y != int(x):
+            return out
+    out.append(inverse_cdf(target_probs[-1], rng.random()))
+    return out
+
+
+def sequential_sibling(target_probs, draft_probs, draft_tokens, rng):  # type: ignore[no-untyped-def]
+    """Lossless, not standard SD: try the draft, then the draft row's top other token, each w.p. p'(c), zeroing rejected ones."""
+    out: list[int] = []
+    for i, x in enumerate(draft_tokens):
+        x = int(x)
+        others = draft_probs[i].copy()
+        others[x] = -1.0
+        remaining = target_probs[i].copy()
+        chosen = None
+        for candidate in (x, int(np.argmax(others))):
+            if rng.random() * remaining.sum() < remaining[candidate]:
+                chosen = candidate
+                break
+            remaining[candidate] = 0.0
+        if chosen == x:
+            out.append(x)
+            continue
+        out.append(chosen if chosen is not None else inverse_cdf(remaining, rng.random()))
+        return out
+    out.append(inverse_cdf(target_probs[-1], rng.random()))
+    return out
+
+
+def draft_only_stopping(target_probs, draft_probs, draft_tokens, rng):  # type: ignore[no-untyped-def]
+    """Lossless, not standard SD: verify drafts only up to the first one with draft probability < 1/2."""
+    kept = len(draft_tokens)
+    for i, x in enumerate(draft_tokens):
+        if draft_probs[i, int(x)] < 0.5:
+            kept = i + 1
+            break
+    return _sd(target_probs[: kept + 1], draft_probs[:kept], draft_tokens[:kept], rng)
+
+
+#: The cases the lossless controls run on: (family, V, K). Their acceptance is lower than standard
+#: SD's (sample-and-match and the sibling rule accept a draft with probability sum_x p(x) q(x)),
+#: so on high-entropy rows their deep positions are reached too rarely to be covered and the
+#: honest verdict there is `inconclusive`; on these low-entropy rows every path is reached.
+LOSSLESS_PLAN: tuple[tuple[str, int, int], ...] = (
+    ("peaked", 2, 1),
+    ("point", 4, 3),
+    ("peaked", 4, 2),
+    ("peaked", 8, 4),
+    ("peaked", 6, 8),
+    ("peaked", 64, 2),
+    ("peaked", 1000, 3),
+)
+
+#: Lossless rules whose round law is not standard SD's: (name, function). Each must be `consistent`
+#: (on [`LOSSLESS_PLAN`][specproof.audit.controls.LOSSLESS_PLAN]).
+LOSSLESS: tuple[tuple[str, Sampler], ...] = (
+    ("sample-and-match", sample_and_match),
+    ("sequential-sibling", sequential_sibling),
+    ("draft-only-stopping", draft_only_stopping),
+)
 
 
 #: The negative controls: (name, function). Each must be flagged `not-lossless`.

@@ -16,8 +16,10 @@ Verdicts (per configuration):
   main (joint) test has power `power` against every alternative whose TV from the reference on
   the tested cells is at least `tv`, at the smallest Holm threshold `alpha / M` (M = tests in
   the audit), computed with the main test's degrees of freedom (at least 1: a test whose cells
-  were all pooled into one tested nothing);
-- `consistent`: not rejected with at least `n_required` samples.
+  were all pooled into one tested nothing); or a *path* of the configuration (`path_tests`: a
+  draft position, the bonus after full acceptance, an output position) was exercised fewer
+  times than its own test needs by the same rule (`uncovered` names each such path);
+- `consistent`: not rejected with at least `n_required` samples, and every path covered.
 
 The audit's verdict: `not-lossless` if any configuration is, else `crashed` if any crashed,
 else `inconclusive` if any is, else `consistent`.
@@ -48,6 +50,11 @@ class Configuration:
         error: the exception or malformed-output message when the implementation failed.
         details: free-form facts about the configuration (for reports).
         deterministic: the reference law is a point mass (greedy): any mismatch is certain.
+        path_tests: `{path name: test name}`: the paths whose conditional law a test covers
+            (the test's `n` is how often the path was exercised).
+        uncovered: filled by `decide`: one message per path exercised too rarely.
+        not_consistent_because: set by the level when a configuration must not be `consistent`
+            whatever its tests say (e.g. a generation that never drafted a token).
     """
 
     name: str
@@ -56,6 +63,9 @@ class Configuration:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     deterministic: bool = False
+    path_tests: dict[str, str] = field(default_factory=dict)
+    uncovered: list[str] = field(default_factory=list)
+    not_consistent_because: str | None = None
     verdict: str = "inconclusive"
     p_value: float = 1.0
     p_adjusted: float = 1.0
@@ -93,6 +103,12 @@ class Configuration:
                 for k, t in self.tests.items()
             },
             "details": self.details,
+            "paths": {
+                path: {"test": name, "n": self.tests[name].n if name in self.tests else 0}
+                for path, name in self.path_tests.items()
+            },
+            "uncovered": list(self.uncovered),
+            "not_consistent_because": self.not_consistent_because,
         }
 
 
@@ -133,6 +149,25 @@ def deterministic_required(tv: float, power: float) -> int:
     return max(1, math.ceil(math.log(1 - power) / math.log(1 - tv)))
 
 
+def _uncovered(
+    config: Configuration, path: str, test: str, tv: float, alpha: float, power: float
+) -> str | None:
+    """A message if `path` was exercised too rarely for its test's power, else None."""
+    result = config.tests.get(test)
+    if result is None:
+        return None
+    needed = required_samples(tv, alpha, power, max(result.dof, 1))
+    if result.n >= needed:
+        return None
+    share = result.n / config.n_samples if config.n_samples else 0.0
+    more = (
+        f"about {math.ceil(needed / share):,} samples in all at the observed rate"
+        if share > 0
+        else "a regime that reaches it (e.g. a draft closer to the target)"
+    )
+    return f"{path}: exercised {result.n} times, needs {needed} ({more})"
+
+
 def decide(
     configurations: list[Configuration],
     alpha: float,
@@ -170,13 +205,18 @@ def decide(
             c.n_required = required_samples(tv, alpha / total_tests, power, max(main.dof, 1))
         else:
             c.n_required = 0
+        c.uncovered = [
+            message
+            for path, name in c.path_tests.items()
+            if (message := _uncovered(c, path, name, tv, alpha / total_tests, power))
+        ]
         if c.error is not None:
             c.verdict = "crashed"
         elif not c.tests:
             c.verdict = "inconclusive"
         elif c.p_adjusted <= alpha:
             c.verdict = "not-lossless"
-        elif c.n_samples < c.n_required:
+        elif c.n_samples < c.n_required or c.uncovered or c.not_consistent_because:
             c.verdict = "inconclusive"
         else:
             c.verdict = "consistent"

@@ -19,7 +19,9 @@ compared directly with the float64 expected probabilities.
 tuple of the first $m$ tokens, plus `first`, the first-token marginal. For large vocabularies:
 `first`, and `next|t` (the second token's law given the first token `t`) for the first tokens
 expected at least 100 times (at most 8 of them); conditional tests are valid given the number
-of samples that start with `t`.
+of samples that start with `t`. At every vocabulary size, `position@t` for every $t < m$: the
+token at $t$ given its prefix ([`positions`][specproof.audit.positions]); each output position
+is a path of the configuration, and one reached too rarely makes it `inconclusive`.
 
 **Greedy** implementations are compared token for token with the float64 argmax path on several
 prompts (a deterministic reference: any mismatch is a certain violation); prompts whose float64
@@ -293,6 +295,9 @@ def law_tests(
     first = target.next_probs(prompt)
     counts = np.bincount([o[0] for o in outputs if o], minlength=v)
     tests["first"] = goodness_of_fit(counts, first, test, MIN_EXPECTED, delta)
+    from .positions import position_tests
+
+    tests.update(position_tests(target, prompt, m, outputs, test, delta))
     if v**m > max_cells and m >= 2:
         n = len(outputs)
         frequent = [int(t) for t in np.argsort(-first)[:8] if n * first[t] >= 100]
@@ -392,7 +397,10 @@ def sampling_configuration(
         },
     )
     if samples.error is None and samples.outputs:
+        from .positions import position_paths
+
         config.tests = law_tests(target, prompt, m, samples.outputs, test, delta)
+        config.path_tests = position_paths(m, joint="joint" in config.tests)
     return config
 
 

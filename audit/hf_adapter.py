@@ -46,6 +46,7 @@ from typing import Any
 
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .generation import Processing, TargetLaw, greedy_configuration, sampling_configuration
+from .regimes import regime_draft
 from .stats import DEFAULT_ALPHA
 
 MODES = ("same-tokenizer", "different-tokenizers", "prompt-lookup")
@@ -87,6 +88,10 @@ class HFConfiguration:
         lossy: lossy by design (a positive control).
         new_tokens: tokens whose joint law is tested, if not the audit's `max_new_tokens`
             (dynamic lookahead needs several rounds inside one call to act).
+        regime: which drafter drives it (`specproof.audit.regimes.REGIMES`): `own` (the audit's drafter),
+            `draft=target` (a copy of the target: acceptance near 1, so the bonus path and deep
+            positions are exercised), `far-draft` (a copy of the target with negated output
+            weights: rejections and the residual are exercised).
     """
 
     name: str
@@ -97,6 +102,7 @@ class HFConfiguration:
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
     lossy: bool = False
     new_tokens: int | None = None
+    regime: str = "own"
 
 
 CONSTANT = {
@@ -104,6 +110,9 @@ CONSTANT = {
     "num_assistant_tokens_schedule": "constant",
     "assistant_confidence_threshold": 0.0,
 }
+
+#: The drafter settings of the regime configurations: one draft per round.
+ONE_DRAFT = {**CONSTANT, "num_assistant_tokens": 1}
 
 
 def configurations(
@@ -176,6 +185,33 @@ def configurations(
                 new_tokens=4,
             )
         )
+        # Extra regimes: a draft equal to the target and a far draft, one draft per round (two
+        # full rounds in 4 tokens: the joint law of 4 tokens is still tested at V = 8), on the
+        # plain law and on the last processor of the sweep (a bonus row that skips processing
+        # shows only after full acceptance).
+        for p in dict.fromkeys([sweep[0], sweep[-1] if processing is None else sweep[0]]):
+            out.append(
+                HFConfiguration(
+                    f"same-tokenizer/sample/{p.label()}/draft=target",
+                    "same-tokenizer",
+                    True,
+                    p,
+                    ONE_DRAFT,
+                    new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
+                    regime="draft=target",
+                )
+            )
+            out.append(
+                HFConfiguration(
+                    f"same-tokenizer/sample/{p.label()}/far-draft",
+                    "same-tokenizer",
+                    True,
+                    p,
+                    ONE_DRAFT,
+                    new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
+                    regime="far-draft",
+                )
+            )
         out.append(
             HFConfiguration("same-tokenizer/greedy", "same-tokenizer", False, drafter=CONSTANT)
         )
@@ -274,6 +310,7 @@ def make_generate(
 
     target = models.target
     eos = target.eos_token_id
+    drafted = [0]  # forward calls of the drafter: one per drafted token (0: it never drafted)
     kwargs: dict[str, Any] = {
         "do_sample": config.do_sample,
         "eos_token_id": eos,
@@ -292,9 +329,14 @@ def make_generate(
         drafter = models.draft if config.mode == "same-tokenizer" else models.other_draft
         if drafter is None:
             raise ValueError(f"configuration {config.name!r} needs a different-tokenizer drafter")
-        assistant = copy.deepcopy(drafter.model)
+        assistant = (
+            copy.deepcopy(drafter.model)
+            if config.regime == "own"
+            else regime_draft(models.target.model, config.regime)
+        )
         for key, value in config.drafter.items():
             setattr(assistant.generation_config, key, value)
+        assistant.register_forward_hook(lambda *_: drafted.__setitem__(0, drafted[0] + 1))
         kwargs["assistant_model"] = assistant
         if config.mode == "different-tokenizers":
             kwargs["tokenizer"] = target.tokenizer
@@ -309,7 +351,20 @@ def make_generate(
             )
         return [int(t) for t in out[0, len(prompt_ids) :]]
 
+    generate.drafter_calls = drafted  # type: ignore[attr-defined]
     return generate
+
+
+def never_drafted(result: Configuration, config: HFConfiguration, fn: Any) -> None:
+    """Record the drafter's forward calls; a drafter that was never called cannot be `consistent`."""
+    if config.mode not in ("same-tokenizer", "different-tokenizers"):
+        return
+    calls = int(getattr(fn, "drafter_calls", [0])[0])
+    result.details["drafter_forward_calls"] = calls
+    if calls == 0 and result.error is None:
+        result.not_consistent_because = (
+            "the generation never drafted a token: its tokens say nothing about verification"
+        )
 
 
 def audit_transformers(
@@ -382,10 +437,11 @@ def audit_transformers(
                     if on_progress is not None:
                         on_progress(name, done[0])
 
-                m = config.new_tokens or max_new_tokens
+                m = max(config.new_tokens or 0, max_new_tokens)
                 result = sampling_configuration(
                     config.name, fn, law, prompt, m, n_samples, test, alpha, seed, tick
                 )
+                never_drafted(result, config, fn)
             else:
                 result = greedy_configuration(
                     config.name, fn, law, prompts_greedy, max_new_tokens + 2
@@ -393,6 +449,7 @@ def audit_transformers(
         result.details |= {
             "mode": config.mode,
             "lossy_by_design": config.lossy,
+            "regime": config.regime,
             "drafter": config.drafter,
             "generate_kwargs": config.generate_kwargs,
             "transformers": transformers.__version__,

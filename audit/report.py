@@ -21,7 +21,11 @@ def _fmt(x: Any) -> str:
 
 
 def table_rows(audit: Audit) -> list[list[str]]:
-    """One row per configuration: name, verdict, samples, needed, statistic, dof, Holm p, TV, error."""
+    """One row per configuration: name, verdict, samples, needed, statistic, dof, Holm p, TV, error.
+
+    The last column holds the error of a `crashed` configuration, else why an `inconclusive` one
+    is not `consistent` (a path exercised too rarely, a generation that never drafted).
+    """
     rows = []
     for c in audit.configurations:
         j = c.to_json()
@@ -36,7 +40,7 @@ def table_rows(audit: Audit) -> list[list[str]]:
                 _fmt(c.p_adjusted) if c.tests else "",
                 _fmt(j["tv_hat"]),
                 _fmt(j["tv_upper"]),
-                (c.error or "")[:80],
+                (c.error or c.not_consistent_because or "; ".join(c.uncovered))[:80],
             ]
         )
     return rows
@@ -124,6 +128,16 @@ def write_report(audit: Audit, directory: str | Path, title: str, preamble: str 
     ]
     for row in table_rows(audit):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    notes = []
+    for c in audit.configurations:
+        profile = c.details.get("round_law") if isinstance(c.details, dict) else None
+        if c.uncovered or (profile and profile.get("differs")):
+            notes.append(f"- `{c.name}`:")
+            notes += [f"  - path too rare: {m}" for m in c.uncovered]
+            if profile and profile.get("differs"):
+                notes.append(f"  - round law (information, not a loss): {profile['summary']}")
+    if notes:
+        lines += ["", "## Paths and round laws", "", *notes]
     failing = [c for c in audit.configurations if c.verdict in ("not-lossless", "crashed")]
     plots = has_matplotlib()
     if failing and not plots:

@@ -1,4 +1,9 @@
-r"""Sampler-level audit: is a verify function's output law exactly standard SD's?
+r"""Sampler-level audit: does a verify function's token law follow the target's?
+
+The verdict rests on the token law of each round ([`token_law`][specproof.audit.token_law]:
+every emitted token but the last equals its draft; the emitted tokens, completed with fresh
+target draws, follow the product of the target rows), never on the round law below, which is
+only reported as a profile (a lossless rule may accept less often than standard SD).
 
 **The audited signature** (numpy arrays; $K$ drafts, vocabulary size $V$):
 
@@ -12,7 +17,7 @@ def verify(target_probs, draft_probs, draft_tokens, rng) -> Sequence[int]:
     # returns the output tokens: the accepted drafts, then the recovered or bonus token
 ```
 
-**What is compared.** The auditor generates cases (rows $p_0..p_K$, $q_0..q_{K-1}$), draws the
+**The round law (profile only).** The auditor generates cases (rows $p_0..p_K$, $q_0..q_{K-1}$), draws the
 drafts $x_i \sim q_i$ itself, calls the function $N$ times, and compares the *whole output
 tuple* with its exact law. The rows do not depend on the drafts (context-free rows), so with
 $A_i(x)$ = P(draft $x$ at $i$ and accept it), $R_i(y)$ = P(reject at $i$ and output $y$) and
@@ -32,7 +37,7 @@ in float64 (relative error below $10^{-14}$, far below anything a sample can det
 $V$ the same closed forms are evaluated in float64 (they are theorems of the reference,
 `sd_position_law` in the proofs; a test checks float64 against the reference for small $V$).
 
-**Tests per case** (each a chi-square or G-test, Bonferroni-combined into the case's p-value):
+**Round-law tests per case** (reported in `details["round_law"]`, never a verdict):
 
 1. `joint`: every output tuple whose expected count is at least `min_expected` is its own
    cell, everything else one catch-all cell. For small $V$ and $K$ this is the full joint law;
@@ -43,8 +48,7 @@ $V$ the same closed forms are evaluated in float64 (they are theorems of the ref
 4. `accepted@i` for each $i < K$: the token accepted at position $i$, or "not accepted there"
    ($V + 1$ cells).
 
-Outputs whose accepted part differs from the drafts, or any outcome of probability zero, are
-impossible outcomes: certain violations. Malformed outputs (wrong length, ids out of range,
+Malformed outputs (wrong length, ids out of range,
 non-integers) and exceptions make the case `crashed`.
 """
 
@@ -130,7 +134,10 @@ def make_case(rng: np.random.Generator, v: int, k: int, family: str) -> Case:
     `point` (target and draft rows that are point masses, sometimes on the same token),
     `near-ties` (target = draft with a few entries moved by 2**-20..2**-12), `equal` (target
     rows equal to draft rows: acceptance certain, the residual all zero), `peaked` (one token
-    holds most of the mass, the rest a long tail; for large V).
+    holds most of the mass, the rest a long tail; for large V; the draft peaks on the target's
+    token), `close` (target rows with about 40% zeros; each draft row is 3/4 of its target row
+    plus 1/4 of a random row: high acceptance, so deep positions and the bonus are exercised,
+    with rejections towards the target's zeros).
 
     Raises:
         ValueError: on an unknown family, `v < 2` or `k < 1`.
@@ -159,34 +166,41 @@ def make_case(rng: np.random.Generator, v: int, k: int, family: str) -> Case:
                         row[b] += step
                 draft[i] = row
         elif family == "peaked":
+            peak = rng.integers(v)
             for row, j in ((target, i), (draft, i)):
                 if row is draft and i == k:
                     continue
                 w = rng.dirichlet(np.full(v, 0.02))
-                w[rng.integers(v)] += 4.0
+                w[peak] += 4.0
                 row[j] = _dyadic(w)
+        elif family == "close":
+            target[i] = _dyadic(_row(rng, v, "zeros"))
+            if i < k:
+                draft[i] = _dyadic(0.75 * target[i] + 0.25 * _row(rng, v, "random"))
         else:
             raise ValueError(f"unknown case family {family!r}")
     return Case(f"{family} V={v} K={k}", target, draft)
 
 
 #: The default case plan: (family, V, K).
+#: Every case's positions are reached often enough that each path can be covered at the
+#: default TV within `max_samples` (deep positions: `close` and `equal` rows).
 DEFAULT_PLAN: tuple[tuple[str, int, int], ...] = (
     ("random", 2, 1),
     ("zeros", 3, 2),
     ("point", 4, 3),
     ("near-ties", 5, 2),
     ("equal", 4, 2),
-    ("random", 8, 4),
-    ("zeros", 6, 8),
-    ("random", 64, 2),
+    ("close", 8, 4),
+    ("close", 6, 8),
+    ("close", 64, 2),
     ("peaked", 1000, 3),
-    ("random", 4096, 1),
+    ("close", 4096, 1),
 )
 
 
 def default_cases(seed: int = 0, plan: Sequence[tuple[str, int, int]] = DEFAULT_PLAN) -> list[Case]:
-    """The default cases: zeros, point masses, near-ties, equal rows, V from 2 to 4096, K 1..8."""
+    """The default cases: zeros, point masses, near-ties, equal and close rows, V 2..4096, K 1..8."""
     rng = np.random.default_rng(seed)
     return [make_case(rng, v, k, family) for family, v, k in plan]
 
@@ -514,35 +528,55 @@ def audit_sampler(
     max_samples: int = 1_000_000,
     on_progress: Callable[[str, int], None] | None = None,
 ) -> Audit:
-    """Audit a verify function against the exact law of `algorithm` on every case.
+    """Audit a verify function's token law on every case (module docstring).
 
     Args:
         fn: the function under audit (signature in the module docstring).
         cases: the cases (default: [`default_cases`][specproof.audit.sampler.default_cases]).
-        n_samples: samples per case; default: planned per case for `power` at TV `tv`.
-        algorithm: `"sd"` (standard SD) or `"exact_match"` (sample-and-match).
+        n_samples: samples per case; default: planned per case, after a pilot run, so that the
+            joint test and every path reach `power` at TV `tv`.
+        algorithm: the round law the profile compares with: `"sd"` (standard SD) or
+            `"exact_match"` (sample-and-match). It never decides the verdict.
         alpha: family-wise significance of the audit.
         tv: smallest TV to detect (planning, and the `inconclusive` rule).
         power: power at that TV.
         test: `"chi2"` or `"g"`.
-        seed: seeds the drafts and the generator passed to `fn`.
+        seed: seeds the drafts, the generator passed to `fn` and the auditor's completions.
         max_samples: cap on planned samples per case.
         on_progress: called with (case name, samples done so far) after every sample.
 
     Returns:
         The [`Audit`][specproof.audit.core.Audit]; each case is a configuration.
     """
+    from . import token_law as tl
+
     cases = list(default_cases(seed) if cases is None else cases)
     if n_samples is not None and n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
     laws = [round_law(case, algorithm) for case in cases]
-    tests_total = sum(3 + case.k for case in cases)
+    tests_total = sum(2 + case.k for case in cases)
     configurations = []
     rng = np.random.default_rng(seed)
+    completion_rng = np.random.default_rng([seed, 1])
+    reference_name = "standard SD" if algorithm == "sd" else "sample-and-match"
     for case, law in zip(cases, laws, strict=True):
-        n = n_samples or plan_samples(law, tv, alpha / tests_total, power, max_samples=max_samples)
         tick = None if on_progress is None else _ticker(on_progress, case.name)
-        samples = collect(fn, case, n, rng, tick)
+        reference_reach = tl.reach_probabilities(law.accept)
+        pilot_size = 0
+        n = n_samples
+        samples = Samples()
+        if n is None:
+            level = alpha / tests_total
+            planned = tl.plan_token_samples(
+                case.target_probs, reference_reach, tv, level, power, max_samples
+            )
+            pilot_size = min(max(200, planned // 10), max_samples)
+            samples = collect(fn, case, pilot_size, rng, tick)
+            if samples.error is None:
+                reach = tl.planning_reach(reference_reach, samples.outputs)
+                n = tl.plan_token_samples(case.target_probs, reach, tv, level, power, max_samples)
+        if samples.error is None and n is not None:
+            samples = collect(fn, case, n, rng, tick)
         config = Configuration(
             name=case.name,
             n_samples=len(samples.outputs),
@@ -551,6 +585,7 @@ def audit_sampler(
                 "vocab_size": case.vocab_size,
                 "k": case.k,
                 "exact_law": law.exact,
+                "pilot_samples": pilot_size,
                 "seconds": samples.seconds,
                 "samples_per_second": len(samples.outputs) / samples.seconds
                 if samples.seconds
@@ -558,6 +593,22 @@ def audit_sampler(
             },
         )
         if samples.error is None:
-            config.tests = test_case(law, samples, test, delta=alpha)
+            config.tests = tl.token_tests(
+                case.target_probs,
+                samples.outputs,
+                samples.mismatched_flags,
+                completion_rng,
+                test,
+                delta=alpha,
+            )
+            config.path_tests = tl.path_tests(reference_reach, config.tests)
+            config.details["paths"] = tl.path_counts(samples.outputs, case.k)
+            config.details["round_law"] = tl.round_profile(
+                test_case(law, samples, test, delta=alpha),
+                law.accept,
+                samples.outputs,
+                alpha,
+                reference_name,
+            )
         configurations.append(config)
     return decide(configurations, alpha, tv, power)

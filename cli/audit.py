@@ -8,7 +8,8 @@ Subcommands:
   the exact law of a target model (`--target`), or against a plain sampler (`--baseline`);
 - `transformers`: the installed transformers' assisted generation, universal assisted decoding
   and prompt lookup, one verdict per configuration;
-- `controls`: the built-in negative controls (each must be flagged) and the correct sampler.
+- `controls`: the built-in negative controls (each must be flagged), the correct sampler and
+  three lossless rules whose round laws are not standard SD's (each must be `consistent`).
 
 `sampler` and `generate` run the audited function in a child process (the process boundary of
 `specproof.audit.boundary`): its exits, signals, prints, hangs (`--call-timeout`) and memory
@@ -240,7 +241,10 @@ def add_parser(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(handler=run_transformers)
 
-    p = sub.add_parser("controls", help="run the negative controls (each must be flagged)")
+    p = sub.add_parser(
+        "controls",
+        help="run the controls: broken samplers must be flagged, lossless ones consistent",
+    )
     p.add_argument(
         "--samples", type=positive_int, default=4000, help="samples per case (default 4000)"
     )
@@ -492,18 +496,22 @@ def run_transformers(args: argparse.Namespace) -> int:
 
 def run_controls(args: argparse.Namespace) -> int:
     """`specproof audit controls`: 0 iff every control gets its expected verdict."""
-    from specproof.audit.controls import BROKEN, standard_sd
-    from specproof.audit.sampler import audit_sampler
+    from specproof.audit.controls import BROKEN, LOSSLESS, LOSSLESS_PLAN, standard_sd
+    from specproof.audit.sampler import audit_sampler, default_cases
 
     writable_dir("--report", args.report)
-    runs = [("standard-sd (correct)", standard_sd, "consistent")] + [
-        (name, fn, "not-lossless") for name, fn in BROKEN
-    ]
+    runs = (
+        [("standard-sd (correct)", standard_sd, "consistent")]
+        + [(f"{name} (lossless, other round law)", fn, "consistent") for name, fn in LOSSLESS]
+        + [(name, fn, "not-lossless") for name, fn in BROKEN]
+    )
     results = []
     with _bar(args, "audit controls", len(runs)) as bar:
         for name, fn, expected in runs:
+            lossless_rule = any(fn is rule for _, rule in LOSSLESS)
             audit = audit_sampler(
                 fn,
+                default_cases(args.seed, LOSSLESS_PLAN) if lossless_rule else None,
                 n_samples=None if expected == "consistent" else args.samples,
                 alpha=args.alpha,
                 tv=args.tv,
@@ -520,6 +528,13 @@ def run_controls(args: argparse.Namespace) -> int:
                     "verdict": audit.verdict,
                     "ok": audit.verdict == expected,
                     "flagged_cases": flagged,
+                    "round_law": sorted(
+                        {
+                            c.details.get("round_law", {}).get("summary", "")
+                            for c in audit.configurations
+                        }
+                        - {""}
+                    ),
                     "audit": audit.to_json(),
                 }
             )

@@ -43,6 +43,7 @@ CLAIM_MODULES: list[str] = [
     "specproof.proofs.lookahead",
     "specproof.proofs.slem",
     "specproof.experiments.claims",
+    "specproof.proofs.token_law",
 ]
 
 

@@ -126,6 +126,9 @@ def test_controls_command(capsys):
     assert all(
         c["verdict"] == "not-lossless" for c in data["controls"] if c["expected"] != "consistent"
     )
+    lossless = [c for c in data["controls"] if "lossless, other round law" in c["control"]]
+    assert len(lossless) >= 3 and all(c["verdict"] == "consistent" for c in lossless)
+    assert all(any("differs from standard SD" in s for s in c["round_law"]) for c in lossless)
 
 
 @pytest.mark.slow

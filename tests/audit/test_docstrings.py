@@ -14,6 +14,8 @@ import pytest
         "specproof.audit.stats",
         "specproof.audit.core",
         "specproof.audit.sampler",
+        "specproof.audit.token_law",
+        "specproof.audit.positions",
     ],
 )
 def test_docstring_examples(name):

@@ -193,3 +193,126 @@ def test_two_sample_mode(tiny):
         "diff", _plain(tiny.model, 2.0), _plain(tiny.model), [1, 2, 3], 2, 300, 6, 0
     )
     assert min(t.p_value for t in different.tests.values()) <= 1e-6 / 2
+
+
+def _numpy_sampler(law, hot_from=None):
+    """Samples the exact law with numpy; from output position `hot_from` on, at temperature 2."""
+    hot = Processing(temperature=2.0)
+
+    def generate(prompt_ids, max_new_tokens, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for t in range(max_new_tokens):
+            seq = [*prompt_ids, *out]
+            probs = law.next_probs(seq)
+            if hot_from is not None and t >= hot_from:
+                probs = hot.probs(law.logits([seq])[0], seq)
+            out.append(int(rng.choice(probs.size, p=probs)))
+            if out[-1] == law.eos_token_id:
+                break
+        return out
+
+    return generate
+
+
+@pytest.mark.statistical
+def test_every_output_position_is_tested_given_its_prefix(tiny):
+    """Null: an exact sampler over 4 tokens is not flagged (false failure <= 1e-6) and every
+    output position is a covered path. Negative control: a bug that first shows at the fourth
+    token (temperature 2 there) is flagged, by the fourth position's test; the first three
+    positions' tests do not fire (each is a true null, false failure <= 1e-6)."""
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    audit = audit_generate(_numpy_sampler(law), law, prompt, 4, 3000, tv=0.2)
+    (config,) = audit.configurations
+    assert audit.verdict == "consistent", config.to_json()
+    paths = config.to_json()["paths"]
+    # V ** 4 = 1296 cells: the joint law is tested, and it covers every position.
+    assert [paths[f"output position {t}"]["test"] for t in range(4)] == ["joint"] * 4
+    assert paths["output position 0"]["n"] == 3000 and not config.uncovered
+    assert {f"position@{t}" for t in range(4)} <= set(config.tests)
+    bad = audit_generate(_numpy_sampler(law, hot_from=3), law, prompt, 4, 3000, tv=0.2)
+    (c,) = bad.configurations
+    assert bad.verdict == "not-lossless"
+    assert c.tests["position@3"].p_value <= 1e-6 / len(c.tests)
+    assert all(c.tests[f"position@{t}"].p_value > 1e-6 for t in range(3))
+
+
+def test_a_position_reached_too_rarely_is_named(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    audit = audit_generate(_numpy_sampler(law), law, [1, 2, 3], 3, 60, tv=0.2)
+    (c,) = audit.configurations
+    assert c.verdict == "inconclusive"
+    assert any(m.startswith("output position") for m in c.uncovered)
+
+
+def _sd_loop(law, bonus_bug=False):
+    """A factory: an SD generate loop (K = 1) around a draft given as `seq -> logits`.
+
+    With `bonus_bug`, the bonus token is drawn from the unprocessed target row (temperature and
+    top-p ignored there only)."""
+    processing = law.processing
+
+    def factory(draft_logits):
+        def generate(prompt_ids, max_new_tokens, seed):
+            rng = np.random.default_rng(seed)
+            out = []
+            while len(out) < max_new_tokens:
+                seq = [*prompt_ids, *out]
+                q = processing.probs(draft_logits(seq), seq)
+                x = int(rng.choice(q.size, p=q))
+                p = law.next_probs(seq)
+                if rng.random() * q[x] < p[x]:
+                    out.append(x)
+                    nxt = [*seq, x]
+                    row = law.logits([nxt])[0]
+                    bonus = Processing().probs(row, nxt) if bonus_bug else law.next_probs(nxt)
+                    out.append(int(rng.choice(bonus.size, p=bonus)))
+                else:
+                    residual = np.maximum(p - q, 0.0)
+                    out.append(int(rng.choice(p.size, p=residual / residual.sum())))
+            return out[:max_new_tokens]
+
+        return generate
+
+    return factory
+
+
+@pytest.mark.statistical
+def test_a_bonus_row_bug_is_caught_by_the_draft_equals_target_regime(tiny):
+    """The loop's own draft (the target's logits negated) rarely reaches full acceptance; its
+    bonus row ignores the temperature. At the defaults (2000 samples, two full rounds) the
+    draft=target regime flags it (bonus at T = 1 against T = 0.7: the second position's TV is
+    large, power > 1 - 1e-6 at 2000 samples). Null: the same loop without the bug is not
+    flagged in any regime (false failure <= 1e-6)."""
+    from specproof.audit.regimes import audit_regimes
+
+    law = TargetLaw(tiny.model, Processing(temperature=0.7), tiny.eos_token_id)
+    drafts = {
+        "own": lambda seq: -law.logits([seq])[0],
+        "draft=target": lambda seq: law.logits([seq])[0],
+    }
+    prompt = [1, 2, 3]
+    bad = audit_regimes(_sd_loop(law, bonus_bug=True), law, prompt, drafts, tokens_per_round=2)
+    verdicts = {c.details["regime"]: c.verdict for c in bad.configurations}
+    assert verdicts["draft=target"] == "not-lossless" and bad.verdict == "not-lossless"
+    assert bad.configurations[0].details["max_new_tokens"] == 4  # two full rounds
+    good = audit_regimes(_sd_loop(law), law, prompt, drafts, tokens_per_round=2)
+    assert all(c.verdict != "not-lossless" for c in good.configurations)
+
+
+def test_regimes_refuse_unknown_names(tiny):
+    from specproof.audit.regimes import audit_regimes, regime_draft
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    with pytest.raises(ValueError, match="unknown regimes"):
+        audit_regimes(lambda d: None, law, [1], {"close": None}, tokens_per_round=2)
+    with pytest.raises(ValueError, match="regime must be one of"):
+        regime_draft(tiny.model, "own")
+    far = regime_draft(tiny.model, "far-draft")
+    ids = torch.tensor([[1, 2]])
+    with torch.no_grad():
+        near_logits = tiny.model(ids).logits[0, -1]
+        far_logits = far(ids).logits[0, -1]
+    # Negated output weights: the far draft's likeliest token is the target's least likely.
+    assert int(far_logits.argmax()) == int(near_logits.argmin())

@@ -50,6 +50,9 @@ def test_configurations_cover_every_path():
         "different-tokenizers/greedy",
         "prompt-lookup/sample",
         "prompt-lookup/greedy",
+        "same-tokenizer/sample/plain/draft=target",
+        "same-tokenizer/sample/plain/far-draft",
+        "same-tokenizer/sample/repetition-penalty=1.5/draft=target",
     ]:
         assert any(needle in n for n in names), needle
     assert all(c.mode == "prompt-lookup" for c in configurations(["prompt-lookup"]))
@@ -59,6 +62,10 @@ def test_configurations_cover_every_path():
     with pytest.raises(ValueError, match="mode"):
         configurations(["nope"])
     assert set(MODES) == {"same-tokenizer", "different-tokenizers", "prompt-lookup"}
+    regimes = {c.regime for c in configurations(["same-tokenizer"], True)}
+    assert regimes == {"own", "draft=target", "far-draft"}
+    deep = [c for c in configurations() if c.regime == "draft=target"]
+    assert all(c.new_tokens == 4 for c in deep)  # two full rounds of K + 1 = 2 tokens
 
 
 @pytest.mark.slow
@@ -111,3 +118,21 @@ def test_sampling_paths(models):
             assert (c.verdict == "not-lossless") == (not probe["consistent"]), (c.to_json(), probe)
         else:
             assert c.verdict != "not-lossless", c.to_json()
+
+
+def test_a_generation_that_never_drafted_is_never_consistent(models):
+    """With max_new_tokens = 1 assisted generation drafts nothing (one new token, no room for a
+    draft): the audit says so and the configuration is not `consistent`, whatever its tests.
+    Control: at max_new_tokens = 2 the drafter is called."""
+
+    def plain(config):
+        return config.name == "same-tokenizer/sample/plain"
+
+    for m, drafted in ((1, False), (2, True)):
+        audit = audit_transformers(
+            ["same-tokenizer"], True, Processing(), 40, m, models=models, select=plain
+        )
+        (c,) = audit.configurations
+        assert (c.details["drafter_forward_calls"] > 0) == drafted
+        assert (c.not_consistent_because is None) == drafted
+        assert c.verdict != "consistent" or drafted

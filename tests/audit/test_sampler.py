@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specproof.audit.controls import BROKEN, inverse_cdf, standard_sd
+from specproof.audit.controls import BROKEN, LOSSLESS, LOSSLESS_PLAN, standard_sd
 from specproof.audit.sampler import (
     DEFAULT_PLAN,
     audit_sampler,
@@ -68,6 +68,9 @@ def test_default_cases_cover_the_promised_corners():
     vs = [c.vocab_size for c in cases]
     ks = [c.k for c in cases]
     assert min(vs) == 2 and max(vs) >= 1000 and min(ks) == 1 and max(ks) == 8
+    for c in cases:  # every position is reached with probability >= 0.15 or not at all
+        reach = np.cumprod(np.concatenate([[1.0], round_law(c).accept.sum(1)]))
+        assert all(r == 0 or r >= 0.15 for r in reach), (c.name, reach)
     assert any((c.target_probs == 0).any() for c in cases)  # zeros
     assert any((c.target_probs == 1).any() for c in cases)  # point masses
     assert any(np.array_equal(c.target_probs[:-1], c.draft_probs) for c in cases)  # equal rows
@@ -79,11 +82,12 @@ def test_default_cases_cover_the_promised_corners():
 
 def test_the_correct_sampler_is_consistent():
     """False-failure probability <= alpha = 1e-6."""
-    audit = audit_sampler(standard_sd, seed=11)
+    audit = audit_sampler(standard_sd, seed=11, tv=0.1)
     assert audit.verdict == "consistent", [c.to_json() for c in audit.configurations]
     for c in audit.configurations:
-        assert c.n_samples >= c.n_required
+        assert c.n_samples >= c.n_required and not c.uncovered
         assert c.main.tv_upper >= c.main.tv_hat
+        assert not c.details["round_law"]["differs"]
 
 
 @pytest.mark.parametrize("name, broken", BROKEN, ids=[b[0] for b in BROKEN])
@@ -151,38 +155,84 @@ def test_too_few_samples_is_inconclusive():
     assert c.n_samples < c.n_required
 
 
-def sample_and_match(target_probs, draft_probs, draft_tokens, rng):
-    """Exact-match verification: the target samples; keep drafts while they match."""
-    out = []
-    for i, x in enumerate(draft_tokens):
-        y = inverse_cdf(target_probs[i], rng.random())
-        out.append(y)
-        if y != x:
-            return out
-    out.append(inverse_cdf(target_probs[-1], rng.random()))
+@pytest.mark.parametrize("name, lossless", LOSSLESS, ids=[c[0] for c in LOSSLESS])
+def test_lossless_rules_with_other_round_laws_are_consistent_and_profiled(name, lossless):
+    """False-failure probability <= alpha = 1e-6 per rule. Their round laws differ from standard
+    SD's (a power statement, as for the broken controls): reported, never a loss."""
+    cases = default_cases(3, LOSSLESS_PLAN[:4])
+    audit = audit_sampler(lossless, cases, seed=3, tv=0.1)
+    assert audit.verdict == "consistent", [c.to_json() for c in audit.configurations]
+    profiles = [c.details["round_law"] for c in audit.configurations]
+    assert any(p["differs"] and "differs from standard SD" in p["summary"] for p in profiles)
+
+
+def test_sample_and_match_has_lower_acceptance_than_standard_sd():
+    (case,) = [make_case(np.random.default_rng(2), 4, 2, "peaked")]
+    audit = audit_sampler(dict(LOSSLESS)["sample-and-match"], [case], tv=0.1)
+    (c,) = audit.configurations
+    assert c.verdict == "consistent"
+    assert c.details["round_law"]["summary"] == "differs from standard SD: lower acceptance"
+    baseline = audit_sampler(standard_sd, [case], tv=0.1).configurations[0]
+    assert baseline.details["round_law"]["differs"] is False
+
+
+def test_the_round_law_reference_is_selectable_and_never_decides_the_verdict():
+    cases = default_cases(0, LOSSLESS_PLAN[:4])
+    sample_and_match = dict(LOSSLESS)["sample-and-match"]
+    audit = audit_sampler(sample_and_match, cases, algorithm="exact_match", tv=0.1)
+    assert audit.verdict == "consistent"
+    assert not any(c.details["round_law"]["differs"] for c in audit.configurations)
+
+
+def _bonus_ignores_its_row(target_probs, draft_probs, draft_tokens, rng):
+    out = standard_sd(target_probs, draft_probs, draft_tokens, rng)
+    if len(out) == len(draft_tokens) + 1:
+        out[-1] = int(np.argmax(target_probs[-1]))
     return out
 
 
-def test_the_audited_algorithm_is_selectable():
-    cases = default_cases()[:6]
-    assert audit_sampler(sample_and_match, cases, algorithm="exact_match").verdict == "consistent"
-    # Sample-and-match is lossless but its round law is not standard SD's.
-    assert audit_sampler(sample_and_match, cases, n_samples=4000).verdict == "not-lossless"
+def test_paths_are_reported_and_a_rare_path_makes_the_case_inconclusive():
+    # Draft rows far from the target rows: full acceptance (the bonus path) is rare.
+    from specproof.audit.sampler import Case
+
+    target = np.array([[0.5, 0.25, 0.25], [0.25, 0.25, 0.5], [0.25, 0.5, 0.25]])
+    draft = np.array([[0.0625, 0.0625, 0.875], [0.875, 0.0625, 0.0625]])
+    case = Case("far", target, draft)
+    audit = audit_sampler(standard_sd, [case], n_samples=3000)
+    (c,) = audit.configurations
+    paths = c.to_json()["paths"]
+    assert set(paths) == {"position 0", "position 1", "bonus (full acceptance)"}
+    assert paths["position 0"]["n"] == 3000 > paths["bonus (full acceptance)"]["n"] > 0
+    assert (
+        c.details["paths"]["ended"]["bonus (full acceptance)"]
+        == paths["bonus (full acceptance)"]["n"]
+    )
+    assert c.verdict == "inconclusive"
+    assert any(m.startswith("bonus (full acceptance)") for m in c.uncovered)
+    # With a planned size the bonus path is covered: consistent (false failure <= 1e-6) ...
+    planned = audit_sampler(standard_sd, [case]).configurations[0]
+    assert planned.verdict == "consistent" and not planned.uncovered
+    # ... and a bug in the bonus row alone is caught (power >= 0.99 at the planned size).
+    assert audit_sampler(_bonus_ignores_its_row, [case]).verdict == "not-lossless"
+
+
+CORRECT = [("standard-sd", standard_sd), *LOSSLESS]
 
 
 @pytest.mark.slow
 @pytest.mark.statistical
-def test_end_to_end_false_failure_rate_is_at_most_alpha():
-    """200 audits of the correct sampler at alpha = 0.05 (each over 2 cases, 300 samples):
-    the number flagged stays below the binomial(200, 0.05) 1e-6 upper quantile (false-failure
-    probability of this test <= 1e-6 if the audit is calibrated). Negative control: the same
-    runs on a broken sampler are flagged far more often."""
+@pytest.mark.parametrize("name, correct", CORRECT, ids=[c[0] for c in CORRECT])
+def test_end_to_end_false_failure_rate_is_at_most_alpha(name, correct):
+    """200 audits of a lossless rule (standard SD, or one whose round law differs) at
+    alpha = 0.05, each over 2 cases with 300 samples: the number flagged `not-lossless` stays
+    below the binomial(200, 0.05) 1e-6 upper quantile (false-failure probability of this test
+    <= 1e-6 if the token-law verdict is calibrated). Negative control: the same runs on a broken
+    sampler are flagged far more often."""
     rng = np.random.default_rng(0)
     cases = [make_case(rng, 3, 2, "random"), make_case(rng, 4, 1, "zeros")]
     reps = 200
     flagged = sum(
-        audit_sampler(standard_sd, cases, n_samples=300, alpha=0.05, seed=s).verdict
-        == "not-lossless"
+        audit_sampler(correct, cases, n_samples=300, alpha=0.05, seed=s).verdict == "not-lossless"
         for s in range(reps)
     )
     assert flagged <= stats.binom.isf(1e-6, reps, 0.05)
