@@ -3,9 +3,9 @@
 A [`Claim`][specproof.proofs.registry.Claim] has a name (prefixed by its algorithm's short
 name: `sd_`, `exact_match_`, `greedy_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`, `dsi_`,
 `rank_`; `audit_` for the auditor's criteria), a statement, a method and a check function.
-The check returns an [`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the registry
-times it and turns any exception into an `unknown` result that carries the error, so a broken
-check is never reported as a proof.
+The check returns an [`Outcome`][specproof.proofs.registry.Outcome] (status and
+certificate, as data); the registry times it and turns any exception into an `unknown` result
+that carries the error, so a broken check is never reported as a proof.
 
 Statuses:
 
