@@ -1,11 +1,11 @@
 """The theorem registry: named claims, how each is checked, and what the check returned.
 
 A [`Claim`][specproof.proofs.registry.Claim] has a name (prefixed by its algorithm's short
-name: `sd_`, `exact_match_`, `greedy_`, `union_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`, `dsi_`,
-`rank_`), a statement, a method and a check function. The check returns an
-[`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the registry
-times it and turns any exception into an `unknown` result that carries the error, so a broken
-check is never reported as a proof.
+name: `sd_`, `exact_match_`, `greedy_`, `union_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`,
+`dsi_`, `rank_`; `audit_` for the auditor's criteria), a statement, a method and a check
+function. The check returns an [`Outcome`][specproof.proofs.registry.Outcome] (status and
+certificate, as data); the registry times it and turns any exception into an `unknown` result
+that carries the error, so a broken check is never reported as a proof.
 
 Statuses:
 

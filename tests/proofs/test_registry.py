@@ -104,5 +104,6 @@ def test_default_registry_claims_all_pass():
         "disco_",
         "dsi_",
         "rank_",
+        "audit_",
     )
     assert all(name.startswith(prefixes) for name in names)
