@@ -25,6 +25,8 @@ from typing import Any
 
 #: Display names of claim-name prefixes that are topics, not registered algorithms.
 TOPICS = {
+    "disco": "Lookahead policies (DISCO)",
+    "audit": "Audit criteria",
     "dsi": "DSI",
     "rank": "Implicit rank minimisation",
 }
