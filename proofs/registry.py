@@ -105,6 +105,10 @@ class Claim:
             `experiment`, ...).
         check: `check(options) -> Outcome`.
         thorough_only: run only under `--thorough` (long proofs).
+        scope: which instances the status covers, in a few words (`all V (lemma)`,
+            `V = 2..8 (2..16 thorough)`, `K = 1..6`, `generated instances (see certificate)`,
+            `one exact witness`), so that `proved` never reads as more than it covers. Every
+            claim of the default registry states one (a test enforces it).
     """
 
     name: str
@@ -112,6 +116,7 @@ class Claim:
     method: str
     check: Check
     thorough_only: bool = False
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class ClaimResult:
     status: Status
     seconds: float
     certificate: dict[str, Any]
+    scope: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The record as plain JSON data."""
@@ -134,6 +140,7 @@ class ClaimResult:
             "status": self.status,
             "seconds": self.seconds,
             "certificate": self.certificate,
+            "scope": self.scope,
         }
 
 
@@ -151,12 +158,18 @@ class Registry:
         return claim
 
     def claim(
-        self, name: str, statement: str, method: str, *, thorough_only: bool = False
+        self,
+        name: str,
+        statement: str,
+        method: str,
+        *,
+        thorough_only: bool = False,
+        scope: str = "",
     ) -> Callable[[Check], Check]:
-        """Decorator: register the decorated check function under `name`."""
+        """Decorator: register the decorated check function under `name` (see `Claim`)."""
 
         def register(check: Check) -> Check:
-            self.add(Claim(name, statement, method, check, thorough_only))
+            self.add(Claim(name, statement, method, check, thorough_only, scope))
             return check
 
         return register
@@ -199,6 +212,7 @@ def run_claim(claim: Claim, options: CheckOptions) -> ClaimResult:
         status,
         time.perf_counter() - start,
         certificate,
+        claim.scope,
     )
 
 
@@ -215,6 +229,33 @@ def run_claims(
         if on_result is not None:
             on_result(result)
     return results
+
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "i.i.d.", "vs.", "cf.", "etc.")
+
+
+def first_sentence(statement: str, width: int | None = None) -> str:
+    """The statement's first sentence: up to its first `. ` outside `$...$` maths.
+
+    Abbreviations (`e.g.`, `i.e.`, `i.i.d.`, `vs.`, `cf.`) do not end a sentence.
+
+    Args:
+        statement: the claim's statement.
+        width: cut the sentence to at most this many characters, ending with `...` when cut
+            (None: no cut).
+    """
+    text = " ".join(statement.split())
+    in_maths = False
+    for i, char in enumerate(text):
+        if char == "$":
+            in_maths = not in_maths
+        elif char == "." and not in_maths and text[i + 1 : i + 2] in (" ", ""):
+            if not text[: i + 1].endswith(_ABBREVIATIONS):
+                text = text[: i + 1]
+                break
+    if width is not None and len(text) > width:
+        text = text[: max(width - 3, 0)].rstrip() + "..."
+    return text
 
 
 REGISTRY = Registry()
