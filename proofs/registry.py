@@ -241,8 +241,8 @@ def first_sentence(statement: str, width: int | None = None) -> str:
 
     Args:
         statement: the claim's statement.
-        width: cut the sentence to at most this many characters, ending with `...` when cut
-            (None: no cut).
+        width: cut the sentence to at most this many characters, ending with `...` when cut,
+            at a space and never inside `$...$` maths (None: no cut).
     """
     text = " ".join(statement.split())
     in_maths = False
@@ -254,7 +254,11 @@ def first_sentence(statement: str, width: int | None = None) -> str:
                 text = text[: i + 1]
                 break
     if width is not None and len(text) > width:
-        text = text[: max(width - 3, 0)].rstrip() + "..."
+        cut = text[: max(width - 3, 0)]
+        text = cut if text[len(cut)] == " " or " " not in cut else cut[: cut.rindex(" ")]
+        if text.count("$") % 2:  # never cut inside maths: end before its opening `$`
+            text = text[: text.rindex("$")]
+        text = text.rstrip() + "..."
     return text
 
 
