@@ -3,10 +3,10 @@
 A [`Claim`][specproof.proofs.registry.Claim] has a name (prefixed by its algorithm's short
 name: `sd_`, `exact_match_`, `greedy_`, `union_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`, `dsi_`,
 `rank_`), a statement, a method, a scope (which instances its status covers: `V = 2..8`,
-`all V (lemma)`, `generated instances (see certificate)`, ...) and a check function. The check returns an
-[`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the registry
-times it and turns any exception into an `unknown` result that carries the error, so a broken
-check is never reported as a proof.
+`all V (lemma)`, `generated instances (see certificate)`, ...) and a check function. The check
+returns an [`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the
+registry times it and turns any exception into an `unknown` result that carries the error, so a
+broken check is never reported as a proof.
 
 Statuses:
 
