@@ -150,7 +150,7 @@ def prove_tli_ge_union(
     r"$(|T|, |D|, |I|) \in \{(1,2,1), (2,2,1), (2,3,2), (3,3,2), (3,3,3)\}$ (more under "
     r"`--thorough`).",
     "z3",
-    scope="5 listed (|T|, |D|, |I|) (more thorough)",
+    scope="5 size triples (|T|, |D|, |I|) (8 thorough)",
 )
 def check_tli_acceptance_ge_union_smt(options: CheckOptions) -> Outcome:
     """The ordering and its equality condition for fixed shapes."""
