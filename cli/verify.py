@@ -11,6 +11,9 @@ from .checks import number, seed
 from .exit_codes import CommandError
 from .output import format_table, print_json, progress
 
+STATEMENT_WIDTH = 60
+"""The table shows a statement's first sentence cut to this many characters."""
+
 
 def add_parser(subparsers: Any) -> None:
     """Add the `verify` subcommand."""
@@ -18,7 +21,8 @@ def add_parser(subparsers: Any) -> None:
         "verify",
         help="run the proof-check suite (every registered claim)",
         description=(
-            "Run every registered claim and print a table (name, method, status, time). "
+            "Run every registered claim and print a table (name, method, status, time, scope: "
+            "which instances the status covers, and the statement's first sentence). "
             "Statuses: proved, checked (exact on every listed instance), measured (an "
             "experiment's stated thresholds held; the certificate holds the numbers and seeds), "
             "refuted, unknown. "
@@ -45,19 +49,42 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected claims."""
-    from specproof.proofs.registry import STATUSES, CheckOptions, default_registry, run_claims
+    from specproof.proofs.registry import (
+        STATUSES,
+        CheckOptions,
+        default_registry,
+        first_sentence,
+        run_claims,
+    )
 
     claims = default_registry().select(args.only, thorough=args.thorough)
     if not claims:
         raise CommandError(f"--only: no claim matches {args.only!r}", exit_codes.USAGE)
     if args.list:
-        rows = [(c.name, c.method, "thorough" if c.thorough_only else "") for c in claims]
         if args.json:
             print_json(
-                [{"name": c.name, "statement": c.statement, "method": c.method} for c in claims]
+                [
+                    {
+                        "name": c.name,
+                        "statement": c.statement,
+                        "method": c.method,
+                        "scope": c.scope,
+                        "thorough_only": c.thorough_only,
+                    }
+                    for c in claims
+                ]
             )
         else:
-            print(format_table(["name", "method", ""], rows))
+            rows = [
+                (
+                    c.name + (" (thorough)" if c.thorough_only else ""),
+                    c.method,
+                    c.scope,
+                    first_sentence(c.statement, STATEMENT_WIDTH),
+                )
+                for c in claims
+            ]
+            print(format_table(["name", "method", "scope", "statement"], rows))
         return 0
     options = CheckOptions(thorough=args.thorough, seed=args.seed, timeout_s=args.timeout)
     with progress(len(claims), "verify") as bar:
@@ -70,8 +97,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([r.to_json() for r in results])
     else:
-        rows = [(r.name, r.method, r.status, f"{r.seconds:.2f}s") for r in results]
-        print(format_table(["name", "method", "status", "time"], rows))
+        rows = [
+            (
+                r.name,
+                r.method,
+                r.status,
+                f"{r.seconds:.2f}s",
+                r.scope,
+                first_sentence(r.statement, STATEMENT_WIDTH),
+            )
+            for r in results
+        ]
+        print(format_table(["name", "method", "status", "time", "scope", "statement"], rows))
         total = sum(r.seconds for r in results)
         counts = {s: sum(r.status == s for r in results) for s in STATUSES}
         print(

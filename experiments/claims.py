@@ -265,6 +265,7 @@ def judge_depth_trend(run: DeepRun, ceiling: float = DEEPEST_MEDIAN_CEILING) -> 
     "$x_{1,2} = (\\pm 1, 0.99)/\\|(1, 0.99)\\|$, $y = I_2$, the weights are exhibited exactly "
     "(stable rank of $W_1$ exactly 1), while a linear network would need rank 2.",
     "sympy",
+    scope="all independent x1, x2 in R^2 + paper's data",
 )
 def check_rank_one_interpolant(options: CheckOptions) -> Outcome:
     """The general identity symbolically, then the paper's instance in exact arithmetic."""
@@ -283,6 +284,7 @@ def check_rank_one_interpolant(options: CheckOptions) -> Outcome:
     "$\\|W_1\\|_F^2/\\|W_1\\|_2^2 > 1.5$, although a rank-1 interpolant exists.",
     "experiment",
     thorough_only=True,
+    scope="one experiment: 256 seeds",
 )
 def check_depth2_high_rank_fraction(options: CheckOptions) -> Outcome:
     """Measure the fraction of fitting runs above the threshold (shared run with the next claim)."""
@@ -297,6 +299,7 @@ def check_depth2_high_rank_fraction(options: CheckOptions) -> Outcome:
     "approximately: every fitting run has stable rank of $W_1$ at least 1.1.",
     "experiment",
     thorough_only=True,
+    scope="one experiment: 256 seeds",
 )
 def check_depth2_away_from_rank_one(options: CheckOptions) -> Outcome:
     """Measure the smallest stable rank of $W_1$ over the fitting runs."""
@@ -314,6 +317,7 @@ def check_depth2_away_from_rank_one(options: CheckOptions) -> Outcome:
     "and at most 1.2 at $L = 6$.",
     "experiment",
     thorough_only=True,
+    scope="one experiment: L = 2..6, 8 seeds each",
 )
 def check_deep_product_rank(options: CheckOptions) -> Outcome:
     """Train the depth sweep and compare the medians."""

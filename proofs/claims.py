@@ -37,13 +37,20 @@ LOSSLESS_METHOD = "hypothesis + exact enumeration"
 ACCEPTANCE_METHOD = "hypothesis + exact arithmetic"
 """The method of every acceptance claim made by `acceptance_claim`."""
 
+GENERATED_SCOPE = "generated instances (see certificate)"
+"""The scope of a claim checked on generated instances (the factories' default)."""
+
 
 def _name(algorithm: str | Verifier) -> str:
     return algorithm if isinstance(algorithm, str) else algorithm.name
 
 
 def lossless_claim(
-    algorithm: str | Verifier, statement: str, *, registry: Registry = REGISTRY
+    algorithm: str | Verifier,
+    statement: str,
+    *,
+    scope: str = GENERATED_SCOPE,
+    registry: Registry = REGISTRY,
 ) -> Check:
     """Register `<algorithm>_lossless`, checked by `check_lossless`, and return its check.
 
@@ -51,10 +58,11 @@ def lossless_claim(
         algorithm: the algorithm's name (the claim's prefix) or its `Verifier` (named by its
             `name`).
         statement: the claim in words and LaTeX maths.
+        scope: which instances its status covers (`Claim.scope`).
         registry: where to register it (the default registry unless a test passes its own).
     """
     check: Check = partial(check_lossless, algorithm)
-    registry.claim(f"{_name(algorithm)}_lossless", statement, LOSSLESS_METHOD)(check)
+    registry.claim(f"{_name(algorithm)}_lossless", statement, LOSSLESS_METHOD, scope=scope)(check)
     return check
 
 
@@ -65,6 +73,7 @@ def acceptance_claim(
     *,
     equal_to: Mapping[str, RateFormula],
     at_most: Mapping[str, RateFormula] | None = None,
+    scope: str = GENERATED_SCOPE,
     registry: Registry = REGISTRY,
 ) -> Check:
     """Register `<algorithm>_<suffix>`, checked by `check_acceptance`, and return its check.
@@ -76,12 +85,13 @@ def acceptance_claim(
         statement: the claim in words and LaTeX maths.
         equal_to: rate formulas the executed acceptance rate must equal, by name.
         at_most: rate formulas the executed acceptance rate must not exceed, by name.
+        scope: which instances its status covers (`Claim.scope`).
         registry: where to register it (the default registry unless a test passes its own).
     """
     check: Check = partial(
         check_acceptance, algorithm, equal_to=dict(equal_to), at_most=dict(at_most or {})
     )
-    registry.claim(f"{_name(algorithm)}_{suffix}", statement, ACCEPTANCE_METHOD)(check)
+    registry.claim(f"{_name(algorithm)}_{suffix}", statement, ACCEPTANCE_METHOD, scope=scope)(check)
     return check
 
 
@@ -93,6 +103,7 @@ def distribution_claim(
     sizes: Sequence[int],
     thorough_sizes: Sequence[int],
     track: bool = True,
+    scope: str | None = None,
     registry: Registry = REGISTRY,
 ) -> Check:
     """Register `name` (method `z3`), checked by `check_distribution_claim`, and return its check.
@@ -104,17 +115,30 @@ def distribution_claim(
         sizes: the vocabulary sizes proved.
         thorough_sizes: the sizes proved under `--thorough`.
         track: ask z3 for an unsat core.
+        scope: which instances its status covers (`Claim.scope`); None: the sizes, as
+            `V = 2..8 (2..16 thorough)`.
         registry: where to register it (the default registry unless a test passes its own).
     """
     check: Check = partial(
         check_distribution_claim, claim, list(sizes), list(thorough_sizes), track=track
     )
-    registry.claim(name, statement, "z3")(check)
+    if scope is None:
+        scope = f"V = {_sizes(sizes)} ({_sizes(thorough_sizes)} thorough)"
+    registry.claim(name, statement, "z3", scope=scope)(check)
     return check
+
+
+def _sizes(sizes: Sequence[int]) -> str:
+    """`2..8` for a run of consecutive sizes, else `2, 3, 5`."""
+    values = sorted(sizes)
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}..{values[-1]}"
+    return ", ".join(map(str, values))
 
 
 __all__ = [
     "ACCEPTANCE_METHOD",
+    "GENERATED_SCOPE",
     "LOSSLESS_METHOD",
     "acceptance_claim",
     "distribution_claim",

@@ -42,6 +42,7 @@ def _refuted(**counterexample: Any) -> Outcome:
     "tokens costs $\\min(Dc + 1, T) \\le T$ (the target-only chain), and the segments' $T$ sum to "
     "$S$. Proved by that lemma (z3) and corroborated on simulated paths.",
     "z3 lemma + simulation",
+    scope="all paths (lemma); simulated paths",
 )
 def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
     """The lemma by z3, then every simulated path of a grid."""
@@ -81,6 +82,7 @@ def check_dsi_not_slower_than_nonsi(options: CheckOptions) -> Outcome:
     "$S = 7$, drafts right at positions 0-4 and wrong at 5: SI $17/3$ (its bonus tokens skip "
     "positions 2 and 5), DSI $6$ (the bonus-aware DSI finds the rejection at position 5 no earlier).",
     "exact witness + simulation",
+    scope="exact witnesses; simulated grid",
 )
 def check_dsi_not_pathwise_faster_than_si(options: CheckOptions) -> Outcome:
     """Evaluate the witness exactly and with the vectorised simulator; count violating paths."""
@@ -150,6 +152,7 @@ def _refuted_ordering(
     "expected total cost of $S \\in \\{1, 2, 3, 5, 8, 13\\}$ tokens (exact recursions, all end "
     "effects) on $c = i/10$, $a = j/10$, $K = 1..4$.",
     "exact enumeration",
+    scope="grid in certificate (K = 1..8)",
 )
 def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
     """Exact comparisons on grids."""
@@ -184,6 +187,7 @@ def check_dsi_faster_than_si_expected(options: CheckOptions) -> Outcome:
     "and otherwise $U \\le$ SI: a polynomial inequality (linear in $c$) proved by z3 (unsat of its "
     "negation). At $a = 1$: DSI $= c \\le (Kc + 1)/(K + 1) =$ SI.",
     "z3 (nonlinear real arithmetic)",
+    scope="K = 1..6 (1..8 thorough), all c, a",
 )
 def check_dsi_faster_than_si_symbolic(options: CheckOptions) -> Outcome:
     """One z3 query per $K$; the bound steps are checked exactly on a grid as a guard."""
@@ -230,6 +234,7 @@ def check_dsi_faster_than_si_symbolic(options: CheckOptions) -> Outcome:
     "$K = 1..20$). Witness: $c = 0.9$, $a = 0.3$, $K = 3$ gives SI $\\approx 2.61$, DSI $= 1$. DSI is "
     "never slower than non-SI there.",
     "sympy identity + exact witness",
+    scope="K = 1..20 (identity) + one witness",
 )
 def check_si_slower_region(options: CheckOptions) -> Outcome:
     """The identity for each K by sympy, then the witness in Fractions."""
@@ -262,6 +267,7 @@ def check_si_slower_region(options: CheckOptions) -> Outcome:
     "costs are equal; with $n = \\lceil 1/(Kc) \\rceil - 1 \\ge 1$ full blocks do wait on some "
     "simulated path (the bound is tight). Checked on simulated paths (FCFS queueing).",
     "simulation (event queue)",
+    scope="simulated paths (see certificate)",
 )
 def check_target_server_count(options: CheckOptions) -> Outcome:
     """Queueing simulation on a few configurations."""
@@ -327,6 +333,7 @@ def check_target_server_count(options: CheckOptions) -> Outcome:
     "and the bonus token, and random worker delays, the DSI runtime's output equals the target's "
     "autoregressive decoding with the same per-position uniforms, token for token.",
     "exact comparison (runtime over the reference)",
+    scope="generated instances: V = 3, K = 1..3",
 )
 def check_dsi_lossless_toy(options: CheckOptions) -> Outcome:
     """Run the DSI orchestrator over `ToyTarget`/`ToyDrafter` and compare exactly."""

@@ -123,6 +123,7 @@ def prove_output_is_target(
     r"$q(y)p(y) + \sum_{x \ne y} q(x)p(y) = p(y)$ for all distributions $p, q$ "
     r"(the formula expanded symbolically for $V = 1, \dots, 8$; $V \le 16$ thorough).",
     "sympy",
+    scope="V = 1..8 (1..16 thorough)",
 )
 def check_exact_match_output_is_target(options: CheckOptions) -> Outcome:
     """The exact-match output formula equals the target.
@@ -258,6 +259,7 @@ def prove_ordering_any_vocabulary(
     r"($\min(a, b) \ge ab$ on $[0, 1]^2$) summed over tokens; the linear combination step is run "
     r"by z3 at $V = 1000$ ($V = 2000$ thorough).",
     "z3",
+    scope="all V (lemma; sum step at V = 1000)",
 )
 def check_exact_match_acceptance_le_sd_any_vocabulary(options: CheckOptions) -> Outcome:
     """The acceptance ordering for every $V$.

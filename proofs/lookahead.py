@@ -93,6 +93,7 @@ def check_lookahead_lossless(
     "generated toy-LM pair, policy, prefix and $n$ the exact law of the first $n$ output tokens "
     "equals the target's autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_disco_lookahead_lossless(options: CheckOptions) -> Outcome:
     """Law equality under generated policies."""
@@ -121,6 +122,7 @@ def peeking_witness() -> tuple[ToyLM, Fraction, Fraction]:
     "accepted, else takes a bonus token) is NOT lossless. Witness: $p = (1/2, 1/2)$, "
     "$q = (1, 0)$, $K = 1$: it outputs the first token with probability $3/4$, not $1/2$.",
     "exact witness",
+    scope="one exact witness",
 )
 def check_disco_peeking_lookahead_not_lossless(options: CheckOptions) -> Outcome:
     """Compute the witness's laws exactly."""

@@ -120,6 +120,7 @@ def rdk_law_equality(instance: RoundInstance) -> dict[str, Any] | None:
     r"exact law of the first $n$ output tokens of standard SD with proposals "
     r"$\mathrm{TLI}(q) M$ equals the target's autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_rdk_lossless(options: CheckOptions) -> Outcome:
     """Law equality of the speculative loop with RDK proposals."""
@@ -170,6 +171,7 @@ def step_law_is_target(
     r"token has law exactly $q' M$, the output token has law exactly $p$, and the acceptance "
     r"probability is exactly $\sum_y \min(p(y), (q'M)(y))$.",
     "hypothesis + exact arithmetic",
+    scope="generated instances (see certificate)",
 )
 def check_rdk_step_law(options: CheckOptions) -> Outcome:
     """Exact one-step laws of the pinned two-stage rule."""
@@ -227,6 +229,7 @@ def prove_proposal_is_distribution(vocab_sizes: range) -> Outcome:
     r"symbolically for $V = 1, \dots, 6$; $\le 9$ thorough), so the single-step SD theorem "
     r"`sd_output_is_target_symbolic` (every distribution $q$) gives output law $p$.",
     "sympy",
+    scope="V = 1..6 (1..9 thorough)",
 )
 def check_rdk_lossless_symbolic(options: CheckOptions) -> Outcome:
     """Proved by [`prove_proposal_is_distribution`][specproof.proofs.rdk.prove_proposal_is_distribution]."""
@@ -240,6 +243,7 @@ def check_rdk_lossless_symbolic(options: CheckOptions) -> Outcome:
     r"$q'$ (symbolic $q', r, \lambda$; $V = 1, \dots, 6$, $\le 10$ thorough). The left side costs "
     r"$O(N)$, the right $O(N^2)$.",
     "sympy",
+    scope="V = 1..6 (1..10 thorough)",
 )
 def check_rdk_first_order_is_kernel(options: CheckOptions) -> Outcome:
     """`mixture_probs` equals `rdk_proposal_probs` with the rank-one kernel, by expansion."""
@@ -295,6 +299,7 @@ def prove_mixture_midpoint_concave(timeout_s: float) -> Outcome:
     r"term is midpoint concave in $\lambda$ for all real $p, q', r, \lambda_1, \lambda_2$ (z3 "
     r"refutes the negation), and a continuous sum of midpoint-concave terms is concave.",
     "z3",
+    scope="all real p, q', r, lambda (per-term lemma)",
 )
 def check_rdk_mixture_concave(options: CheckOptions) -> Outcome:
     """Proved by [`prove_mixture_midpoint_concave`][specproof.proofs.rdk.prove_mixture_midpoint_concave]."""
@@ -358,6 +363,7 @@ def _mixture_json(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any]:
     r"(exactly, at interior points of every segment), its slopes decrease, and its right "
     r"derivative at 0 is $\alpha'(0^+) = \sum_{q'<p}(r - q') + \sum_{q'=p}\min(0, r - q')$.",
     "hypothesis + exact arithmetic",
+    scope="generated instances (see certificate)",
 )
 def check_rdk_mixture_piecewise_linear(options: CheckOptions) -> Outcome:
     """Exact check over generated $(p, q', r)$."""
@@ -398,6 +404,7 @@ def oracle_dominates(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any] | None
     r"strictly iff $\alpha'(0^+) > 0$; and $\lambda^*$ (maximum over the kinks and ends) beats "
     r"every $\lambda$ of a 1/48 grid.",
     "hypothesis + exact arithmetic",
+    scope="generated instances (see certificate)",
 )
 def check_rdk_oracle_dominates(options: CheckOptions) -> Outcome:
     """Exact check over generated $(p, q', r)$."""
@@ -477,6 +484,7 @@ def find_fixed_mix_loss(vocab_size: int, mix: Fraction, timeout_s: float) -> Out
     r"with $M_{1/2}$). Family: $p = q' \ne r$ gives $\alpha(\lambda) = 1 - \lambda\,"
     r"\mathrm{TV}(q', r) < 1$. So $\lambda$ must be chosen, not fixed blindly.",
     "z3 (witness)",
+    scope="one exact witness",
 )
 def check_rdk_fixed_mix_can_lose(options: CheckOptions) -> Outcome:
     """Proved by [`find_fixed_mix_loss`][specproof.proofs.rdk.find_fixed_mix_loss]."""

@@ -2,10 +2,12 @@
 
 A [`Claim`][specproof.proofs.registry.Claim] has a name (prefixed by its algorithm's short
 name: `sd_`, `exact_match_`, `greedy_`, `union_`, `tli_`, `slem_`, `slrs_`, `rdk_`, `disco_`,
-`dsi_`, `rank_`; `audit_` for the auditor's criteria), a statement, a method and a check
-function. The check returns an [`Outcome`][specproof.proofs.registry.Outcome] (status and
-certificate, as data); the registry times it and turns any exception into an `unknown` result
-that carries the error, so a broken check is never reported as a proof.
+`dsi_`, `rank_`; `audit_` for the auditor's criteria), a statement, a method, a scope (which
+instances its status covers: `V = 2..8`, `all V (lemma)`, `generated instances (see
+certificate)`, ...) and a check function. The check returns an
+[`Outcome`][specproof.proofs.registry.Outcome] (status and certificate, as data); the registry
+times it and turns any exception into an `unknown` result that carries the error, so a broken
+check is never reported as a proof.
 
 Statuses:
 
@@ -106,6 +108,10 @@ class Claim:
             `experiment`, ...).
         check: `check(options) -> Outcome`.
         thorough_only: run only under `--thorough` (long proofs).
+        scope: which instances the status covers, in a few words (`all V (lemma)`,
+            `V = 2..8 (2..16 thorough)`, `K = 1..6`, `generated instances (see certificate)`,
+            `one exact witness`), so that `proved` never reads as more than it covers. Every
+            claim of the default registry states one (a test enforces it).
     """
 
     name: str
@@ -113,6 +119,7 @@ class Claim:
     method: str
     check: Check
     thorough_only: bool = False
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ class ClaimResult:
     status: Status
     seconds: float
     certificate: dict[str, Any]
+    scope: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The record as plain JSON data."""
@@ -135,6 +143,7 @@ class ClaimResult:
             "status": self.status,
             "seconds": self.seconds,
             "certificate": self.certificate,
+            "scope": self.scope,
         }
 
 
@@ -152,12 +161,18 @@ class Registry:
         return claim
 
     def claim(
-        self, name: str, statement: str, method: str, *, thorough_only: bool = False
+        self,
+        name: str,
+        statement: str,
+        method: str,
+        *,
+        thorough_only: bool = False,
+        scope: str = "",
     ) -> Callable[[Check], Check]:
-        """Decorator: register the decorated check function under `name`."""
+        """Decorator: register the decorated check function under `name` (see `Claim`)."""
 
         def register(check: Check) -> Check:
-            self.add(Claim(name, statement, method, check, thorough_only))
+            self.add(Claim(name, statement, method, check, thorough_only, scope))
             return check
 
         return register
@@ -200,6 +215,7 @@ def run_claim(claim: Claim, options: CheckOptions) -> ClaimResult:
         status,
         time.perf_counter() - start,
         certificate,
+        claim.scope,
     )
 
 
@@ -216,6 +232,37 @@ def run_claims(
         if on_result is not None:
             on_result(result)
     return results
+
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "i.i.d.", "vs.", "cf.", "etc.")
+
+
+def first_sentence(statement: str, width: int | None = None) -> str:
+    """The statement's first sentence: up to its first `. ` outside `$...$` maths.
+
+    Abbreviations (`e.g.`, `i.e.`, `i.i.d.`, `vs.`, `cf.`) do not end a sentence.
+
+    Args:
+        statement: the claim's statement.
+        width: cut the sentence to at most this many characters, ending with `...` when cut,
+            at a space and never inside `$...$` maths (None: no cut).
+    """
+    text = " ".join(statement.split())
+    in_maths = False
+    for i, char in enumerate(text):
+        if char == "$":
+            in_maths = not in_maths
+        elif char == "." and not in_maths and text[i + 1 : i + 2] in (" ", ""):
+            if not text[: i + 1].endswith(_ABBREVIATIONS):
+                text = text[: i + 1]
+                break
+    if width is not None and len(text) > width:
+        cut = text[: max(width - 3, 0)]
+        text = cut if text[len(cut)] == " " or " " not in cut else cut[: cut.rindex(" ")]
+        if text.count("$") % 2:  # never cut inside maths: end before its opening `$`
+            text = text[: text.rindex("$")]
+        text = text.rstrip() + "..."
+    return text
 
 
 REGISTRY = Registry()

@@ -56,6 +56,7 @@ check_sd_acceptance = acceptance_claim(
     r"expected output tokens per target call, enumerated exactly, equal "
     r"$(1 - \alpha^{K+1})/(1 - \alpha)$ (and $K + 1$ when $\alpha = 1$).",
     "hypothesis + exact enumeration",
+    scope="generated instances: V <= 5, K <= 8",
 )
 def check_sd_expected_tokens(options: CheckOptions) -> Outcome:
     """Enumerated E[N+1] == closed form."""
@@ -91,6 +92,7 @@ def check_sd_expected_tokens(options: CheckOptions) -> Outcome:
     r"for distributions $p, q$ over any finite vocabulary "
     r"$\sum_x (p(x) - q(x))_+ = 1 - \sum_x \min(p(x), q(x))$.",
     "sympy",
+    scope="all reals a, b; all V",
 )
 def check_sd_residual_identity(options: CheckOptions) -> Outcome:
     """The reference's residual formulas satisfy the identities.
@@ -105,8 +107,9 @@ def check_sd_residual_identity(options: CheckOptions) -> Outcome:
     r"One standard-SD step outputs every token $y$ with probability exactly $p(y)$: "
     r"$\min(p(y), q(y)) + \big(\sum_x q(x) - \min(p(x), q(x))\big)\,"
     r"\frac{(p(y) - q(y))_+}{\sum_z (p(z) - q(z))_+} = p(y)$ for all distributions $p, q$ "
-    r"(any vocabulary size; also directly from the formula for $V \le 4$, $V \le 5$ thorough).",
+    r"(any vocabulary size; also directly from the formula for $V = 2, 3$, $V \le 5$ thorough).",
     "sympy",
+    scope="all V; direct V = 2, 3 (2..5 thorough)",
 )
 def check_sd_output_is_target(options: CheckOptions) -> Outcome:
     """`sd_output_probability` equals the target.
@@ -122,6 +125,7 @@ def check_sd_output_is_target(options: CheckOptions) -> Outcome:
     r"$\alpha \ne 1$ and $= K + 1$ at $\alpha = 1$ (the formula `expected_tokens_per_round` run "
     r"symbolically for $K \le 16$, and by induction on a symbolic $K$).",
     "sympy",
+    scope="all K >= 0 (induction); K <= 16 direct",
 )
 def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
     """The expected-tokens formula has the closed form.
@@ -139,6 +143,7 @@ def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
     r"residual identities $\min(a, b) + (a - b)_+ = a$, $b - \min(a, b) = (b - a)_+$ (proved "
     r"first by z3 for all reals) instantiated at every token.",
     "z3",
+    scope="V = 2..8 (2..12 thorough)",
 )
 def check_sd_lossless_smt(options: CheckOptions) -> Outcome:
     """SD is lossless for each $V$.
@@ -174,6 +179,7 @@ The unsat core shows that both normalisation hypotheses ($\sum p = \sum q = 1$) 
     r"per-token lemma ($q a \le \min(p, q)$) summed over tokens (the sum step run by z3 at "
     r"$V = 1000$), and directly by z3 for $V = 2, 3$ (direct solving times out from $V = 4$).",
     "z3",
+    scope="all V (lemma); direct V = 2, 3",
 )
 def check_sd_acceptance_is_maximal(options: CheckOptions) -> Outcome:
     """SD's acceptance is maximal among lossless single-draft verifiers.

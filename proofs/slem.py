@@ -99,6 +99,7 @@ def check_slem_lossless(options: CheckOptions, kernel: type[SlemRound] = SlemRou
     "characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the first $n$ "
     "target tokens equals the target's autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_slem_toy_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the string-level round kernel."""

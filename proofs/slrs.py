@@ -39,6 +39,7 @@ from .smt import prove_by_refutation, prove_lemma_sum
     r"or sharing only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the "
     r"exact law of the first $n$ target tokens equals the target's autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_slrs_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the SLRS round kernel."""
@@ -78,6 +79,7 @@ def first_acceptances(instance: Instance) -> dict[str, Fraction]:
     r"every later position, conditionally on the accepted prefix, with $\tilde\psi_i$ and its "
     r"own $e_i$ (the ordering for any vocabulary: `slrs_acceptance_ge_slem_any_vocabulary`).",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_slrs_acceptance_ge_slem(options: CheckOptions) -> Outcome:
     """Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
@@ -110,6 +112,7 @@ def check_slrs_acceptance_ge_slem(options: CheckOptions) -> Outcome:
     r"per-token lemma ($\min(c a, b) \ge a b$ for $a \in [0, 1]$, $0 \le b \le c \le 1$) summed "
     r"over tokens; the linear step is run at 300 tokens.",
     "z3",
+    scope="all V (lemma; sum step at 300 tokens)",
 )
 def check_slrs_acceptance_ge_slem_any_vocabulary(options: CheckOptions) -> Outcome:
     """Proved by [`prove_slrs_ge_slem_any_vocabulary`][specproof.proofs.slrs.prove_slrs_ge_slem_any_vocabulary]."""
@@ -172,6 +175,7 @@ def strings_and_vocabularies(draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
     r"strings and vocabularies; with every substring a token the count is $2^{L-1}$ for "
     r"$L = 1..12$ (for every $L$: `slrs_segmentation_count_worst_case`).",
     "hypothesis + exhaustive",
+    scope="generated instances; worst case L = 1..12",
 )
 def check_slrs_segmentation_count(options: CheckOptions) -> Outcome:
     """DP == enumeration <= 2^(L-1); all substrings gives 2^(L-1); the recurrence symbolically."""
@@ -217,6 +221,7 @@ def check_slrs_segmentation_count(options: CheckOptions) -> Outcome:
     r"and sympy proves that $2^{L-1}$ solves it ($1 + \sum_{m=1}^{L-1} 2^{m-1} = 2^{L-1}$ for a "
     r"symbolic $L$); by induction $c(L) = 2^{L-1}$.",
     "sympy",
+    scope="all L >= 1 (induction)",
 )
 def check_slrs_segmentation_count_worst_case(options: CheckOptions) -> Outcome:
     """The closed form of the all-substrings recurrence, symbolically."""
@@ -302,6 +307,7 @@ def psi_witness() -> dict[str, Any]:
     r"while SLRS (verifying "
     r"against $\tilde\psi$) matches it.",
     "exact witness",
+    scope="one exact witness",
 )
 def check_slrs_psi_verification_not_lossless(options: CheckOptions) -> Outcome:
     """Evaluate the witness exactly."""

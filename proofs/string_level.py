@@ -66,6 +66,7 @@ def slem_equality(
     "target's autoregressive law, and under greedy decoding it is the point mass on the "
     "target's greedy decoding.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_slem_lookbehind_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the look-behind SLEM round kernel."""
@@ -165,6 +166,7 @@ def text_level_property(case: TextCase) -> dict[str, Any] | None:
     r"look-behind SLEM (committed tokens never change) matches the target. Both directions are "
     r"checked on generated instances.",
     "exact witness + hypothesis + exact enumeration",
+    scope="one exact witness + generated instances",
 )
 def check_slem_text_level_needs_canonical_outputs(options: CheckOptions) -> Outcome:
     """The witness exactly, then both directions on generated instances."""
@@ -189,6 +191,7 @@ def check_slem_text_level_needs_canonical_outputs(options: CheckOptions) -> Outc
     r"re-tokenised draft (not the string-level $\psi$ of SLRS): the rate obtained by executing "
     r"the round equals the formula on generated instances.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_slem_first_acceptance_formula(options: CheckOptions) -> Outcome:
     """Executed first-position acceptance == sum p psi~."""

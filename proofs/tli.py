@@ -38,6 +38,7 @@ THOROUGH_SHAPES: tuple[tuple[int, int, int], ...] = ((3, 4, 3), (4, 4, 3), (4, 4
     "prefix, $n$ and $K$, the exact law of the first $n$ target tokens equals the target's "
     "autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_tli_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the TLI round kernel."""
@@ -51,6 +52,7 @@ def check_tli_lossless(options: CheckOptions) -> Outcome:
     r"union baseline's executed rate; they are equal iff $q(I) = 1$ or $p(x) \le q(x)$ for every "
     r"$x \in I$ with $q(x) > 0$.",
     "hypothesis + exact arithmetic",
+    scope="generated instances (see certificate)",
 )
 def check_tli_acceptance_closed_form(options: CheckOptions) -> Outcome:
     """Executed TLI acceptance == formula >= executed union acceptance, equality as stated."""
@@ -148,6 +150,7 @@ def prove_tli_ge_union(
     r"$(|T|, |D|, |I|) \in \{(1,2,1), (2,2,1), (2,3,2), (3,3,2), (3,3,3)\}$ (more under "
     r"`--thorough`).",
     "z3",
+    scope="5 size triples (|T|, |D|, |I|) (8 thorough)",
 )
 def check_tli_acceptance_ge_union_smt(options: CheckOptions) -> Outcome:
     """The ordering and its equality condition for fixed shapes."""
@@ -238,6 +241,7 @@ def prove_tli_ge_union_any_vocabulary(shared_size: int, timeout_s: float) -> Out
     r"$s = 1 \lor b = 0 \lor a \le b$) summed over $I$; the linear step is run at $|I| = 500$ "
     r"($1000$ thorough).",
     "z3",
+    scope="all sizes (lemma; sum step at |I| = 500)",
 )
 def check_tli_acceptance_ge_union_any_vocabulary(options: CheckOptions) -> Outcome:
     """The ordering for every vocabulary size.

@@ -21,6 +21,7 @@ from .registry import REGISTRY, CheckOptions, Outcome
     "only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the "
     "first $n$ target tokens equals the target's autoregressive law.",
     "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
 )
 def check_union_lossless(options: CheckOptions) -> Outcome:
     """Law equality through the union round kernel."""
@@ -32,6 +33,7 @@ def check_union_lossless(options: CheckOptions) -> Outcome:
     r"The union baseline's per-position acceptance rate, obtained by integrating standard SD's "
     r"rule over $T \cup D$, equals $\sum_{x \in I} \min(p(x), q(x))$ with $I = T \cap D$.",
     "hypothesis + exact arithmetic",
+    scope="generated instances (see certificate)",
 )
 def check_union_acceptance_closed_form(options: CheckOptions) -> Outcome:
     """Executed union acceptance == sum over I of min(p, q)."""

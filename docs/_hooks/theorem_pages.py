@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specproof.proofs.registry import first_sentence
+
 #: Display names of claim-name prefixes that are topics, not registered algorithms.
 TOPICS = {
     "disco": "Lookahead policies (DISCO)",
@@ -60,6 +62,10 @@ _VERIFY_PRELUDE = (
 )
 
 
+INDEX_STATEMENT_WIDTH = 100
+"""The index shows each statement's first sentence cut to this many characters."""
+
+
 class TheoremError(Exception):
     """The registry or the verify run could not be turned into pages."""
 
@@ -76,6 +82,7 @@ class TheoremEntry:
     result: dict[str, Any] | None
     bound: str | None = None  # a claim factory's check: the arguments bound to the shared function
     recorded: dict[str, Any] | None = None  # {"record", "created", "command"} if not run here
+    scope: str = ""  # which instances the status covers (`Claim.scope`)
 
 
 def load_registry(extra_modules: list[str]) -> list[Any]:
@@ -186,6 +193,7 @@ def collect(
                 by_name.get(claim.name),
                 bound,
                 recorded.get(claim.name) if claim.name not in by_name else None,
+                claim.scope,
             )
         )
     return entries
@@ -195,6 +203,15 @@ def algorithm_of(name: str) -> str:
     """The algorithm prefix of a claim name: the longest known one, else the first word."""
     known = [a for a in display_names() if name.startswith(a + "_")]
     return max(known, key=len) if known else name.split("_", 1)[0]
+
+
+def _cell(text: str) -> str:
+    """`text` safe in a Markdown table cell: `|` escaped outside `$...$` maths, `\\vert` inside."""
+    parts = text.split("$")
+    return "$".join(
+        part.replace("|", "\\vert{}") if i % 2 else part.replace("|", "\\|")
+        for i, part in enumerate(parts)
+    )
 
 
 def status_badge(status: str) -> str:
@@ -252,15 +269,18 @@ def render_page(entry: TheoremEntry, only: str | None) -> str:
         time_cell = f"{result['seconds']:.2f} s"
     algorithm = algorithm_of(entry.name)
     lines += [
-        "| status | method | time | algorithm | runs by default |",
-        "|---|---|---|---|---|",
-        f"| {status_cell} | {entry.method} | {time_cell} | {display_names().get(algorithm, algorithm)} "
+        "| status | scope | method | time | algorithm | runs by default |",
+        "|---|---|---|---|---|---|",
+        f"| {status_cell} | {_cell(entry.scope)} | {entry.method} | {time_cell} "
+        f"| {display_names().get(algorithm, algorithm)} "
         f"| {'no (thorough only)' if entry.thorough_only else 'yes'} |",
         "",
     ]
     if result is not None:
         status = result["status"]
         lines += [f"*{status}*: {STATUS_WORDS.get(status, '')}.", ""]
+        if entry.scope:
+            lines += [f"*Scope* (the instances this status covers): {entry.scope}.", ""]
         certificate = result.get("certificate") or {}
         if status == "measured":
             lines += [
@@ -355,8 +375,8 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
         lines += [
             f"## {display_names().get(algorithm, algorithm)}",
             "",
-            "| claim | status | method | time |",
-            "|---|---|---|---|",
+            "| claim | statement | status | scope | method | time |",
+            "|---|---|---|---|---|---|",
         ]
         for e in group:
             shown = e.result or (e.recorded["record"] if e.recorded else None)
@@ -364,7 +384,11 @@ def render_index(entries: list[TheoremEntry], only: str | None) -> str:
             if shown and not e.result:
                 status += " (recorded)"
             seconds = f"{shown['seconds']:.2f} s" if shown else "—"
-            lines.append(f"| [`{e.name}`]({e.name}.md) | {status} | {e.method} | {seconds} |")
+            summary = _cell(first_sentence(e.statement, INDEX_STATEMENT_WIDTH))
+            lines.append(
+                f"| [`{e.name}`]({e.name}.md) | {summary} | {status} | {_cell(e.scope)} "
+                f"| {e.method} | {seconds} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

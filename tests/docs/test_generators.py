@@ -18,9 +18,15 @@ result_pages = importlib.import_module("result_pages")
 hook = importlib.import_module("hook")
 
 
-def entry(name="sd_probe", result=None, thorough_only=False, check_path=None):
+def entry(name="sd_probe", result=None, thorough_only=False, check_path=None, scope="V = 2..8"):
     return theorem_pages.TheoremEntry(
-        name, "Probe statement $p = q$.", "probe method", thorough_only, check_path, result
+        name,
+        "Probe statement $p = q$. Second sentence.",
+        "probe method",
+        thorough_only,
+        check_path,
+        result,
+        scope=scope,
     )
 
 
@@ -219,7 +225,12 @@ def test_a_thorough_claim_not_run_shows_its_recorded_result(tmp_path) -> None:
     )
     recorded = theorem_pages.load_recorded(tmp_path)
     claim = types.SimpleNamespace(
-        name="rank_probe", statement="s", method="experiment", thorough_only=True, check=len
+        name="rank_probe",
+        statement="s",
+        method="experiment",
+        thorough_only=True,
+        check=len,
+        scope="one experiment",
     )
     (entry_,) = theorem_pages.collect([claim], [], recorded)
     page = theorem_pages.render_page(entry_, None)
@@ -237,3 +248,41 @@ def test_unreadable_recorded_results_fail_naming_the_file(tmp_path) -> None:
     )
     with pytest.raises(theorem_pages.TheoremError, match="bad.json"):
         theorem_pages.load_recorded(tmp_path)
+
+
+def test_the_index_and_pages_show_scope_and_the_first_sentence() -> None:
+    result = {"status": "proved", "seconds": 0.25, "certificate": {"backend": "z3"}}
+    index = theorem_pages.render_index([entry(result=result)], None)
+    (row,) = [line for line in index.splitlines() if line.startswith("| [`sd_probe`]")]
+    cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+    assert cells[:4] == [
+        "[`sd_probe`](sd_probe.md)",
+        "Probe statement $p = q$.",
+        cells[2],
+        "V = 2..8",
+    ]
+    assert "sp-proved" in cells[2] and "Second sentence" not in index
+    assert "| claim | statement | status | scope | method | time |" in index
+    page = theorem_pages.render_page(entry(result=result), None)
+    assert "| status | scope | method |" in page and "| V = 2..8 |" in page
+    assert "*Scope* (the instances this status covers): V = 2..8." in page
+    # A claim not run still shows its scope in the page's table.
+    assert "| V = 2..8 |" in theorem_pages.render_page(entry(), None)
+
+
+def test_table_cells_escape_pipes_in_and_out_of_maths() -> None:
+    cell = theorem_pages._cell("a | b $|x| + 1$ c")
+    assert cell == "a \\| b $\\vert{}x\\vert{} + 1$ c"
+
+
+def test_collect_carries_the_claims_scope() -> None:
+    claim = types.SimpleNamespace(
+        name="sd_probe",
+        statement="s.",
+        method="m",
+        thorough_only=False,
+        check=len,
+        scope="K = 1..6",
+    )
+    (collected,) = theorem_pages.collect([claim], [])
+    assert collected.scope == "K = 1..6"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -46,13 +47,21 @@ def test_an_exception_in_a_check_is_unknown_not_proved():
 
 def _test_registry():
     reg = Registry()
-    reg.claim("sd_fine", "a true claim", "hypothesis")(lambda o: check_lossless("sd", o))
-    reg.claim("sd_broken", "a false claim", "hypothesis")(
+    reg.claim("sd_fine", "a true claim", "hypothesis", scope="fine instances")(
+        lambda o: check_lossless("sd", o)
+    )
+    reg.claim("sd_broken", "a false claim", "hypothesis", scope="broken instances")(
         lambda o: check_lossless(BROKEN_VERIFIERS[0], o)
     )
-    reg.claim("sd_long", "a long claim", "z3", thorough_only=True)(
-        lambda o: Outcome("proved", {"backend": "z3"})
-    )
+    reg.claim(
+        "sd_long",
+        "A long claim about $a. b$, e.g. with "
+        + "many words " * 10
+        + "in its first sentence. A second sentence.",
+        "z3",
+        thorough_only=True,
+        scope="V = 2..8",
+    )(lambda o: Outcome("proved", {"backend": "z3"}))
     return reg
 
 
@@ -70,8 +79,90 @@ def test_cli_json_has_the_documented_keys(monkeypatch, capsys):
     records = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in records] == ["sd_fine", "sd_broken", "sd_long"]
     for r in records:
-        assert set(r) == {"name", "statement", "method", "status", "seconds", "certificate"}
+        assert set(r) == {
+            "name",
+            "statement",
+            "method",
+            "status",
+            "seconds",
+            "certificate",
+            "scope",
+        }
     assert [r["status"] for r in records] == ["checked", "refuted", "proved"]
+    assert [r["scope"] for r in records] == ["fine instances", "broken instances", "V = 2..8"]
+    assert records[0]["statement"] == "a true claim"
+
+
+def test_cli_list_json_has_scope_and_statement(monkeypatch, capsys):
+    monkeypatch.setattr(registry_module, "default_registry", _test_registry)
+    assert main(["verify", "--list", "--json", "--thorough"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["scope"], r["thorough_only"]) for r in records] == [
+        ("sd_fine", "fine instances", False),
+        ("sd_broken", "broken instances", False),
+        ("sd_long", "V = 2..8", True),
+    ]
+    assert records[1]["statement"] == "a false claim"
+
+
+def _table_row(out: str, name: str) -> str:
+    (row,) = [line for line in out.splitlines() if line.startswith(name + " ")]
+    return row
+
+
+def test_cli_tables_show_scope_and_the_first_sentence_cut(monkeypatch, capsys):
+    monkeypatch.setattr(registry_module, "default_registry", _test_registry)
+    commands = (["verify", "--list", "--thorough"], ["verify", "--thorough", "--only", "sd_long"])
+    for command in commands:
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        header = out.splitlines()[0].split()
+        assert header[-2:] == ["scope", "statement"], command
+        row = _table_row(out, "sd_long")
+        scope, statement = re.split(r"\s{2,}", row)[-2:]
+        assert scope == "V = 2..8", (command, row)
+        assert statement.startswith("A long claim about $a. b$, e.g. with many words")
+        assert statement.endswith("...") and len(statement) <= 60, statement
+        assert "second sentence" not in out
+    assert re.search(r"fine instances\s+a true claim$", _table_row(out_list(capsys), "sd_fine"))
+
+
+def out_list(capsys) -> str:
+    assert main(["verify", "--list"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("statement", "width", "expected"),
+    [
+        ("One. Two.", None, "One."),
+        ("With i.i.d. draws, e.g. two. Then more.", None, "With i.i.d. draws, e.g. two."),
+        ("Maths $x. y$ stays. Out.", None, "Maths $x. y$ stays."),
+        ("Spread\nover  lines. Out.", None, "Spread over lines."),
+        ("No full stop", None, "No full stop"),
+        ("abcdef ghij", 10, "abcdef..."),
+        ("abcdefghij", 8, "abcde..."),
+        ("ab $x + y + z$ cd", 12, "ab..."),  # never cut inside maths
+        ("short", 8, "short"),
+    ],
+)
+def test_first_sentence(statement, width, expected):
+    assert registry_module.first_sentence(statement, width) == expected
+
+
+def test_every_registered_claim_states_its_scope():
+    missing = [c.name for c in registry_module.default_registry() if not c.scope.strip()]
+    assert not missing, f"claims without a scope (Claim.scope): {missing}"
+
+
+def test_distribution_claim_scope_names_its_sizes():
+    from specproof.proofs.claims import distribution_claim
+
+    reg = Registry()
+    distribution_claim(
+        "sd_probe", "s", None, sizes=range(2, 9), thorough_sizes=[2, 3, 5], registry=reg
+    )  # type: ignore[arg-type]
+    assert reg["sd_probe"].scope == "V = 2..8 (2, 3, 5 thorough)"
 
 
 def test_cli_only_matches_name_or_method(monkeypatch, capsys):
