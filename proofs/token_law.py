@@ -63,6 +63,7 @@ def _failure(name: str, rows: Rows, check: tl.TokenLawCheck) -> dict[str, Any]:
     r"$p_0 \otimes \dots \otimes p_K$ exactly, and, equivalently, the token emitted at every "
     r"position $j$, given that the round reached $j$ and its emitted prefix, follows $p_j$.",
     "hypothesis + exact enumeration",
+    scope="generated rows, V <= 3, K = 1..3 (see certificate)",
 )
 def check_lossless_rules(options: CheckOptions) -> Outcome:
     """(a), (b) and the per-position form, for every lossless rule of the reference."""
@@ -109,6 +110,7 @@ def broken_instances(seed: int, count: int) -> list[Rows]:
     r"criterion: for each, the exact check finds seeded rows ($V \le 3$, $K \le 3$) where (a) or "
     r"(b) fails, and on every row set (b) and its per-position form agree.",
     "exhaustive search + exact enumeration",
+    scope="seeded rows, V = 2..3, K = 1..3, one witness per control",
 )
 def check_broken_rules_fail(options: CheckOptions) -> Outcome:
     """A witness per broken rule; the certificate holds it."""
@@ -161,6 +163,7 @@ def generation_cases(draw: st.DrawFn) -> tuple[ToyLM, ToyLM, tuple[Any, ...], in
     r"$n \le 3$ and $K \le 2$, the exact law of the first $n$ tokens equals the target's "
     r"autoregressive law; a stopping rule that reads the draft it drops is not.",
     "hypothesis + exact enumeration",
+    scope="generated toy LMs, V <= 3, order <= 1, n <= 3, K <= 2",
 )
 def check_implies_lossless_generation(options: CheckOptions) -> Outcome:
     """Generation laws of the lossless rules equal the autoregressive law; a negative control."""
