@@ -135,8 +135,9 @@ def test_a_results_file_without_a_renderer_fails_the_build(tmp_path: Path, chang
 
 def _copy_project(tmp_path: Path, page: str) -> Path:
     """The docs config and pages copied to `tmp_path`, sources linked, `page` added to the nav."""
-    for name in ("reference", "proofs", "engine", "cli", "bench"):
+    for name in ("reference", "proofs", "engine", "audit", "dsi", "experiments", "cli", "bench"):
         (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "setup.py").symlink_to(ROOT / "setup.py")  # the source folders (api_pages)
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
     config["nav"].append({"Extra": "extra.md"})
