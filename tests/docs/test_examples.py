@@ -60,6 +60,10 @@ def run_console_block(block: Block) -> None:
         assert proc.returncode == expected, (
             f"`{command}` at {block.where} exited {proc.returncode}, not {expected}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         )
+        # A documented failure is one clear message, never a crash that happens to exit N.
+        assert "Traceback (most recent call last)" not in proc.stdout + proc.stderr, (
+            f"`{command}` at {block.where} printed a traceback:\n{proc.stderr[-2000:]}"
+        )
         outputs.append(proc.stdout.strip())
     if block.marker == "output":
         assert "\n".join(outputs) == console_output(block), (
@@ -153,6 +157,16 @@ def test_a_documented_exit_code_is_checked(tmp_path: Path) -> None:
         "<!-- docs-test: exit 64 -->\n```console\n$ specproof --help\n```\n",
         "exited 0, not 64",
     )
+
+
+def test_a_documented_exit_code_with_a_traceback_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- docs-test: exit 1 -->\n```console\n$ python -c \"raise ValueError('boom')\"\n```\n"
+    )
+    (block,) = blocks(page)
+    with pytest.raises(AssertionError, match="printed a traceback"):
+        run_console_block(block)
 
 
 def test_shown_output_is_compared(tmp_path: Path) -> None:
