@@ -11,6 +11,15 @@ Randomness stays in the loop: a drafter that samples calls the `sample` function
 which turns `[n, V']` probability rows into `n` tokens by the loop's rule (the pinned inverse-CDF
 rule at uniforms from the loop's source, or the argmax for greedy verification).
 
+**Stopping early.** A drafter that drafts token by token may let the loop stop a row after any
+drafted token (a [stepwise lookahead policy][specproof.engine.lookahead.StepwisePolicy]): it
+sets `stops_early = True` and its `propose` takes a keyword `keep_drafting`, a
+[`StepHook`][specproof.engine.drafters.StepHook] it calls after each drafted position for the
+rows that could draft more. For other drafters the loop asks the policy after the fact and
+truncates their proposals (the same answers; only drafting work is not saved). A drafter whose
+drafts are a deterministic function of the sequence sets `deterministic = True` (its step
+states then carry `token_prob` 1.0, no top probabilities and entropy 0.0).
+
 Implementations:
 
 - [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]: a causal LM drafting token by token
@@ -38,6 +47,12 @@ from .streams import BatchedStreams, RowStreams, model_streams
 
 #: Turns `[n, V']` probability rows into `n` sampled token ids (the loop's sampling rule).
 Sampler = Callable[[torch.Tensor], torch.Tensor]
+
+#: `keep_drafting(indices, position, tokens, draft_probs) -> one bool per index`: after drafting
+#: position `position`, asked for the requests `indices` (into the `propose` call's requests)
+#: that could draft more; `tokens` are their drafted tokens and `draft_probs` `[n, V']` the rows
+#: they were drawn from. False stops that request's drafting.
+StepHook = Callable[[list[int], int, list[int], torch.Tensor], list[bool]]
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,11 @@ class ModelDrafter:
             the inverse map (a committed token outside the map is a `ValueError`).
     """
 
+    #: `propose` takes `keep_drafting` (see the module docstring).
+    stops_early = True
+    #: The drafts are sampled.
+    deterministic = False
+
     def __init__(self, model: Any, vocab_map: Sequence[int] | torch.Tensor | None = None) -> None:
         self.model = model
         self.vocab_map = (
@@ -182,16 +202,31 @@ class ModelDrafter:
             raise ValueError(f"draft: target token {missing} has no counterpart in vocab_map")
         return ids
 
-    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
-        """Draw `k` tokens per request, one batched sampling call per draft position."""
+    def propose(
+        self,
+        requests: Sequence[DraftRequest],
+        sample: Sampler,
+        keep_drafting: StepHook | None = None,
+    ) -> list[Proposal]:
+        """Draw up to `k` tokens per request, one batched sampling call per draft position.
+
+        Args:
+            requests: one request per row.
+            sample: the loop's sampling rule.
+            keep_drafting: asked after each position for the requests that could draft more;
+                False stops that request (None: every request drafts its `k`).
+        """
         streams, context = self._streams, self._context
         if streams is None or context is None:
             raise RuntimeError("ModelDrafter.propose called before start")
         own = [self._own_ids(r.sequence) for r in requests]
         drafted: list[list[int]] = [[] for _ in requests]  # in the draft's vocabulary
         rows_q: list[list[torch.Tensor]] = [[] for _ in requests]
-        for step in range(max((r.k for r in requests), default=0)):
-            need = [i for i, r in enumerate(requests) if r.k > step]
+        limits = [r.k for r in requests]
+        for step in range(max(limits, default=0)):
+            need = [i for i, limit in enumerate(limits) if limit > step]
+            if not need:
+                break
             logits = torch.stack(
                 streams.logits(
                     [requests[i].row for i in need],
@@ -204,6 +239,15 @@ class ModelDrafter:
             for j, i in enumerate(need):
                 drafted[i].append(int(chosen[j]))
                 rows_q[i].append(q[j])
+            if keep_drafting is not None:
+                ask = [j for j, i in enumerate(need) if limits[i] > step + 1]
+                if ask:
+                    keep = keep_drafting(
+                        [need[j] for j in ask], step, [int(chosen[j]) for j in ask], q[ask]
+                    )
+                    for j, go in zip(ask, keep, strict=True):
+                        if not go:
+                            limits[need[j]] = step + 1
         self.forward_calls = streams.calls
         proposals = []
         for i in range(len(requests)):
@@ -268,6 +312,7 @@ class NgramDrafter:
             raise ValueError(f"min_n ({min_n}) must be <= n ({n})")
         self.n = n
         self.min_n = min_n
+        self.deterministic = True
         self.forward_calls = 0
         self._context: DraftContext | None = None
 

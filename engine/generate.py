@@ -4,7 +4,9 @@ One loop serves every algorithm and every drafter. A *round*, for each active ro
 committed sequence $s$:
 
 1. **lookahead**: the [lookahead policy][specproof.engine.lookahead.LookaheadPolicy] chooses
-   $K_b$ (default [`StaticK(k)`][specproof.engine.lookahead.StaticK]); rows may differ;
+   $K_b$ (default [`StaticK(k)`][specproof.engine.lookahead.StaticK]); rows may differ; a
+   [stepwise policy][specproof.engine.lookahead.StepwisePolicy] is also asked after each
+   drafted token whether the row drafts once more ($K_b$ is then its maximum);
 2. **draft**: the [drafter][specproof.engine.drafters.Drafter] proposes up to $K_b$ tokens and
    the distributions $q$ they were drawn from, in the target's vocabulary (a draft *model* is
    wrapped in a [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]: $K_b$ draws, each from
@@ -76,7 +78,16 @@ from .drafters import (
     NgramDrafter,
     Proposal,
 )
-from .lookahead import LookaheadPolicy, RowState, StaticK, checked_lookahead
+from .lookahead import (
+    DraftStepState,
+    LookaheadPolicy,
+    RowState,
+    StaticK,
+    StepwisePolicy,
+    checked_keep_drafting,
+    checked_lookahead,
+    step_features,
+)
 from .probs import logits_to_probs
 from .streams import model_streams
 from .trace import RoundTrace, round_trace
@@ -235,10 +246,53 @@ class _Row:
     rounds: int = 0
     last_drafted: int | None = None
     last_accepted: int | None = None
+    drafted: int = 0
+    accepted: int = 0
 
     @property
     def new(self) -> list[int]:
         return self.sequence[self.prompt_length :]
+
+    @property
+    def past_acceptance(self) -> float | None:
+        return self.accepted / self.drafted if self.drafted else None
+
+
+def _stop_after_the_fact(
+    policy: StepwisePolicy,
+    rows: Sequence[_Row],
+    proposals: Sequence[Proposal],
+    deterministic: bool,
+) -> list[Proposal]:
+    """Ask a stepwise policy about a drafter's finished proposals and truncate them.
+
+    The same questions, in the same order, as a drafter that stops early asks (after position
+    j, for the rows with a draft at j + 1).
+    """
+    features = [
+        step_features(p.draft_probs, p.tokens, deterministic) if len(p.tokens) > 1 else []
+        for p in proposals
+    ]
+    lengths = [len(p.tokens) for p in proposals]
+    for position in range(max(lengths, default=0) - 1):
+        ask = [i for i, n in enumerate(lengths) if n > position + 1]
+        steps = [
+            DraftStepState(
+                rows[i].index,
+                position,
+                *features[i][position],
+                rows[i].rounds,
+                rows[i].past_acceptance,
+            )
+            for i in ask
+        ]
+        for i, go in zip(ask, checked_keep_drafting(policy, steps), strict=True):
+            if not go:
+                lengths[i] = position + 1
+    return [
+        p if n == len(p.tokens) else Proposal(p.tokens[:n], p.draft_probs[:n], p.features)
+        for p, n in zip(proposals, lengths, strict=True)
+    ]
 
 
 def _check_args(
@@ -397,6 +451,11 @@ def generate(
             return q.argmax(-1)
         return inverse_cdf_rows(q, source.draft_uniforms(q))
 
+    stepwise: StepwisePolicy | None = (
+        policy if drafter is not None and isinstance(policy, StepwisePolicy) else None
+    )
+    deterministic = bool(getattr(drafter, "deterministic", False))
+
     stats = GenerationStats(algorithm, k, len(prompts), accepted_histogram=[0] * (k + 1))
     rows = [_Row(b, list(p), len(p)) for b, p in enumerate(prompts)]
     target_streams = model_streams(target, len(rows), use_cache, batch_forwards)
@@ -434,7 +493,36 @@ def generate(
             empty = torch.empty((0, vocab), dtype=prob_dtype, device=device)
             proposals = [Proposal((), empty) for _ in active]
             if drafter is not None and asked:
-                answered = drafter.propose([requests[i] for i in asked], sample)
+                if stepwise is not None and getattr(drafter, "stops_early", False):
+
+                    def hook(
+                        indices: list[int],
+                        position: int,
+                        tokens: list[int],
+                        q: torch.Tensor,
+                        asked: list[int] = asked,
+                        active: list[_Row] = active,
+                        policy: StepwisePolicy = stepwise,
+                    ) -> list[bool]:
+                        steps = [
+                            DraftStepState(r.index, position, *f, r.rounds, r.past_acceptance)
+                            for r, f in zip(
+                                (active[asked[i]] for i in indices),
+                                step_features(q, tokens, deterministic),
+                                strict=True,
+                            )
+                        ]
+                        return checked_keep_drafting(policy, steps)
+
+                    answered = drafter.propose(
+                        [requests[i] for i in asked], sample, keep_drafting=hook
+                    )
+                else:
+                    answered = drafter.propose([requests[i] for i in asked], sample)
+                    if stepwise is not None:
+                        answered = _stop_after_the_fact(
+                            stepwise, [active[i] for i in asked], answered, deterministic
+                        )
                 if len(answered) != len(asked):
                     raise ValueError(
                         f"drafter: {len(answered)} proposals for {len(asked)} requests"
@@ -481,6 +569,7 @@ def generate(
             verify_s = time.perf_counter() - clock
 
             clock = time.perf_counter()
+            before = [(r.rounds, r.past_acceptance) for r in active] if on_round else []
             stats.rounds += len(active)
             stats.target_calls += len(active)
             committed: list[list[int]] = []
@@ -501,6 +590,8 @@ def generate(
                 row.sequence.extend(output)
                 row.rounds += 1
                 row.last_drafted, row.last_accepted = len(drafts[i]), accepted
+                row.drafted += len(drafts[i])
+                row.accepted += accepted
                 if len(row.new) >= max_new_tokens:
                     row.done = True
                 # Valid cache entries: the old sequence and the accepted drafts.
@@ -522,6 +613,8 @@ def generate(
                         n_accepted,
                         committed,
                         (lookahead_s, draft_s, target_s, verify_s, commit_s),
+                        before,
+                        deterministic,
                     )
                 )
             round_index += 1

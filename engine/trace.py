@@ -3,7 +3,10 @@
 `generate(..., on_round=callback)` calls `callback(trace)` once per round with a
 [`RoundTrace`][specproof.engine.trace.RoundTrace]: per active row, the K asked, the drafts, the
 drafter's features, $q(x)$ and $p(x)$ of each draft (the probabilities verification compared),
-the accepted count and the output; and the round's timings by phase. The full probability rows
+the accepted count and the output, one
+[`DraftStepState`][specproof.engine.lookahead.DraftStepState] per draft (the features a stepwise
+policy sees; DISCO's training data: step $j$'s label is `j < accepted`); and the round's timings
+by phase. The full probability rows
 are there too (`draft_probs`, `target_probs`, tensors the loop computed anyway): a policy
 trainer that wants them keeps them, others pay nothing.
 """
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+
+from .lookahead import DraftStepState, draft_step_states
 
 if TYPE_CHECKING:
     from .drafters import Proposal
@@ -35,6 +40,7 @@ class RowTrace:
         output: tokens committed by the round (after truncation at `max_new_tokens` or EOS).
         draft_probs: `[len(drafts), V]`, the drafts' distributions.
         target_probs: `[len(drafts) + 1, V]`, the target's distributions.
+        draft_steps: one step state per draft, in order (empty without drafts).
     """
 
     row: int
@@ -47,6 +53,7 @@ class RowTrace:
     output: tuple[int, ...]
     draft_probs: torch.Tensor
     target_probs: torch.Tensor
+    draft_steps: tuple[DraftStepState, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ def round_trace(
     n_accepted: Sequence[int],
     committed: Sequence[list[int]],
     timings: tuple[float, float, float, float, float],
+    histories: Sequence[tuple[int, float | None]] = (),
+    deterministic: bool = False,
 ) -> RoundTrace:
     """Assemble a round's [`RoundTrace`][specproof.engine.trace.RoundTrace] (all lists in the order of the active rows).
 
@@ -93,6 +102,9 @@ def round_trace(
         n_accepted: drafts accepted per row.
         committed: tokens committed per row.
         timings: seconds in lookahead, drafting, target, verification, commit.
+        histories: per row, `(rounds run before, past acceptance)` for its step states (empty:
+            no step states).
+        deterministic: the drafter is deterministic (see `DraftStepState`).
     """
     rows = []
     for i, row in enumerate(rows_index):
@@ -111,6 +123,13 @@ def round_trace(
                 tuple(committed[i]),
                 proposal.draft_probs,
                 p_rows[i],
+                tuple(
+                    draft_step_states(
+                        row, proposal.draft_probs, proposal.tokens, *histories[i], deterministic
+                    )
+                )
+                if histories
+                else (),
             )
         )
     return RoundTrace(round_index, tuple(rows), *timings)
