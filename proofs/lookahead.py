@@ -1,4 +1,10 @@
-"""Claims about dynamic lookahead (DISCO): any drafter-side policy keeps the target's law."""
+"""Claims about dynamic lookahead (DISCO): drafter-side policies keep the target's law; cost bounds.
+
+The law claims run the loop as a Markov chain on (sequence, past rounds)
+([`lookahead_run_law`][specproof.reference.lookahead.lookahead_run_law]), so policies that read
+the loop's history are covered; the cost claims use
+[`loop_costs`][specproof.reference.lookahead_cost.loop_costs].
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ from specproof.reference.lookahead import (
     LookaheadPolicy,
     LookaheadRound,
     PeekingLookaheadRound,
+    lookahead_run_law,
 )
-from specproof.reference.rounds import round_kernel_law
+from specproof.reference.lookahead_cost import loop_costs
+from specproof.reference.rounds import Outcome as Tokens
 from specproof.reference.strategies import lm_pairs, lookahead_policies, prefixes
 
 from .checking import check_by_hypothesis, law_difference, lm_json
@@ -52,7 +60,10 @@ def lookahead_equality(
     """
     target, draft, prefix, n, policy, max_k = instance
     expected = autoregressive_law(target, prefix, n, greedy=verifier.drafting == "greedy")
-    actual = round_kernel_law(kernel(target, draft, policy, max_k, verifier), prefix, n)
+    actual: dict[Tokens, Fraction] = {}
+    run_law = lookahead_run_law(kernel(target, draft, policy, max_k, verifier), prefix, n)
+    for (output, _), prob in run_law.items():
+        actual[output] = actual.get(output, Fraction(0)) + prob
     if expected == actual:
         return None
     return {
@@ -81,17 +92,22 @@ def check_lookahead_lossless(
         options,
         examples=150,
         thorough_examples=1000,
-        generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies",
+        generator=(
+            "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
+            "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
+            "history tables)"
+        ),
     )
 
 
 @REGISTRY.claim(
     "disco_lookahead_lossless",
     "Standard SD whose number of drafts per round is decided after each draft by a policy that "
-    "reads only drafter-side state (drafts so far, their draft rows, the next draft row, the "
-    "position), deterministic or randomised, with at most $K$ drafts, is lossless: for every "
-    "generated toy-LM pair, policy, prefix and $n$ the exact law of the first $n$ output tokens "
-    "equals the target's autoregressive law.",
+    "reads only drafter-side state (drafts so far, their draft rows and hence probabilities and "
+    "entropies, the next draft row, the position, and past rounds' drafts and acceptances), "
+    "deterministic or randomised, with at most $K$ drafts, is lossless: for every generated "
+    "toy-LM pair, policy, prefix and $n$ the exact law of the first $n$ output tokens equals the "
+    "target's autoregressive law.",
     "hypothesis + exact enumeration",
     scope="generated instances (see certificate)",
 )
@@ -110,8 +126,8 @@ def peeking_witness() -> tuple[ToyLM, Fraction, Fraction]:
     vocab = ("a", "b")
     target = ToyLM(vocab, 0, {(): Dist.over(vocab, [Fraction(1, 2), Fraction(1, 2)])})
     draft = ToyLM(vocab, 0, {(): Dist.point(vocab, "a")})
-    peeking = round_kernel_law(PeekingLookaheadRound(target, draft, FixedLookahead(1), 1), (), 1)
-    honest = round_kernel_law(LookaheadRound(target, draft, FixedLookahead(1), 1), (), 1)
+    peeking = _marginal(PeekingLookaheadRound(target, draft, FixedLookahead(1), 1), 1)
+    honest = _marginal(LookaheadRound(target, draft, FixedLookahead(1), 1), 1)
     assert honest == dict(autoregressive_law(target, (), 1))
     return target, honest[("a",)], peeking[("a",)]
 
@@ -139,4 +155,161 @@ def check_disco_peeking_lookahead_not_lossless(options: CheckOptions) -> Outcome
             "target_probability": str(honest),
             "peeking_probability": str(peeking),
         },
+    )
+
+
+def _marginal(kernel: LookaheadRound, n: int) -> dict[Tokens, Fraction]:
+    law: dict[Tokens, Fraction] = {}
+    for (output, _), prob in lookahead_run_law(kernel, (), n).items():
+        law[output] = law.get(output, Fraction(0)) + prob
+    return law
+
+
+#: Draft costs (in target passes) every cost claim checks.
+COSTS = (Fraction(0), Fraction(1, 10), Fraction(1, 2), Fraction(1), Fraction(3, 2))
+
+
+@st.composite
+def cost_instances(draw: st.DrawFn) -> LookaheadInstance:
+    """`lookahead_instances` with n >= 1 (a run with at least one round)."""
+    target, draft, prefix, n, policy, k = draw(lookahead_instances(max_n=2))
+    return target, draft, prefix, max(n, 1), policy, k
+
+
+def oracle_bound(instance: LookaheadInstance) -> dict[str, Any] | None:
+    """`None` if the policy's cost per token is at least the hindsight oracle's at every `c`."""
+    target, draft, prefix, n, policy, max_k = instance
+    costs = loop_costs(LookaheadRound(target, draft, policy, max_k), prefix, n)
+    beaten = [c for c in COSTS if costs.cost_per_token(c) < costs.oracle_cost_per_token(c)]
+    if not beaten:
+        return None
+    return {
+        "target": lm_json(target),
+        "draft": lm_json(draft),
+        "prefix": [repr(t) for t in prefix],
+        "n": n,
+        "policy": repr(policy),
+        "max_k": max_k,
+        "c": [str(c) for c in beaten],
+        "policy_cost": [str(costs.cost_per_token(c)) for c in beaten],
+        "oracle_cost": [str(costs.oracle_cost_per_token(c)) for c in beaten],
+    }
+
+
+@REGISTRY.claim(
+    "disco_oracle_lookahead_bound",
+    "Under the latency model (a target pass costs 1, a drafted token $c$), no lookahead policy "
+    "that reads only drafter-side state beats the hindsight oracle (in each round, the best $K$ "
+    "knowing which drafts will be accepted: $K = A$, the accepted run of a max-$K$ round, for "
+    "$c \\le 1$; $K = 0$ for $c > 1$): over the rounds the policy runs until $n$ tokens exist, "
+    "its exact expected cost per token $E[\\text{cost}] / E[\\text{tokens}]$ is at least the "
+    "oracle's on the same rounds, for $c \\in \\{0, 1/10, 1/2, 1, 3/2\\}$.",
+    "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
+)
+def check_disco_oracle_lookahead_bound(options: CheckOptions) -> Outcome:
+    """The exact cost per token of generated policies against the oracle's."""
+    return check_by_hypothesis(
+        cost_instances(),
+        oracle_bound,
+        options,
+        examples=100,
+        thorough_examples=600,
+        generator=(
+            "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3; lookahead policies "
+            "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}"
+        ),
+    )
+
+
+def peeking_attains_oracle(instance: LookaheadInstance) -> dict[str, Any] | None:
+    """`None` if the peeking control's cost per token equals the oracle's for every `c <= 1`."""
+    target, draft, prefix, n, _, max_k = instance
+    kernel = PeekingLookaheadRound(target, draft, FixedLookahead(max_k), max_k)
+    costs = loop_costs(kernel, prefix, n)
+    differ = [
+        c for c in COSTS if c <= 1 and costs.cost_per_token(c) != costs.oracle_cost_per_token(c)
+    ]
+    if not differ:
+        return None
+    return {
+        "target": lm_json(target),
+        "draft": lm_json(draft),
+        "prefix": [repr(t) for t in prefix],
+        "n": n,
+        "max_k": max_k,
+        "c": [str(c) for c in differ],
+    }
+
+
+@REGISTRY.claim(
+    "disco_oracle_attained_by_peeking",
+    "The hindsight oracle's cost is attained exactly by the peeking control (draft while the "
+    "next draft will be accepted, at most $K$): for $c \\le 1$ its exact expected cost per "
+    "token equals the oracle's on its own rounds. The bound of disco_oracle_lookahead_bound is "
+    "tight, and reaching it needs the verifier's coins (the peeking control is not lossless).",
+    "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
+)
+def check_disco_oracle_attained_by_peeking(options: CheckOptions) -> Outcome:
+    """The peeking control's exact cost per token against the oracle's."""
+    return check_by_hypothesis(
+        cost_instances(),
+        peeking_attains_oracle,
+        options,
+        examples=60,
+        thorough_examples=400,
+        generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3",
+    )
+
+
+def static_cost_closed_form(pair: tuple[ToyLM, ToyLM, int]) -> dict[str, Any] | None:
+    """`None` if one static-$K$ round of context-free models has the closed-form expectations."""
+    target, draft, k = pair
+    row_p, row_q = target.next_dist(()), draft.next_dist(())
+    alpha = sum((min(row_p[t], row_q[t]) for t in target.vocab), Fraction(0))
+    costs = loop_costs(LookaheadRound(target, draft, FixedLookahead(k), k), (), 1)
+    expected = {
+        "rounds": Fraction(1),
+        "drafted": Fraction(k),
+        "tokens": sum((alpha**j for j in range(k + 1)), Fraction(0)),
+        "oracle_accepted": sum((alpha**j for j in range(1, k + 1)), Fraction(0)),
+    }
+    got = {name: getattr(costs, name) for name in expected}
+    if got == expected:
+        return None
+    return {
+        "target": lm_json(target),
+        "draft": lm_json(draft),
+        "k": k,
+        "expected": {key: str(v) for key, v in expected.items()},
+        "got": {key: str(v) for key, v in got.items()},
+    }
+
+
+@st.composite
+def context_free_pairs(draw: st.DrawFn) -> tuple[ToyLM, ToyLM, int]:
+    """Order-0 toy-LM pairs and a $K$ in 0..3."""
+    target, draft = draw(lm_pairs(max_vocab=3, max_order=0))
+    return target, draft, draw(st.integers(0, 3))
+
+
+@REGISTRY.claim(
+    "disco_static_cost_closed_form",
+    "The exact cost model agrees with the closed form: one round of static-$K$ standard SD on "
+    "context-free models costs $1 + cK$ and outputs $\\sum_{j=0}^{K} \\alpha^j$ tokens in "
+    "expectation, $\\alpha = \\sum_x \\min(p(x), q(x))$, and the oracle's expected accepted run "
+    "is $\\sum_{j=1}^{K} \\alpha^j$.",
+    "hypothesis + exact enumeration",
+    scope="generated instances (see certificate)",
+)
+def check_disco_static_cost_closed_form(options: CheckOptions) -> Outcome:
+    """`loop_costs` against the closed form on generated context-free pairs."""
+    return check_by_hypothesis(
+        context_free_pairs(),
+        static_cost_closed_form,
+        options,
+        examples=100,
+        thorough_examples=500,
+        generator="toy-LM pairs: V<=3, order 0; K in 0..3",
     )

@@ -5,15 +5,20 @@ drafting, from drafter-side features. Here a
 [`LookaheadPolicy`][specproof.reference.lookahead.LookaheadPolicy] gives, before each draft
 of a round (while fewer than `max_k` are drafted), the exact probability of drafting once more,
 as a function of the [`DraftState`][specproof.reference.rounds.DraftState] only: the context,
-the drafts so far, the rows they were drawn from and the row the next draft would come from.
+the drafts so far, the rows they were drawn from (so their probabilities and entropies), the row
+the next draft would come from, and the loop's past rounds (drafts made and accepted per round:
+`rounds`, `past_acceptance`).
 Deterministic policies answer 0 or 1; a randomised one answers any probability and, when run,
 compares it with a uniform of its own (`keeps_drafting`: draft again iff `u < probability`).
 A policy is also asked at position 0, so it may skip drafting altogether (the round is then a
 bonus token only).
 
-Because such a policy reads nothing of the verification (neither the target rows nor the
-verifier's uniforms), the output law is the target's, whatever the policy: checked exactly
-against [`autoregressive_law`][specproof.reference.laws.autoregressive_law]. The negative
+Because such a policy reads nothing of the current round's verification (neither the target
+rows nor the verifier's uniforms), the output law is the target's, whatever the policy: checked
+exactly against [`autoregressive_law`][specproof.reference.laws.autoregressive_law] by
+[`lookahead_run_law`][specproof.reference.lookahead.lookahead_run_law], which runs the loop as a
+Markov chain on (sequence, past rounds). Reading past rounds' verification is allowed: their
+draws are over, and the next round's law given them is still the target's. The negative
 control [`PeekingLookaheadRound`][specproof.reference.lookahead.PeekingLookaheadRound]
 reads the verifier's coin for the next draft and stops before a rejection; its law differs.
 """
@@ -32,8 +37,8 @@ from .rounds import (
     DraftState,
     KeepDrafting,
     Outcome,
+    RoundRecord,
     check_same_vocabulary,
-    round_kernel_law,
     verified_round_law,
 )
 from .sd import STANDARD_SD
@@ -185,7 +190,7 @@ class LookaheadRound:
         return honest
 
     def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
-        """Exact law of one round under the policy."""
+        """Exact law of one round under the policy, in the loop's first round (no history)."""
         return verified_round_law(
             self.target,
             self.draft,
@@ -195,12 +200,77 @@ class LookaheadRound:
             self._keep_drafting(),
         )
 
+    def round_history_law(
+        self, context: Outcome, history: tuple[RoundRecord, ...] = ()
+    ) -> dict[tuple[Outcome, int], Fraction]:
+        """Exact joint law of one round's output and its number of drafts, after `history`.
+
+        Verification runs left to right and ends at a rejection, but the drafter does not know
+        that: after a rejected draft the policy goes on drafting as it would have, and those
+        drafts count (they cost drafter time and enter the next rounds' `past_acceptance`).
+
+        Args:
+            context: the target-side sequence before the round.
+            history: the loop's past rounds.
+
+        Returns:
+            `{(output tokens, drafts made): probability}`.
+        """
+        context, history = tuple(context), tuple(history)
+        keep = self._keep_drafting()
+        out: dict[tuple[Outcome, int], Fraction] = {}
+
+        def emit(tokens: Outcome, drafted: int, weight: Fraction) -> None:
+            if weight:
+                out[tokens, drafted] = out.get((tokens, drafted), Fraction(0)) + weight
+
+        def drafting_on(
+            tokens: Outcome, drafts: Outcome, rows: tuple[Dist, ...], weight: Fraction
+        ) -> None:
+            # The round's output is decided; count the drafts an honest policy still makes.
+            if not weight:
+                return
+            if len(drafts) == self.max_k:
+                emit(tokens, len(drafts), weight)
+                return
+            row = self.draft.next_dist(context + drafts)
+            state = DraftState(context, drafts, rows, row, history)
+            go = _probability(self.policy.continue_probability(state), "continue_probability")
+            emit(tokens, len(drafts), weight * (1 - go))
+            for token, prob in self.verifier.draft_law(row).items():
+                drafting_on(tokens, (*drafts, token), (*rows, row), weight * go * prob)
+
+        def walk(drafts: Outcome, rows: tuple[Dist, ...], weight: Fraction) -> None:
+            target_row = self.target.next_dist(context + drafts)
+            stop = weight if len(drafts) == self.max_k else Fraction(0)
+            if len(drafts) < self.max_k:
+                row = self.draft.next_dist(context + drafts)
+                state = DraftState(context, drafts, rows, row, history)
+                for token, draft_prob in self.verifier.draft_law(row).items():
+                    position = self.verifier.position_law(target_row, row, token)
+                    for verdict, prob in position.items():
+                        go = _probability(keep(state, token, verdict), "continue_probability")
+                        mass = weight * draft_prob * prob
+                        stop += mass * (1 - go)
+                        if verdict is ACCEPT:
+                            walk((*drafts, token), (*rows, row), mass * go)
+                        else:
+                            drafting_on(
+                                (*drafts, verdict), (*drafts, token), (*rows, row), mass * go
+                            )
+            for token, prob in self.verifier.bonus_law(target_row).items():
+                emit((*drafts, token), len(drafts), stop * prob)
+
+        walk((), (), Fraction(1))
+        return out
+
     def run_round(
         self,
         context: Outcome,
         draft_u: Sequence[Fraction],
         policy_u: Sequence[Fraction],
         draws: Draws,
+        history: tuple[RoundRecord, ...] = (),
     ) -> Verdict:
         """Run one round with explicit uniforms: draft while the policy says so, then verify.
 
@@ -214,9 +284,29 @@ class LookaheadRound:
             policy_u: `max_k` uniforms; before draft $i$ the round drafts once more iff
                 `keeps_drafting(policy, state, policy_u[i])`.
             draws: `accept_u` of length `max_k` (the first $K$ are used) and `final_u`.
+            history: the loop's past rounds (what the policy's state holds of them).
 
         Raises:
             ValueError: if a sequence of uniforms is not of length `max_k`.
+        """
+        return self.play_round(context, draft_u, policy_u, draws, history)[0]
+
+    def play_round(
+        self,
+        context: Outcome,
+        draft_u: Sequence[Fraction],
+        policy_u: Sequence[Fraction],
+        draws: Draws,
+        history: tuple[RoundRecord, ...] = (),
+    ) -> tuple[Verdict, int]:
+        """`run_round`'s verdict and the number of drafts made (see `run_round` for the args).
+
+        Args:
+            context: the target-side sequence before the round.
+            draft_u: `max_k` uniforms for drawing the drafts.
+            policy_u: `max_k` uniforms for the policy.
+            draws: the verifier's uniforms.
+            history: the loop's past rounds.
         """
         context = tuple(context)
         for what, values in (
@@ -237,15 +327,16 @@ class LookaheadRound:
                 token = inverse_cdf(
                     row.probs, row.tokens, check_uniform(draft_u[position], "draft_u")
                 )
-            state = DraftState(context, drafts, rows, row)
+            state = DraftState(context, drafts, rows, row, tuple(history))
             if not self._drafts_again(state, token, draws, policy_u[position]):
                 break
             drafts, rows = (*drafts, token), (*rows, row)
         k = len(drafts)
         target_rows = [self.target.next_dist(context + drafts[:i]) for i in range(k + 1)]
-        return self.verifier.verify(
+        verdict = self.verifier.verify(
             target_rows, rows, drafts, Draws(draws.accept_u[:k], draws.final_u)
         )
+        return verdict, k
 
     def _drafts_again(
         self, state: DraftState, draft_token: Token, draws: Draws, policy_u: Fraction
@@ -315,7 +406,64 @@ def lookahead_law(
         >>> lookahead_law(p, q, (), 3, policy, 3) == dict(autoregressive_law(p, (), 3))
         True
     """
-    return round_kernel_law(LookaheadRound(target, draft, policy, max_k, verifier), prefix, n)
+    law: dict[Outcome, Fraction] = {}
+    kernel = LookaheadRound(target, draft, policy, max_k, verifier)
+    for (output, _), prob in lookahead_run_law(kernel, prefix, n).items():
+        law[output] = law.get(output, Fraction(0)) + prob
+    return law
+
+
+#: The loop's past rounds, oldest first.
+History = tuple[RoundRecord, ...]
+
+
+def lookahead_run_law(
+    kernel: LookaheadRound, prefix: Sequence[Token], n: int
+) -> dict[tuple[Outcome, History], Fraction]:
+    """Exact joint law of the first `n` output tokens and the rounds that made them.
+
+    The loop is a Markov chain on (sequence, past rounds): each round's law is
+    `kernel.round_history_law(sequence, history)`; rounds run until `n` tokens exist, and the
+    last round's tokens past the `n`-th are cut off (its record keeps what it did).
+
+    Args:
+        kernel: the round kernel (a `LookaheadRound` or its peeking control).
+        prefix: the tokens before generation starts.
+        n: how many output tokens.
+
+    Returns:
+        `{(output of length n, records of the rounds run): probability}`.
+
+    Raises:
+        ValueError: on a bad `n` or a prefix outside the vocabulary.
+    """
+    n = _check_count(n, "n")
+    start = tuple(prefix)
+    outside = [t for t in start if t not in set(kernel.vocab)]
+    if outside:
+        raise ValueError(f"prefix holds tokens outside the vocabulary: {outside!r}")
+    memo: dict[tuple[Outcome, History, int], dict[tuple[Outcome, History], Fraction]] = {}
+
+    def rest(
+        sequence: Outcome, history: History, remaining: int
+    ) -> dict[tuple[Outcome, History], Fraction]:
+        if remaining == 0:
+            return {((), ()): Fraction(1)}
+        key = (sequence, history, remaining)
+        if key in memo:
+            return memo[key]
+        out: dict[tuple[Outcome, History], Fraction] = {}
+        for (tokens, drafted), weight in kernel.round_history_law(sequence, history).items():
+            record = RoundRecord(drafted, len(tokens) - 1)
+            head = tokens[:remaining]
+            later = rest(sequence + head, (*history, record), remaining - len(head))
+            for (tail, records), prob in later.items():
+                outcome = (head + tail, (record, *records))
+                out[outcome] = out.get(outcome, Fraction(0)) + weight * prob
+        memo[key] = out
+        return out
+
+    return rest(start, (), n)
 
 
 __all__ = [
@@ -323,9 +471,12 @@ __all__ = [
     "DraftState",
     "FixedLookahead",
     "LookaheadPolicy",
+    "History",
     "LookaheadRound",
     "PeekingLookaheadRound",
+    "RoundRecord",
     "TablePolicy",
     "keeps_drafting",
     "lookahead_law",
+    "lookahead_run_law",
 ]

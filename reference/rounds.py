@@ -154,25 +154,56 @@ def round_kernel_law(
 
 
 @dataclass(frozen=True)
+class RoundRecord:
+    """What a past round of the loop did: drafts made and drafts accepted.
+
+    Attributes:
+        drafted: drafts made in the round (all of them, also those after a rejection).
+        accepted: drafts accepted (the round output `accepted + 1` tokens).
+    """
+
+    drafted: int
+    accepted: int
+
+
+@dataclass(frozen=True)
 class DraftState:
     """What the drafter knows when it decides whether to draft once more: drafter-side only.
+
+    Past rounds are known in full (their verification is over); of the current round, only the
+    drafts and their draft rows.
 
     Attributes:
         context: the target-side sequence before the round.
         drafts: the tokens drafted so far in this round (`position = len(drafts)`).
         draft_rows: the draft distributions they were drawn from, one per draft.
         next_draft_row: the draft distribution the next draft would be drawn from.
+        history: the loop's past rounds, oldest first (empty in the first round).
     """
 
     context: Outcome
     drafts: Outcome
     draft_rows: tuple[Dist, ...]
     next_draft_row: Dist
+    history: tuple[RoundRecord, ...] = ()
 
     @property
     def position(self) -> int:
         """How many tokens are drafted so far in this round."""
         return len(self.drafts)
+
+    @property
+    def rounds(self) -> int:
+        """Rounds run before this one."""
+        return len(self.history)
+
+    @property
+    def past_acceptance(self) -> Fraction | None:
+        """Accepted / drafted over the past rounds (None before any draft)."""
+        drafted = sum(record.drafted for record in self.history)
+        if not drafted:
+            return None
+        return Fraction(sum(record.accepted for record in self.history), drafted)
 
 
 #: `keep_drafting(state, draft_token, verdict) -> probability of drafting again`; `draft_token`
@@ -309,6 +340,7 @@ __all__ = [
     "DraftState",
     "KeepDrafting",
     "RoundKernel",
+    "RoundRecord",
     "VerifierRound",
     "check_round_law",
     "check_same_vocabulary",

@@ -298,16 +298,49 @@ def tokenizer_pairs(
 
 @st.composite
 def lookahead_policies(draw: st.DrawFn, vocab: Sequence[Token], max_k: int = 4) -> LookaheadPolicy:
-    """Lookahead policies: fixed $K$, a confidence threshold, or a random table.
+    """Lookahead policies, deterministic and randomised, some reading the loop's past rounds.
 
-    The table policies are randomised: one probability (0 and 1 included) of drafting again per
-    `(position, last draft)` for positions below `max_k`.
+    Kinds: fixed $K$, a confidence threshold, an entropy threshold, a random table on
+    `(position, last draft)`, transformers' heuristic schedule, an acceptance-adaptive $K$, and
+    a random table on `(position, last draft, last round's accepted count)`. The tables are
+    randomised: one probability (0 and 1 included) of drafting again per key.
     """
-    kind = draw(st.sampled_from(["fixed", "threshold", "table"]))
+    from .lookahead_cost import (
+        AdaptiveLookahead,
+        EntropyStop,
+        HeuristicLookahead,
+        HistoryTablePolicy,
+    )
+
+    kind = draw(
+        st.sampled_from(
+            ["fixed", "threshold", "entropy", "table", "heuristic", "adaptive", "history"]
+        )
+    )
     if kind == "fixed":
         return FixedLookahead(draw(st.integers(0, max_k)))
     if kind == "threshold":
         return ConfidenceThreshold(draw(probabilities()))
+    if kind == "entropy":
+        return EntropyStop(draw(st.sampled_from([0.0, 0.3, 0.6, 1.0, 2.0])))
+    if kind == "heuristic" and max_k >= 1:
+        k0 = draw(st.integers(1, max_k))
+        return HeuristicLookahead(k0, draw(st.integers(k0, max_k)))
+    if kind == "adaptive":
+        return AdaptiveLookahead(
+            draw(st.integers(0, max_k)), draw(st.integers(0, max_k)), draw(probabilities())
+        )
+    if kind == "history":
+        lasts: list[Token | None] = [None, *vocab]
+        accepts: list[int | None] = [None, *range(max_k + 1)]
+        history_keys = [
+            (position, last, accepted)
+            for position in range(max_k)
+            for last in (lasts if position else [None])
+            for accepted in accepts
+        ]
+        history_table = {key: draw(probabilities()) for key in history_keys if draw(st.booleans())}
+        return HistoryTablePolicy(history_table, draw(probabilities()))
     keys = [(0, None)] + [(position, t) for position in range(1, max_k) for t in vocab]
     table = {key: draw(probabilities()) for key in keys if draw(st.booleans())}
     return TablePolicy(table, draw(probabilities()))

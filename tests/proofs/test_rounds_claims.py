@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from specproof.proofs.lookahead import (
     check_disco_peeking_lookahead_not_lossless,
     check_lookahead_lossless,
@@ -52,3 +54,42 @@ def test_the_peeking_witness_is_checked():
         "1/2",
         "3/4",
     )
+
+
+def test_the_disco_cost_claims_are_registered_and_checked():
+    from specproof.proofs import lookahead
+
+    names = {claim.name for claim in default_registry()}
+    assert {
+        "disco_oracle_lookahead_bound",
+        "disco_oracle_attained_by_peeking",
+        "disco_static_cost_closed_form",
+    } <= names
+    for check in (
+        lookahead.check_disco_oracle_lookahead_bound,
+        lookahead.check_disco_oracle_attained_by_peeking,
+        lookahead.check_disco_static_cost_closed_form,
+    ):
+        outcome = check(OPTIONS)
+        assert outcome.status == "checked" and outcome.certificate["examples"] >= 60
+
+
+def test_the_cost_claims_refute_broken_forms(monkeypatch):
+    """Negative controls: free drafting beats the oracle; an honest loop does not attain it."""
+    from dataclasses import replace
+
+    from specproof.proofs import lookahead
+
+    real = lookahead.loop_costs
+    monkeypatch.setattr(
+        lookahead, "loop_costs", lambda *args: replace(real(*args), drafted=Fraction(0))
+    )
+    assert lookahead.check_disco_oracle_lookahead_bound(OPTIONS).status == "refuted"
+    monkeypatch.setattr(lookahead, "loop_costs", real)
+    monkeypatch.setattr(lookahead, "PeekingLookaheadRound", lookahead.LookaheadRound)
+    assert lookahead.check_disco_oracle_attained_by_peeking(OPTIONS).status == "refuted"
+    monkeypatch.setattr(lookahead, "PeekingLookaheadRound", PeekingLookaheadRound)
+    fixed = lookahead.FixedLookahead  # one draft fewer than the round's K
+    monkeypatch.setattr(lookahead, "FixedLookahead", lambda k: fixed(max(k - 1, 0)))
+    outcome = lookahead.check_disco_static_cost_closed_form(OPTIONS)
+    assert outcome.status == "refuted" and "expected" in outcome.certificate["counterexample"]

@@ -143,8 +143,25 @@ def test_lookahead_policies_give_probabilities(policy):
 
 
 def test_lookahead_policies_reach_every_kind_and_randomised_answers():
-    for kind in (FixedLookahead, ConfidenceThreshold, TablePolicy):
+    from specproof.reference.lookahead_cost import (
+        AdaptiveLookahead,
+        EntropyStop,
+        HeuristicLookahead,
+        HistoryTablePolicy,
+    )
+    from specproof.reference.rounds import RoundRecord
+
+    kinds = (FixedLookahead, ConfidenceThreshold, TablePolicy, EntropyStop, HeuristicLookahead)
+    for kind in (*kinds, AdaptiveLookahead, HistoryTablePolicy):
         find(lookahead_policies((0, 1)), lambda p, kind=kind: isinstance(p, kind))
     find(lookahead_policies((0, 1)), lambda p: 0 < p.continue_probability(STATE) < 1)
+    # Some generated policies answer differently once the loop has a past.
+    past = DraftState(
+        STATE.context, STATE.drafts, STATE.draft_rows, STATE.next_draft_row, (RoundRecord(2, 0),)
+    )
+    find(
+        lookahead_policies((0, 1), max_k=3),
+        lambda p: p.continue_probability(past) != p.continue_probability(STATE),
+    )
     find(probabilities(), lambda p: p == 1)
     find(probabilities(), lambda p: p == 0)
