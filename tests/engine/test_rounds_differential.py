@@ -11,6 +11,13 @@ checks make this a test of the *loop* and not only of `verify_batch`:
   and n-gram drafts are `NgramDrafter.lookup` of the row's sequence with one-hot $q$;
 - the committed tokens are the verdict's, truncated only in a row's last round.
 
+Under lookahead policies (static, transformers' heuristic, the confidence stop, and a
+table-driven stepwise test policy that reads the position, the row's rounds and its past
+acceptance), each row's round is also replayed on the *reference loop*:
+[`LookaheadRound.play_round`][specproof.reference.lookahead.LookaheadRound.play_round] with
+the reference twin of the policy, the row's past rounds, models that answer with the engine's
+rows and the engine's uniforms must make the same number of drafts and output the same tokens.
+
 Tolerance: each float64 row is converted with `Fraction(float)` and its last entry set to
 `1 - sum(others)` (it moves by at most $V \cdot 2^{-52}$); a verdict may then differ from the
 engine's only at a decision whose exact margin is below the conformance harness's
@@ -25,6 +32,7 @@ columns) must be caught.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -35,10 +43,24 @@ torch.set_num_threads(1)
 from specproof.engine import generate as generate_module  # noqa: E402
 from specproof.engine.drafters import ModelDrafter, NgramDrafter  # noqa: E402
 from specproof.engine.generate import GeneratorUniforms, generate  # noqa: E402
-from specproof.engine.lookahead import PerRowK  # noqa: E402
+from specproof.engine.lookahead import (  # noqa: E402
+    ConfidenceStop,
+    DraftStepState,
+    HeuristicK,
+    PerRowK,
+    RowState,
+    StaticK,
+)
 from specproof.engine.models import tiny_model  # noqa: E402
 from specproof.engine.trace import RoundTrace  # noqa: E402
 from specproof.reference import EXACT_MATCH, GREEDY, STANDARD_SD, Dist, Draws, Verdict  # noqa: E402
+from specproof.reference.lookahead import (  # noqa: E402
+    ConfidenceThreshold,
+    FixedLookahead,
+    LookaheadRound,
+)
+from specproof.reference.lookahead_cost import HeuristicLookahead  # noqa: E402
+from specproof.reference.rounds import DraftState, RoundRecord  # noqa: E402
 from specproof.reference.verifier import inverse_cdf  # noqa: E402
 
 from ..conformance.harness import epsilon_for, find_mismatch  # noqa: E402
@@ -50,6 +72,68 @@ VOCAB = 5
 # Repeats so that prompt lookup finds matches; rows of different lengths.
 PROMPTS = [[1, 2, 3, 1, 2, 3, 1, 2], [4, 4, 4, 4], [2, 1, 3, 2, 1], [3], [1, 4, 1, 4, 1, 4, 1]]
 KS = (3, 0, 1, 4, 2)
+MAX_K = 4
+# The stepwise test policy: after draft j in a row's round r, keep drafting iff
+# STOP_TABLE[(j, r % 3)] and the row's past acceptance is unknown or at least 1/4.
+STOP_TABLE = {
+    (0, 0): True,
+    (1, 0): False,
+    (2, 0): True,
+    (0, 1): False,
+    (1, 1): True,
+    (2, 1): True,
+    (0, 2): True,
+    (1, 2): True,
+    (2, 2): False,
+}
+TABLE_KS = (4, 0, 2, 3, 4)
+
+
+class TableStop:
+    """Engine side: maximum K per row (`TABLE_KS`), stops per `STOP_TABLE` and past acceptance."""
+
+    def lookahead(self, rows: list[RowState]) -> list[int]:
+        return [TABLE_KS[state.row] for state in rows]
+
+    def keep_drafting(self, steps: list[DraftStepState]) -> list[bool]:
+        return [
+            STOP_TABLE[s.position, s.rounds % 3]
+            and (s.past_acceptance is None or s.past_acceptance >= 0.25)
+            for s in steps
+        ]
+
+
+class TableStopReference:
+    """Reference side of `TableStop` for one row: asked before draft `position`."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def continue_probability(self, state: DraftState) -> Fraction:
+        if state.position >= self.k:
+            return Fraction(0)
+        if state.position == 0:
+            return Fraction(1)
+        rate = state.past_acceptance
+        keep = STOP_TABLE[state.position - 1, state.rounds % 3]
+        return Fraction(int(keep and (rate is None or rate >= Fraction(1, 4))))
+
+
+# (engine policy factory, reference policy per row, stepwise)
+POLICIES = {
+    "static": (lambda: StaticK(3), lambda row: FixedLookahead(3), False),
+    "heuristic": (
+        lambda: HeuristicK(1, max_k=MAX_K),
+        lambda row: HeuristicLookahead(1, MAX_K),
+        False,
+    ),
+    "confidence": (
+        lambda: ConfidenceStop(0.4, MAX_K),
+        lambda row: ConfidenceThreshold(Fraction(0.4)),
+        True,
+    ),
+    "table": (TableStop, lambda row: TableStopReference(TABLE_KS[row]), True),
+}
 
 
 class RecordingUniforms:
@@ -83,11 +167,82 @@ def to_dist(row: torch.Tensor) -> Dist:
     return Dist.over(list(range(len(exact))), exact)
 
 
-def check_run(
-    target, prompts, traces: list[RoundTrace], source: RecordingUniforms, algorithm: str, ngram
+class RecordedLM:
+    """A reference language model answering with the rows the engine computed (by context).
+
+    The reference loop computes the row of the next draft before its policy decides whether to
+    draft it; past the engine's drafts the draft model answers `fallback` (a uniform row, which
+    none of the twin policies reads): drafting from it shows up as a different draft count.
+    """
+
+    def __init__(self, rows: dict[tuple[int, ...], Dist], fallback: Dist | None = None) -> None:
+        self.rows = rows
+        self.fallback = fallback
+        self.vocab = tuple(range(VOCAB))
+        self.order = 10**6
+
+    def next_dist(self, sequence):
+        key = tuple(sequence)
+        if key not in self.rows:
+            if self.fallback is not None:
+                return self.fallback
+            raise LookupError(f"no engine row after {key}")
+        return self.rows[key]
+
+    def check_prefix(self, prefix, what="prefix"):
+        return tuple(prefix)
+
+
+def replay_on_reference_loop(
+    policy, verifier, sequence, r, p_rows, q_rows, draft_u, draws, history
 ):
-    """Replay every round on the reference; return the problems found (empty: conforms)."""
+    """The reference loop's round for one engine row: `(verdict, drafts made)` or a problem."""
+    context = tuple(sequence)
+    drafts = list(r.drafts)
+    target = RecordedLM({(*context, *drafts[:i]): to_dist(p_rows[i]) for i in range(len(p_rows))})
+    draft = RecordedLM(
+        {(*context, *drafts[:i]): to_dist(q_rows[i]) for i in range(len(q_rows))},
+        Dist.uniform(range(VOCAB)),
+    )
+    pad = [Fraction(0)] * (MAX_K - len(draft_u))
+    accept_u = list(draws.accept_u) + [Fraction(0)] * (MAX_K - len(draws.accept_u))
+    kernel = LookaheadRound(target, draft, policy, MAX_K, verifier)
+    try:
+        return kernel.play_round(
+            context,
+            [*draft_u, *pad],
+            [Fraction(0)] * MAX_K,
+            Draws(tuple(accept_u), draws.final_u),
+            tuple(history),
+        )
+    except LookupError as exc:
+        return f"the reference drafts past the engine's {len(drafts)} drafts ({exc})"
+
+
+def check_run(
+    target,
+    prompts,
+    traces: list[RoundTrace],
+    source: RecordingUniforms,
+    algorithm: str,
+    ngram,
+    reference_policy=None,
+):
+    """Replay every round on the reference; return the problems found (empty: conforms).
+
+    Args:
+        target: the engine's target model.
+        prompts: the run's prompts.
+        traces: the run's round traces.
+        source: the run's recorded uniforms.
+        algorithm: the verification algorithm.
+        ngram: whether the drafter was prompt lookup.
+        reference_policy: `row -> reference lookahead policy` to replay each round on the
+            reference loop too (model drafters); None for per-row K runs.
+    """
     problems: list[str] = []
+    histories: dict[int, list[RoundRecord]] = {b: [] for b in range(len(prompts))}
+    draft_us: dict[tuple[int, int], list[Fraction]] = {}
     reference = REFERENCES[algorithm]
     epsilon = epsilon_for(F64, VOCAB)
     sequences = [list(p) for p in prompts]
@@ -99,10 +254,11 @@ def check_run(
         counts["mixed_rounds"] += len(lengths) > 1
         # Model drafts: one sampling call per draft position over the rows still drafting.
         if not ngram and algorithm != "greedy":
-            for step in range(max(r.k for r in trace.rows)):
+            for step in range(max(len(r.drafts) for r in trace.rows)):
                 q_rows, u = next(draft_calls)
-                drafting = [r for r in trace.rows if r.k > step]
+                drafting = [r for r in trace.rows if len(r.drafts) > step]
                 for j, r in enumerate(drafting):
+                    draft_us.setdefault((trace.round, r.row), []).append(Fraction(float(u[j])))
                     token = inverse_cdf(
                         to_dist(q_rows[j]).probs, list(range(VOCAB)), Fraction(float(u[j]))
                     )
@@ -123,8 +279,13 @@ def check_run(
                     )
                 if ngram:
                     drafts, _, _ = NgramDrafter().lookup(sequence, r.k)
-                    if tuple(drafts) != r.drafts or not bool((q[j].sum(-1) == 1).all()):
+                    # A stepwise policy may stop the lookup's drafts early: a prefix of them.
+                    if reference_policy is None and tuple(drafts) != r.drafts:
                         problems.append(f"round {trace.round} row {r.row}: not the n-gram drafts")
+                    if tuple(drafts[: len(r.drafts)]) != r.drafts:
+                        problems.append(f"round {trace.round} row {r.row}: not the n-gram drafts")
+                    if not bool((q[j].sum(-1) == 1).all()):
+                        problems.append(f"round {trace.round} row {r.row}: q not one-hot")
                 rnd = (
                     [to_dist(row) for row in p[j]],
                     [to_dist(row) for row in q[j]],
@@ -134,6 +295,28 @@ def check_run(
                     ),
                 )
                 expected = reference.verify(*rnd)
+                if reference_policy is not None and not ngram:
+                    replay = replay_on_reference_loop(
+                        reference_policy(r.row),
+                        reference,
+                        sequence,
+                        r,
+                        p[j],
+                        q[j],
+                        draft_us.get((trace.round, r.row), []),
+                        rnd[3],
+                        histories[r.row],
+                    )
+                    if isinstance(replay, str):
+                        problems.append(f"round {trace.round} row {r.row}: {replay}")
+                    elif replay[1] != kb:
+                        problems.append(
+                            f"round {trace.round} row {r.row}: the reference loop drafts "
+                            f"{replay[1]}, the engine {kb}"
+                        )
+                    elif list(replay[0].tokens[: len(r.output)]) != list(r.output):
+                        problems.append(f"round {trace.round} row {r.row}: loop outputs differ")
+                histories[r.row].append(RoundRecord(kb, r.accepted))
                 output = list(r.output)
                 complete = len(output) == r.accepted + 1
                 if complete:
@@ -151,7 +334,7 @@ def check_run(
     return problems, counts
 
 
-def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False):
+def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False, policy=None):
     target = tiny_model("llama", vocab=VOCAB, layers=2, seed=21, init_std=0.5, dtype=F64).model
     draft = tiny_model("gpt2", vocab=VOCAB, layers=1, seed=22, init_std=0.5, dtype=F64).model
     drafter = NgramDrafter() if ngram else ModelDrafter(draft)
@@ -162,7 +345,7 @@ def run(algorithm: str, ngram: bool, seed: int = 0, batched: bool = False):
         drafter,
         PROMPTS,
         algorithm=algorithm,
-        lookahead=PerRowK(KS),
+        lookahead=PerRowK(KS) if policy is None else policy,
         max_new_tokens=14,
         uniforms=source,
         prob_dtype=F64,
@@ -229,3 +412,57 @@ def test_negative_control_batched_rollback_that_does_not_mask(
     target, _, traces, source = run("sd", ngram=False, batched=True)
     problems, _ = check_run(target, PROMPTS, traces, source, "sd", ngram=False)
     assert any("target rows of another context" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+@pytest.mark.parametrize(
+    ("algorithm", "ngram", "batched"),
+    [("sd", False, False), ("sd", False, True), ("greedy", False, False), ("sd", True, False)],
+    ids=["sd-model", "sd-model-batched", "greedy-model", "sd-ngram"],
+)
+def test_rounds_under_lookahead_policies_equal_the_reference_loop(
+    name: str, algorithm: str, ngram: bool, batched: bool
+) -> None:
+    make, reference_policy, stepwise = POLICIES[name]
+    target, result, traces, source = run(algorithm, ngram, batched=batched, policy=make())
+    problems, counts = check_run(
+        target, PROMPTS, traces, source, algorithm, ngram, reference_policy
+    )
+    assert problems == []
+    assert [len(t) for t in result.tokens] == [14] * len(PROMPTS)
+    rows = [r for trace in traces for r in trace.rows]
+    # Step states: one per draft, positions in order, the drafter's probability of the draft.
+    for r in rows:
+        assert [s.position for s in r.draft_steps] == list(range(len(r.drafts)))
+        for s, prob in zip(r.draft_steps, r.draft_token_probs, strict=True):
+            assert s.token_prob == (1.0 if ngram else prob)
+            assert (s.top_probs == ()) == ngram
+    if ngram:
+        return
+    assert counts["accepts"] > 0
+    # Not vacuous: the policy makes K vary (heuristic), or stops some rounds early and lets
+    # others run to their maximum (stepwise policies).
+    if name == "heuristic":
+        assert len({r.k for r in rows}) > 1
+    if stepwise:
+        assert any(0 < len(r.drafts) < r.k for r in rows)
+        assert any(len(r.drafts) == r.k > 1 for r in rows)
+
+
+def test_negative_control_a_stepwise_policy_the_reference_reads_differently() -> None:
+    """The replay catches an engine that asks the policy one position late."""
+
+    class Late(TableStop):
+        def keep_drafting(self, steps):
+            shifted = [replace(s, position=s.position + 1) for s in steps]
+            return [
+                STOP_TABLE.get((s.position, s.rounds % 3), True)
+                and (s.past_acceptance is None or s.past_acceptance >= 0.25)
+                for s in shifted
+            ]
+
+    target, _, traces, source = run("sd", ngram=False, policy=Late())
+    problems, _ = check_run(
+        target, PROMPTS, traces, source, "sd", False, lambda row: TableStopReference(TABLE_KS[row])
+    )
+    assert any("the reference loop drafts" in p or "past the engine" in p for p in problems)
