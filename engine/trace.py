@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
@@ -40,7 +41,9 @@ class RowTrace:
         output: tokens committed by the round (after truncation at `max_new_tokens` or EOS).
         draft_probs: `[len(drafts), V]`, the drafts' distributions.
         target_probs: `[len(drafts) + 1, V]`, the target's distributions.
-        draft_steps: one step state per draft, in order (empty without drafts).
+        rounds_before: rounds the row ran before this one.
+        past_acceptance: accepted / drafted over the row's past rounds (None before any draft).
+        deterministic: the drafter is deterministic (see `DraftStepState`).
     """
 
     row: int
@@ -53,7 +56,27 @@ class RowTrace:
     output: tuple[int, ...]
     draft_probs: torch.Tensor
     target_probs: torch.Tensor
-    draft_steps: tuple[DraftStepState, ...] = ()
+    rounds_before: int = 0
+    past_acceptance: float | None = None
+    deterministic: bool = False
+
+    @cached_property
+    def draft_steps(self) -> tuple[DraftStepState, ...]:
+        """One step state per draft, in order (empty without drafts); computed when first read.
+
+        They are the states a stepwise policy saw (or would have seen) after each draft; DISCO's
+        training data: step $j$'s label is `j < accepted`.
+        """
+        return tuple(
+            draft_step_states(
+                self.row,
+                self.draft_probs,
+                self.drafts,
+                self.rounds_before,
+                self.past_acceptance,
+                self.deterministic,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -103,7 +126,7 @@ def round_trace(
         committed: tokens committed per row.
         timings: seconds in lookahead, drafting, target, verification, commit.
         histories: per row, `(rounds run before, past acceptance)` for its step states (empty:
-            no step states).
+            `(0, None)` for every row).
         deterministic: the drafter is deterministic (see `DraftStepState`).
     """
     rows = []
@@ -123,13 +146,8 @@ def round_trace(
                 tuple(committed[i]),
                 proposal.draft_probs,
                 p_rows[i],
-                tuple(
-                    draft_step_states(
-                        row, proposal.draft_probs, proposal.tokens, *histories[i], deterministic
-                    )
-                )
-                if histories
-                else (),
+                *(histories[i] if histories else (0, None)),
+                deterministic,
             )
         )
     return RoundTrace(round_index, tuple(rows), *timings)
