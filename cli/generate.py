@@ -43,8 +43,9 @@ def add_parser(subparsers: Any) -> None:
             "(tiny-llama); append :layers=N to keep only the first N layers (a draft that shares "
             "the target's tokenizer, e.g. smollm2:layers=8). --draft ngram[:n=N,min_n=M] drafts by "
             "prompt lookup instead of a model: the tokens that followed the latest earlier "
-            "occurrence of the text's last N (default 3) down to M (default 1) tokens. The text "
-            "streams to stdout as it is produced; the statistics follow."
+            "occurrence of the text's last N (default 3) down to M (default 1) tokens. "
+            "--lookahead chooses the drafts per round dynamically (DISCO; see the docs' DISCO "
+            "page). The text streams to stdout as it is produced; the statistics follow."
         ),
     )
     parser.add_argument("--target", required=True, metavar="MODEL", help="the target model")
@@ -58,6 +59,18 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--k", type=integer("--k", 0, 64), default=4, help="drafts per round, 0..64 (default 4)"
+    )
+    parser.add_argument(
+        "--lookahead",
+        metavar="SPEC",
+        default=None,
+        help=(
+            "a dynamic lookahead policy instead of a fixed --k: static:K (K drafts per round), "
+            "heuristic[:K0] (transformers' schedule from K0, default 5: +2 after a fully "
+            "accepted round, -1 otherwise), confidence:T[:max_k=K] (stop drafting when the "
+            "drafted token's probability is below T; at most K drafts, default 8), disco:PATH "
+            "(a learned policy file written by `specproof disco train`)"
+        ),
     )
     parser.add_argument(
         "--prompt", type=non_empty("--prompt"), required=True, help="the prompt text"
@@ -109,15 +122,19 @@ def run(args: argparse.Namespace) -> int:
 
     from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling, generate
+    from specproof.engine.trace import RoundTrace
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    policy = _lookahead(args)
     try:
-        if args.algorithm != "ar" and args.k > 0 and not args.draft:
-            raise ValueError(f"--draft is required for --algorithm {args.algorithm} with --k > 0")
+        drafting = args.k > 0 or policy is not None
+        if args.algorithm != "ar" and drafting and not args.draft:
+            flag = "--lookahead" if policy is not None else "--k > 0"
+            raise ValueError(f"--draft is required for --algorithm {args.algorithm} with {flag}")
         target = load_model_arg("--target", args.target, dtype=dtype)
-        wanted = bool(args.draft) and args.algorithm != "ar" and args.k > 0
+        wanted = bool(args.draft) and args.algorithm != "ar" and drafting
         ngram = parse_drafter(args.draft) if wanted else None
         draft = (
             load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
@@ -143,12 +160,20 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 printed = text
 
+        rounds: list[dict[str, int]] = []
+
+        def record(trace: RoundTrace) -> None:
+            for row in trace.rows:
+                rounds.append({"k": row.k, "drafted": len(row.drafts), "accepted": row.accepted})
+
         result = generate(
             target.model,
             ngram if ngram is not None else None if draft is None else draft.model,
             [ids],
             algorithm=args.algorithm,
             k=args.k,
+            lookahead=policy,
+            on_round=record,
             max_new_tokens=args.max_new_tokens,
             sampling=Sampling(args.temperature, args.top_k, args.top_p),
             seed=args.seed,
@@ -170,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
                 "prompt_tokens": ids,
                 "text": text,
                 "tokens": tokens,
+                "lookahead": args.lookahead,
+                "rounds": rounds,
                 "stats": stats,
             }
         )
@@ -178,8 +205,31 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + text)
     sys.stdout.write("\n\n")
     rows = [(key, _show(value)) for key, value in stats.items()]
+    if args.lookahead is not None:
+        rows.append(("lookahead", args.lookahead))
+        rows.append(("drafts_per_round", " ".join(str(r["drafted"]) for r in rounds)))
     print(format_table(["statistic", "value"], rows))
     return 0
+
+
+def _lookahead(args: argparse.Namespace) -> Any:
+    """The `--lookahead` policy, or None; a bad spec exits 64, an unreadable policy file 65."""
+    if args.lookahead is None:
+        return None
+    from specproof.engine.lookahead import parse_lookahead
+
+    if args.algorithm == "ar":
+        raise CommandError("--lookahead needs a speculative --algorithm, not ar", exit_codes.USAGE)
+    try:
+        return parse_lookahead(args.lookahead)
+    except ValueError as exc:
+        code = exit_codes.USAGE if str(exc).startswith("lookahead spec") else exit_codes.BAD_INPUT
+        raise CommandError(f"--lookahead: {exc}", code) from None
+    except OSError as exc:
+        raise CommandError(
+            f"--lookahead: cannot read the policy file of {args.lookahead!r}: {exc}",
+            exit_codes.BAD_INPUT,
+        ) from None
 
 
 def _show(value: Any) -> str:

@@ -73,3 +73,52 @@ def test_ngram_drafter(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["tokens"] == lookup["tokens"]
     assert main([*args, "--draft", "ngram:size=2"]) == 64  # a usage error (cli/exit_codes.py)
     assert "must be n=N" in capsys.readouterr().err
+
+
+def test_lookahead_json_reports_each_round(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["generate", *TINY, "--prompt", "abc", "--max-new-tokens", "10", "--json"]
+    assert main([*base, "--lookahead", "static:2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["lookahead"] == "static:2"
+    assert data["rounds"] and all(r["k"] == 2 == r["drafted"] for r in data["rounds"])
+    assert sum(r["drafted"] for r in data["rounds"]) == data["stats"]["drafted"]
+    assert len(data["rounds"]) == data["stats"]["rounds"]
+    assert main([*base, "--lookahead", "confidence:0.9:max_k=3"]) == 0
+    rounds = json.loads(capsys.readouterr().out)["rounds"]
+    assert all(r["k"] == 3 and 1 <= r["drafted"] <= 3 for r in rounds)
+    assert any(r["drafted"] < 3 for r in rounds)  # random tiny models are rarely confident
+    assert main([*base, "--lookahead", "heuristic:1"]) == 0
+    assert json.loads(capsys.readouterr().out)["rounds"][0]["k"] == 1
+
+
+def test_lookahead_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", *TINY, "--prompt", "ab", "--max-new-tokens", "5", "--lookahead", "static:1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "lookahead" in out and "drafts_per_round" in out
+
+
+def test_lookahead_errors(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ["generate", *TINY, "--prompt", "ab", "--max-new-tokens", "3"]
+    assert main([*base, "--lookahead", "confidence:x"]) == 64
+    assert "lookahead spec 'confidence:x'" in capsys.readouterr().err
+    assert main([*base, "--algorithm", "ar", "--lookahead", "static:2"]) == 64
+    assert "--lookahead needs a speculative" in capsys.readouterr().err
+    no_draft = ["generate", "--target", "tiny-llama", "--prompt", "ab", "--lookahead", "heuristic"]
+    assert main(no_draft) == 64
+    assert "--draft is required for --algorithm sd with --lookahead" in capsys.readouterr().err
+    # An unreadable policy file is a bad input (65), named by the loader's message.
+    import sys
+    import types
+
+    module = types.ModuleType("specproof.engine.disco")
+
+    def load_policy(path: str) -> None:
+        raise ValueError(f"policy file {path!r} is not valid JSON")
+
+    module.load_policy = load_policy  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "specproof.engine.disco", module)
+    assert main([*base, "--lookahead", "disco:bad.json"]) == 65
+    assert "policy file 'bad.json' is not valid JSON" in capsys.readouterr().err
