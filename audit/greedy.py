@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 
 from .boundary import ImplementationCrashed
+from .collect import GenerateFn, check_generated
 from .core import Configuration
-from .generation import GenerateFn, check_generated
 from .stats import DEFAULT_ALPHA, FitResult
 from .target_law import TargetLaw
 

@@ -174,7 +174,17 @@ def add_parser(subparsers: Any) -> None:
         default=2,
         help=f"m: tokens whose law is tested, 1..{MAX_NEW_TOKENS}",
     )
-    p.add_argument("--samples", type=positive_int, default=2000, help="samples (default 2000)")
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        help="samples (default 2000; with --baseline: planned per arm for --power at --tv)",
+    )
+    p.add_argument(
+        "--max-samples",
+        type=positive_int,
+        default=200_000,
+        help="cap on planned samples (default 200000)",
+    )
     p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
     _add_processors(p, temperature=1.0)
     p.add_argument(

@@ -12,6 +12,9 @@ from .audit_common import crashed, finish, isolated_function, progress_bar
 from .checks import load_model_arg, writable_dir
 from .exit_codes import CommandError
 
+#: Samples of a sampling audit against the exact law when `--samples` is not given.
+DEFAULT_SAMPLES = 2000
+
 
 def run_generate(args: argparse.Namespace) -> int:
     """`specproof audit generate`."""
@@ -58,28 +61,35 @@ def _audit_generate(
         TargetLaw,
         greedy_configuration,
         sampling_configuration,
-        two_sample_configuration,
     )
+    from specproof.audit.two_sample import audit_two_sample
 
     prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
-    with progress_bar(args, "audit generate", args.samples * (2 if baseline else 1)) as bar:
+    samples = args.samples or DEFAULT_SAMPLES
+    with progress_bar(args, "audit generate", samples * (2 if baseline else 1)) as bar:
 
         def tick() -> None:
             bar.update(1)
 
         if baseline is not None:
-            config = two_sample_configuration(
-                args.function,
+            audit = audit_two_sample(
                 fn,
                 baseline,
                 prompt,
-                args.max_new_tokens,
-                args.samples,
                 target.vocab_size,
                 target.eos_token_id,
+                args.max_new_tokens,
+                args.samples,
                 args.alpha,
+                args.tv,
+                args.power,
                 args.seed,
+                args.max_samples,
+                args.function,
                 tick,
+            )
+            return finish(
+                audit, args, f"Two-sample audit of `{args.function}` against `{args.baseline}`"
             )
         else:
             law = TargetLaw(target.model, processing, target.eos_token_id)
@@ -96,7 +106,7 @@ def _audit_generate(
                     law,
                     prompt,
                     args.max_new_tokens,
-                    args.samples,
+                    samples,
                     args.test,
                     args.alpha,
                     args.seed,
