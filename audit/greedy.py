@@ -5,12 +5,24 @@ deterministic reference: any mismatch is a certain violation); prompts whose flo
 top-2 logit gap below [`GREEDY_MARGIN`][specproof.audit.greedy.GREEDY_MARGIN] anywhere are
 skipped (float32 may legitimately break such near-ties the other way) and counted in the
 details.
+
+**Prompts.** One mismatch is certain evidence, so the plan is the number of prompts at which a
+fault present on a share `tv` of prompts shows at least once with probability `power`
+([`deterministic_required`][specproof.audit.core.deterministic_required]: 90 at the defaults).
+The user's prompt and its prefixes are too few for that, so
+[`greedy_prompts`][specproof.audit.greedy.greedy_prompts] continues with distinct random token
+sequences (seeded, lengths 1 to `max_length`, the end-of-sequence id left out), and
+[`greedy_configuration`][specproof.audit.greedy.greedy_configuration] draws from them until `n`
+prompts were checked (near-ties skipped do not count). What `tv` means here: the share of
+prompts, drawn this way, on which the implementation's greedy path differs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
 
 from .boundary import ImplementationCrashed
 from .collect import GenerateFn, check_generated
@@ -22,19 +34,98 @@ from .target_law import TargetLaw
 GREEDY_MARGIN = 1e-4
 
 
+#: Random prompts are at most this many tokens long by default.
+MAX_PROMPT_LENGTH = 8
+
+
+def greedy_prompts(
+    first: Iterable[Sequence[int]],
+    vocab_size: int,
+    seed: int = 0,
+    eos_token_id: int | None = None,
+    max_length: int = MAX_PROMPT_LENGTH,
+) -> Iterator[list[int]]:
+    """Distinct prompts: those of `first` (duplicates and empty ones left out), then random ones.
+
+    Random prompts are token sequences of a uniform length in `[1, max_length]` with ids
+    uniform in `[0, vocab_size)` other than `eos_token_id`, drawn from `seed`; a sequence
+    already given is drawn again. The iterator ends when no new prompt turns up in 1,000
+    draws in a row (a tiny vocabulary with short prompts has few).
+
+    Args:
+        first: the prompts to start with (e.g. the user's prompt and its prefixes).
+        vocab_size: the vocabulary size.
+        seed: the seed of the random prompts.
+        eos_token_id: an id random prompts never hold, or None.
+        max_length: the longest random prompt.
+
+    Raises:
+        ValueError: if `vocab_size` leaves no id to draw or `max_length` is below 1.
+
+    Examples:
+        >>> import itertools
+        >>> prompts = list(itertools.islice(greedy_prompts([[1, 2], [1, 2], [1]], 5, seed=0), 6))
+        >>> prompts[:2], len({tuple(p) for p in prompts})
+        ([[1, 2], [1]], 6)
+    """
+    ids = [i for i in range(vocab_size) if i != eos_token_id]
+    if not ids or max_length < 1:
+        raise ValueError(
+            f"vocab_size must leave an id other than end-of-sequence and max_length must be "
+            f">= 1, got vocab_size={vocab_size!r}, max_length={max_length!r}"
+        )
+    seen: set[tuple[int, ...]] = set()
+    for prompt in first:
+        key = tuple(int(t) for t in prompt)
+        if key and key not in seen:
+            seen.add(key)
+            yield list(key)
+    rng = np.random.default_rng(seed)
+    choices = np.asarray(ids)
+    misses = 0
+    while misses < 1000:
+        length = int(rng.integers(1, max_length + 1))
+        key = tuple(int(t) for t in rng.choice(choices, size=length))
+        if key in seen:
+            misses += 1
+            continue
+        misses = 0
+        seen.add(key)
+        yield list(key)
+
+
 def greedy_configuration(
     name: str,
     fn: GenerateFn,
     target: TargetLaw,
-    prompts: Sequence[Sequence[int]],
+    prompts: Iterable[Sequence[int]],
     m: int,
+    n: int | None = None,
 ) -> Configuration:
-    """Compare a greedy implementation with the float64 argmax path on every prompt."""
+    """Compare a greedy implementation with the float64 argmax path, prompt by prompt.
+
+    Args:
+        name: the configuration's name.
+        fn: the greedy generate function (`fn(prompt_ids, max_new_tokens, seed)`).
+        target: the target's law (its argmax path is the reference).
+        prompts: the prompts (any iterable, e.g. [`greedy_prompts`][specproof.audit.greedy.greedy_prompts]).
+        m: the number of new tokens compared.
+        n: stop after this many prompts were checked (default: every prompt).
+
+    Raises:
+        ValueError: if `n` is below 1.
+    """
+    if n is not None and n < 1:
+        raise ValueError(f"n must be >= 1 or None, got {n!r}")
     config = Configuration(name=name, deterministic=True)
     checked = mismatches = skipped = 0
     examples = []
     start = time.perf_counter()
+    drawn = 0
     for i, prompt in enumerate(prompts):
+        if n is not None and checked >= n:
+            break
+        drawn += 1
         reference, margin = target.greedy_path(prompt, m)
         if margin < GREEDY_MARGIN:
             skipped += 1
@@ -54,7 +145,8 @@ def greedy_configuration(
                 examples.append({"prompt": list(prompt), "expected": reference, "got": out})
     config.n_samples = checked
     config.details = {
-        "prompts": len(prompts),
+        "prompts": drawn,
+        "prompts_wanted": n,
         "skipped_near_ties": skipped,
         "mismatches": mismatches,
         "examples": examples,

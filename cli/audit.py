@@ -177,7 +177,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--samples",
         type=positive_int,
-        help="samples (default 2000; with --baseline: planned per arm for --power at --tv)",
+        help=(
+            "samples (default 2000; with --baseline: planned per arm for --power at --tv; "
+            "with --greedy: prompts, planned for --power at --tv, 90 at the defaults)"
+        ),
     )
     p.add_argument(
         "--max-samples",

@@ -94,11 +94,18 @@ def _audit_generate(
         else:
             law = TargetLaw(target.model, processing, target.eos_token_id)
             if args.greedy:
-                prompts = [prompt] + [
+                from specproof.audit.core import deterministic_required
+                from specproof.audit.greedy import greedy_prompts
+
+                given = [prompt] + [
                     target.tokenizer.encode(args.prompt[: i + 1], add_special_tokens=False)
                     for i in range(len(args.prompt) - 1)
                 ]
-                config = greedy_configuration(args.function, fn, law, prompts, args.max_new_tokens)
+                prompts = greedy_prompts(given, target.vocab_size, args.seed, target.eos_token_id)
+                wanted = args.samples or deterministic_required(args.tv, args.power)
+                config = greedy_configuration(
+                    args.function, fn, law, prompts, args.max_new_tokens, wanted
+                )
             else:
                 config = sampling_configuration(
                     args.function,

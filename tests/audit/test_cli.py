@@ -177,8 +177,38 @@ GENERATE = textwrap.dedent(
 
     def hot(prompt_ids, max_new_tokens, seed):
         return generate(prompt_ids, max_new_tokens, seed, temperature=3.0)
+
+    def greedy(prompt_ids, max_new_tokens, seed):
+        ids = torch.tensor([prompt_ids])
+        out = target.model.generate(
+            ids, attention_mask=torch.ones_like(ids), do_sample=False,
+            max_new_tokens=max_new_tokens, pad_token_id=0, eos_token_id=0,
+        )
+        return out[0, len(prompt_ids):].tolist()
     """
 )
+
+
+@pytest.mark.slow
+def test_greedy_generate_audit_reaches_a_verdict_and_samples_has_effect(
+    tmp_path, monkeypatch, capsys
+):
+    """The default prompt has 4 characters; the greedy audit still checks the planned 90
+    distinct prompts (consistent), and `--samples` sets how many. Negative control: the
+    temperature-3 sampler audited as greedy is flagged (mismatches are certain)."""
+    pytest.importorskip("torch")
+    (tmp_path / "my_generate.py").write_text(GENERATE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_generate", raising=False)
+    code = main(["audit", "generate", "my_generate:greedy", "--greedy", "--json"])
+    data = _json(capsys)
+    (config,) = data["configurations"]
+    assert code == 0 and data["verdict"] == "consistent", config
+    assert config["n_samples"] == config["n_required"] == 90
+    assert config["details"]["prompts"] >= 90
+    hot = ["audit", "generate", "my_generate:hot", "--greedy", "--samples", "20", "--json"]
+    assert main(hot) == 1
+    assert _json(capsys)["configurations"][0]["n_samples"] == 20
 
 
 @pytest.mark.slow

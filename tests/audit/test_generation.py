@@ -316,3 +316,45 @@ def test_regimes_refuse_unknown_names(tiny):
         far_logits = far(ids).logits[0, -1]
     # Negated output weights: the far draft's likeliest token is the target's least likely.
     assert int(far_logits.argmax()) == int(near_logits.argmin())
+
+
+def test_greedy_audit_draws_enough_distinct_prompts_to_reach_a_verdict(tiny):
+    """The default plan (90 prompts at TV 0.05, power 0.99) is reached from a 4-token prompt:
+    its prefixes and then distinct random prompts; `n` sets how many are checked. Negative
+    control: a decoder that is wrong on about every other prompt is flagged (a mismatch is
+    certain evidence)."""
+    import itertools
+
+    from specproof.audit.core import decide, deterministic_required
+    from specproof.audit.greedy import greedy_prompts
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+
+    def greedy(prompt_ids, max_new_tokens, seed):
+        return list(law.greedy_path(prompt_ids, max_new_tokens)[0])
+
+    given = [[1, 2, 3, 4], [1], [1, 2], [1, 2, 3]]
+    wanted = deterministic_required(0.05, 0.99)
+    assert wanted == 90
+    prompts = greedy_prompts(given, law.vocab_size, 0, law.eos_token_id)
+    config = greedy_configuration("greedy", greedy, law, prompts, 3, wanted)
+    audit = decide([config], 1e-6, 0.05, 0.99)
+    assert audit.verdict == "consistent" and config.n_samples == wanted
+    more = greedy_configuration(
+        "greedy", greedy, law, greedy_prompts(given, law.vocab_size, 0, 0), 3, 120
+    )
+    assert more.n_samples == 120
+    drawn = list(itertools.islice(greedy_prompts(given, law.vocab_size, 0, 0), 200))
+    assert drawn[:4] == given and len({tuple(p) for p in drawn}) == 200
+    assert all(0 not in p for p in drawn[4:])
+
+    def wrong_on_odd_lengths(prompt_ids, max_new_tokens, seed):
+        out = greedy(prompt_ids, max_new_tokens, seed)
+        if len(prompt_ids) % 2 and out[0] != 0:
+            out[0] = out[0] % 5 + 1
+        return out
+
+    bad = greedy_configuration(
+        "bad", wrong_on_odd_lengths, law, greedy_prompts(given, 6, 0, 0), 3, wanted
+    )
+    assert decide([bad], 1e-6, 0.05, 0.99).verdict == "not-lossless"
