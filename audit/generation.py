@@ -30,13 +30,21 @@ re-exported here, as are [`Processing`][specproof.audit.target_law.Processing] a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .collect import GenerateFn, GenerationSamples, check_generated, collect_generations
+from .collect import (
+    GenerateFn,
+    GenerationSamples,
+    check_generated,
+    collect_generations,
+    timing,
+)
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .greedy import GREEDY_MARGIN, greedy_configuration
+from .request import GenerationRequest
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, FitResult, goodness_of_fit
 from .target_law import Processing, TargetLaw
 from .two_sample import two_sample_configuration
@@ -99,10 +107,35 @@ def sampling_configuration(
     delta: float = DEFAULT_ALPHA,
     seed: int = 0,
     on_sample: Callable[[], None] | None = None,
+    request: GenerationRequest | None = None,
 ) -> Configuration:
-    """Sample `fn` `n` times and test the outputs against the target's exact law."""
+    """Sample `fn` `n` times and test the outputs against the target's exact law.
+
+    Args:
+        name: the configuration's name.
+        fn: the generate function (either convention of [`collect`][specproof.audit.collect]).
+        target: the target's exact law.
+        prompt: the prompt ids.
+        m: new tokens per sample.
+        n: samples.
+        test: `"chi2"` or `"g"`.
+        delta: significance used for the certified TV bounds.
+        seed: the first call's seed.
+        on_sample: called after every sample.
+        request: models, names and `batch_size` for the request convention; its sampling
+            settings are set to the law's ([`sampling_request`][specproof.audit.generation.sampling_request]).
+    """
+    start = time.perf_counter()
     samples = collect_generations(
-        fn, prompt, m, n, target.vocab_size, target.eos_token_id, seed, on_sample
+        fn,
+        prompt,
+        m,
+        n,
+        target.vocab_size,
+        target.eos_token_id,
+        seed,
+        on_sample,
+        sampling_request(request, target, m),
     )
     config = Configuration(
         name=name,
@@ -123,7 +156,30 @@ def sampling_configuration(
 
         config.tests = law_tests(target, prompt, m, samples.outputs, test, delta)
         config.path_tests = position_paths(m, joint="joint" in config.tests)
+    config.details["timing"] = timing(samples, time.perf_counter() - start)
     return config
+
+
+def sampling_request(
+    request: GenerationRequest | None, target: TargetLaw, m: int
+) -> GenerationRequest:
+    """The request template of a sampling audit: the law's settings over the caller's template.
+
+    Args:
+        request: the caller's template (models, names, `batch_size`), or None.
+        target: the target's law (its processing and end-of-sequence id are used).
+        m: the number of new tokens.
+    """
+    processing = target.processing
+    return (request or GenerationRequest([], m, 0)).replace(
+        max_new_tokens=m,
+        do_sample=True,
+        temperature=processing.temperature,
+        top_k=processing.top_k,
+        top_p=processing.top_p,
+        repetition_penalty=processing.repetition_penalty,
+        eos_token_id=target.eos_token_id,
+    )
 
 
 def audit_generate(
@@ -138,8 +194,26 @@ def audit_generate(
     test: str = "chi2",
     seed: int = 0,
     on_progress: Callable[[str, int], None] | None = None,
+    request: GenerationRequest | None = None,
 ) -> Audit:
     """Audit one generate function against `target`'s exact law (one configuration).
+
+    Args:
+        fn: `fn(prompt_ids, max_new_tokens, seed)`, or `fn(request)` with a
+            [`GenerationRequest`][specproof.audit.request.GenerationRequest].
+        target: the target's exact law.
+        prompt: the prompt ids.
+        max_new_tokens: new tokens per sample.
+        n_samples: samples (rows, for a batched function).
+        alpha: family-wise significance.
+        tv: the smallest TV to detect.
+        power: the power wanted at `tv`.
+        test: `"chi2"` or `"g"`.
+        seed: the first call's seed.
+        on_progress: called with ("generate", samples done).
+        request: the request convention's template: in-process models
+            (`objects={"model": ..., "tokenizer": ...}`) or names, and `batch_size`; the
+            sampling settings are the law's.
 
     Raises:
         ValueError: if `max_new_tokens` or `n_samples` is below 1.
@@ -156,7 +230,7 @@ def audit_generate(
             on_progress("generate", done[0])
 
     config = sampling_configuration(
-        "generate", fn, target, prompt, max_new_tokens, n_samples, test, alpha, seed, tick
+        "generate", fn, target, prompt, max_new_tokens, n_samples, test, alpha, seed, tick, request
     )
     return decide([config], alpha, tv, power)
 
@@ -164,6 +238,7 @@ def audit_generate(
 __all__ = [
     "GREEDY_MARGIN",
     "GenerateFn",
+    "GenerationRequest",
     "GenerationSamples",
     "Processing",
     "TargetLaw",
@@ -173,5 +248,6 @@ __all__ = [
     "greedy_configuration",
     "law_tests",
     "sampling_configuration",
+    "sampling_request",
     "two_sample_configuration",
 ]

@@ -21,12 +21,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .boundary import ImplementationCrashed
-from .collect import GenerateFn, check_generated
+from .collect import (
+    GenerateFn,
+    GenerationSamples,
+    MalformedOutput,
+    call_generate,
+    function_convention,
+    timing,
+)
 from .core import Configuration
+from .request import GenerationRequest
 from .stats import DEFAULT_ALPHA, FitResult
 from .target_law import TargetLaw
 
@@ -101,16 +110,19 @@ def greedy_configuration(
     prompts: Iterable[Sequence[int]],
     m: int,
     n: int | None = None,
+    request: GenerationRequest | None = None,
 ) -> Configuration:
     """Compare a greedy implementation with the float64 argmax path, prompt by prompt.
 
     Args:
         name: the configuration's name.
-        fn: the greedy generate function (`fn(prompt_ids, max_new_tokens, seed)`).
+        fn: the greedy generate function (either convention of [`collect`][specproof.audit.collect]).
         target: the target's law (its argmax path is the reference).
         prompts: the prompts (any iterable, e.g. [`greedy_prompts`][specproof.audit.greedy.greedy_prompts]).
         m: the number of new tokens compared.
         n: stop after this many prompts were checked (default: every prompt).
+        request: models and `batch_size` for the request convention; a batched call gets
+            `batch_size` different prompts (`request.prompts`), one per row.
 
     Raises:
         ValueError: if `n` is below 1.
@@ -118,39 +130,79 @@ def greedy_configuration(
     if n is not None and n < 1:
         raise ValueError(f"n must be >= 1 or None, got {n!r}")
     config = Configuration(name=name, deterministic=True)
-    checked = mismatches = skipped = 0
-    examples = []
+    template = greedy_request(request, target, m)
+    checked = mismatches = skipped = drawn = calls = 0
+    examples: list[dict[str, Any]] = []
     start = time.perf_counter()
-    drawn = 0
-    for i, prompt in enumerate(prompts):
-        if n is not None and checked >= n:
+    inside = 0.0
+    pending: list[tuple[list[int], tuple[int, ...]]] = []
+    iterator = iter(prompts)
+    try:
+        style = function_convention(fn)
+    except ImplementationCrashed as exc:
+        config.error = f"prompt 0: {exc}"
+        style = "ids"
+    while config.error is None and (n is None or checked < n):
+        wanted = template.batch_size if n is None else min(template.batch_size, n - checked)
+        exhausted = False
+        while len(pending) < wanted:
+            prompt = next(iterator, None)
+            if prompt is None:
+                exhausted = True
+                break
+            drawn += 1
+            reference, margin = target.greedy_path(prompt, m)
+            if margin < GREEDY_MARGIN:
+                skipped += 1
+                continue
+            pending.append((list(prompt), reference))
+        if not pending:
             break
-        drawn += 1
-        reference, margin = target.greedy_path(prompt, m)
-        if margin < GREEDY_MARGIN:
-            skipped += 1
-            continue
+        call = template.replace(
+            prompt_ids=pending[0][0],
+            seed=calls,
+            batch_size=len(pending),
+            prompts=[p for p, _ in pending] if len(pending) > 1 else None,
+        )
         try:
-            out = check_generated(fn(list(prompt), m, i), m, target.vocab_size, target.eos_token_id)
+            outs, seconds = call_generate(fn, style, call, target.vocab_size)
         except ImplementationCrashed as exc:
-            config.error = f"prompt {i}: {exc}"
+            config.error = f"prompt {checked}: {exc}"
+            break
+        except MalformedOutput as exc:
+            config.error = f"prompt {checked}: malformed output: {exc}"
             break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
-            config.error = f"prompt {i}: {type(exc).__name__}: {exc}"
+            config.error = f"prompt {checked}: {type(exc).__name__}: {exc}"
             break
-        checked += 1
-        if out != reference:
-            mismatches += 1
-            if len(examples) < 3:
-                examples.append({"prompt": list(prompt), "expected": reference, "got": out})
+        calls += 1
+        inside += seconds
+        for (prompt, reference), out in zip(pending, outs, strict=True):
+            checked += 1
+            if out != reference:
+                mismatches += 1
+                if len(examples) < 3:
+                    examples.append({"prompt": prompt, "expected": reference, "got": out})
+        pending = []
+        if exhausted:
+            break
     config.n_samples = checked
+    seconds_total = time.perf_counter() - start
     config.details = {
         "prompts": drawn,
         "prompts_wanted": n,
         "skipped_near_ties": skipped,
         "mismatches": mismatches,
         "examples": examples,
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds_total,
+        "timing": timing(
+            GenerationSamples(
+                outputs=[()] * checked,
+                seconds=seconds_total,
+                implementation_seconds=inside,
+                calls=calls,
+            )
+        ),
     }
     if config.error is None and checked:
         config.tests["greedy"] = FitResult(
@@ -164,3 +216,25 @@ def greedy_configuration(
             impossible=mismatches,
         )
     return config
+
+
+def greedy_request(
+    request: GenerationRequest | None, target: TargetLaw, m: int
+) -> GenerationRequest:
+    """The request template of a greedy audit: `do_sample=False` and the target's settings.
+
+    Args:
+        request: the caller's template (models, `batch_size`, names), or None.
+        target: the target's law (its repetition penalty and end-of-sequence id are used).
+        m: the number of new tokens.
+    """
+    processing = target.processing
+    return (request or GenerationRequest([], m, 0)).replace(
+        max_new_tokens=m,
+        do_sample=False,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        repetition_penalty=processing.repetition_penalty,
+        eos_token_id=target.eos_token_id,
+    )

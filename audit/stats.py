@@ -1,6 +1,7 @@
 r"""Calibrated statistics for losslessness audits (numpy and scipy only; no torch).
 
-Everything an audit verdict rests on lives here:
+Everything an audit verdict rests on lives here (one module on purpose, a little over the
+450-line rule: the tests, their power and sample sizes are read together):
 
 - **Goodness of fit against an exact law** ([`goodness_of_fit`][specproof.audit.stats.goodness_of_fit]):
   Pearson's chi-square or the G-test (likelihood ratio) on counts of outcomes. *Pooling rule*:

@@ -16,13 +16,15 @@ so the size chosen never depends on the samples tested).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .collect import GenerateFn, collect_generations
+from .collect import GenerateFn, collect_generations, timing
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
+from .request import GenerationRequest
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, pool, required_samples_two_sample
 
 #: Samples per arm of the pilot run that measures the degrees of freedom.
@@ -43,6 +45,7 @@ def two_sample_configuration(
     delta: float = DEFAULT_ALPHA,
     seed: int = 0,
     on_sample: Callable[[], None] | None = None,
+    request: GenerationRequest | None = None,
 ) -> Configuration:
     """Two-sample mode: compare `fn` with `baseline` (plain sampling) when no exact law exists.
 
@@ -50,18 +53,21 @@ def two_sample_configuration(
     `n_required` is the two-sample size per arm); seeds `seed + s` and `seed + n + s`, so the arms are
     independent); the tuples of the first `m` tokens are compared by the chi-square test of
     homogeneity ([`homogeneity`][specproof.audit.stats.homogeneity]), and so are the
-    first tokens; Bonferroni-combined like every configuration.
+    first tokens; Bonferroni-combined like every configuration. `request` (the request
+    convention's template: settings, models, `batch_size`) is passed to both. The timing
+    counts the baseline's own time as neither the implementation's nor the auditor's.
     """
     from .stats import homogeneity
 
-    arm = collect_generations(fn, prompt, m, n, vocab_size, eos_token_id, seed, on_sample)
+    start = time.perf_counter()
+    arm = collect_generations(fn, prompt, m, n, vocab_size, eos_token_id, seed, on_sample, request)
     config = Configuration(
         name=name, n_samples=len(arm.outputs), error=arm.error, plan="two-sample"
     )
     if arm.error is not None:
         return config
     base = collect_generations(
-        baseline, prompt, m, n, vocab_size, eos_token_id, seed + n, on_sample
+        baseline, prompt, m, n, vocab_size, eos_token_id, seed + n, on_sample, request
     )
     if base.error is not None:
         config.error = f"baseline: {base.error}"
@@ -77,7 +83,11 @@ def two_sample_configuration(
     fa = np.bincount([findex[o[0]] for o in arm.outputs], minlength=len(firsts))
     fb = np.bincount([findex[o[0]] for o in base.outputs], minlength=len(firsts))
     config.tests["first"] = homogeneity(fa, fb, MIN_EXPECTED, delta, [str(t) for t in firsts])
-    config.details = {"mode": "two-sample", "baseline_samples": len(base.outputs)}
+    config.details = {
+        "mode": "two-sample",
+        "baseline_samples": len(base.outputs),
+        "timing": timing(arm, time.perf_counter() - start - base.implementation_seconds),
+    }
     config.plan = "two-sample"
     return config
 
@@ -114,6 +124,7 @@ def plan_two_sample(
     seed: int = 0,
     pilot_samples: int = PILOT_SAMPLES,
     max_samples: int = 200_000,
+    request: GenerationRequest | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Samples per arm for `power` at `tv`, from a pilot run of both arms (then discarded).
 
@@ -134,6 +145,7 @@ def plan_two_sample(
         seed: the pilot uses seeds `seed` to `seed + 2 * pilot_samples - 1`.
         pilot_samples: samples per arm of the pilot.
         max_samples: the cap on the plan.
+        request: the request convention's template, passed to both.
 
     Returns:
         `(samples per arm, details)`; on a failure of either function in the pilot,
@@ -143,7 +155,14 @@ def plan_two_sample(
     outputs = []
     for offset, function in ((0, fn), (pilot_samples, baseline)):
         run = collect_generations(
-            function, prompt, m, pilot_samples, vocab_size, eos_token_id, seed + offset
+            function,
+            prompt,
+            m,
+            pilot_samples,
+            vocab_size,
+            eos_token_id,
+            seed + offset,
+            request=request,
         )
         if run.error is not None:
             details["pilot_error"] = run.error
@@ -177,6 +196,7 @@ def audit_two_sample(
     max_samples: int = 200_000,
     name: str = "generate",
     on_sample: Callable[[], None] | None = None,
+    request: GenerationRequest | None = None,
 ) -> Audit:
     """Audit `fn` against `baseline` (one two-sample configuration), planned for `power` at `tv`.
 
@@ -196,6 +216,7 @@ def audit_two_sample(
         max_samples: the cap on the planned size per arm.
         name: the configuration's name.
         on_sample: called after every sample.
+        request: the request convention's template (settings, models, `batch_size`).
 
     Raises:
         ValueError: if `max_new_tokens`, `n_samples` or `max_samples` is below 1.
@@ -216,6 +237,7 @@ def audit_two_sample(
             power,
             seed,
             max_samples=max_samples,
+            request=request,
         )
         seed += 2 * plan["pilot_samples"]
     config = two_sample_configuration(
@@ -230,6 +252,7 @@ def audit_two_sample(
         alpha,
         seed,
         on_sample,
+        request,
     )
     config.details.update(plan)
     config.plan = "two-sample"

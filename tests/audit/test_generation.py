@@ -7,6 +7,8 @@ computed power exceeds 1 - 1e-6 (the TV of each fault is large, see each test).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -358,3 +360,87 @@ def test_greedy_audit_draws_enough_distinct_prompts_to_reach_a_verdict(tiny):
         "bad", wrong_on_odd_lengths, law, greedy_prompts(given, 6, 0, 0), 3, wanted
     )
     assert decide([bad], 1e-6, 0.05, 0.99).verdict == "not-lossless"
+
+
+def _request_generate(request):
+    """The request convention: model, tokenizer and settings all come from the request."""
+    torch.manual_seed(request.seed)
+    ids = torch.tensor(request.row_prompts())
+    out = request.model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        pad_token_id=0,
+        eos_token_id=request.eos_token_id,
+        **request.generate_kwargs(),
+    )
+    return out[:, ids.shape[1] :].tolist()
+
+
+def test_the_calling_convention_is_read_from_the_signature():
+    from specproof.audit.request import convention
+
+    def tagged(a, b, c):
+        return []
+
+    tagged.specproof_convention = "request"
+    assert convention(_request_generate) == "request"
+    assert convention(_plain(None)) == "ids"
+    assert convention(lambda request, extra=1: []) == "request"
+    assert convention(tagged) == "request"
+    tagged.specproof_convention = "neither"
+    with pytest.raises(ValueError, match="specproof_convention"):
+        convention(tagged)
+
+
+@pytest.mark.statistical
+def test_a_request_function_gets_the_model_and_settings_and_batches_are_audited_by_row(tiny):
+    """The law at T = 0.7, top-k 4: a function that takes everything from the request (the
+    model in-process, the settings, 8 rows per call) is not flagged (false failure <= 1e-6),
+    with every row counted as a sample. Negative control: the same function with the
+    temperature and top-k hard-coded (what adapters did before) is flagged: its first token
+    falls outside the top 4, an impossible outcome, in 800 samples with probability
+    > 1 - 1e-6 (computed below)."""
+    from specproof.audit.request import GenerationRequest
+
+    transformers.logging.set_verbosity_error()
+    processing = Processing(temperature=0.7, top_k=4)
+    law = TargetLaw(tiny.model, processing, tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    template = GenerationRequest([], 1, 0, batch_size=8, objects={"model": tiny.model})
+    audit = audit_generate(_request_generate, law, prompt, 2, 800, request=template)
+    (config,) = audit.configurations
+    assert audit.verdict != "not-lossless" and config.error is None, config.to_json()
+    assert config.n_samples == 800 and config.details["timing"]["calls"] == 100
+
+    def hard_coded(request):
+        return _request_generate(request.replace(temperature=1.0, top_k=None))
+
+    p = law.next_probs(prompt)
+    wrong = Processing().probs(law.logits([prompt])[0], prompt)
+    assert (1 - wrong[p == 0].sum()) ** 800 < 1e-6
+    bad = audit_generate(hard_coded, law, prompt, 2, 800, request=template)
+    assert bad.verdict == "not-lossless"
+
+
+def test_batched_outputs_are_validated_row_by_row(tiny):
+    from specproof.audit.request import GenerationRequest
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    template = GenerationRequest([], 1, 0, batch_size=4)
+
+    def short_batch(request):
+        return [[1, 1]] * (request.batch_size - 1)
+
+    def bad_row(request):
+        return [[1, 1]] * (request.batch_size - 1) + [[1, 99]]
+
+    def ids_style(prompt_ids, max_new_tokens, seed):
+        return [1, 1]
+
+    for fn, message in [
+        (short_batch, "expected a batch of 4 rows, got 3"),
+        (bad_row, r"row 3: output ids must lie in \[0, V\)"),
+        (ids_style, "batch_size > 1 needs a function that takes a GenerationRequest"),
+    ]:
+        (config,) = audit_generate(fn, law, [1], 2, 10, request=template).configurations
+        assert config.verdict == "crashed" and re.search(message, config.error), config.error
