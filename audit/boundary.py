@@ -378,6 +378,10 @@ class IsolatedFunction:
 
 def _refuse_objects(value: Any) -> None:
     """Raise if a decoded result still holds an object that could not cross the boundary."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _refuse_objects(item)
+        return
     if isinstance(value, list | tuple):
         if len(value) == 3 and value and value[0] == isolated_child.OBJECT:
             raise ImplementationCrashed(

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .boundary import ImplementationCrashed, IsolatedFunction
+from .coverage import DepthCoverage, split_report
 from .request import GenerationRequest, convention
 
 GenerateFn = Callable[..., Any]
@@ -42,6 +43,7 @@ class GenerationSamples:
         seconds: wall time of the whole collection.
         implementation_seconds: time spent inside the audited function.
         calls: how many times the function was called.
+        coverage: the draft depths the implementation reported ([`coverage`][specproof.audit.coverage]).
     """
 
     outputs: list[tuple[int, ...]] = field(default_factory=list)
@@ -49,6 +51,7 @@ class GenerationSamples:
     seconds: float = 0.0
     implementation_seconds: float = 0.0
     calls: int = 0
+    coverage: DepthCoverage = field(default_factory=DepthCoverage)
 
 
 class MalformedOutput(ValueError):
@@ -76,6 +79,7 @@ def call_generate(
     style: str,
     request: GenerationRequest,
     vocab_size: int,
+    coverage: DepthCoverage | None = None,
 ) -> tuple[list[tuple[int, ...]], float]:
     """Call `fn` once under its convention; returns the validated rows and the seconds in `fn`.
 
@@ -85,6 +89,8 @@ def call_generate(
         request: the call (for `"ids"`, only its prompt, `max_new_tokens` and seed are passed,
             and `batch_size` must be 1).
         vocab_size: ids must lie in `[0, vocab_size)`.
+        coverage: where to add the rounds the result reports (a result may be
+            `{"tokens", "rounds"}`, [`coverage`][specproof.audit.coverage]).
 
     Raises:
         MalformedOutput: on a malformed result (the message names the row).
@@ -105,6 +111,14 @@ def call_generate(
     if isinstance(fn, IsolatedFunction):
         seconds = fn.last_seconds
     try:
+        out, reports = split_report(out, request.batch_size)
+        if reports is not None:
+            report_to = coverage if coverage is not None else DepthCoverage()
+            for i, rounds in enumerate(reports):
+                try:
+                    report_to.add(rounds)
+                except ValueError as exc:
+                    raise ValueError(f"row {i}: 'rounds': {exc}") from None
         if request.batch_size == 1 and _is_flat(out):
             return [check_generated(out, m, vocab_size, eos)], seconds
         rows = _rows(out)
@@ -245,7 +259,11 @@ def collect_generations(
         rows = min(batch, n - done)
         try:
             got, seconds = call_generate(
-                fn, style, template.replace(seed=seed + call, batch_size=rows), vocab_size
+                fn,
+                style,
+                template.replace(seed=seed + call, batch_size=rows),
+                vocab_size,
+                samples.coverage,
             )
         except ImplementationCrashed as exc:
             samples.error = f"sample {done}: {exc}"

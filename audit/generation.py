@@ -157,6 +157,9 @@ def sampling_configuration(
         config.tests = law_tests(target, prompt, m, samples.outputs, test, delta)
         config.path_tests = position_paths(m, joint="joint" in config.tests)
     config.details["timing"] = timing(samples, time.perf_counter() - start)
+    if samples.coverage.reported:
+        config.details["coverage"] = samples.coverage.to_json()
+        config.not_consistent_because = samples.coverage.not_consistent_because()
     return config
 
 

@@ -35,6 +35,7 @@ from .collect import (
     timing,
 )
 from .core import Configuration
+from .coverage import DepthCoverage
 from .request import GenerationRequest
 from .stats import DEFAULT_ALPHA, FitResult
 from .target_law import TargetLaw
@@ -136,6 +137,7 @@ def greedy_configuration(
     start = time.perf_counter()
     inside = 0.0
     pending: list[tuple[list[int], tuple[int, ...]]] = []
+    coverage = DepthCoverage()
     iterator = iter(prompts)
     try:
         style = function_convention(fn)
@@ -165,7 +167,7 @@ def greedy_configuration(
             prompts=[p for p, _ in pending] if len(pending) > 1 else None,
         )
         try:
-            outs, seconds = call_generate(fn, style, call, target.vocab_size)
+            outs, seconds = call_generate(fn, style, call, target.vocab_size, coverage)
         except ImplementationCrashed as exc:
             config.error = f"prompt {checked}: {exc}"
             break
@@ -204,6 +206,9 @@ def greedy_configuration(
             )
         ),
     }
+    if coverage.reported:
+        config.details["coverage"] = coverage.to_json()
+        config.not_consistent_because = coverage.not_consistent_because()
     if config.error is None and checked:
         config.tests["greedy"] = FitResult(
             statistic=float(mismatches),

@@ -36,6 +36,7 @@ ARRAY = "\x00specproof:ndarray"
 RNG = "\x00specproof:rng"
 OBJECT = "\x00specproof:object"
 REQUEST = "\x00specproof:generation-request"
+DICT = "\x00specproof:dict"
 #: Largest number of elements an encoded value may hold (bigger outputs are malformed).
 MAX_ELEMENTS = 10_000_000
 HEADER = struct.Struct(">Q")
@@ -77,6 +78,10 @@ def encode(value: Any, depth: int = 0) -> Any:
             return (ARRAY, value.dtype.str, tuple(value.shape), value.tobytes())
     if type(value).__name__ == "GenerationRequest" and hasattr(value, "to_data"):
         return (REQUEST, value.to_data())
+    if isinstance(value, dict):
+        if len(value) > MAX_ELEMENTS or not all(isinstance(k, str) for k in value):
+            return (OBJECT, "dict", "keys must be strings")
+        return (DICT, [[k, encode(v, depth + 1)] for k, v in value.items()])
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_ELEMENTS:
             return (OBJECT, type(value).__name__, f"{len(value)} elements")
@@ -110,6 +115,8 @@ def decode(value: Any) -> Any:
             return generator
         if tag == "\x00specproof:tuple":
             return tuple(decode(v) for v in value[1])
+        if tag == DICT:
+            return {k: decode(v) for k, v in value[1]}
         if tag == REQUEST:
             return request_module().GenerationRequest.from_data(value[1])
     return value

@@ -46,6 +46,25 @@ def table_rows(audit: Audit) -> list[list[str]]:
     return rows
 
 
+def timing_lines(audit: Audit) -> list[str]:
+    """One line per configuration that recorded its timing (`details["timing"]`).
+
+    Where the audit's time went: inside the implementation, and the auditor's own overhead
+    (exact law, tests, process boundary) per sample and as a share of the wall time.
+    """
+    lines = []
+    for c in audit.configurations:
+        timing = c.details.get("timing") if isinstance(c.details, dict) else None
+        if not timing or not timing.get("samples"):
+            continue
+        lines.append(
+            f"time {c.name}: implementation {1e3 * timing['implementation_s_per_sample']:.3g} "
+            f"ms/sample, auditor {1e3 * timing['auditor_s_per_sample']:.3g} ms/sample "
+            f"({100 * timing['auditor_share']:.0f}% of {timing['seconds']:.3g} s)"
+        )
+    return lines
+
+
 HEADERS = [
     "configuration",
     "verdict",

@@ -32,9 +32,9 @@ from .audit_common import (
     function_spec,
     positive_int,
 )
-from .audit_generate import run_generate
+from .audit_generate import add_generate_arguments, run_generate
 from .audit_runs import run_controls, run_sampler, run_transformers
-from .checks import integer, interpreter, non_empty, number, seed
+from .checks import integer, interpreter, number, seed
 
 __all__ = [
     "EXIT_CODES",
@@ -158,44 +158,8 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run_sampler)
 
     p = sub.add_parser("generate", help="audit a generate function against a target's exact law")
-    p.add_argument("function", metavar="MODULE:FUNCTION", type=function_spec)
-    p.add_argument(
-        "--target", default="tiny-llama", help="target model name (specproof.engine.models)"
-    )
-    p.add_argument(
-        "--prompt",
-        type=non_empty("--prompt"),
-        default="abca",
-        help="prompt text (encoded with the target's tokenizer)",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, MAX_NEW_TOKENS),
-        default=2,
-        help=f"m: tokens whose law is tested, 1..{MAX_NEW_TOKENS}",
-    )
-    p.add_argument(
-        "--samples",
-        type=positive_int,
-        help=(
-            "samples (default 2000; with --baseline: planned per arm for --power at --tv; "
-            "with --greedy: prompts, planned for --power at --tv, 90 at the defaults)"
-        ),
-    )
-    p.add_argument(
-        "--max-samples",
-        type=positive_int,
-        default=200_000,
-        help="cap on planned samples (default 200000)",
-    )
-    p.add_argument("--greedy", action="store_true", help="the function decodes greedily")
+    add_generate_arguments(p)
     _add_processors(p, temperature=1.0)
-    p.add_argument(
-        "--baseline",
-        metavar="MODULE:FUNCTION",
-        type=function_spec,
-        help="two-sample mode: compare with this plain sampler instead of the exact law",
-    )
     _add_boundary(p)
     _common(p)
     p.set_defaults(handler=run_generate)

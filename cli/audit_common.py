@@ -53,7 +53,13 @@ def crashed(name: str, exc: BaseException, args: argparse.Namespace) -> Any:
 
 def finish(audit: Any, args: argparse.Namespace, title: str) -> int:
     """Write the report, print the audit (table or `--json`) and return its exit code."""
-    from specproof.audit.report import HEADERS, has_matplotlib, table_rows, write_report
+    from specproof.audit.report import (
+        HEADERS,
+        has_matplotlib,
+        table_rows,
+        timing_lines,
+        write_report,
+    )
 
     if args.report:
         if not has_matplotlib():
@@ -68,6 +74,9 @@ def finish(audit: Any, args: argparse.Namespace, title: str) -> int:
         print_json(audit.to_json())
     else:
         print(format_table(HEADERS, table_rows(audit)))
+        times = timing_lines(audit)
+        if times:
+            print("\n" + "\n".join(times))
         print(f"\nverdict: {audit.verdict}")
     return EXIT_CODES[audit.verdict]
 

@@ -444,3 +444,75 @@ def test_batched_outputs_are_validated_row_by_row(tiny):
     ]:
         (config,) = audit_generate(fn, law, [1], 2, 10, request=template).configurations
         assert config.verdict == "crashed" and re.search(message, config.error), config.error
+
+
+def _reporting(law, drafted, accepted_max):
+    """An exact sampler that reports one round per sample: drafted depth `drafted`, accepted
+    depth drawn uniformly in [0, accepted_max]."""
+    exact = _numpy_sampler(law)
+
+    def generate(prompt_ids, max_new_tokens, seed):
+        accepted = int(np.random.default_rng(seed + 10**6).integers(0, accepted_max + 1))
+        tokens = exact(prompt_ids, max_new_tokens, seed)
+        return {"tokens": tokens, "rounds": [{"drafted": drafted, "accepted": accepted}]}
+
+    return generate
+
+
+@pytest.mark.statistical
+def test_reported_tree_depths_are_covered_and_a_generation_that_never_drafts_is_not_consistent(
+    tiny,
+):
+    """Tokens from an exact sampler (not flagged; false failure <= 1e-6), reporting a depth-3
+    draft per round accepted at most to depth 1: the report counts every depth and names
+    depths 2 and 3 as never accepted. Negative control: the same tokens reported with no draft
+    at all are not `consistent`, whatever the tests say."""
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    audit = audit_generate(_reporting(law, 3, 1), law, prompt, 2, 1500, tv=0.2)
+    (config,) = audit.configurations
+    coverage = config.details["coverage"]
+    assert coverage["rounds"] == 1500 and coverage["drafted_tokens"] == 4500
+    assert [coverage["depths"][d]["drafted"] for d in "123"] == [1500] * 3
+    assert 0 < coverage["depths"]["1"]["accepted"] < 1500
+    assert coverage["never_accepted"] == [2, 3]
+    assert audit.verdict == "consistent", config.to_json()
+    none = audit_generate(_reporting(law, 0, 0), law, prompt, 2, 1500, tv=0.2)
+    (c,) = none.configurations
+    assert none.verdict == "inconclusive" and "no drafted token" in c.not_consistent_because
+
+
+def test_a_malformed_rounds_report_is_crashed(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    (config,) = audit_generate(_reporting(law, 1, 0), law, [1], 2, 5).configurations
+    assert config.error is None
+
+    def deeper(prompt_ids, max_new_tokens, seed):
+        return {"tokens": [1, 1], "rounds": [{"drafted": 1, "accepted": 2}]}
+
+    (config,) = audit_generate(deeper, law, [1], 2, 5).configurations
+    assert config.verdict == "crashed" and "accepted <= drafted" in config.error
+
+
+def test_timing_separates_the_implementation_from_the_auditor(tiny):
+    """A function that sleeps 20 ms per call: at least 30 * 20 ms are counted inside it, and
+    the auditor's share is what is left of the wall time. Negative control: the same without
+    the sleep is counted far below that."""
+    import time as time_module
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    exact = _numpy_sampler(law)
+
+    def slow(prompt_ids, max_new_tokens, seed):
+        time_module.sleep(0.02)
+        return exact(prompt_ids, max_new_tokens, seed)
+
+    (config,) = audit_generate(slow, law, [1, 2], 2, 30).configurations
+    timing = config.details["timing"]
+    assert timing["implementation_seconds"] >= 30 * 0.02
+    assert timing["auditor_seconds"] == pytest.approx(
+        timing["seconds"] - timing["implementation_seconds"]
+    )
+    assert timing["implementation_s_per_sample"] >= 0.02
+    (fast,) = audit_generate(exact, law, [1, 2], 2, 30).configurations
+    assert fast.details["timing"]["implementation_seconds"] < 30 * 0.02 / 2
