@@ -68,6 +68,10 @@ def convention(fn: Any) -> str:
 class GenerationRequest:
     """One call of a generate function under the request convention.
 
+    A caller of the Python API passes one as a *template* (`audit_generate(..., request=...)`:
+    the models as `objects`, names or folders, `batch_size`); the auditor fills in the prompt,
+    `max_new_tokens`, the seed and the sampling settings of the exact law for every call.
+
     Attributes:
         prompt_ids: the prompt's token ids (every row's, unless `prompts` says otherwise).
         max_new_tokens: how many new tokens to generate (fewer only through end-of-sequence).
@@ -91,9 +95,9 @@ class GenerationRequest:
             files or names instead).
     """
 
-    prompt_ids: list[int]
-    max_new_tokens: int
-    seed: int
+    prompt_ids: list[int] = field(default_factory=list)
+    max_new_tokens: int = 1
+    seed: int = 0
     do_sample: bool = True
     temperature: float = 1.0
     top_k: int | None = None
@@ -180,9 +184,13 @@ class GenerationRequest:
 
     def to_data(self) -> dict[str, Any]:
         """The request as builtins (what crosses the process boundary; `objects` left out)."""
-        return {
+        data = {
             f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "objects"
         }
+        data["prompt_ids"] = [int(t) for t in self.prompt_ids]
+        if self.prompts is not None:
+            data["prompts"] = [[int(t) for t in p] for p in self.prompts]
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> GenerationRequest:

@@ -4,8 +4,10 @@ Subcommands:
 
 - `sampler MODULE:FUNCTION`: a verify function `fn(target_probs, draft_probs, draft_tokens, rng)`
   against standard SD's exact law on generated cases;
-- `generate MODULE:FUNCTION`: a generate function `fn(prompt_ids, max_new_tokens, seed)` against
-  the exact law of a target model (`--target`), or against a plain sampler (`--baseline`);
+- `generate MODULE:FUNCTION`: a generate function `fn(prompt_ids, max_new_tokens, seed)` or
+  `fn(request)` (model, tokenizer, settings, `--batch-size` rows) against the exact law of a
+  target model (`--target`: a name or a local folder), under drafting regimes (`--draft`), or
+  against a plain sampler (`--baseline`, planned per arm);
 - `transformers`: the installed transformers' assisted generation, universal assisted decoding
   and prompt lookup, one verdict per configuration;
 - `controls`: the built-in negative controls (each must be flagged), the correct sampler and
