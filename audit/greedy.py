@@ -2,7 +2,7 @@
 
 Greedy implementations are compared with the float64 argmax path on several prompts (a
 deterministic reference: any mismatch is a certain violation); prompts whose float64 path has a
-top-2 logit gap below [`GREEDY_MARGIN`][specproof.audit.greedy.GREEDY_MARGIN] anywhere are
+top-2 logit gap below `GREEDY_MARGIN` anywhere are
 skipped (float32 may legitimately break such near-ties the other way) and counted in the
 details.
 
