@@ -166,21 +166,40 @@ def timing(samples: GenerationSamples, total_seconds: float | None = None) -> di
             default: the collection's.
 
     Returns:
+        The dict of [`timing_summary`][specproof.audit.collect.timing_summary].
+    """
+    total = samples.seconds if total_seconds is None else total_seconds
+    return timing_summary(
+        len(samples.outputs), samples.calls, total, samples.implementation_seconds
+    )
+
+
+def timing_summary(
+    samples: int, calls: int, seconds: float, implementation_seconds: float
+) -> dict[str, Any]:
+    """The timing record of a configuration (`details["timing"]`).
+
+    Args:
+        samples: samples drawn.
+        calls: calls of the audited function.
+        seconds: the configuration's whole wall time.
+        implementation_seconds: the time spent inside the audited function.
+
+    Returns:
         `{"samples", "calls", "seconds", "implementation_seconds", "auditor_seconds",
         "implementation_s_per_sample", "auditor_s_per_sample", "auditor_share"}`.
     """
-    total = samples.seconds if total_seconds is None else total_seconds
-    n = max(len(samples.outputs), 1)
-    own = max(total - samples.implementation_seconds, 0.0)
+    n = max(samples, 1)
+    own = max(seconds - implementation_seconds, 0.0)
     return {
-        "samples": len(samples.outputs),
-        "calls": samples.calls,
-        "seconds": total,
-        "implementation_seconds": samples.implementation_seconds,
+        "samples": samples,
+        "calls": calls,
+        "seconds": seconds,
+        "implementation_seconds": implementation_seconds,
         "auditor_seconds": own,
-        "implementation_s_per_sample": samples.implementation_seconds / n,
+        "implementation_s_per_sample": implementation_seconds / n,
         "auditor_s_per_sample": own / n,
-        "auditor_share": own / total if total > 0 else 0.0,
+        "auditor_share": own / seconds if seconds > 0 else 0.0,
     }
 
 

@@ -203,7 +203,19 @@ class GenerationRequest:
 
 
 def _load_source(kind: str, folder: str | None, name: str | None) -> Any:
-    """A model or tokenizer from a folder (transformers) or a specproof model name."""
+    """A model or tokenizer from a folder (transformers) or a specproof model name.
+
+    Loading leaves torch's random state as it found it (a model's initialisation draws from
+    it): a function that seeds torch and then touches `request.model` for the first time
+    samples exactly as on every later call.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return _load_unseeded(kind, folder, name)
+
+
+def _load_unseeded(kind: str, folder: str | None, name: str | None) -> Any:
     if folder is not None:
         import transformers
 

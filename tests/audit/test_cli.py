@@ -289,7 +289,14 @@ REQUEST_GENERATE = textwrap.dedent(
         ids = torch.tensor(request.row_prompts())
         extra = {}
         if request.regime is not None:
-            extra["assistant_model"] = request.draft_model
+            # One draft per round, always: the heuristic schedule and the confidence threshold
+            # adapt across calls, which the boundary's replay check reports as randomness
+            # outside the seed.
+            draft = request.draft_model
+            draft.generation_config.num_assistant_tokens = 1
+            draft.generation_config.num_assistant_tokens_schedule = "constant"
+            draft.generation_config.assistant_confidence_threshold = 0.0
+            extra["assistant_model"] = draft
         out = request.model.generate(
             ids, attention_mask=torch.ones_like(ids), pad_token_id=0,
             eos_token_id=request.eos_token_id, **request.generate_kwargs(), **extra,
@@ -363,3 +370,11 @@ def test_drafting_regimes_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert data["verdict"] != "not-lossless" and code in (0, 3)
     assert main(["audit", "generate", "my_request:generate", "--regimes", "own"]) == 64
     assert "--draft" in capsys.readouterr().err
+
+
+def test_the_text_output_says_where_the_time_went(workdir, capsys):
+    code = main(["audit", "sampler", "my_sampler:verify", "--tv", "0.3"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("time "))
+    assert "implementation" in line and "auditor" in line and "ms/sample" in line
+    assert code == 0 and "verdict: consistent" in out

@@ -516,3 +516,19 @@ def test_timing_separates_the_implementation_from_the_auditor(tiny):
     assert timing["implementation_s_per_sample"] >= 0.02
     (fast,) = audit_generate(exact, law, [1, 2], 2, 30).configurations
     assert fast.details["timing"]["implementation_seconds"] < 30 * 0.02 / 2
+
+
+def test_loading_the_model_of_a_request_leaves_torch_random_state_alone(monkeypatch):
+    """A function that seeds torch and then touches `request.model` for the first time must
+    sample as on later calls (the boundary's replay check would call it nondeterministic).
+    Negative control: loading without the guard changes the state (initialisation draws)."""
+    import specproof.audit.request as request_module
+    from specproof.audit.request import GenerationRequest
+
+    monkeypatch.setattr(request_module, "_LOADED", {})
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert GenerationRequest(target="tiny-llama:layers=1").model is not None
+    assert torch.equal(torch.get_rng_state(), before)
+    request_module._load_unseeded("model", None, "tiny-llama:layers=1")
+    assert not torch.equal(torch.get_rng_state(), before)
