@@ -127,9 +127,7 @@ def test_a_planned_two_sample_audit_is_consistent_and_a_shifted_one_is_flagged()
     (config,) = audit.configurations
     assert audit.verdict == "consistent", config.to_json()
     assert config.n_samples >= config.n_required
-    assert config.n_required == required_samples_two_sample(
-        0.15, 1e-6 / 2, 0.99, config.main.dof
-    )
+    assert config.n_required == required_samples_two_sample(0.15, 1e-6 / 2, 0.99, config.main.dof)
     assert config.details["pilot_samples"] > 0 and config.plan == "two-sample"
     shifted = np.array([0.1, 0.3, 0.2, 0.4])
     bad = audit_two_sample(_sampler(shifted), _sampler(LAW), [1], 4, None, 2, tv=0.15)
@@ -141,4 +139,3 @@ def test_a_planned_two_sample_audit_is_consistent_and_a_shifted_one_is_flagged()
 def test_audit_two_sample_refuses_bad_sizes():
     with pytest.raises(ValueError, match="n_samples"):
         audit_two_sample(_sampler(LAW), _sampler(LAW), [1], 4, None, 2, n_samples=0)
-
