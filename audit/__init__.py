@@ -12,7 +12,13 @@ Modules (torch is imported only by the generation level and the transformers ada
 - [`controls`][specproof.audit.controls]: a correct numpy sampler and deliberately broken
   ones (the negative controls);
 - [`generation`][specproof.audit.generation]: the generation level, a generate function
-  against a target model's exact law (torch);
+  against a target model's exact law (torch); with [`target_law`][specproof.audit.target_law]
+  (the float64 law), [`collect`][specproof.audit.collect] (calling the function, batches,
+  timing), [`request`][specproof.audit.request] (the request calling convention),
+  [`greedy`][specproof.audit.greedy], [`two_sample`][specproof.audit.two_sample] (no exact
+  law: against a plain sampler, planned per arm), [`positions`][specproof.audit.positions],
+  [`regimes`][specproof.audit.regimes] (drafting regimes) and
+  [`coverage`][specproof.audit.coverage] (draft depths the implementation reports);
 - [`hf_adapter`][specproof.audit.hf_adapter]: the built-in adapter for Hugging Face
   transformers (torch, transformers);
 - [`report`][specproof.audit.report]: Markdown reports with plots.

@@ -129,6 +129,9 @@ class IsolatedFunction:
         self._starts = 0
         self._last_death = ""
         self.info: dict[str, Any] = {}
+        #: Seconds the audited function itself took in the last call, and in all calls.
+        self.last_seconds = 0.0
+        self.total_seconds = 0.0
         self._process: subprocess.Popen[bytes] | None = None
         self._output: collections.deque[str] = collections.deque()
         self._output_chars = 0
@@ -227,6 +230,8 @@ class IsolatedFunction:
         message = self._receive(self.call_timeout, f"call {index}")
         kind = message[0]
         if kind == "ok":
+            self.last_seconds = float(message[3]) if len(message) > 3 else 0.0
+            self.total_seconds += self.last_seconds
             result = isolated_child.decode(message[1])
             for original, state in zip(args, message[2], strict=False):
                 if state is not None and hasattr(original, "bit_generator"):
@@ -373,6 +378,10 @@ class IsolatedFunction:
 
 def _refuse_objects(value: Any) -> None:
     """Raise if a decoded result still holds an object that could not cross the boundary."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _refuse_objects(item)
+        return
     if isinstance(value, list | tuple):
         if len(value) == 3 and value and value[0] == isolated_child.OBJECT:
             raise ImplementationCrashed(

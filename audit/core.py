@@ -18,7 +18,11 @@ Verdicts (per configuration):
   the audit), computed with the main test's degrees of freedom (at least 1: a test whose cells
   were all pooled into one tested nothing); or a *path* of the configuration (`path_tests`: a
   draft position, the bonus after full acceptance, an output position) was exercised fewer
-  times than its own test needs by the same rule (`uncovered` names each such path);
+  times than its own test needs by the same rule (`uncovered` names each such path). A
+  two-sample configuration (`plan = "two-sample"`, no exact law: the implementation against a
+  plain sampler) is planned with the two-sample power
+  ([`required_samples_two_sample`][specproof.audit.stats.required_samples_two_sample]):
+  `n_samples` and `n_required` count samples *per arm*;
 - `consistent`: not rejected with at least `n_required` samples, and every path covered.
 
 The audit's verdict: `not-lossless` if any configuration is, else `crashed` if any crashed,
@@ -31,9 +35,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .stats import FitResult, bonferroni_min, holm, required_samples
+from .stats import FitResult, bonferroni_min, holm, required_samples, required_samples_two_sample
 
 VERDICTS = ("consistent", "not-lossless", "crashed", "inconclusive")
+#: How a configuration's sample size is planned (`Configuration.plan`).
+PLANS = ("one-sample", "two-sample")
 #: Default TV the audit must be able to detect, and the power to detect it with.
 DEFAULT_TV = 0.05
 DEFAULT_POWER = 0.99
@@ -55,6 +61,8 @@ class Configuration:
         uncovered: filled by `decide`: one message per path exercised too rarely.
         not_consistent_because: set by the level when a configuration must not be `consistent`
             whatever its tests say (e.g. a generation that never drafted a token).
+        plan: `"one-sample"` (against an exact law) or `"two-sample"` (against a baseline
+            sampler; `n_samples` and `n_required` per arm): how `n_required` is computed.
     """
 
     name: str
@@ -66,6 +74,7 @@ class Configuration:
     path_tests: dict[str, str] = field(default_factory=dict)
     uncovered: list[str] = field(default_factory=list)
     not_consistent_because: str | None = None
+    plan: str = "one-sample"
     verdict: str = "inconclusive"
     p_value: float = 1.0
     p_adjusted: float = 1.0
@@ -109,6 +118,7 @@ class Configuration:
             },
             "uncovered": list(self.uncovered),
             "not_consistent_because": self.not_consistent_because,
+            "plan": "deterministic" if self.deterministic else self.plan,
         }
 
 
@@ -202,7 +212,8 @@ def decide(
             c.n_required = deterministic_required(tv, power)
         elif main is not None:
             # dof 0 (every cell pooled into one) tests nothing: plan as for one degree of freedom.
-            c.n_required = required_samples(tv, alpha / total_tests, power, max(main.dof, 1))
+            plan = required_samples_two_sample if c.plan == "two-sample" else required_samples
+            c.n_required = plan(tv, alpha / total_tests, power, max(main.dof, 1))
         else:
             c.n_required = 0
         c.uncovered = [

@@ -3,7 +3,7 @@ r"""The built-in adapter: audit Hugging Face transformers' speculative decoding 
 Every configuration below calls `target.generate(...)` of the installed transformers version,
 one prompt, `max_new_tokens = m`, seeded by `torch.manual_seed(seed)`, batch size 1 (the only
 size assisted generation supports), and compares the new tokens with the target's exact law
-under the same logits processing ([`TargetLaw`][specproof.audit.generation.TargetLaw],
+under the same logits processing ([`TargetLaw`][specproof.audit.target_law.TargetLaw],
 float64). Sampling configurations get a chi-square verdict; greedy ones are compared token by
 token with the float64 argmax path on several prompts.
 

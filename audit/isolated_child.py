@@ -11,8 +11,13 @@ descriptors 1 and 2 are both pointed at the stderr pipe the auditor drains, and 
 `/dev/null`, so nothing the audited code prints can reach the protocol or the auditor's output.
 
 Messages: child `("ready", info)` or `("import-failed", reason)`; auditor
-`("call", args, check)`; child `("ok", result, args_after)`, `("raised", reason)` or
-`("nondeterministic", reason)`; auditor `("exit",)`.
+`("call", args, check)`; child `("ok", result, args_after, seconds)` (`seconds`: the time the
+audited function itself took, the replay of the randomness check left out), `("raised", reason)`
+or `("nondeterministic", reason)`; auditor `("exit",)`. The ready message's info says which
+calling convention a generate function uses (`info["convention"]`, read from its signature by
+`request.py`, loaded from its file). A
+[`GenerationRequest`][specproof.audit.request.GenerationRequest] crosses as its fields
+(`REQUEST` tag) and is rebuilt in the child from that same file.
 """
 
 from __future__ import annotations
@@ -21,13 +26,17 @@ import os
 import pickle
 import struct
 import sys
+import time
 import traceback
+from pathlib import Path
 from typing import Any, BinaryIO
 
 #: Tags of encoded values that are not builtins (tuples whose first item is the tag).
 ARRAY = "\x00specproof:ndarray"
 RNG = "\x00specproof:rng"
 OBJECT = "\x00specproof:object"
+REQUEST = "\x00specproof:generation-request"
+DICT = "\x00specproof:dict"
 #: Largest number of elements an encoded value may hold (bigger outputs are malformed).
 MAX_ELEMENTS = 10_000_000
 HEADER = struct.Struct(">Q")
@@ -67,6 +76,12 @@ def encode(value: Any, depth: int = 0) -> Any:
             if value.dtype.hasobject:
                 return (OBJECT, "ndarray", "dtype object")
             return (ARRAY, value.dtype.str, tuple(value.shape), value.tobytes())
+    if type(value).__name__ == "GenerationRequest" and hasattr(value, "to_data"):
+        return (REQUEST, value.to_data())
+    if isinstance(value, dict):
+        if len(value) > MAX_ELEMENTS or not all(isinstance(k, str) for k in value):
+            return (OBJECT, "dict", "keys must be strings")
+        return (DICT, [[k, encode(v, depth + 1)] for k, v in value.items()])
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_ELEMENTS:
             return (OBJECT, type(value).__name__, f"{len(value)} elements")
@@ -100,7 +115,25 @@ def decode(value: Any) -> Any:
             return generator
         if tag == "\x00specproof:tuple":
             return tuple(decode(v) for v in value[1])
+        if tag == DICT:
+            return {k: decode(v) for k, v in value[1]}
+        if tag == REQUEST:
+            return request_module().GenerationRequest.from_data(value[1])
     return value
+
+
+def request_module() -> Any:
+    """`request.py` next to this file, loaded from its path (no specproof install needed)."""
+    name = "_specproof_audit_request"
+    if name not in sys.modules:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("request.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _reason(exc: BaseException) -> str:
@@ -121,12 +154,15 @@ def _load(spec: str) -> Any:
     return fn
 
 
-def _call(fn: Any, args: Any) -> tuple[bytes, Any, Any]:
-    """Call `fn` on decoded `args`; returns (pickled encoded result and args, result, args)."""
+def _call(fn: Any, args: Any) -> tuple[bytes, Any, Any, float]:
+    """Call `fn` on decoded `args`: (pickled encoded result and args, result, args, seconds)."""
     decoded = decode(args)
-    result = encode(fn(*decoded))
+    start = time.perf_counter()
+    value = fn(*decoded)
+    seconds = time.perf_counter() - start
+    result = encode(value)
     after = [encode(a) if _is_generator(a) else None for a in decoded]
-    return pickle.dumps((result, after), protocol=4), result, after
+    return pickle.dumps((result, after), protocol=4), result, after, seconds
 
 
 def _is_generator(value: Any) -> bool:
@@ -141,6 +177,11 @@ def serve(spec: str, protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
         write_frame(protocol_out, ("import-failed", _reason(exc)))
         return 0
     info = {"python": sys.version.split()[0], "prefix": sys.prefix, "pid": os.getpid()}
+    try:
+        info["convention"] = request_module().convention(fn)
+    except Exception as exc:  # noqa: BLE001 - a bad declaration is the implementation's fault
+        write_frame(protocol_out, ("import-failed", _reason(exc)))
+        return 0
     write_frame(protocol_out, ("ready", info))
     while True:
         header = protocol_in.read(HEADER.size)
@@ -151,7 +192,7 @@ def serve(spec: str, protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
             return 0
         _, args, check = message
         try:
-            first, result, after = _call(fn, args)
+            first, result, after, seconds = _call(fn, args)
             if check and _call(fn, args)[0] != first:
                 write_frame(
                     protocol_out,
@@ -166,7 +207,7 @@ def serve(spec: str, protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt... all fail
             write_frame(protocol_out, ("raised", _reason(exc)))
             continue
-        write_frame(protocol_out, ("ok", result, after))
+        write_frame(protocol_out, ("ok", result, after, seconds))
 
 
 def main(argv: list[str]) -> int:

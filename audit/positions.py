@@ -100,7 +100,7 @@ def position_tests(
     """`position@t` for every `t < m`: the token at `t` given its prefix (module docstring).
 
     Args:
-        target: a [`TargetLaw`][specproof.audit.generation.TargetLaw].
+        target: a [`TargetLaw`][specproof.audit.target_law.TargetLaw].
         prompt: the prompt ids.
         m: the number of new tokens.
         outputs: the generated tuples (through end-of-sequence).

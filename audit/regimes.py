@@ -24,6 +24,7 @@ from typing import Any
 
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, decide
 from .generation import GenerateFn, TargetLaw, sampling_configuration
+from .request import GenerationRequest
 from .stats import DEFAULT_ALPHA
 
 REGIMES = ("own", "draft=target", "far-draft")
@@ -66,6 +67,7 @@ def audit_regimes(
     test: str = "chi2",
     seed: int = 0,
     on_progress: Callable[[str, int], None] | None = None,
+    request: GenerationRequest | None = None,
 ) -> Audit:
     """One configuration per regime: `factory(draft)` is the generate function under that draft.
 
@@ -83,6 +85,8 @@ def audit_regimes(
         test: `"chi2"` or `"g"`.
         seed: seeds of sample s are `seed + s`.
         on_progress: called with (configuration name, samples done).
+        request: the request convention's template; each regime's requests also carry its
+            draft (`request.draft_model`) and `request.regime`.
 
     Raises:
         ValueError: on an unknown regime, or sizes below 1.
@@ -113,6 +117,10 @@ def audit_regimes(
             alpha,
             seed,
             tick,
+            (request or GenerationRequest()).replace(
+                regime=regime,
+                objects={**(request.objects if request else {}), "draft_model": draft},
+            ),
         )
         config.details["regime"] = regime
         configurations.append(config)

@@ -46,6 +46,51 @@ def table_rows(audit: Audit) -> list[list[str]]:
     return rows
 
 
+def timing_lines(audit: Audit, most: int = 4) -> list[str]:
+    """Where the audit's time went: one line per configuration that recorded its timing.
+
+    Inside the implementation, and the auditor's own overhead (exact law, tests, process
+    boundary) per sample and as a share of the wall time. More than `most` configurations are
+    summed into one line.
+
+    Args:
+        audit: the finished audit.
+        most: the most configurations shown one by one.
+    """
+    timed = [
+        (c.name, c.details["timing"])
+        for c in audit.configurations
+        if isinstance(c.details, dict)
+        and isinstance(c.details.get("timing"), dict)
+        and c.details["timing"].get("samples")
+    ]
+    if len(timed) > most:
+        total = {
+            key: sum(t[key] for _, t in timed)
+            for key in ("samples", "seconds", "implementation_seconds", "auditor_seconds")
+        }
+        n = total["samples"]
+        timed = [
+            (
+                f"(all {len(timed)} configurations)",
+                {
+                    "implementation_s_per_sample": total["implementation_seconds"] / n,
+                    "auditor_s_per_sample": total["auditor_seconds"] / n,
+                    "auditor_share": total["auditor_seconds"] / total["seconds"]
+                    if total["seconds"]
+                    else 0.0,
+                    "seconds": total["seconds"],
+                },
+            )
+        ]
+    return [
+        f"time {name}: implementation {1e3 * t['implementation_s_per_sample']:.3g} ms/sample, "
+        f"auditor {1e3 * t['auditor_s_per_sample']:.3g} ms/sample "
+        f"({100 * t['auditor_share']:.0f}% of {t['seconds']:.3g} s)"
+        for name, t in timed
+    ]
+
+
 HEADERS = [
     "configuration",
     "verdict",

@@ -62,7 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from .boundary import ImplementationCrashed
+from .boundary import ImplementationCrashed, IsolatedFunction
+from .collect import timing_summary
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, FitResult, goodness_of_fit, required_samples
 
@@ -388,6 +389,7 @@ class Samples:
     mismatched_flags: list[bool] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    implementation_seconds: float = 0.0
 
 
 def collect(
@@ -405,8 +407,14 @@ def collect(
         target = case.target_probs.copy()
         draft = case.draft_probs.copy()
         tokens = drafts[s].copy()
+        called = time.perf_counter()
         try:
             out = fn(target, draft, tokens, rng)
+            samples.implementation_seconds += (
+                fn.last_seconds
+                if isinstance(fn, IsolatedFunction)
+                else time.perf_counter() - called
+            )
         except ImplementationCrashed as exc:
             samples.error = f"sample {s}: {exc}"
             break
@@ -565,6 +573,8 @@ def audit_sampler(
         pilot_size = 0
         n = n_samples
         samples = Samples()
+        case_start = time.perf_counter()
+        pilot_seconds = 0.0
         if n is None:
             level = alpha / tests_total
             planned = tl.plan_token_samples(
@@ -572,6 +582,7 @@ def audit_sampler(
             )
             pilot_size = min(max(200, planned // 10), max_samples)
             samples = collect(fn, case, pilot_size, rng, tick)
+            pilot_seconds = samples.implementation_seconds
             if samples.error is None:
                 reach = tl.planning_reach(reference_reach, samples.outputs)
                 n = tl.plan_token_samples(case.target_probs, reach, tv, level, power, max_samples)
@@ -610,5 +621,12 @@ def audit_sampler(
                 alpha,
                 reference_name,
             )
+        drawn = len(samples.outputs) + (pilot_size if n is not None and n_samples is None else 0)
+        config.details["timing"] = timing_summary(
+            drawn,
+            drawn,
+            time.perf_counter() - case_start,
+            samples.implementation_seconds + (pilot_seconds if drawn > len(samples.outputs) else 0),
+        )
         configurations.append(config)
     return decide(configurations, alpha, tv, power)

@@ -1,6 +1,7 @@
 r"""Calibrated statistics for losslessness audits (numpy and scipy only; no torch).
 
-Everything an audit verdict rests on lives here:
+Everything an audit verdict rests on lives here (one module on purpose, a little over the
+450-line rule: the tests, their power and sample sizes are read together):
 
 - **Goodness of fit against an exact law** ([`goodness_of_fit`][specproof.audit.stats.goodness_of_fit]):
   Pearson's chi-square or the G-test (likelihood ratio) on counts of outcomes. *Pooling rule*:
@@ -27,7 +28,17 @@ Everything an audit verdict rests on lives here:
   over all configurations of an audit, under any dependence.
 - **Two-sample mode** ([`homogeneity`][specproof.audit.stats.homogeneity]): chi-square
   test of homogeneity of two count vectors (e.g. speculative vs plain sampling of one model),
-  with the same pooling rule applied to the pooled-sample expected counts.
+  with the same pooling rule applied to the pooled-sample expected counts. *Its power* is not
+  the one-sample power of one arm: with arms of $N_a$ and $N_b$ samples from laws $a$ and $b$,
+  the statistic's noncentrality is $\lambda = \frac{N_a N_b}{N_a + N_b} \sum_i (a_i - b_i)^2 /
+  \bar\pi_i$ ($\bar\pi$ the pooled law), and Cauchy–Schwarz with $\sum_i |a_i - b_i| = 2\varepsilon$
+  gives $\lambda \ge 4\varepsilon^2 N_a N_b / (N_a + N_b)$, i.e. $2N\varepsilon^2$ for two arms of
+  $N$: half the one-sample noncentrality, so about twice the samples *per arm*
+  ([`two_sample_power`][specproof.audit.stats.two_sample_power],
+  [`required_samples_two_sample`][specproof.audit.stats.required_samples_two_sample]). The
+  bound is reached (a worst case exists): two laws that differ by the same relative amount on
+  every cell, e.g. $a_i = 1/k + \delta$, $b_i = 1/k - \delta$ on half the cells of a uniform
+  $\bar\pi$, the signs swapped on the other half.
 """
 
 from __future__ import annotations
@@ -367,6 +378,60 @@ def required_samples(tv: float, alpha: float, target_power: float, dof: int) -> 
         raise ValueError(f"tv must lie in (0, 1], got {tv!r}")
     lam = noncentrality_for_power(alpha, target_power, dof)
     return max(1, math.ceil(lam / (4 * tv * tv)))
+
+
+def two_sample_power(n_a: int, n_b: int, tv: float, alpha: float, dof: int) -> float:
+    r"""Lower bound on the homogeneity test's power against every pair of laws at TV $\ge$ `tv`.
+
+    $P(\chi^2_{\mathrm{dof}}(\lambda) > \chi^2_{\mathrm{dof},1-\alpha})$ with the least
+    noncentrality any such pair can have, $\lambda = 4\,\mathrm{tv}^2 N_a N_b / (N_a + N_b)$
+    (the module docstring; $2 N \mathrm{tv}^2$ for two arms of $N$).
+
+    Args:
+        n_a: samples of the first arm.
+        n_b: samples of the second arm.
+        tv: the TV between the two arms' laws.
+        alpha: the test's level.
+        dof: the test's degrees of freedom (tested cells minus one).
+
+    Examples:
+        >>> one, two = power(1000, 0.1, 1e-3, 5), two_sample_power(1000, 1000, 0.1, 1e-3, 5)
+        >>> two < one  # two arms of N detect less than N samples against an exact law
+        True
+    """
+    alpha = _check_alpha(alpha)
+    if dof < 1 or n_a <= 0 or n_b <= 0:
+        return 0.0
+    crit = stats.chi2.isf(alpha, dof)
+    lam = 4 * tv * tv * n_a * n_b / (n_a + n_b)
+    return float(stats.ncx2.sf(crit, dof, lam))
+
+
+def required_samples_two_sample(tv: float, alpha: float, target_power: float, dof: int) -> int:
+    r"""Samples *per arm* (two equal arms) for power `target_power` at TV $\ge$ `tv`.
+
+    The smallest $N$ with $2N\,\mathrm{tv}^2 \ge \lambda^*$, $\lambda^*$ as in
+    [`required_samples`][specproof.audit.stats.required_samples]: about twice the one-sample
+    size.
+
+    Args:
+        tv: the smallest TV between the arms' laws to detect, in (0, 1].
+        alpha: the test's level.
+        target_power: the power wanted at that TV.
+        dof: the test's degrees of freedom.
+
+    Raises:
+        ValueError: if `tv` is not in (0, 1] or `alpha`/`target_power` not in (0, 1).
+
+    Examples:
+        >>> n = required_samples_two_sample(0.05, 1e-6, 0.99, 7)
+        >>> two_sample_power(n, n, 0.05, 1e-6, 7) >= 0.99 > two_sample_power(n - 10, n - 10, 0.05, 1e-6, 7)
+        True
+    """
+    if not 0 < tv <= 1:
+        raise ValueError(f"tv must lie in (0, 1], got {tv!r}")
+    lam = noncentrality_for_power(alpha, target_power, dof)
+    return max(1, math.ceil(lam / (2 * tv * tv)))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -177,8 +177,38 @@ GENERATE = textwrap.dedent(
 
     def hot(prompt_ids, max_new_tokens, seed):
         return generate(prompt_ids, max_new_tokens, seed, temperature=3.0)
+
+    def greedy(prompt_ids, max_new_tokens, seed):
+        ids = torch.tensor([prompt_ids])
+        out = target.model.generate(
+            ids, attention_mask=torch.ones_like(ids), do_sample=False,
+            max_new_tokens=max_new_tokens, pad_token_id=0, eos_token_id=0,
+        )
+        return out[0, len(prompt_ids):].tolist()
     """
 )
+
+
+@pytest.mark.slow
+def test_greedy_generate_audit_reaches_a_verdict_and_samples_has_effect(
+    tmp_path, monkeypatch, capsys
+):
+    """The default prompt has 4 characters; the greedy audit still checks the planned 90
+    distinct prompts (consistent), and `--samples` sets how many. Negative control: the
+    temperature-3 sampler audited as greedy is flagged (mismatches are certain)."""
+    pytest.importorskip("torch")
+    (tmp_path / "my_generate.py").write_text(GENERATE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_generate", raising=False)
+    code = main(["audit", "generate", "my_generate:greedy", "--greedy", "--json"])
+    data = _json(capsys)
+    (config,) = data["configurations"]
+    assert code == 0 and data["verdict"] == "consistent", config
+    assert config["n_samples"] == config["n_required"] == 90
+    assert config["details"]["prompts"] >= 90
+    hot = ["audit", "generate", "my_generate:hot", "--greedy", "--samples", "20", "--json"]
+    assert main(hot) == 1
+    assert _json(capsys)["configurations"][0]["n_samples"] == 20
 
 
 @pytest.mark.slow
@@ -247,3 +277,104 @@ def test_a_report_path_that_is_a_file_is_refused_before_the_audit(workdir, capsy
     code = main(["audit", "sampler", "my_sampler:verify", "--report", "taken", "--json"])
     captured = capsys.readouterr()
     assert code == 73 and "--report" in captured.err and captured.out == ""
+
+
+REQUEST_GENERATE = textwrap.dedent(
+    """
+    import torch
+
+
+    def generate(request):
+        torch.manual_seed(request.seed)
+        ids = torch.tensor(request.row_prompts())
+        extra = {}
+        if request.regime is not None:
+            # One draft per round, always: the heuristic schedule and the confidence threshold
+            # adapt across calls, which the boundary's replay check reports as randomness
+            # outside the seed.
+            draft = request.draft_model
+            draft.generation_config.num_assistant_tokens = 1
+            draft.generation_config.num_assistant_tokens_schedule = "constant"
+            draft.generation_config.assistant_confidence_threshold = 0.0
+            extra["assistant_model"] = draft
+        out = request.model.generate(
+            ids, attention_mask=torch.ones_like(ids), pad_token_id=0,
+            eos_token_id=request.eos_token_id, **request.generate_kwargs(), **extra,
+        )
+        return out[:, ids.shape[1]:].tolist()
+
+
+    def hard_coded(request):
+        return generate(request.replace(top_k=None, temperature=1.0))
+    """
+)
+
+
+@pytest.mark.slow
+def test_request_convention_with_a_local_target_folder_and_batches(tmp_path, monkeypatch, capsys):
+    """`--target FOLDER` and `--batch-size 8`: the request gives the model and the settings
+    (top-k 2), rows are samples (400 samples in 50 calls); not flagged (false failure
+    <= 1e-6). Negative control: top-k ignored, an impossible first token appears in 400
+    samples with probability > 1 - 1e-6 (computed below from the exact law)."""
+    torch = pytest.importorskip("torch")
+    from specproof.audit.generation import Processing, TargetLaw
+    from specproof.engine.models import load_model
+
+    loaded = load_model("tiny-llama")
+    folder = tmp_path / "model"
+    loaded.model.save_pretrained(folder, safe_serialization=True)
+    loaded.tokenizer.save_pretrained(folder)
+    (tmp_path / "my_request.py").write_text(REQUEST_GENERATE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_request", raising=False)
+    common = ["--target", str(folder), "--top-k", "2", "--batch-size", "8", "--samples", "400"]
+    common += ["--tv", "0.3", "--json"]
+    code = main(["audit", "generate", "my_request:generate", *common])
+    data = _json(capsys)
+    (config,) = data["configurations"]
+    assert code in (0, 3) and config["error"] is None, config
+    assert config["n_samples"] == 400 and config["details"]["timing"]["calls"] == 50
+    timing = config["details"]["timing"]
+    assert timing["implementation_seconds"] > 0 and timing["auditor_s_per_sample"] >= 0
+    prompt = loaded.tokenizer.encode("abca", add_special_tokens=False)
+    law = TargetLaw(loaded.model, Processing(top_k=2), loaded.eos_token_id)
+    plain = Processing().probs(law.logits([prompt])[0], prompt)
+    assert (1 - plain[law.next_probs(prompt) == 0].sum()) ** 400 < 1e-6
+    assert main(["audit", "generate", "my_request:hard_coded", *common]) == 1
+    _json(capsys)
+    # The old three-argument convention cannot take batches: a usage error, not a verdict.
+    (tmp_path / "my_ids.py").write_text(
+        "def generate(prompt_ids, max_new_tokens, seed):\n    return []\n"
+    )
+    assert main(["audit", "generate", "my_ids:generate", *common]) == 64
+    assert "--batch-size" in capsys.readouterr().err
+    del torch
+
+
+@pytest.mark.slow
+def test_drafting_regimes_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """`--draft` runs the three regimes, each its own configuration, over two full rounds by
+    default (4 tokens); transformers' assisted generation is not flagged in any (false failure
+    <= 1e-6)."""
+    pytest.importorskip("torch")
+    (tmp_path / "my_request.py").write_text(REQUEST_GENERATE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_request", raising=False)
+    args = ["audit", "generate", "my_request:generate", "--draft", "tiny-llama:layers=1"]
+    code = main([*args, "--samples", "100", "--tv", "0.5", "--json"])
+    data = _json(capsys)
+    regimes = [c["details"]["regime"] for c in data["configurations"]]
+    assert regimes == ["own", "draft=target", "far-draft"]
+    assert all(c["details"]["max_new_tokens"] == 4 for c in data["configurations"])
+    assert all(c["error"] is None for c in data["configurations"]), data
+    assert data["verdict"] != "not-lossless" and code in (0, 3)
+    assert main(["audit", "generate", "my_request:generate", "--regimes", "own"]) == 64
+    assert "--draft" in capsys.readouterr().err
+
+
+def test_the_text_output_says_where_the_time_went(workdir, capsys):
+    code = main(["audit", "sampler", "my_sampler:verify", "--tv", "0.3"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("time "))
+    assert "implementation" in line and "auditor" in line and "ms/sample" in line
+    assert code == 0 and "verdict: consistent" in out

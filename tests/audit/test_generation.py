@@ -7,6 +7,8 @@ computed power exceeds 1 - 1e-6 (the TV of each fault is large, see each test).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -316,3 +318,217 @@ def test_regimes_refuse_unknown_names(tiny):
         far_logits = far(ids).logits[0, -1]
     # Negated output weights: the far draft's likeliest token is the target's least likely.
     assert int(far_logits.argmax()) == int(near_logits.argmin())
+
+
+def test_greedy_audit_draws_enough_distinct_prompts_to_reach_a_verdict(tiny):
+    """The default plan (90 prompts at TV 0.05, power 0.99) is reached from a 4-token prompt:
+    its prefixes and then distinct random prompts; `n` sets how many are checked. Negative
+    control: a decoder that is wrong on about every other prompt is flagged (a mismatch is
+    certain evidence)."""
+    import itertools
+
+    from specproof.audit.core import decide, deterministic_required
+    from specproof.audit.greedy import greedy_prompts
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+
+    def greedy(prompt_ids, max_new_tokens, seed):
+        return list(law.greedy_path(prompt_ids, max_new_tokens)[0])
+
+    given = [[1, 2, 3, 4], [1], [1, 2], [1, 2, 3]]
+    wanted = deterministic_required(0.05, 0.99)
+    assert wanted == 90
+    prompts = greedy_prompts(given, law.vocab_size, 0, law.eos_token_id)
+    config = greedy_configuration("greedy", greedy, law, prompts, 3, wanted)
+    audit = decide([config], 1e-6, 0.05, 0.99)
+    assert audit.verdict == "consistent" and config.n_samples == wanted
+    more = greedy_configuration(
+        "greedy", greedy, law, greedy_prompts(given, law.vocab_size, 0, 0), 3, 120
+    )
+    assert more.n_samples == 120
+    drawn = list(itertools.islice(greedy_prompts(given, law.vocab_size, 0, 0), 200))
+    assert drawn[:4] == given and len({tuple(p) for p in drawn}) == 200
+    assert all(0 not in p for p in drawn[4:])
+
+    def wrong_on_odd_lengths(prompt_ids, max_new_tokens, seed):
+        out = greedy(prompt_ids, max_new_tokens, seed)
+        if len(prompt_ids) % 2 and out[0] != 0:
+            out[0] = out[0] % 5 + 1
+        return out
+
+    bad = greedy_configuration(
+        "bad", wrong_on_odd_lengths, law, greedy_prompts(given, 6, 0, 0), 3, wanted
+    )
+    assert decide([bad], 1e-6, 0.05, 0.99).verdict == "not-lossless"
+
+
+def _request_generate(request):
+    """The request convention: model, tokenizer and settings all come from the request."""
+    torch.manual_seed(request.seed)
+    ids = torch.tensor(request.row_prompts())
+    out = request.model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        pad_token_id=0,
+        eos_token_id=request.eos_token_id,
+        **request.generate_kwargs(),
+    )
+    return out[:, ids.shape[1] :].tolist()
+
+
+def test_the_calling_convention_is_read_from_the_signature():
+    from specproof.audit.request import convention
+
+    def tagged(a, b, c):
+        return []
+
+    tagged.specproof_convention = "request"
+    assert convention(_request_generate) == "request"
+    assert convention(_plain(None)) == "ids"
+    assert convention(lambda request, extra=1: []) == "request"
+    assert convention(tagged) == "request"
+    tagged.specproof_convention = "neither"
+    with pytest.raises(ValueError, match="specproof_convention"):
+        convention(tagged)
+
+
+@pytest.mark.statistical
+def test_a_request_function_gets_the_model_and_settings_and_batches_are_audited_by_row(tiny):
+    """The law at T = 0.7, top-k 4: a function that takes everything from the request (the
+    model in-process, the settings, 8 rows per call) is not flagged (false failure <= 1e-6),
+    with every row counted as a sample. Negative control: the same function with the
+    temperature and top-k hard-coded (what adapters did before) is flagged: its first token
+    falls outside the top 4, an impossible outcome, in 800 samples with probability
+    > 1 - 1e-6 (computed below)."""
+    from specproof.audit.request import GenerationRequest
+
+    transformers.logging.set_verbosity_error()
+    processing = Processing(temperature=0.7, top_k=4)
+    law = TargetLaw(tiny.model, processing, tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    template = GenerationRequest([], 1, 0, batch_size=8, objects={"model": tiny.model})
+    audit = audit_generate(_request_generate, law, prompt, 2, 800, request=template)
+    (config,) = audit.configurations
+    assert audit.verdict != "not-lossless" and config.error is None, config.to_json()
+    assert config.n_samples == 800 and config.details["timing"]["calls"] == 100
+
+    def hard_coded(request):
+        return _request_generate(request.replace(temperature=1.0, top_k=None))
+
+    p = law.next_probs(prompt)
+    wrong = Processing().probs(law.logits([prompt])[0], prompt)
+    assert (1 - wrong[p == 0].sum()) ** 800 < 1e-6
+    bad = audit_generate(hard_coded, law, prompt, 2, 800, request=template)
+    assert bad.verdict == "not-lossless"
+
+
+def test_batched_outputs_are_validated_row_by_row(tiny):
+    from specproof.audit.request import GenerationRequest
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    template = GenerationRequest([], 1, 0, batch_size=4)
+
+    def short_batch(request):
+        return [[1, 1]] * (request.batch_size - 1)
+
+    def bad_row(request):
+        return [[1, 1]] * (request.batch_size - 1) + [[1, 99]]
+
+    def ids_style(prompt_ids, max_new_tokens, seed):
+        return [1, 1]
+
+    for fn, message in [
+        (short_batch, "expected a batch of 4 rows, got 3"),
+        (bad_row, r"row 3: output ids must lie in \[0, V\)"),
+        (ids_style, "batch_size > 1 needs a function that takes a GenerationRequest"),
+    ]:
+        (config,) = audit_generate(fn, law, [1], 2, 10, request=template).configurations
+        assert config.verdict == "crashed" and re.search(message, config.error), config.error
+
+
+def _reporting(law, drafted, accepted_max):
+    """An exact sampler that reports one round per sample: drafted depth `drafted`, accepted
+    depth drawn uniformly in [0, accepted_max]."""
+    exact = _numpy_sampler(law)
+
+    def generate(prompt_ids, max_new_tokens, seed):
+        accepted = int(np.random.default_rng(seed + 10**6).integers(0, accepted_max + 1))
+        tokens = exact(prompt_ids, max_new_tokens, seed)
+        return {"tokens": tokens, "rounds": [{"drafted": drafted, "accepted": accepted}]}
+
+    return generate
+
+
+@pytest.mark.statistical
+def test_reported_tree_depths_are_covered_and_a_generation_that_never_drafts_is_not_consistent(
+    tiny,
+):
+    """Tokens from an exact sampler (not flagged; false failure <= 1e-6), reporting a depth-3
+    draft per round accepted at most to depth 1: the report counts every depth and names
+    depths 2 and 3 as never accepted. Negative control: the same tokens reported with no draft
+    at all are not `consistent`, whatever the tests say."""
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    prompt = [1, 2, 3]
+    audit = audit_generate(_reporting(law, 3, 1), law, prompt, 2, 1500, tv=0.2)
+    (config,) = audit.configurations
+    coverage = config.details["coverage"]
+    assert coverage["rounds"] == 1500 and coverage["drafted_tokens"] == 4500
+    assert [coverage["depths"][d]["drafted"] for d in "123"] == [1500] * 3
+    assert 0 < coverage["depths"]["1"]["accepted"] < 1500
+    assert coverage["never_accepted"] == [2, 3]
+    assert audit.verdict == "consistent", config.to_json()
+    none = audit_generate(_reporting(law, 0, 0), law, prompt, 2, 1500, tv=0.2)
+    (c,) = none.configurations
+    assert none.verdict == "inconclusive" and "no drafted token" in c.not_consistent_because
+
+
+def test_a_malformed_rounds_report_is_crashed(tiny):
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    (config,) = audit_generate(_reporting(law, 1, 0), law, [1], 2, 5).configurations
+    assert config.error is None
+
+    def deeper(prompt_ids, max_new_tokens, seed):
+        return {"tokens": [1, 1], "rounds": [{"drafted": 1, "accepted": 2}]}
+
+    (config,) = audit_generate(deeper, law, [1], 2, 5).configurations
+    assert config.verdict == "crashed" and "accepted <= drafted" in config.error
+
+
+def test_timing_separates_the_implementation_from_the_auditor(tiny):
+    """A function that sleeps 20 ms per call: at least 30 * 20 ms are counted inside it, and
+    the auditor's share is what is left of the wall time. Negative control: the same without
+    the sleep is counted far below that."""
+    import time as time_module
+
+    law = TargetLaw(tiny.model, Processing(), tiny.eos_token_id)
+    exact = _numpy_sampler(law)
+
+    def slow(prompt_ids, max_new_tokens, seed):
+        time_module.sleep(0.02)
+        return exact(prompt_ids, max_new_tokens, seed)
+
+    (config,) = audit_generate(slow, law, [1, 2], 2, 30).configurations
+    timing = config.details["timing"]
+    assert timing["implementation_seconds"] >= 30 * 0.02
+    assert timing["auditor_seconds"] == pytest.approx(
+        timing["seconds"] - timing["implementation_seconds"]
+    )
+    assert timing["implementation_s_per_sample"] >= 0.02
+    (fast,) = audit_generate(exact, law, [1, 2], 2, 30).configurations
+    assert fast.details["timing"]["implementation_seconds"] < 30 * 0.02 / 2
+
+
+def test_loading_the_model_of_a_request_leaves_torch_random_state_alone(monkeypatch):
+    """A function that seeds torch and then touches `request.model` for the first time must
+    sample as on later calls (the boundary's replay check would call it nondeterministic).
+    Negative control: loading without the guard changes the state (initialisation draws)."""
+    import specproof.audit.request as request_module
+    from specproof.audit.request import GenerationRequest
+
+    monkeypatch.setattr(request_module, "_LOADED", {})
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert GenerationRequest(target="tiny-llama:layers=1").model is not None
+    assert torch.equal(torch.get_rng_state(), before)
+    request_module._load_unseeded("model", None, "tiny-llama:layers=1")
+    assert not torch.equal(torch.get_rng_state(), before)

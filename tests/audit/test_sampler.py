@@ -279,3 +279,27 @@ def test_end_to_end_power_matches_the_computed_power():
     assert 0.2 < predicted < 0.8  # a power that can be missed either way
     print(f"observed {observed:.3f}, predicted {predicted:.3f}")
     assert abs(observed - predicted) <= tolerance, (observed, predicted)
+
+
+def test_sampler_audits_report_where_their_time_went():
+    """Each case's `details.timing` splits its wall time into the implementation's and the
+    auditor's; a sampler that sleeps 2 ms per call is counted as at least that inside.
+    Negative control: the same sampler without the sleep is counted far below it."""
+    import time as time_module
+
+    from specproof.audit.controls import standard_sd
+
+    def slow(target_probs, draft_probs, draft_tokens, rng):
+        time_module.sleep(0.002)
+        return standard_sd(target_probs, draft_probs, draft_tokens, rng)
+
+    rng = np.random.default_rng(0)
+    cases = [make_case(rng, 3, 1, "random")]
+    (config,) = audit_sampler(slow, cases, n_samples=100).configurations
+    timing = config.details["timing"]
+    assert timing["samples"] == 100 and timing["implementation_seconds"] >= 100 * 0.002
+    assert timing["auditor_seconds"] == pytest.approx(
+        timing["seconds"] - timing["implementation_seconds"]
+    )
+    (fast,) = audit_sampler(standard_sd, cases, n_samples=100).configurations
+    assert fast.details["timing"]["implementation_seconds"] < 100 * 0.002 / 2
