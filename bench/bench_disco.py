@@ -78,7 +78,7 @@ MAX_K = 8
 KEEP = 0.05
 HEURISTIC_START = 5
 CONFIDENCE = 0.4
-STATIC = (1, 2, 4, 8)
+STATIC = (2, 4, 8)
 
 
 class HeuristicK:
