@@ -282,6 +282,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"{_show(report['held_out_at_half']['f1'])}",
         ),
         ("threshold", _show(report["threshold"])),
+        ("policy max K (tuned, <= --max-k)", report["policy_max_k"]),
         ("c (draft token / target forward)", f"{_show(c)} ({report['c_source']})"),
         ("modelled cost per token, learned", _show(costs["learned"])),
         (

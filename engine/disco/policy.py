@@ -6,8 +6,8 @@ round (`lookahead`) and, after each drafted token, keeps drafting while the clas
 (`keep_drafting`). It reads drafter-side features only, so the loop stays lossless.
 
 [`train_policy`][specproof.engine.disco.policy.train_policy] fits the classifier on the steps of
-training rounds (label of step $j$: $j <$ accepted), then picks the threshold on *held-out*
-rounds: the one with the least modelled cost per output token
+training rounds (label of step $j$: $j <$ accepted), then picks the threshold and the cap on K
+on *held-out* rounds: those with the least modelled cost per output token
 ([`round_costs`][specproof.engine.disco.traces.round_costs], target forward = 1, draft token =
 $c$), and reports the classifier's accuracy and F1 on those held-out steps beside the best
 static K's modelled cost.
@@ -107,18 +107,24 @@ def tune_threshold(
     c: float,
     max_k: int,
     candidates: int = 200,
-) -> tuple[float, dict[str, float]]:
-    """The threshold with the least modelled cost per token on `rounds`, and that cost's totals.
+) -> tuple[float, int, dict[str, float]]:
+    """The threshold and cap on K with the least modelled cost per token on `rounds`.
 
-    Candidates: 0 (never stop), 1 (stop after one draft), and up to `candidates` quantiles of
-    the rounds' scores. Ties go to the higher threshold (fewer drafts).
+    Tried: every cap from 1 to `max_k` (DISCO's largest lookahead is a hyperparameter too) with
+    the thresholds 0 (never stop before the cap), 1, and up to `candidates` quantiles of the
+    rounds' scores. Threshold 0 with cap K is static K, so on `rounds` the tuned policy's
+    modelled cost is never above the best static K's. Ties go to the smaller cap, then the
+    higher threshold (fewer drafts).
 
     Args:
         classifier: the trained classifier.
         rounds: held-out recorded rounds.
         c: draft token cost in target forwards.
-        max_k: the policy's largest K.
+        max_k: the largest cap tried.
         candidates: how many score quantiles to try.
+
+    Returns:
+        `(threshold, cap, totals)`, totals as [`round_costs`][specproof.engine.disco.traces.round_costs].
 
     Raises:
         ValueError: if `rounds` is empty.
@@ -134,14 +140,15 @@ def tune_threshold(
         pooled = [
             pooled[round(i * (len(pooled) - 1) / (candidates - 1))] for i in range(candidates)
         ]
-    best: tuple[float, float, dict[str, float]] | None = None
-    for threshold in sorted({0.0, 1.0, *pooled}, reverse=True):
-        kept = [kept_at(scores, threshold) for scores in per_round]
-        totals = round_costs(rounds, kept, c)
-        if best is None or totals["cost_per_token"] < best[1] - 1e-12:
-            best = (threshold, totals["cost_per_token"], totals)
+    best: tuple[float, int, float, dict[str, float]] | None = None
+    for cap in range(1, max_k + 1):
+        for threshold in sorted({0.0, 1.0, *pooled}, reverse=True):
+            kept = [kept_at(scores[:cap], threshold) for scores in per_round]
+            totals = round_costs(rounds, kept, c)
+            if best is None or totals["cost_per_token"] < best[2] - 1e-12:
+                best = (threshold, cap, totals["cost_per_token"], totals)
     assert best is not None
-    return best[0], best[2]
+    return best[0], best[1], best[3]
 
 
 def train_policy(
@@ -153,13 +160,14 @@ def train_policy(
     hidden: int = 16,
     seed: int = 0,
 ) -> tuple[LearnedPolicy, dict[str, Any]]:
-    """Fit the classifier on `train_rounds`, tune the threshold on `tune_rounds`.
+    """Fit the classifier on `train_rounds`, tune the threshold and the cap on `tune_rounds`.
 
     Args:
         train_rounds: recorded rounds to fit on.
         tune_rounds: held-out recorded rounds (other prompts) for the threshold and the metrics.
         c: draft token cost in target forwards (for the threshold's modelled cost).
-        max_k: the policy's largest K (the rounds were recorded at it).
+        max_k: the K the rounds were recorded at: the largest cap the tuning tries (the
+            policy's `max_k` is the tuned cap).
         hidden: the classifier's hidden width (0: logistic regression).
         seed: seeds the classifier's initial weights.
 
@@ -184,7 +192,7 @@ def train_policy(
             f"{'accepted' if int(y.sum()) else 'rejected'}; a classifier needs both outcomes"
         )
     classifier = train_classifier(x, y, hidden=hidden, seed=seed)
-    threshold, tuned = tune_threshold(classifier, tune_rounds, c, max_k)
+    threshold, cap, tuned = tune_threshold(classifier, tune_rounds, c, max_k)
     scores = classifier.scores(x_tune)
     static = {
         k: round_costs(tune_rounds, static_kept(tune_rounds, k), c)["cost_per_token"]
@@ -193,7 +201,7 @@ def train_policy(
     best_k = min(static, key=lambda k: (static[k], k))
     report: dict[str, Any] = {
         "feature_set": FEATURE_SET,
-        "max_k": max_k,
+        "recorded_max_k": max_k,
         "c": c,
         "hidden": hidden,
         "train_steps": int(x.shape[0]),
@@ -202,6 +210,7 @@ def train_policy(
         "tune_steps": int(x_tune.shape[0]),
         "tune_rounds": len(tune_rounds),
         "threshold": threshold,
+        "policy_max_k": cap,
         "held_out": binary_metrics(scores, y_tune, threshold),
         "held_out_at_half": binary_metrics(scores, y_tune, 0.5),
         "modelled_cost_per_token": {
@@ -211,7 +220,7 @@ def train_policy(
             "static": {str(k): v for k, v in static.items()},
         },
     }
-    return LearnedPolicy(classifier, threshold, max_k, report), report
+    return LearnedPolicy(classifier, threshold, cap, report), report
 
 
 def policy_to_dict(policy: LearnedPolicy) -> dict[str, Any]:

@@ -36,7 +36,8 @@ def test_train_writes_a_policy_and_reports_held_out_metrics(
     assert 0 <= report["held_out"]["accuracy"] <= 1 and report["held_out"]["n"] > 0
     assert report["c_source"] == "measured" and report["c"] > 0
     policy = load_policy(out)
-    assert isinstance(policy, LearnedPolicy) and policy.max_k == 3
+    assert isinstance(policy, LearnedPolicy) and policy.max_k == report["policy_max_k"]
+    assert 1 <= policy.max_k <= report["recorded_max_k"] == 3
     assert policy.training["target"] == "tiny-llama:vocab=8,seed=1"
 
 
