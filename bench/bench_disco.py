@@ -665,7 +665,7 @@ def latency_plots(pairs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> list
     """One bar plot of modelled latency per token per pair, from the rows of the main table."""
     return [
         {
-            "title": f"modelled latency per token: {pair}",
+            "title": f"modelled latency per token: {pair.split(' (')[0]}",
             "kind": "bar",
             "x": [short_label(r["method"]) for r in rows],
             "series": {
