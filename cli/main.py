@@ -26,7 +26,7 @@ from . import exit_codes
 from .exit_codes import CommandError, missing_dependency
 
 #: Subcommand modules, in the order `specproof --help` lists them.
-SUBCOMMANDS = ["verify", "generate", "audit", "dsi"]
+SUBCOMMANDS = ["verify", "generate", "audit", "dsi", "disco"]
 
 
 class Parser(argparse.ArgumentParser):
