@@ -1,7 +1,7 @@
 r"""DISCO's features: a fixed, named vector per drafted token, from drafter-side state only.
 
 After each drafted token the policy sees a
-[`DraftStepState`][specproof.engine.disco.features.DraftStepState] (the token's draft
+[`DraftStepState`][specproof.engine.lookahead.DraftStepState] (the token's draft
 probability $q(x)$, the top draft probabilities, the entropy of $q$, the token's position in
 the round, the row's past rounds and their acceptance) and turns it into the vector
 [`FEATURES`][specproof.engine.disco.features.FEATURES], versioned by
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-#: How many of the top draft probabilities a state carries (and the features use).
-TOP_PROBS = 8
+from ..lookahead import TOP_PROBS, DraftStepState
 
 #: The feature set's version; bump it whenever `FEATURES` or `step_features` change meaning.
 FEATURE_SET = "disco-step-v1"
@@ -36,31 +34,6 @@ FEATURES: tuple[str, ...] = (
     "has_past_acceptance",
     "deterministic",
 )
-
-
-# TODO(merge): from .lookahead (the disco-ref branch defines DraftStepState there; same fields).
-@dataclass(frozen=True)
-class DraftStepState:
-    """What a stepwise policy sees after one drafted token of one row.
-
-    Attributes:
-        row: the row's index in the batch.
-        position: the token's index in the round (0 for the first draft).
-        token_prob: $q(x)$, the draft probability of the token drafted.
-        top_probs: the largest draft probabilities, descending, at most 8; `()` for a
-            deterministic drafter (prompt lookup).
-        entropy: the entropy of the draft distribution, in nats (0 for a deterministic drafter).
-        rounds: rounds the row has run before this one.
-        past_acceptance: accepted / drafted over the row's earlier rounds (None before any draft).
-    """
-
-    row: int
-    position: int
-    token_prob: float
-    top_probs: tuple[float, ...]
-    entropy: float
-    rounds: int
-    past_acceptance: float | None
 
 
 def step_features(state: DraftStepState) -> list[float]:
@@ -135,6 +108,8 @@ def step_states(
     Raises:
         ValueError: if `draft_probs` does not hold one row per token.
     """
+    from ..lookahead import draft_step_states
+
     if draft_probs is None:
         return tuple(
             DraftStepState(row, j, 1.0, (), 0.0, rounds, past_acceptance)
@@ -142,18 +117,5 @@ def step_states(
         )
     if draft_probs.dim() != 2 or draft_probs.shape[0] != len(tokens):
         raise ValueError(f"draft_probs must be [{len(tokens)}, V], got {list(draft_probs.shape)}")
-    if not tokens:
-        return ()
-    # float32 rows may sum to 1 + eps: clamping to [0, 1] only undoes rounding.
-    q = draft_probs.detach().to(torch.float64).cpu()
-    index = torch.tensor(list(tokens), dtype=torch.long)
-    token_probs = q[torch.arange(len(tokens)), index].clamp(0.0, 1.0).tolist()
-    tops = q.topk(min(TOP_PROBS, q.shape[1]), dim=1).values.clamp(0.0, 1.0).tolist()
-    logs = torch.where(q > 0, q.log(), torch.zeros_like(q))
-    entropies = (-(q * logs).sum(1)).clamp_min(0.0).tolist()
-    return tuple(
-        DraftStepState(
-            row, j, token_probs[j], tuple(tops[j]), entropies[j], rounds, past_acceptance
-        )
-        for j in range(len(tokens))
-    )
+    # The loop's own computation, so that training sees the states the policy sees at run time.
+    return tuple(draft_step_states(row, draft_probs, tokens, rounds, past_acceptance))

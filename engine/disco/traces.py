@@ -86,6 +86,10 @@ class TraceRecorder:
             past = accepted / drafted if drafted else None
             probs = None if self.deterministic else row.draft_probs
             steps = step_states(row.row, row.drafts, probs, rounds, past)
+            if not self.deterministic and steps != row.draft_steps:
+                raise RuntimeError(
+                    f"row {row.row}: the recorder's step states differ from the loop's"
+                )
             self.rounds.append(TracedRound(steps, row.accepted))
             self.drafted += len(row.drafts)
             self.target_calls += 1
