@@ -78,6 +78,7 @@ from .drafters import (
 )
 from .lookahead import LookaheadPolicy, RowState, StaticK, checked_lookahead
 from .probs import logits_to_probs
+from .pruned_drafter import PrunedDrafter
 from .streams import model_streams
 from .trace import RoundTrace, round_trace
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
@@ -263,6 +264,11 @@ def _check_args(
         raise ValueError(f"lookahead must be a LookaheadPolicy, got {type(lookahead).__name__}")
     if algorithm != "ar" and (k > 0 or lookahead is not None) and draft is None:
         raise ValueError(f"draft: algorithm {algorithm!r} with k={k} needs a draft model")
+    if algorithm == "rdk" and draft is not None and not getattr(draft, "redistributes", False):
+        raise ValueError(
+            "draft: algorithm 'rdk' needs an RDK drafter (specproof.engine.pruned_drafter."
+            f"PrunedDrafter with a kernel), got {type(draft).__name__}"
+        )
     if not prompts:
         raise ValueError("prompts must hold at least one prompt")
     for b, prompt in enumerate(prompts):
@@ -375,7 +381,7 @@ def generate(
     # value is then redundant. A user's drafter gets the scan.
     trusted = (
         draft is None
-        or type(draft) in (ModelDrafter, NgramDrafter)
+        or type(draft) in (ModelDrafter, NgramDrafter, PrunedDrafter)
         or not isinstance(draft, Drafter)
     )
     if use_draft:
