@@ -280,7 +280,7 @@ class PrunedDrafter:
         sources = kept[sample(kept_probs)]
         if kernel is None:
             rows = kept_probs.new_zeros(kept_probs.shape[0], context.vocab)
-            rows[:, kept] = kept_probs
+            rows.scatter_(1, kept.unsqueeze(0).expand(kept_probs.shape[0], -1), kept_probs)
             return sources, rows, None
         if self.mix_rule is None:
             return sample(kernel.rows(sources)), kernel.propose_kept(kept_probs, kept), None
@@ -289,7 +289,10 @@ class PrunedDrafter:
         if not bool(((mixes >= 0) & (mixes <= 1)).all()):
             raise ValueError("mix_rule: every lambda must lie in [0, 1]")
         prior = kernel.prior.unsqueeze(0)
-        rows = (mixes.unsqueeze(1) * prior).index_add_(1, kept, kept_probs * (1 - mixes)[:, None])
+        index = kept.unsqueeze(0).expand(kept_probs.shape[0], -1)
+        rows = (mixes.unsqueeze(1) * prior).scatter_add_(
+            1, index, kept_probs * (1 - mixes)[:, None]
+        )
         kernel_rows = mixes.unsqueeze(1) * prior
         kernel_rows[torch.arange(sources.shape[0], device=sources.device), sources] += 1 - mixes
         return sample(kernel_rows), rows, mixes

@@ -187,3 +187,22 @@ def test_cluster_bound_is_a_lower_bound_on_the_pruned_mass() -> None:
     assert gaps[0] > gaps[2] and gaps[2] < 1e-5  # singletons: the bound is exact
     with pytest.raises(ValueError, match="temperature"):
         ClusterBoundMix(head, kept, 1, temperature=0.0)
+
+
+@pytest.mark.parametrize("name", ["rank-one", "sparse", "dense"])
+def test_kept_forms_equal_the_padded_forms(name: str) -> None:
+    """`propose_kept` = `propose` of the zero-padded row; `rows` = the kernel rows `draw_row` walks."""
+    kernel = kernels()[name]
+    values = torch.tensor([[0.25, 0.75], [0.5, 0.5]], dtype=F64)
+    padded = torch.zeros(2, VOCAB, dtype=F64)
+    padded[:, KEPT] = values
+    assert torch.equal(kernel.propose_kept(values, KEPT), kernel.propose(padded))
+    sources = torch.tensor([0, 2])
+    rows = kernel.rows(sources)
+    assert torch.allclose(rows.sum(-1), torch.ones(2, dtype=F64))
+    for u in (0.0, 0.125, 0.4375, 0.875):
+        uniforms = torch.full((2,), u, dtype=F64)
+        drawn = kernel.draw_row(sources, uniforms)
+        # The pinned rule on the materialised rows: first y with u * sum < cumsum[y].
+        expected = [int((u * row.sum() < row.cumsum(0)).nonzero()[0]) for row in rows]
+        assert drawn.tolist() == expected
