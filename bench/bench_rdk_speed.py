@@ -1,7 +1,7 @@
 """RDK on Gemma-3-270M: per-step overhead, proposal cost vs N, and wall clock through `generate`.
 
 Everything here runs the project's own generation path: `specproof.engine.generate.generate`
-with a [`PrunedDrafter`] (the drafter seam, one KV cache per row), built exactly as
+with a `PrunedDrafter` (the drafter seam, one KV cache per row), built exactly as
 `specproof generate --prune F` builds it (`pruned_drafter`: the head keeps the most frequent
 `1 - F` of the vocabulary by `corpus_counts`, HumanEval prompts 0-119 and stdlib sources).
 Target: Gemma-3-270M; drafter: the same weights with the head pruned (a self-draft: its body is
@@ -298,6 +298,7 @@ def main() -> None:
         )
     load_end = load()
     worst = max(ratios.values())
+    speed = {name: ratio for name, ratio in speed.items() if not name.endswith(": AR")}
     best_speed = max(speed.items(), key=lambda item: item[1]) if speed else None
     finding = (
         f"RDK's redistribution costs {ratios['rdk fixed']:.1%} (fixed lambda) and "
@@ -309,8 +310,11 @@ def main() -> None:
     )
     if best_speed is not None:
         finding += (
-            f" Best wall-clock configuration: {best_speed[0]} at {best_speed[1]:.2f}x AR "
-            "(median per-prompt ratio, same load caveat)."
+            f" Best SD configuration through generate: {best_speed[0]} at {best_speed[1]:.2f}x "
+            "plain decoding (median per-prompt ratio, same load caveat): no speed-up here."
+            if best_speed[1] < 1.05
+            else f" Best SD configuration through generate: {best_speed[0]} at "
+            f"{best_speed[1]:.2f}x plain decoding (median per-prompt ratio, same load caveat)."
         )
     write_results(
         "rdk_speed",
