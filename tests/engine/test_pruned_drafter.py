@@ -139,7 +139,7 @@ def test_cache_and_no_cache_give_the_same_tokens() -> None:
         generate(
             target,
             PrunedDrafter(draft_model, KEPT, RankOneKernel(prior(), 0.25)),
-            [[1, 3, 2], [2]],
+            [[1, 0, 2], [2]],
             algorithm="rdk",
             k=3,
             max_new_tokens=12,
