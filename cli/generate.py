@@ -112,8 +112,60 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
     )
+    parser.add_argument(
+        "--prune",
+        type=number("--prune", 0, 1, high_open=True),
+        default=None,
+        metavar="F",
+        help="draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
+        "draft's head (the --draft model, default the target itself); token frequencies from "
+        "HumanEval prompts 0-119 and Python stdlib sources. With --algorithm sd: vanilla SD; "
+        "with --algorithm rdk: RDK (needs --prune)",
+    )
+    parser.add_argument(
+        "--mix",
+        type=_mix,
+        default="bound",
+        metavar="LAMBDA|bound",
+        help="RDK's mixing weight: a number in [0, 1], or 'bound' (default): per position, a "
+        "drafter-side lower bound on the target's mass off the kept tokens",
+    )
     parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
+
+
+def _mix(text: str) -> float | str:
+    """Parse `--mix`: `bound` or a number in [0, 1]."""
+    if text == "bound":
+        return text
+    try:
+        return number("--mix", 0, 1)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"--mix must be 'bound' or a number in [0, 1], got {text!r}"
+        ) from None
+
+
+def _pruned(args: argparse.Namespace, target: Any, draft: Any) -> Any:
+    """The `--prune` drafter over `draft` (or the target's own model), with progress on stderr."""
+    import torch
+
+    from specproof.engine.pruned import corpus_counts
+    from specproof.engine.pruned_drafter import pruned_drafter
+
+    model = (draft or target).model
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    if not args.json:
+        print("counting token frequencies for --prune ...", file=sys.stderr, flush=True)
+    counts = corpus_counts(target.tokenizer, vocab) + 1e-3
+    return pruned_drafter(
+        model,
+        counts.to(torch.float64),
+        args.prune,
+        rdk=args.algorithm == "rdk",
+        mix=args.mix,
+        temperature=args.temperature,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,15 +182,24 @@ def run(args: argparse.Namespace) -> int:
     policy = _lookahead(args)
     try:
         drafting = args.k > 0 or policy is not None
-        if args.algorithm != "ar" and drafting and not args.draft:
+        if args.algorithm == "rdk" and args.prune is None:
+            raise ValueError("--algorithm rdk needs --prune F (RDK drafts with a pruned head)")
+        if args.prune is not None and args.algorithm not in ("sd", "greedy", "rdk"):
+            raise ValueError("--prune works with --algorithm sd or greedy (vanilla) or rdk")
+        if args.mix != "bound" and args.algorithm != "rdk":
+            raise ValueError("--mix applies to --algorithm rdk only")
+        if args.algorithm != "ar" and drafting and not args.draft and args.prune is None:
             flag = "--lookahead" if policy is not None else "--k > 0"
             raise ValueError(f"--draft is required for --algorithm {args.algorithm} with {flag}")
         target = load_model_arg("--target", args.target, dtype=dtype)
         wanted = bool(args.draft) and args.algorithm != "ar" and drafting
         ngram = parse_drafter(args.draft) if wanted else None
+        if ngram is not None and args.prune is not None:
+            raise ValueError("--prune needs a draft model, not ngram")
         draft = (
             load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
         )
+        pruned = _pruned(args, target, draft) if args.prune is not None and drafting else None
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
                 [{"role": "user", "content": args.prompt}], add_generation_prompt=True
@@ -168,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = generate(
             target.model,
-            ngram if ngram is not None else None if draft is None else draft.model,
+            pruned or ngram or (None if draft is None else draft.model),
             [ids],
             algorithm=args.algorithm,
             k=args.k,
@@ -191,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "target": args.target,
                 "draft": args.draft if draft is not None or ngram is not None else None,
+                "prune": None if pruned is None else _prune_info(args, pruned),
                 "prompt": args.prompt,
                 "prompt_tokens": ids,
                 "text": text,
@@ -230,6 +292,16 @@ def _lookahead(args: argparse.Namespace) -> Any:
             f"--lookahead: cannot read the policy file of {args.lookahead!r}: {exc}",
             exit_codes.BAD_INPUT,
         ) from None
+
+
+def _prune_info(args: argparse.Namespace, drafter: Any) -> dict[str, Any]:
+    """The pruned drafter's settings, for `--json`."""
+    return {
+        "prune": args.prune,
+        "kept_tokens": int(drafter.kept.numel()),
+        "drafter": "self" if not args.draft else args.draft,
+        "mix": args.mix if args.algorithm == "rdk" else None,
+    }
 
 
 def _show(value: Any) -> str:

@@ -89,6 +89,7 @@ from .lookahead import (
     step_features,
 )
 from .probs import logits_to_probs
+from .pruned_drafter import PrunedDrafter
 from .streams import model_streams
 from .trace import RoundTrace, round_trace
 from .verify import draw_uniforms, inverse_cdf_rows, verify_batch
@@ -317,6 +318,11 @@ def _check_args(
         raise ValueError(f"lookahead must be a LookaheadPolicy, got {type(lookahead).__name__}")
     if algorithm != "ar" and (k > 0 or lookahead is not None) and draft is None:
         raise ValueError(f"draft: algorithm {algorithm!r} with k={k} needs a draft model")
+    if algorithm == "rdk" and draft is not None and not getattr(draft, "redistributes", False):
+        raise ValueError(
+            "draft: algorithm 'rdk' needs an RDK drafter (specproof.engine.pruned_drafter."
+            f"PrunedDrafter with a kernel), got {type(draft).__name__}"
+        )
     if not prompts:
         raise ValueError("prompts must hold at least one prompt")
     for b, prompt in enumerate(prompts):
@@ -429,7 +435,7 @@ def generate(
     # value is then redundant. A user's drafter gets the scan.
     trusted = (
         draft is None
-        or type(draft) in (ModelDrafter, NgramDrafter)
+        or type(draft) in (ModelDrafter, NgramDrafter, PrunedDrafter)
         or not isinstance(draft, Drafter)
     )
     if use_draft:

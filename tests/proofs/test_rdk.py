@@ -6,7 +6,7 @@ from fractions import Fraction as F
 
 import pytest
 
-from specproof.proofs import rdk
+from specproof.proofs import rdk, rdk_mixture, rdk_strategies
 from specproof.proofs.checking import check_by_hypothesis
 from specproof.proofs.registry import REGISTRY, CheckOptions
 from specproof.reference import Dist
@@ -53,7 +53,7 @@ def test_claim_holds(name):
 @pytest.mark.parametrize("broken", [VerifiesAgainstTLI, RedistributesOneSourceOnly])
 def test_step_law_check_refutes_a_broken_rdk(broken):
     outcome = check_by_hypothesis(
-        rdk.step_instances(),
+        rdk_strategies.step_instances(),
         lambda instance: _catching(rdk.step_law_is_target, instance, broken),
         OPTIONS,
         examples=300,
@@ -77,8 +77,8 @@ def test_slope_check_refutes_the_formula_without_the_equality_term():
         return sum((prior[t] - source[t] for t in target.tokens if source[t] < target[t]), F(0))
 
     outcome = check_by_hypothesis(
-        rdk.mixture_instances(),
-        lambda instance: rdk.piecewise_linear_and_slope(instance, without_equality_term),
+        rdk_strategies.mixture_instances(),
+        lambda instance: rdk_mixture.piecewise_linear_and_slope(instance, without_equality_term),
         OPTIONS,
         examples=300,
         thorough_examples=300,
@@ -96,7 +96,7 @@ def test_symbolic_proof_reports_every_size():
 
 
 def test_fixed_mix_witness_replays_exactly():
-    outcome = rdk.find_fixed_mix_loss(3, F(1, 2), 30)
+    outcome = rdk_mixture.find_fixed_mix_loss(3, F(1, 2), 30)
     assert outcome.status == "proved"
     witness = outcome.certificate["witness"]
     p, s, r = (
