@@ -35,6 +35,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 log = logging.getLogger("mkdocs.hooks.specproof")
 
@@ -104,13 +105,18 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     only = os.environ.get("SPECPROOF_DOCS_VERIFY_ONLY") or None
     modules = [m for m in os.environ.get("SPECPROOF_DOCS_CLAIM_MODULES", "").split(",") if m]
     _generated.clear()
+    _announced.clear()
     sections: dict[str, list[Any]] = {}
     try:
         # Results first: a malformed file fails the build before the (slower) verify run.
+        log.info("specproof: generating the results pages")
         files, sections["results/index.md"] = result_pages.build(root, results_dir.resolve())
         _generated.update(files)
         start = time.perf_counter()
-        files, sections["theorems/index.md"] = theorem_pages.build(root, modules, only)
+        log.info("specproof: running `specproof verify --json` for the theorem pages")
+        files, sections["theorems/index.md"] = theorem_pages.build(
+            root, modules, only, on_progress=lambda line: log.info(f"specproof: {line}")
+        )
         claim_names = [uri[len("theorems/") : -len(".md")] for uri in files if uri.endswith(".md")]
         files[algorithm_pages.PAGE] = algorithm_pages.render(claim_names)
         log.info(
@@ -127,6 +133,22 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
             f"mkdocs.yml's nav has no entry for the generated sections {sorted(sections)}"
         )
     return config
+
+
+_announced: set[str] = set()
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Progress while pages render: each generated section once, each API page (slow) by name."""
+    uri = page.file.src_uri
+    section = uri.split("/", 1)[0] if "/" in uri else ""
+    if section == "api":
+        log.info(f"specproof: rendering {uri} (mkdocstrings)")
+    elif section in ("theorems", "results") and section not in _announced:
+        _announced.add(section)
+        count = sum(u.startswith(section + "/") and u.endswith(".md") for u in _generated)
+        log.info(f"specproof: rendering the {count} {section} pages")
+    return markdown
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

@@ -286,3 +286,31 @@ def test_collect_carries_the_claims_scope() -> None:
     )
     (collected,) = theorem_pages.collect([claim], [])
     assert collected.scope == "K = 1..6"
+
+
+def test_the_verify_run_reports_each_claim_as_it_starts() -> None:
+    """Progress of the docs build: the verify run names each claim before checking it."""
+    only = "exact_match_acceptance_le_sd_smt"
+    lines: list[str] = []
+    records = theorem_pages.run_verify(ROOT, [], only, on_progress=lines.append)
+    assert [r["name"] for r in records] == [only]
+    assert lines == [f"verify [1/1] {only} ..."]
+
+
+def test_api_pages_are_logged_as_they_render_and_sections_once(caplog) -> None:
+    hook._generated.clear()
+    hook._announced.clear()
+    hook._generated.update({"theorems/a.md": "", "theorems/b.md": "", "theorems/index.md": ""})
+
+    def page(uri):
+        return types.SimpleNamespace(file=types.SimpleNamespace(src_uri=uri))
+
+    with caplog.at_level("INFO", logger="mkdocs.hooks.specproof"):
+        for uri in ("index.md", "theorems/a.md", "theorems/b.md", "api/engine.md"):
+            assert hook.on_page_markdown("text", page(uri), None, None) == "text"
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "specproof: rendering the 3 theorems pages",
+        "specproof: rendering api/engine.md (mkdocstrings)",
+    ]
+    hook._generated.clear()
