@@ -7,7 +7,9 @@ package-dir mapping); (2) generates the theorem pages (registry + one fresh
 the API pages (every module); (3) expands the nav entries `theorems/index.md`,
 `results/index.md` and `api/index.md` into their sections. At `on_files` it adds the generated
 pages and the MathJax files (copied from the installed `django-static-mathjax` package, the
-`docs` extra) to the build.
+`docs` extra) to the build. While pages render it logs progress (the verify run claim by
+claim, each generated section, each API page), and `on_page_content` points source references
+at the repository's files (`api_pages.link_sources`; links when mkdocs.yml sets `repo_url`).
 
 Environment variables (for tests and quick local builds):
 
@@ -142,13 +144,18 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     """Progress while pages render: each generated section once, each API page (slow) by name."""
     uri = page.file.src_uri
     section = uri.split("/", 1)[0] if "/" in uri else ""
-    if section == "api":
+    if section == "api" and "::: " in markdown:
         log.info(f"specproof: rendering {uri} (mkdocstrings)")
     elif section in ("theorems", "results") and section not in _announced:
         _announced.add(section)
         count = sum(u.startswith(section + "/") and u.endswith(".md") for u in _generated)
         log.info(f"specproof: rendering the {count} {section} pages")
     return markdown
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Source references point at the repository's files, not the build tree."""
+    return api_pages.link_sources(html, _root(config), config.repo_url)
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
