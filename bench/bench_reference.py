@@ -7,8 +7,9 @@ import random
 import time
 from fractions import Fraction
 from functools import partial
+from typing import Any
 
-from common import table, write_results
+from common import records, table, write_results
 
 from specproof.reference import Dist, ToyLM, autoregressive_law, speculative_law
 
@@ -31,6 +32,19 @@ def timed(fn):  # best of 3
         value = fn()
         best = min(best, time.perf_counter() - start)
     return best, value
+
+
+def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
+    """The run's headline and how it was measured, from the tables written (the page opens with it)."""
+    rows = records(tables[0])
+    worst = max(rows, key=lambda r: r["speculative s"])
+    return (
+        f"Every exact law takes at most {worst['speculative s']:.2f} s ({worst['algorithm']}, "
+        f"V = {worst['V']}, n = {worst['n']}, K = {worst['K']}, {worst['outcomes']:,} outcomes), "
+        f"{min(r['ratio'] for r in rows):.1f}x to {max(r['ratio'] for r in rows):.1f}x the time "
+        "of the target's own autoregressive law, and each equals it. Computed in exact rational "
+        "arithmetic on random toy LMs, best of 3 runs."
+    )
 
 
 def main() -> None:
@@ -99,6 +113,7 @@ def main() -> None:
                 "met": headline < 1.0,
             }
         ],
+        finding=finding,
     )
 
 

@@ -36,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+#: A script's `finding(tables, targets)`: the run's headline, from the numbers it wrote.
+Finding = Callable[[list[dict[str, Any]], list[dict[str, Any]]], str]
 PLOT_KINDS = ("line", "bar", "heatmap")
 
 
@@ -103,6 +106,19 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def records(tab: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table record's rows as `{column: value}` dicts (for computing a finding from them)."""
+    return [dict(zip(tab["columns"], row, strict=True)) for row in tab["rows"]]
+
+
+def find_table(tables: Sequence[dict[str, Any]], title_start: str) -> dict[str, Any]:
+    """The first table whose title starts with `title_start`; `KeyError` if there is none."""
+    for tab in tables:
+        if tab["title"].startswith(title_start):
+            return tab
+    raise KeyError(f"no table titled {title_start!r}...")
+
+
 def validate_results(data: dict[str, Any]) -> None:
     """Raise `ValueError` if `data` does not follow the results schema above."""
     for key in ("benchmark", "title", "description", "created", "machine", "tables"):
@@ -139,13 +155,17 @@ def write_results(
     plots: Sequence[dict[str, Any]] = (),
     targets: Sequence[dict[str, Any]] = (),
     directory: Path | None = None,
-    finding: str | None = None,
+    finding: str | Finding | None = None,
 ) -> Path:
     """Validate and write `bench/results/<benchmark>.json`; print the tables; return the path.
 
-    `finding` states what the run found in one or two sentences (computed from its numbers);
-    the results page opens with it, apart from the description of the method.
+    `finding` states what the run found in one or two sentences, computed from its numbers:
+    a string, or a function of `(tables, targets)` that returns it (a script's `finding`
+    function, which `tests/test_bench_findings.py` also applies to the committed file). The
+    results page opens with it, apart from the description of the method.
     """
+    if callable(finding):
+        finding = finding(list(tables), list(targets))
     data: dict[str, Any] = {
         "benchmark": benchmark,
         "title": title,

@@ -34,12 +34,14 @@ from .audit_common import (
     function_spec,
     positive_int,
 )
+from .audit_generate import DEFAULT_SAMPLES as GENERATE_SAMPLES
 from .audit_generate import add_generate_arguments, run_generate
 from .audit_runs import run_controls, run_sampler, run_transformers
 from .checks import integer, interpreter, number, seed
 
 __all__ = [
     "EXIT_CODES",
+    "GENERATE_SAMPLES",
     "MAX_NEW_TOKENS",
     "MAX_SAMPLES",
     "add_parser",
@@ -52,7 +54,17 @@ __all__ = [
 ]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+#: Default `--tv` of the sampler level (its sample size is planned for it) and `controls`.
+SAMPLER_TV = 0.05
+#: Default `--tv` and `--samples` of `audit generate` and `audit transformers`, chosen so that a
+#: default run reaches a verdict: on tiny-llama, 3,000 samples cover the TV-0.1 plan for 2 to
+#: 4 output tokens (1,994 to 2,837 needed); the transformers configurations need up to 3,393
+#: (bench/results/audit_transformers.json). At TV 0.05 they would need about four times as many.
+GENERATION_TV = 0.1
+TRANSFORMERS_SAMPLES = 4000
+
+
+def _common(parser: argparse.ArgumentParser, tv: float = SAMPLER_TV) -> None:
     parser.add_argument(
         "--alpha",
         type=number("--alpha", 1e-15, 0.5, high_open=True),
@@ -62,8 +74,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tv",
         type=number("--tv", 1e-3, 1, high_open=True),
-        default=0.05,
-        help="smallest TV the audit must detect, in [0.001, 1) (default 0.05)",
+        default=tv,
+        help=f"smallest TV the audit must detect, in [0.001, 1) (default {tv:g})",
     )
     parser.add_argument(
         "--power",
@@ -163,7 +175,7 @@ def add_parser(subparsers: Any) -> None:
     add_generate_arguments(p)
     _add_processors(p, temperature=1.0)
     _add_boundary(p)
-    _common(p)
+    _common(p, tv=GENERATION_TV)
     p.set_defaults(handler=run_generate)
 
     p = sub.add_parser("transformers", help="audit the installed transformers' SD paths")
@@ -178,7 +190,10 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument("--greedy", dest="do_sample", action="store_false")
     _add_processors(p, temperature=None)
     p.add_argument(
-        "--samples", type=positive_int, default=2000, help="samples per sampling configuration"
+        "--samples",
+        type=positive_int,
+        default=TRANSFORMERS_SAMPLES,
+        help=f"samples per sampling configuration (default {TRANSFORMERS_SAMPLES})",
     )
     p.add_argument(
         "--max-new-tokens",
@@ -194,7 +209,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="add assistant_ensemble_weight=0.5 (lossy by design: a positive control)",
     )
-    _common(p)
+    _common(p, tv=GENERATION_TV)
     p.set_defaults(handler=run_transformers)
 
     p = sub.add_parser(

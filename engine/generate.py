@@ -10,7 +10,7 @@ committed sequence $s$:
 2. **draft**: the [drafter][specproof.engine.drafters.Drafter] proposes up to $K_b$ tokens and
    the distributions $q$ they were drawn from, in the target's vocabulary (a draft *model* is
    wrapped in a [`ModelDrafter`][specproof.engine.drafters.ModelDrafter]: $K_b$ draws, each from
-   $q = $ [`logits_to_probs`][specproof.engine.probs.logits_to_probs]$(\text{draft logits})$ by
+   $q$, the [`logits_to_probs`][specproof.engine.probs.logits_to_probs] of the draft logits, by
    the pinned inverse-CDF rule at a uniform; `"greedy"` drafts the argmax instead, lowest index
    on ties, as the reference does);
 3. **score**: one target forward over the uncached tail of $s$ and the row's drafts gives its

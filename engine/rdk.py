@@ -21,8 +21,8 @@ $M[x, \cdot]$ that the generation loop's sampler draws the second stage from; `t
 $y$ = inverse CDF of $M[x, \cdot]$ at `second_u` (first $y$ with $u \sum w < \mathrm{cumsum}(w)[y]$,
 in vocabulary order; the sparse form keeps each row's indices ascending so its walk is the same).
 Verification is standard SD ([`verify_sd`][specproof.engine.sd.verify_sd]) with the proposal rows
-as the draft rows. Floating point: the rank-one draw compares $u S$ with $\lambda\,\mathrm{cumsum}(r)
-+ (1-\lambda)[y \ge x]$ instead of the cumulative sums of the materialised row; the two agree in
+as the draft rows. Floating point: the rank-one draw compares $u S$ with
+$\lambda\,\mathrm{cumsum}(r) + (1-\lambda)[y \ge x]$ instead of the cumulative sums of the materialised row; the two agree in
 exact arithmetic (and on dyadic inputs, which the differential tests use) and differ only by
 rounding otherwise.
 """

@@ -63,8 +63,8 @@ def prove_output_is_target(
     $\sum_{x \ne y} q(x)$; the fixed sizes check the formula itself.)
 
     Certificate: per $V$ and $y$, the expression before and after substitution and expansion.
-    A case that does not expand to 0 is evaluated exactly at $p = q = $ uniform, which then is
-    the counterexample.
+    A case that does not expand to 0 is evaluated exactly with $p$ and $q$ both uniform, which
+    then is the counterexample.
 
     Args:
         vocab_sizes: the sizes to prove.

@@ -223,10 +223,13 @@ def run_claims(
     claims: Iterable[Claim],
     options: CheckOptions,
     on_result: Callable[[ClaimResult], None] | None = None,
+    on_start: Callable[[Claim], None] | None = None,
 ) -> list[ClaimResult]:
-    """Run `claims` in order, calling `on_result` after each."""
+    """Run `claims` in order, calling `on_start` before and `on_result` after each."""
     results = []
     for claim in claims:
+        if on_start is not None:
+            on_start(claim)
         result = run_claim(claim, options)
         results.append(result)
         if on_result is not None:

@@ -4,8 +4,8 @@ r"""SLRS, string-level rejection sampling (Timor et al., ICML 2025, arXiv 2502.0
 
 - $\psi(t)$ ([`psi`][specproof.reference.slrs.psi]), the paper's: the drafter's probability of
   producing exactly $s$ as a sequence of its tokens, summed over every segmentation of $s$
-  into drafter tokens: $\psi(\text{hey}) = q(\text{hey}) + q(\text{he})q(\text{y} \mid \text{he})
-  + q(\text{h})q(\text{ey} \mid \text{h}) + q(\text{h})q(\text{e} \mid \text{h})q(\text{y} \mid
+  into drafter tokens: $\psi(\text{hey}) = q(\text{hey}) + q(\text{he})q(\text{y} \mid \text{he}) +
+  q(\text{h})q(\text{ey} \mid \text{h}) + q(\text{h})q(\text{e} \mid \text{h})q(\text{y} \mid
   \text{he})$. It counts only drafts with a drafter-token boundary right after $s$, and
   $\sum_t \psi(t)$ need not be 1 (`"a"` and `"ab"` share the drafts that start with `"a"`):
   $\psi$ is not the law of anything the round proposes.

@@ -7,7 +7,9 @@ package-dir mapping); (2) generates the theorem pages (registry + one fresh
 the API pages (every module); (3) expands the nav entries `theorems/index.md`,
 `results/index.md` and `api/index.md` into their sections. At `on_files` it adds the generated
 pages and the MathJax files (copied from the installed `django-static-mathjax` package, the
-`docs` extra) to the build.
+`docs` extra) to the build. While pages render it logs progress (the verify run claim by
+claim, each generated section, each API page), and `on_page_content` points source references
+at the repository's files (`api_pages.link_sources`; links when mkdocs.yml sets `repo_url`).
 
 Environment variables (for tests and quick local builds):
 
@@ -35,6 +37,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 log = logging.getLogger("mkdocs.hooks.specproof")
 
@@ -104,13 +107,18 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     only = os.environ.get("SPECPROOF_DOCS_VERIFY_ONLY") or None
     modules = [m for m in os.environ.get("SPECPROOF_DOCS_CLAIM_MODULES", "").split(",") if m]
     _generated.clear()
+    _announced.clear()
     sections: dict[str, list[Any]] = {}
     try:
         # Results first: a malformed file fails the build before the (slower) verify run.
+        log.info("specproof: generating the results pages")
         files, sections["results/index.md"] = result_pages.build(root, results_dir.resolve())
         _generated.update(files)
         start = time.perf_counter()
-        files, sections["theorems/index.md"] = theorem_pages.build(root, modules, only)
+        log.info("specproof: running `specproof verify --json` for the theorem pages")
+        files, sections["theorems/index.md"] = theorem_pages.build(
+            root, modules, only, on_progress=lambda line: log.info(f"specproof: {line}")
+        )
         claim_names = [uri[len("theorems/") : -len(".md")] for uri in files if uri.endswith(".md")]
         files[algorithm_pages.PAGE] = algorithm_pages.render(claim_names)
         log.info(
@@ -127,6 +135,27 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
             f"mkdocs.yml's nav has no entry for the generated sections {sorted(sections)}"
         )
     return config
+
+
+_announced: set[str] = set()
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Progress while pages render: each generated section once, each API page (slow) by name."""
+    uri = page.file.src_uri
+    section = uri.split("/", 1)[0] if "/" in uri else ""
+    if section == "api" and "::: " in markdown:
+        log.info(f"specproof: rendering {uri} (mkdocstrings)")
+    elif section in ("theorems", "results") and section not in _announced:
+        _announced.add(section)
+        count = sum(u.startswith(section + "/") and u.endswith(".md") for u in _generated)
+        log.info(f"specproof: rendering the {count} {section} pages")
+    return markdown
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Source references point at the repository's files, not the build tree."""
+    return api_pages.link_sources(html, _root(config), config.repo_url)
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

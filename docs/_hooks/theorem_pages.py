@@ -19,9 +19,11 @@ import importlib
 import json
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from specproof.proofs.registry import first_sentence
 
@@ -94,13 +96,40 @@ def load_registry(extra_modules: list[str]) -> list[Any]:
     return list(default_registry())
 
 
-def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[dict[str, Any]]:
-    """Run `specproof verify --json` (optionally `--only`) once and return its records."""
+def run_verify(
+    root: Path,
+    extra_modules: list[str],
+    only: str | None,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run `specproof verify --json` (optionally `--only`) once and return its records.
+
+    Args:
+        root: the project root (the command runs there).
+        extra_modules: modules imported first (they register extra claims).
+        only: pass `--only ONLY` (None: every claim).
+        on_progress: called as each claim starts, with the progress line the command
+            writes on stderr (`verify [3/22] sd_lossless ...`), so a long build shows which
+            claim it is checking.
+    """
     args = ["verify", "--json"] + (["--only", only] if only else [])
     command = [sys.executable, "-c", _VERIFY_PRELUDE, ",".join(extra_modules), *args]
-    proc = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(
+            command, cwd=root, stdout=out, stderr=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert proc.stderr is not None
+        err_lines = []
+        for line in _lines(proc.stderr):
+            err_lines.append(line)
+            if on_progress is not None and line.startswith("verify [") and line.endswith(" ... "):
+                on_progress(line.rstrip())
+        proc.wait()
+        out.seek(0)
+        stdout = out.read()
+    stderr = "".join(err_lines)
     try:
-        records = json.loads(proc.stdout)
+        records = json.loads(stdout)
     except json.JSONDecodeError:
         records = None
     # Exit codes 1 (a claim refuted) and 4 (unknown, or a check failed to run) still print
@@ -110,9 +139,21 @@ def run_verify(root: Path, extra_modules: list[str], only: str | None) -> list[d
         raise TheoremError(
             f"`specproof {' '.join(args)}` exited {proc.returncode} without printing a JSON list "
             "of results (does a check print to stdout?); its stdout starts with:\n"
-            f"{proc.stdout[:1000]}\nits stderr ends with:\n{proc.stderr[-3000:]}"
+            f"{stdout[:1000]}\nits stderr ends with:\n{stderr[-3000:]}"
         )
     return records
+
+
+def _lines(stream: IO[str]) -> Iterator[str]:
+    """The pieces of `stream`: each ends at a newline or at ` ... ` (a claim that started)."""
+    buffer = ""
+    while chunk := stream.read(1):
+        buffer += chunk
+        if chunk == "\n" or buffer.endswith(" ... "):
+            yield buffer
+            buffer = ""
+    if buffer:
+        yield buffer
 
 
 def _describe(value: Any) -> str:
@@ -402,11 +443,21 @@ def grouped(entries: list[TheoremEntry]) -> dict[str, list[TheoremEntry]]:
 
 
 def build(
-    root: Path, extra_modules: list[str], only: str | None
+    root: Path,
+    extra_modules: list[str],
+    only: str | None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, str | bytes], list[Any]]:
-    """All theorem pages (`{src_uri: content}`) and their nav entries."""
+    """All theorem pages (`{src_uri: content}`) and their nav entries.
+
+    Args:
+        root: the project root.
+        extra_modules: modules imported first (they register extra claims).
+        only: run only the claims matching this pattern (None: all).
+        on_progress: receives the verify run's progress lines (see `run_verify`).
+    """
     claims = load_registry(extra_modules)
-    records = run_verify(root, extra_modules, only)
+    records = run_verify(root, extra_modules, only, on_progress)
     entries = collect(claims, records, load_recorded(root / "bench" / "thorough"))
     files: dict[str, str | bytes] = {
         "theorems/index.md": render_index(entries, only),

