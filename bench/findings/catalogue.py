@@ -182,6 +182,16 @@ def render_index(results: Sequence[Mapping[str, Any]]) -> str:
         "`crashed` verdict links a reproducer and a diagnosis on the implementation's page; "
         "lossy-by-design modes are reported as such, never as bugs.",
         "",
+        "How it runs: the auditor stays in the project's environment and calls a thin adapter "
+        "(`bench/findings/adapters/<impl>_adapter.py`) under the library's own interpreter, "
+        "behind the auditor's process boundary (as `specproof audit ... --python` does); the "
+        "plan of each implementation (pinned install, configurations, diagnoses) is "
+        "`bench/findings/impls/<impl>.py`. To add an implementation, add both and run "
+        "`.venv/bin/python bench/findings/run.py --impl <impl>`. A library whose target pass "
+        "is not the saved model (e.g. quantised weights) exports the weights it verifies "
+        "with, and the auditor recomputes that model's law in float64. `no auditable path` "
+        "and `not run` entries say what was seen or what stopped the audit.",
+        "",
     ]
     counts: dict[str, int] = {}
     for data in results:
