@@ -250,6 +250,8 @@ def run_plan(plan: Plan, python: str, models: Models) -> dict[str, Any]:
 def _summary(config: Any) -> str:
     """What a reader needs beyond the verdict: mismatches (greedy) or the observed TV."""
     details = config.details or {}
+    if config.error:
+        return ""
     if "mismatches" in details:
         text = (
             f"{details['mismatches']} of {config.n_samples} prompts differ from the target's "

@@ -136,7 +136,7 @@ def record(
         "reproducer": item.reproducer if failing else None,
         "diagnosis": item.diagnosis if failing else None,
         "lossy_by_design": item.lossy_by_design,
-        "notes": notes.strip(),
+        "notes": notes.strip().replace(f"{ROOT}/", ""),
     }
 
 
@@ -154,8 +154,9 @@ def run_impl(impl: str, only: list[str] | None, reinstall: bool, models: harness
         version = spec.version
     if version != spec.version:
         print(f"[{impl}] note: installed {version}, plan pinned {spec.version}", flush=True)
-    records = []
-    for item in spec.items:
+    records: list[dict[str, Any]] = []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for i, item in enumerate(spec.items):
         if only and item.name not in only:
             previous = _previous(old, item)
             if previous is not None:
@@ -172,6 +173,18 @@ def run_impl(impl: str, only: list[str] | None, reinstall: bool, models: harness
             flush=True,
         )
         records.append(rec)
+        # Written after every configuration (the rest kept from the previous file), so an
+        # interrupted run keeps what it measured.
+        pending = [p for it in spec.items[i + 1 :] if (p := _previous(old, it)) is not None]
+        _write(out, impl, spec, version, records + pending)
+    if records:
+        _write(out, impl, spec, version, records)
+    return out
+
+
+def _write(
+    out: Path, impl: str, spec: harness.Implementation, version: str, records: list[dict[str, Any]]
+) -> None:
     data = {
         "implementation": impl,
         "package": spec.package,
@@ -183,10 +196,8 @@ def run_impl(impl: str, only: list[str] | None, reinstall: bool, models: harness
     }
     errors = catalogue.validate(data)
     if errors:
-        print(f"[{impl}] results file invalid: {errors}", flush=True)
-    catalogue.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        print(f"[{impl}] results file not yet valid: {errors}", flush=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
-    return out
 
 
 def _previous(old: dict[str, Any] | None, item: Any) -> dict[str, Any] | None:
