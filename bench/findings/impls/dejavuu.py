@@ -44,10 +44,11 @@ IMPL = Implementation(
         "settles). dejavuu declares Python >= 3.13; this machine's Python is 3.11 and the "
         "package compiles and runs on it, so it is installed with `--ignore-requires-python` "
         "(its pure-Python source, unchanged). Audited through its transformers backend "
-        "(`HFBackend`). **Findings**: the lossless modes are consistent (greedy token for "
-        "token, sampling against the exact law); `accept_top_k=2`, documented as lossy, is "
-        "flagged as such; with transformers 5.24.0 (admitted by its requirement "
-        "`transformers>=4.45`) the transformers backend crashes in `rollback_kv`."
+        "(`HFBackend`). **Findings**: with transformers 5.24.0 (admitted by its requirement "
+        "`transformers>=4.45`) the transformers backend crashes in `rollback_kv`; with "
+        "transformers 4.57.6 every lossless mode is consistent (greedy token for token with "
+        "chain and tree verification, sampling against the exact law), and "
+        "`accept_top_k=2`, documented as lossy, is flagged as such (a positive control)."
     ),
     install=[*BASE, "transformers==4.57.6"],
     envs={"transformers-5.24": BASE},
