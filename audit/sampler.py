@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from specproof.reference.arguments import check_int, check_real, check_seed
+
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .sampler_cases import (
     DEFAULT_PLAN,
@@ -49,7 +51,7 @@ from .sampler_law import (
     round_law,
     test_case,
 )
-from .stats import DEFAULT_ALPHA
+from .stats import DEFAULT_ALPHA, TESTS
 
 __all__ = [
     "ALGORITHMS",
@@ -119,9 +121,24 @@ def audit_sampler(
     """
     from . import token_law as tl
 
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+    seed = check_seed(seed)
+    if n_samples is not None:
+        check_int(n_samples, "n_samples")
+    check_int(max_samples, "max_samples")
+    check_real(alpha, "alpha", 0, 1, low_open=True, high_open=True)
+    check_real(tv, "tv", 0, 1, low_open=True)
+    check_real(power, "power", 0, 1, low_open=True, high_open=True)
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if cases is not None and (
+        not isinstance(cases, Sequence) or not all(isinstance(c, Case) for c in cases)
+    ):
+        raise ValueError("cases must be a sequence of Case (see make_case and default_cases)")
     cases = list(default_cases(seed) if cases is None else cases)
-    if n_samples is not None and n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
     laws = [round_law(case, algorithm) for case in cases]
     tests_total = sum(2 + case.k for case in cases)
     configurations = []

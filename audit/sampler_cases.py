@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specproof.reference.arguments import check_int
+
 #: Case probabilities are integer multiples of 2**-DENOMINATOR_BITS (exact in float64).
 DENOMINATOR_BITS = 20
 
@@ -84,8 +86,10 @@ def make_case(rng: np.random.Generator, v: int, k: int, family: str) -> Case:
     Raises:
         ValueError: on an unknown family, `v < 2` or `k < 1`.
     """
-    if v < 2 or k < 1:
-        raise ValueError(f"need v >= 2 and k >= 1, got v={v}, k={k}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    v = check_int(v, "v", 2)
+    k = check_int(k, "k")
     target = np.zeros((k + 1, v))
     draft = np.zeros((k, v))
     for i in range(k + 1):
