@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from specproof.reference.arguments import check_int, check_real, check_seed
+
 from .queueing import min_servers_no_wait
 from .runtime import DSIConfig, make_servers, run_dsi, run_nonsi, run_si
 from .workers import AcceptancePattern, SleepDrafter, SleepTarget
@@ -130,14 +132,20 @@ def run_online_simulation(
         ValueError: on out-of-range arguments, or a run that would sleep longer than
             `MAX_PLANNED_SECONDS` (`planned_seconds`).
     """
-    if not 0 < c <= 1 or math.isnan(c):
-        raise ValueError(f"c must lie in (0, 1], got {c}")
-    if not 0 <= a <= 1:
-        raise ValueError(f"a must lie in [0, 1], got {a}")
-    if k < 1 or tokens < 1:
-        raise ValueError(f"k and tokens must be >= 1, got k={k}, tokens={tokens}")
-    if not target_ms > 0:
-        raise ValueError(f"target_ms must be > 0, got {target_ms}")
+    c = check_real(c, "c", 0, 1, low_open=True)
+    a = check_real(a, "a", 0, 1)
+    k = check_int(k, "k")
+    tokens = check_int(tokens, "tokens")
+    target_ms = check_real(target_ms, "target_ms", 0, math.inf, low_open=True, high_open=True)
+    for name, value in (
+        ("target_first_ms", target_first_ms),
+        ("drafter_first_ms", drafter_first_ms),
+    ):
+        if value is not None:
+            check_real(value, name, 0, math.inf, high_open=True)
+    if servers is not None:
+        check_int(servers, "servers")
+    check_seed(seed)
     t = target_ms / 1000
     first = None if target_first_ms is None else target_first_ms / 1000
     drafter_first = None if drafter_first_ms is None else drafter_first_ms / 1000

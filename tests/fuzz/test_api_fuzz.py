@@ -153,10 +153,28 @@ def _reference_entries() -> list[Entry]:
 
 
 def _dsi_entries() -> list[Entry]:
+    from specproof.dsi.online import run_online_simulation
     from specproof.dsi.simulator import simulate
 
     unit = [*NOT_NUMBERS, *NON_FINITE, -0.5, 1.5]
+    milliseconds = [*NOT_NUMBERS, NAN, INF, -1.0]
     return [
+        Entry(
+            "dsi.online.run_online_simulation",
+            run_online_simulation,
+            {"c": 0.5, "a": 0.5, "k": 2, "tokens": 3, "target_ms": 1.0},
+            {
+                "c": [*unit, 0],
+                "a": unit,
+                "k": NOT_COUNTS,
+                "tokens": NOT_COUNTS,
+                "target_ms": [*milliseconds, 0.0],
+                "target_first_ms": milliseconds[1:],  # None: the default
+                "drafter_first_ms": milliseconds[1:],
+                "servers": [0, -1, 1.5, "x"],
+                "seed": [-1, None, "x", 1.5, NAN],
+            },
+        ),
         Entry(
             "dsi.simulator.simulate",
             simulate,
