@@ -90,7 +90,7 @@ class Dist(Mapping[Token, Fraction]):
             ValueError: if the lengths differ, a token repeats, or the probabilities are invalid.
         """
         for name, value in (("tokens", tokens), ("probs", probs)):
-            if not hasattr(value, "__len__") or isinstance(value, str | bytes):
+            if not hasattr(value, "__len__"):
                 raise ValueError(f"{name} must be a sequence, got {type(value).__name__}")
         if len(tokens) != len(probs):
             raise ValueError(

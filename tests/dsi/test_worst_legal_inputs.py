@@ -6,8 +6,9 @@ every block is one token) and, with `--servers`, the queueing recursion per path
 below are the slowest found by timing the corners of the legal ranges (c just below the refused
 band, K = 1 and K = 1000, S at the exact-expectation limit and at 1e6, a = 0, 0.99 and 1,
 `--servers` 1 and 4096). Each must finish within `SIMULATE_CPU_SECONDS` of CPU time (process
-time, so that other jobs on a shared machine do not count; measured 6 to 25 s on 2 shared
-cores).
+time, so that other jobs on a shared machine do not count: measured 6 to 29 CPU s each, 29 to
+418 s of wall time at load 13 to 21 on 2 shared cores; the slowest are the `--servers 4096`
+runs with K = 1, whose queueing recursion visits every block of every path in Python).
 
 `dsi online` sleeps real time, so its bound is a refusal: a run planned to sleep more than
 `MAX_PLANNED_SECONDS` (600 s) is refused at once naming `tokens` and `target_ms`; the plan is
