@@ -22,6 +22,11 @@ the levels record as a `crashed` configuration:
 | returns an object that is not data (cannot cross the boundary) | its type |
 | uses randomness other than its arguments | the replay that differed |
 
+[`call_many`][specproof.audit.boundary.IsolatedFunction.call_many] makes many calls in one
+round trip (the sampler level uses it): the time limit still applies to each call (a call
+that ran longer is reported, and a call that has not answered within `call_timeout` plus the
+child's reporting interval is killed), and the result is the same as calling one by one.
+
 Its prints go to a pipe the auditor drains (the last 2,000 characters are kept for the reason),
 never to the auditor's stdout, so `--json` output stays valid. Randomness is checked by replay:
 the first `check_first` calls and every `check_every`-th call run twice with identical
@@ -44,6 +49,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,10 +67,39 @@ DEFAULT_MEMORY_BYTES = 8 << 30
 MAX_MESSAGE_BYTES = 1 << 30
 _CHILD_SCRIPT = Path(isolated_child.__file__).resolve()
 _OUTPUT_TAIL = 2000
+#: Longest time the child holds finished calls of a batch before reporting them, in seconds.
+MAX_REPORT_INTERVAL = 0.5
 
 
 class ImplementationCrashed(Exception):
     """The audited code failed at the boundary; the message is the reason."""
+
+
+@dataclass
+class CallBatch:
+    """What [`IsolatedFunction.call_many`][specproof.audit.boundary.IsolatedFunction.call_many] returns.
+
+    Attributes:
+        results: the results of the calls that returned, in order.
+        error: the failure of call `len(results)` (then no later call counts), or `None`.
+        generator_states: per returned call, the states of its generator arguments afterwards
+            (`None` at other positions).
+    """
+
+    results: list[Any]
+    error: ImplementationCrashed | None
+    generator_states: list[list[Any]] = field(default_factory=list)
+
+    def rewind(self, calls: Sequence[tuple[Any, ...]], index: int) -> None:
+        """Set the generators passed to call `index` to their state just after it returned."""
+        _set_generators(calls[index], self.generator_states[index])
+
+
+def _set_generators(args: Sequence[Any], states: Sequence[Any] | None) -> None:
+    """Set each generator in `args` to its encoded state in `states` (where not `None`)."""
+    for original, state in zip(args, states or (), strict=False):
+        if state is not None and hasattr(original, "bit_generator"):
+            original.bit_generator.state = state[1]
 
 
 class _DataOnly(pickle.Unpickler):
@@ -233,15 +269,96 @@ class IsolatedFunction:
             self.last_seconds = float(message[3]) if len(message) > 3 else 0.0
             self.total_seconds += self.last_seconds
             result = isolated_child.decode(message[1])
-            for original, state in zip(args, message[2], strict=False):
-                if state is not None and hasattr(original, "bit_generator"):
-                    original.bit_generator.state = state[1]
+            _set_generators(args, message[2])
             _refuse_objects(result)
             return result
         if kind in ("raised", "nondeterministic"):
+            if kind == "raised":
+                _set_generators(args, message[2])
             raise ImplementationCrashed(str(message[1]))
         self._stop()
         raise ImplementationCrashed(f"unexpected message from the audited process: {kind!r}")
+
+    def call_many(self, calls: Sequence[tuple[Any, ...]]) -> CallBatch:
+        """Make `calls` (argument tuples) in one round trip, in order; the first failure ends them.
+
+        A generator passed to several calls (the same object) continues from one call to the
+        next, exactly as in process, and is left in its state after the last returned call;
+        arrays are copied per call, so a call that mutates its arguments affects no other call.
+        The replay check and the per-call time limit apply as in `__call__`.
+
+        Returns:
+            The [`CallBatch`][specproof.audit.boundary.CallBatch]; its `error` is set instead
+            of raising.
+        """
+        if not calls:
+            return CallBatch([], None)
+        try:
+            self.start()
+        except ImplementationCrashed as exc:
+            return CallBatch([], exc)
+        first = self.calls
+        self.calls += len(calls)
+        checks = [
+            i < self.check_first or (self.check_every > 0 and i % self.check_every == 0)
+            for i in range(first, first + len(calls))
+        ]
+        memo: dict[int, Any] = {}
+
+        def encoded(value: Any) -> Any:
+            # One encoding per array object: pickle then sends a shared array once per batch.
+            if id(value) not in memo:
+                memo[id(value)] = (value, isolated_child.encode(value))
+            return memo[id(value)][1]
+
+        interval = min(MAX_REPORT_INTERVAL, self.call_timeout / 10)
+        items: list[Any] = []
+        error: ImplementationCrashed | None = None
+        raised = False
+        try:
+            self._send(("calls", [[encoded(a) for a in c] for c in calls], checks, interval))
+            while True:
+                message = self._receive(self.call_timeout + interval, f"call {first + len(items)}")
+                if message[0] not in ("part", "end"):
+                    self._stop()
+                    raise ImplementationCrashed(
+                        f"unexpected message from the audited process: {message[0]!r}"
+                    )
+                items.extend(message[1])
+                if message[0] == "end":
+                    failure = message[2]
+                    if failure is not None:
+                        error = ImplementationCrashed(str(failure[1]))
+                        raised = failure[0] == "raised"
+                        if raised:  # its generators' states when it raised
+                            _set_generators(calls[len(items)], failure[2])
+                    break
+        except ImplementationCrashed as exc:
+            if self._process is None:
+                self._last_death = str(exc)
+            error = exc
+        batch = CallBatch([], None)
+        for index, (result, after, seconds) in enumerate(items):
+            decoded = isolated_child.decode(result)
+            batch.generator_states.append(after)
+            try:
+                if seconds > self.call_timeout:
+                    raise ImplementationCrashed(
+                        f"call {first + index}: ran {seconds:.3g} s, over the time limit of "
+                        f"{self.call_timeout:g} s"
+                    )
+                _refuse_objects(decoded)
+            except ImplementationCrashed as exc:
+                batch.rewind(calls, index)
+                batch.error = exc
+                return batch
+            batch.results.append(decoded)
+            self.last_seconds = float(seconds)
+            self.total_seconds += self.last_seconds
+        if batch.results and not raised:
+            batch.rewind(calls, len(batch.results) - 1)
+        batch.error = error
+        return batch
 
     def close(self) -> None:
         """Ask the child to exit, and kill it (and its process group) if it does not."""
@@ -383,6 +500,8 @@ def _refuse_objects(value: Any) -> None:
             _refuse_objects(item)
         return
     if isinstance(value, list | tuple):
+        if type(value) is list and all(type(v) is int for v in value):
+            return
         if len(value) == 3 and value and value[0] == isolated_child.OBJECT:
             raise ImplementationCrashed(
                 f"returned an object of type {value[1]}, which is not data ({value[2]})"

@@ -202,3 +202,22 @@ BROKEN: tuple[tuple[str, Sampler], ...] = (
     ("permuted-vocabulary", permuted_vocabulary),
     ("accept-always", accept_always),
 )
+
+
+def spec(fn: Sampler) -> str:
+    """`MODULE:FUNCTION` of a control, to audit it behind the process boundary.
+
+    [`IsolatedFunction`][specproof.audit.boundary.IsolatedFunction]`(spec(fn))` runs the control
+    in a child process; the audit's outputs are the same as in process (the generator's stream
+    crosses the boundary), so a caller may choose either (the command line's default is the
+    boundary).
+    """
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+#: Every control with its expected verdict: (name, function, expected verdict).
+RUNS: tuple[tuple[str, Sampler, str], ...] = (
+    ("standard-sd (correct)", standard_sd, "consistent"),
+    *((f"{name} (lossless, other round law)", fn, "consistent") for name, fn in LOSSLESS),
+    *((name, fn, "not-lossless") for name, fn in BROKEN),
+)

@@ -12,12 +12,20 @@ descriptors 1 and 2 are both pointed at the stderr pipe the auditor drains, and 
 
 Messages: child `("ready", info)` or `("import-failed", reason)`; auditor
 `("call", args, check)`; child `("ok", result, args_after, seconds)` (`seconds`: the time the
-audited function itself took, the replay of the randomness check left out), `("raised", reason)`
-or `("nondeterministic", reason)`; auditor `("exit",)`. The ready message's info says which
+audited function itself took, the replay of the randomness check left out),
+`("raised", reason, args_after)` (the generators' states when it raised) or
+`("nondeterministic", reason)`; auditor `("exit",)`. The ready message's info says which
 calling convention a generate function uses (`info["convention"]`, read from its signature by
 `request.py`, loaded from its file). A
 [`GenerationRequest`][specproof.audit.request.GenerationRequest] crosses as its fields
 (`REQUEST` tag) and is rebuilt in the child from that same file.
+
+Batches (many calls per round trip): auditor `("calls", [args, ...], [check, ...], flush_s)`;
+the generators among the arguments continue from one call to the next, as they would in
+process. The child answers with `("part", items)` frames, every `flush_s` seconds while calls
+have finished (a reporting thread sends them), and a final `("end", items, failure)`; an item is
+`(result, args_after, seconds)`, and `failure` is `None` or the `"raised"`/`"nondeterministic"`
+message of the call after the last item (the batch stops there).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import os
 import pickle
 import struct
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -40,6 +49,11 @@ DICT = "\x00specproof:dict"
 #: Largest number of elements an encoded value may hold (bigger outputs are malformed).
 MAX_ELEMENTS = 10_000_000
 HEADER = struct.Struct(">Q")
+#: Why a call whose replay differed is refused.
+NONDETERMINISTIC = (
+    "two calls with the same arguments and the same generator state gave different results: "
+    "the implementation uses randomness other than its arguments (the rng, or the seed)"
+)
 _GENERATORS: dict[str, Any] = {}
 
 
@@ -154,15 +168,32 @@ def _load(spec: str) -> Any:
     return fn
 
 
-def _call(fn: Any, args: Any) -> tuple[bytes, Any, Any, float]:
-    """Call `fn` on decoded `args`: (pickled encoded result and args, result, args, seconds)."""
+def _call(
+    fn: Any, args: Any, states: dict[int, Any] | None = None
+) -> tuple[bytes, Any, Any, float]:
+    """Call `fn` on decoded `args`: (pickled encoded result and args, result, args, seconds).
+
+    `states` maps argument positions to generator states that replace the encoded ones. An
+    exception from `fn` propagates with the generators' states afterwards in its
+    `generator_states` attribute.
+    """
     decoded = decode(args)
+    for position, state in (states or {}).items():
+        decoded[position].bit_generator.state = state
     start = time.perf_counter()
-    value = fn(*decoded)
+    try:
+        value = fn(*decoded)
+    except BaseException as exc:
+        exc.generator_states = _generator_states(decoded)  # type: ignore[attr-defined]
+        raise
     seconds = time.perf_counter() - start
     result = encode(value)
-    after = [encode(a) if _is_generator(a) else None for a in decoded]
+    after = _generator_states(decoded)
     return pickle.dumps((result, after), protocol=4), result, after, seconds
+
+
+def _generator_states(decoded: list[Any]) -> list[Any]:
+    return [encode(a) if _is_generator(a) else None for a in decoded]
 
 
 def _is_generator(value: Any) -> bool:
@@ -188,26 +219,109 @@ def serve(spec: str, protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
         if len(header) < HEADER.size:
             return 0
         message = pickle.loads(protocol_in.read(HEADER.unpack(header)[0]))
+        if message[0] == "calls":
+            _serve_batch(fn, message[1], message[2], message[3], protocol_out)
+            continue
         if message[0] != "call":
             return 0
         _, args, check = message
-        try:
-            first, result, after, seconds = _call(fn, args)
-            if check and _call(fn, args)[0] != first:
-                write_frame(
-                    protocol_out,
-                    (
-                        "nondeterministic",
-                        "two calls with the same arguments and the same generator state gave "
-                        "different results: the implementation uses randomness other than its "
-                        "arguments (the rng, or the seed)",
-                    ),
-                )
-                continue
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt... all fail
-            write_frame(protocol_out, ("raised", _reason(exc)))
-            continue
-        write_frame(protocol_out, ("ok", result, after, seconds))
+        write_frame(protocol_out, _checked_call(fn, args, check, {}))
+
+
+def _checked_call(fn: Any, args: Any, check: bool, states: dict[int, Any]) -> tuple[Any, ...]:
+    """One checked call's answer (module docstring): `"ok"`, `"raised"` or `"nondeterministic"`."""
+    try:
+        first, result, after, seconds = _call(fn, args, states)
+        if check and _call(fn, args, states)[0] != first:
+            return ("nondeterministic", NONDETERMINISTIC)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt... all fail
+        return ("raised", _reason(exc), getattr(exc, "generator_states", None))
+    return ("ok", result, after, seconds)
+
+
+class _BatchArguments:
+    """Decodes a batch's calls: each distinct array once (then copied per call), generators live.
+
+    A generator argument is decoded at the first call and the same object is passed to every
+    later call, so it continues exactly as it would in process.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[int, Any] = {}
+        self.generators: dict[int, Any] = {}
+
+    def __call__(self, args: list[Any]) -> list[Any]:
+        decoded = []
+        for position, value in enumerate(args):
+            if position in self.generators:
+                decoded.append(self.generators[position])
+            elif isinstance(value, tuple) and value and value[0] == ARRAY:
+                template = self._arrays.get(id(value))
+                if template is None:
+                    template = self._arrays[id(value)] = decode(value)
+                decoded.append(template.copy())
+            else:
+                item = decode(value)
+                if _is_generator(item):
+                    self.generators[position] = item
+                decoded.append(item)
+        return decoded
+
+    def states(self, size: int) -> list[Any]:
+        """The encoded generator arguments now (`None` at the other positions)."""
+        return [encode(self.generators[i]) if i in self.generators else None for i in range(size)]
+
+
+def _serve_batch(
+    fn: Any, calls: list[Any], checks: list[bool], flush_s: float, protocol_out: BinaryIO
+) -> None:
+    """Answer one batch of calls (module docstring), generators continuing across calls.
+
+    A reporting thread sends the finished calls every `flush_s` seconds, so that a call that
+    then hangs leaves the calls before it reported (as one by one).
+    """
+    pending: list[Any] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(flush_s):
+            with lock:
+                if pending:
+                    write_frame(protocol_out, ("part", pending[:]))
+                    pending.clear()
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    arguments = _BatchArguments()
+    failure = None
+    try:
+        for args, check in zip(calls, checks, strict=True):
+            try:
+                decoded = arguments(args)  # decodes a generator at the first call
+                before = [g.bit_generator.state for g in arguments.generators.values() if check]
+                start = time.perf_counter()
+                value = fn(*decoded)
+                seconds = time.perf_counter() - start  # the function alone, as for one call
+                result = encode(value)
+                after = arguments.states(len(args))
+                if check:
+                    first = pickle.dumps((result, after), protocol=4)
+                    for generator, state in zip(arguments.generators.values(), before, strict=True):
+                        generator.bit_generator.state = state
+                    replay = encode(fn(*arguments(args)))
+                    if pickle.dumps((replay, arguments.states(len(args))), protocol=4) != first:
+                        failure = ("nondeterministic", NONDETERMINISTIC)
+                        break
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt... all fail
+                failure = ("raised", _reason(exc), arguments.states(len(args)))
+                break
+            with lock:
+                pending.append((result, after, seconds))
+    finally:
+        done.set()
+        reporter.join()
+    write_frame(protocol_out, ("end", pending, failure))
 
 
 def main(argv: list[str]) -> int:

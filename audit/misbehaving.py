@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 
-def correct(
-    target_probs: np.ndarray, draft_probs: np.ndarray, draft_tokens: np.ndarray, rng: Any
-) -> list[int]:
-    """Standard SD, printing on stdout (a stray `{` included) and stderr."""
-    print("chatter on stdout {")
-    print("chatter on stderr", file=sys.stderr)
+def verify(target_probs, draft_probs, draft_tokens, rng):  # type: ignore[no-untyped-def]
+    """Standard SD in plain numpy, self-contained (its source is written to test modules).
+
+    Tests write [`verify_source`][specproof.audit.misbehaving.verify_source] to modules that
+    another interpreter imports without specproof.
+    """
     out = []
     for i, x in enumerate(draft_tokens):
         if rng.random() * draft_probs[i, x] < target_probs[i, x]:
@@ -37,6 +37,22 @@ def correct(
         return out
     out.append(int(rng.choice(target_probs.shape[1], p=target_probs[-1])))
     return out
+
+
+def verify_source() -> str:
+    """The source of [`verify`][specproof.audit.misbehaving.verify], with `import numpy as np`."""
+    import inspect
+
+    return "import numpy as np\n\n\n" + inspect.getsource(verify)
+
+
+def correct(
+    target_probs: np.ndarray, draft_probs: np.ndarray, draft_tokens: np.ndarray, rng: Any
+) -> list[int]:
+    """Standard SD, printing on stdout (a stray `{` included) and stderr."""
+    print("chatter on stdout {")
+    print("chatter on stderr", file=sys.stderr)
+    return list(verify(target_probs, draft_probs, draft_tokens, rng))
 
 
 def sys_exit_0(*args: Any) -> Any:

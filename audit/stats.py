@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from specproof.reference.arguments import check_int, check_real
+
 #: Default significance per verdict (family-wise, after the Holm correction).
 DEFAULT_ALPHA = 1e-6
 #: Cells with expected count below this are pooled.
@@ -104,9 +106,11 @@ class FitResult:
 
 
 def _check_alpha(alpha: float, what: str = "alpha") -> float:
-    if not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ValueError(f"{what} must lie in (0, 1), got {alpha!r}")
-    return float(alpha)
+    return check_real(alpha, what, 0, 1, low_open=True, high_open=True)
+
+
+def _check_tv(tv: float) -> float:
+    return check_real(tv, "tv", 0, 1, low_open=True)
 
 
 def _check_probs(probs: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
@@ -215,6 +219,7 @@ def goodness_of_fit(
     """
     if test not in TESTS:
         raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    min_expected = check_real(min_expected, "min_expected", 0, math.inf, high_open=True)
     p = _check_probs(probs, "probs")
     obs = _check_counts(observed, p.size, "observed")
     n = int(obs.sum())
@@ -334,8 +339,10 @@ def power(n: int, tv: float, alpha: float, dof: int) -> float:
         >>> round(power(100_000, 0.01, 0.05, 1), 3)
         1.0
     """
+    n = check_int(n, "n", 0)
+    tv = _check_tv(tv)
     alpha = _check_alpha(alpha)
-    if dof < 1:
+    if check_int(dof, "dof", 0) == 0:
         return 0.0
     crit = stats.chi2.isf(alpha, dof)
     return float(stats.ncx2.sf(crit, dof, 4 * n * tv * tv))
@@ -344,9 +351,8 @@ def power(n: int, tv: float, alpha: float, dof: int) -> float:
 def noncentrality_for_power(alpha: float, target_power: float, dof: int) -> float:
     """The noncentrality at which the level-`alpha` chi-square test with `dof` has `target_power`."""
     alpha = _check_alpha(alpha)
-    target_power = _check_alpha(target_power, "power")
-    if dof < 1:
-        raise ValueError(f"dof must be >= 1, got {dof}")
+    target_power = _check_alpha(target_power, "target_power")
+    dof = check_int(dof, "dof")
     crit = stats.chi2.isf(alpha, dof)
     if stats.chi2.sf(crit, dof) >= target_power:
         return 0.0
@@ -374,8 +380,7 @@ def required_samples(tv: float, alpha: float, target_power: float, dof: int) -> 
         >>> power(n, 0.01, 1e-6, 7) >= 0.99 > power(n - 100, 0.01, 1e-6, 7)
         True
     """
-    if not 0 < tv <= 1:
-        raise ValueError(f"tv must lie in (0, 1], got {tv!r}")
+    tv = _check_tv(tv)
     lam = noncentrality_for_power(alpha, target_power, dof)
     return max(1, math.ceil(lam / (4 * tv * tv)))
 

@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from specproof.reference.arguments import check_int, check_real, check_seed
+
 from .queueing import min_servers_no_wait
 from .runtime import DSIConfig, make_servers, run_dsi, run_nonsi, run_si
 from .workers import AcceptancePattern, SleepDrafter, SleepTarget
@@ -68,6 +70,30 @@ def offline_costs_on_pattern(
     return {"nonsi": float(tokens), "si": si, "dsi": dsi}
 
 
+#: Longest a run may plan to sleep, in seconds (`planned_seconds`); longer runs are refused.
+MAX_PLANNED_SECONDS = 600.0
+
+
+def planned_seconds(
+    offline: dict[str, float],
+    t: float,
+    first: float | None,
+    drafter_first: float | None,
+    targets: int,
+) -> float:
+    """About what the three runs will sleep: offline costs times `t`, plus first-call extras.
+
+    Each of the `targets` target workers (non-SI's, SI's, DSI's pool and chain) pays its first
+    forward once; the drafter pays its first token at most once per unit of cost (it restarts
+    at most once per target forward).
+    """
+    total = sum(offline.values()) * t
+    extra = max(0.0, (first or t) - t) * targets
+    if drafter_first is not None:
+        extra += drafter_first * (offline["si"] + offline["dsi"])
+    return total + extra
+
+
 def run_online_simulation(
     c: float,
     a: float,
@@ -103,21 +129,36 @@ def run_online_simulation(
         the offline cost per token on the same pattern; plus the relative gap DSI online/offline.
 
     Raises:
-        ValueError: on out-of-range arguments.
+        ValueError: on out-of-range arguments, or a run that would sleep longer than
+            `MAX_PLANNED_SECONDS` (`planned_seconds`).
     """
-    if not 0 < c <= 1 or math.isnan(c):
-        raise ValueError(f"c must lie in (0, 1], got {c}")
-    if not 0 <= a <= 1:
-        raise ValueError(f"a must lie in [0, 1], got {a}")
-    if k < 1 or tokens < 1:
-        raise ValueError(f"k and tokens must be >= 1, got k={k}, tokens={tokens}")
-    if not target_ms > 0:
-        raise ValueError(f"target_ms must be > 0, got {target_ms}")
+    c = check_real(c, "c", 0, 1, low_open=True)
+    a = check_real(a, "a", 0, 1)
+    k = check_int(k, "k")
+    tokens = check_int(tokens, "tokens")
+    target_ms = check_real(target_ms, "target_ms", 0, math.inf, low_open=True, high_open=True)
+    for name, value in (
+        ("target_first_ms", target_first_ms),
+        ("drafter_first_ms", drafter_first_ms),
+    ):
+        if value is not None:
+            check_real(value, name, 0, math.inf, high_open=True)
+    if servers is not None:
+        check_int(servers, "servers")
+    check_seed(seed)
     t = target_ms / 1000
     first = None if target_first_ms is None else target_first_ms / 1000
     drafter_first = None if drafter_first_ms is None else drafter_first_ms / 1000
     pattern = AcceptancePattern.from_rate(a, tokens + 1, seed)
     servers = servers or min_servers_no_wait(c, k)
+    offline = offline_costs_on_pattern(c, k, tokens, pattern.right)
+    planned = planned_seconds(offline, t, first, drafter_first, servers + 3)
+    if planned > MAX_PLANNED_SECONDS:
+        raise ValueError(
+            f"tokens={tokens} at target_ms={target_ms:g} (c={c:g}, k={k}, a={a:g}) would sleep "
+            f"about {planned:.0f} s (non-SI, SI and DSI on this pattern), more than the limit "
+            f"of {MAX_PLANNED_SECONDS:g} s: lower tokens or target_ms"
+        )
 
     def drafter() -> SleepDrafter:
         return SleepDrafter(pattern, c * t, drafter_first)
@@ -138,7 +179,6 @@ def run_online_simulation(
     finally:
         for server in [*pool, chain, draft_server]:
             server.close()
-    offline = offline_costs_on_pattern(c, k, tokens, pattern.right)
     results = {"nonsi": nonsi, "si": si, "dsi": dsi}
     for name, result in results.items():
         if result.tokens != [0] * tokens:

@@ -100,7 +100,9 @@ def dsi_cost_with_servers(
     waits = full_waits = 0
     max_wait = 0.0
     while done < tokens:
-        free_at: list[Any] = [0] * (servers or 1)  # every job of the last segment was preempted
+        # When each busy server frees up; a server not listed is free (every job of the last
+        # segment was preempted), so a segment costs its jobs, not the number of servers.
+        free_at: list[Any] = []
         new = drafted = 0
         while True:
             lookahead = min(k, tokens - 1 - done - new)
@@ -111,6 +113,9 @@ def dsi_cost_with_servers(
             arrival = drafted * c
             if servers is None:
                 start = arrival
+            elif len(free_at) < servers:
+                start = arrival
+                heapq.heappush(free_at, start + 1)
             else:
                 start = max(arrival, heapq.heappop(free_at))
                 heapq.heappush(free_at, start + 1)

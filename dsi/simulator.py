@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from specproof.reference.arguments import check_seed
+
 ALGORITHMS = ("nonsi", "si", "dsi")
 
 
@@ -203,6 +205,7 @@ def simulate(
         True
     """
     check_parameters(c, a, k, tokens, repeats)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     costs = simulate_lanes(np.full(repeats, c), a, k, tokens, rng)
     return Simulation(float(c), float(a), int(k), tokens, repeats, seed, costs)

@@ -63,12 +63,15 @@ live in `drafters`, `lookahead`, `streams`, `trace` and `verify`.
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import torch
+
+from specproof.reference.arguments import check_int, check_seed
 
 from .drafters import (
     DraftContext,
@@ -330,6 +333,36 @@ def _check_args(
             raise ValueError(f"prompts[{b}] is empty: a prompt needs at least one token")
 
 
+def _prompt_lists(prompts: Any) -> list[list[int]]:
+    """`prompts` as lists of ints; a `ValueError` naming `prompts` for anything else."""
+    if isinstance(prompts, torch.Tensor):
+        if prompts.dim() != 2:
+            raise ValueError(f"prompts must be a [B, T] tensor, got shape {tuple(prompts.shape)}")
+        if prompts.dtype.is_floating_point or prompts.dtype == torch.bool:
+            raise ValueError(f"prompts must hold integer token ids, got dtype {prompts.dtype}")
+        return [list(map(int, row)) for row in prompts.tolist()]
+    if not isinstance(prompts, Sequence) or isinstance(prompts, str):
+        raise ValueError(f"prompts must be a list of token-id lists, got {type(prompts).__name__}")
+    rows = []
+    for b, prompt in enumerate(prompts):
+        if not isinstance(prompt, Sequence) or isinstance(prompt, str):
+            raise ValueError(f"prompts[{b}] must be a list of token ids, got {prompt!r:.80}")
+        if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in prompt):
+            raise ValueError(f"prompts[{b}] must hold integer token ids, got {list(prompt)!r:.80}")
+        rows.append([int(t) for t in prompt])
+    return rows
+
+
+def _check_models(target: Any, draft: Any) -> None:
+    """Refuse a target that is not a torch model, or a draft that is neither a model nor a drafter."""
+    if not isinstance(target, torch.nn.Module) or not hasattr(target, "get_output_embeddings"):
+        raise ValueError(f"target must be a transformers causal LM, got {type(target).__name__}")
+    if draft is not None and not isinstance(draft, Drafter | torch.nn.Module):
+        raise ValueError(
+            f"draft must be a transformers causal LM, a Drafter or None, got {type(draft).__name__}"
+        )
+
+
 def _vocab_size(model: Any) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
 
@@ -405,12 +438,11 @@ def generate(
             a `ModelDrafter` with a `vocab_map`), a policy or drafter answering out of
             contract, or NaN/inf logits (raised by `logits_to_probs`).
     """
-    if isinstance(prompts, torch.Tensor):
-        if prompts.dim() != 2:
-            raise ValueError(f"prompts must be a [B, T] tensor, got shape {tuple(prompts.shape)}")
-        prompts = prompts.tolist()
-    prompts = [list(map(int, p)) for p in prompts]
+    prompts = _prompt_lists(prompts)
+    _check_models(target, draft)
     _check_args(algorithm, k, max_new_tokens, prompts, draft, lookahead)
+    if seed is not None:
+        check_seed(seed)
     if prob_dtype not in (torch.float32, torch.float64):
         raise ValueError(f"prob_dtype must be torch.float32 or torch.float64, got {prob_dtype}")
     if algorithm == "ar":
@@ -421,6 +453,8 @@ def generate(
     for b, prompt in enumerate(prompts):
         if min(prompt) < 0 or max(prompt) >= vocab:
             raise ValueError(f"prompts[{b}] holds a token id outside [0, {vocab})")
+    if eos_token_id is not None:
+        check_int(eos_token_id, "eos_token_id", 0, vocab - 1)
     sampling = sampling or Sampling()
     device = next(target.parameters()).device
     if uniforms is None:

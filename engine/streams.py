@@ -10,7 +10,7 @@ methods, `logits` and `keep`, so a batched implementation can take its place.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -121,6 +121,8 @@ class BatchedStreams:
     #: Compact when the columns exceed `COMPACT_RATIO` times the longest row plus `COMPACT_SLACK`.
     COMPACT_RATIO = 2
     COMPACT_SLACK = 8
+    #: Run the output head on the read positions only, when the head is a plain linear layer.
+    GATHER_HEAD = True
 
     def __init__(self, model: Any, rows: int, use_cache: bool = True) -> None:
         from transformers import DynamicCache
@@ -134,6 +136,11 @@ class BatchedStreams:
         parameters = inspect.signature(model.forward).parameters
         self.cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
         self.keep_kwarg = "logits_to_keep" in parameters
+        #: Run the output head on the read positions only (see `_gather_hook`); `False` runs it
+        #: on every position of the block `logits_to_keep` leaves, padding and idle rows included.
+        self.gather_head = self.GATHER_HEAD and isinstance(
+            model.get_output_embeddings(), torch.nn.Linear
+        )
         self.mask = torch.zeros((rows, 0), dtype=torch.long, device=self.device)
         self.cached = [0] * rows
         #: Row forwards so far (the rows requested, summed over calls), as `RowStreams` counts.
@@ -172,23 +179,38 @@ class BatchedStreams:
         kwargs: dict[str, Any] = {self.cache_kwarg: self.cache}
         if self.keep_kwarg:
             kwargs["logits_to_keep"] = width - first
-        out = self.model(
-            input_ids=ids.to(self.device),
-            attention_mask=forward_mask,
-            position_ids=positions.to(self.device),
-            use_cache=True,
-            **kwargs,
-        )
+        # (row, first column, last column + 1) of the block whose logits are read.
+        wanted = [
+            (row, len(new[row]) - last, len(new[row]))
+            for row, last in zip(rows, lasts, strict=True)
+        ]
+        head = self.model.get_output_embeddings() if self.gather_head else None
+        hook = None if head is None else head.register_forward_pre_hook(_gather_hook(wanted, width))
+        try:
+            out = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=forward_mask,
+                position_ids=positions.to(self.device),
+                use_cache=True,
+                **kwargs,
+            )
+        finally:
+            if hook is not None:
+                hook.remove()
         self.calls += len(rows)
         self.mask = torch.cat([self.mask, real], 1)
-        logits = out.logits
-        offset = width - logits.shape[1]  # columns of the block the head skipped
-        result = []
-        for row, last in zip(rows, lasts, strict=True):
-            n = len(new[row])
+        for row, _, n in wanted:
             self.cached[row] += n
-            result.append(logits[row, n - last - offset : n - offset])
-        return result
+        logits = out.logits
+        if hook is not None:
+            # The head ran on the wanted positions only, row after row: `[1, sum(lasts), V]`.
+            if logits.shape[:2] != (1, sum(lasts)):
+                raise RuntimeError(
+                    f"internal: the output head gave logits of shape {tuple(logits.shape)}"
+                )
+            return list(logits[0].split(list(lasts)))
+        offset = width - logits.shape[1]  # columns of the block the head skipped
+        return [logits[row, a - offset : b - offset] for row, a, b in wanted]
 
     def _compact(self) -> None:
         """Move each row's valid columns to the front, in order; drop the rest of the holes."""
@@ -224,6 +246,37 @@ class BatchedStreams:
                 keep_columns - self.mask.shape[1]
             )  # a negative count: columns to remove
             self.mask = self.mask[:, :keep_columns]
+
+
+def _gather_hook(
+    wanted: Sequence[tuple[int, int, int]], width: int
+) -> Callable[[Any, tuple[Any, ...]], tuple[Any, ...]]:
+    """A forward pre-hook for the output head: keep only the hidden states whose logits are read.
+
+    The model hands its head the hidden states `[B, W', H]` of the block's last `W'` columns
+    (`logits_to_keep`); the hook passes on `[1, N, H]`, the wanted columns of each wanted row in
+    order, so the head (and anything the model applies to its output element by element, such
+    as a final soft-capping) computes `N = sum(lasts)` rows instead of `B * W'`, none of them
+    padding.
+
+    Args:
+        wanted: per wanted row, (row, first column, end column) in the block of `width` columns.
+        width: the block's number of columns.
+    """
+
+    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        hidden = args[0]
+        offset = width - hidden.shape[1]
+        index = torch.cat(
+            [
+                torch.arange(a - offset, b - offset, device=hidden.device) + row * hidden.shape[1]
+                for row, a, b in wanted
+            ]
+        )
+        picked = hidden.reshape(-1, hidden.shape[-1]).index_select(0, index)
+        return (picked.unsqueeze(0), *args[1:])
+
+    return hook
 
 
 def model_streams(

@@ -89,6 +89,9 @@ class Dist(Mapping[Token, Fraction]):
         Raises:
             ValueError: if the lengths differ, a token repeats, or the probabilities are invalid.
         """
+        for name, value in (("tokens", tokens), ("probs", probs)):
+            if not hasattr(value, "__len__"):
+                raise ValueError(f"{name} must be a sequence, got {type(value).__name__}")
         if len(tokens) != len(probs):
             raise ValueError(
                 f"tokens and probs must have the same length, got {len(tokens)} and {len(probs)}"

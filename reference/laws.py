@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
 from .dist import Dist, Token, same_vocabulary
-from .lm import LanguageModel
+from .lm import LanguageModel, check_language_model
 from .verifier import ACCEPT, Verifier, argmax
 
 
@@ -79,6 +79,19 @@ def get_verifier(algorithm: str | Verifier) -> Verifier:
 def _check_count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{what} must be an int >= 0, got {value!r}")
+    return value
+
+
+def _check_prefix(model: LanguageModel, prefix: object) -> tuple[Token, ...]:
+    """`model.check_prefix(prefix)`, after refusing a prefix that is no sequence, naming it."""
+    if not isinstance(prefix, Sequence):
+        raise ValueError(f"prefix must be a sequence of tokens, got {type(prefix).__name__}")
+    return tuple(model.check_prefix(prefix))
+
+
+def _check_dist(value: object, what: str) -> Dist:
+    if not isinstance(value, Dist):
+        raise ValueError(f"{what} must be a Dist, got {type(value).__name__}")
     return value
 
 
@@ -266,8 +279,9 @@ def autoregressive_law(
         >>> autoregressive_law(lm, (), 2)[("a", "b")]
         Fraction(3, 16)
     """
+    lm = check_language_model(lm, "lm")
     n = _check_count(n, "n")
-    seq = lm.check_prefix(prefix)
+    seq = _check_prefix(lm, prefix)
 
     def factors(context: tuple[Token, ...]) -> _Factors:
         row = lm.next_dist(context)
@@ -313,13 +327,15 @@ def speculative_law(
         True
     """
     verifier = get_verifier(algorithm)
+    target = check_language_model(target, "target")
+    draft = check_language_model(draft, "draft")
     n = _check_count(n, "n")
     k = _check_count(k, "k")
     if set(target.vocab) != set(draft.vocab):
         same_vocabulary(
             Dist.uniform(target.vocab), Dist.uniform(draft.vocab), "target and draft models"
         )
-    seq = target.check_prefix(prefix)
+    seq = _check_prefix(target, prefix)
 
     def factors(context: tuple[Token, ...]) -> _Factors:
         target_row, draft_row = target.next_dist(context), draft.next_dist(context)
@@ -355,6 +371,8 @@ def acceptance_rate(
         (Fraction(3, 4), Fraction(1, 2))
     """
     verifier = get_verifier(algorithm)
+    _check_dist(target_dist, "target_dist")
+    _check_dist(draft_dist, "draft_dist")
     same_vocabulary(target_dist, draft_dist, "target_dist and draft_dist")
     rate = Fraction(0)
     for token, prob in verifier.draft_law(draft_dist).items():

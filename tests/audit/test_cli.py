@@ -13,23 +13,11 @@ import textwrap
 
 import pytest
 
+from specproof.audit.misbehaving import verify_source
 from specproof.cli.main import build_parser, main
 
-SAMPLER = textwrap.dedent(
+SAMPLER = verify_source() + textwrap.dedent(
     """
-    import numpy as np
-
-    def verify(target_probs, draft_probs, draft_tokens, rng):
-        out = []
-        for i, x in enumerate(draft_tokens):
-            if rng.random() * draft_probs[i, x] < target_probs[i, x]:
-                out.append(int(x))
-                continue
-            residual = np.maximum(target_probs[i] - draft_probs[i], 0.0)
-            out.append(int(rng.choice(residual.size, p=residual / residual.sum())))
-            return out
-        out.append(int(rng.choice(target_probs.shape[1], p=target_probs[-1])))
-        return out
 
     def no_bonus(target_probs, draft_probs, draft_tokens, rng):
         out = verify(target_probs, draft_probs, draft_tokens, rng)

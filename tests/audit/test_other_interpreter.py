@@ -21,27 +21,18 @@ from pathlib import Path
 import pytest
 
 from specproof.audit.boundary import IsolatedFunction
+from specproof.audit.misbehaving import verify_source
 from specproof.cli.main import main
 
-VERIFY = textwrap.dedent(
-    """
-    import importlib.util
-    import numpy as np
+VERIFY = (
+    textwrap.dedent(
+        """
+        import importlib.util
 
-    assert importlib.util.find_spec("specproof") is None, "specproof leaked into the child"
-
-    def verify(target_probs, draft_probs, draft_tokens, rng):
-        out = []
-        for i, x in enumerate(draft_tokens):
-            if rng.random() * draft_probs[i, x] < target_probs[i, x]:
-                out.append(int(x))
-                continue
-            residual = np.maximum(target_probs[i] - draft_probs[i], 0.0)
-            out.append(int(rng.choice(residual.size, p=residual / residual.sum())))
-            return out
-        out.append(int(rng.choice(target_probs.shape[1], p=target_probs[-1])))
-        return out
-    """
+        assert importlib.util.find_spec("specproof") is None, "specproof leaked into the child"
+        """
+    )
+    + verify_source()
 )
 
 GENERATE = textwrap.dedent(
