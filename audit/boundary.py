@@ -34,6 +34,10 @@ arguments and generator state, and must agree. The child runs in its own session
 it sends to its process group do not reach the auditor. This is a fault boundary, not a
 security sandbox: code that deliberately attacks the auditor's process (signalling its
 parent by pid, writing to its files) is out of its scope.
+
+(Longer than the project's ~450 lines per module on purpose: nearly all of it is one class,
+whose child lifecycle, protocol and limits share one state; the child side and the encoding are
+already in `isolated_child`.)
 """
 
 from __future__ import annotations
