@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         draft = (
             load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
         )
+        drafter = _cross_vocabulary_drafter(args.algorithm, target, draft, ngram)
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
                 [{"role": "user", "content": args.prompt}], add_generation_prompt=True
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = generate(
             target.model,
-            ngram if ngram is not None else None if draft is None else draft.model,
+            drafter,
             [ids],
             algorithm=args.algorithm,
             k=args.k,
@@ -180,6 +181,23 @@ def run(args: argparse.Namespace) -> int:
     rows = [(key, _show(value)) for key, value in stats.items()]
     print(format_table(["statistic", "value"], rows))
     return 0
+
+
+def _cross_vocabulary_drafter(algorithm: str, target: Any, draft: Any, ngram: Any) -> Any:
+    """What `generate` drafts with: a registered cross-vocabulary drafter, the n-gram drafter,
+    the draft model, or None."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    registered = ALGORITHMS.get(algorithm) if algorithm in ALGORITHMS else None
+    if registered is not None and registered.drafter is not None:
+        if ngram is not None:
+            raise ValueError(f"--draft: --algorithm {algorithm} needs a draft model, not ngram")
+        if draft is None:
+            return None
+        return registered.drafter_factory()(target, draft)
+    if ngram is not None:
+        return ngram
+    return None if draft is None else draft.model
 
 
 def _show(value: Any) -> str:
