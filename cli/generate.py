@@ -184,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cross_vocabulary_drafter(algorithm: str, target: Any, draft: Any, ngram: Any) -> Any:
-    """What `generate` drafts with: a registered cross-vocabulary drafter, the n-gram drafter,
-    the draft model, or None."""
+    """What `generate` drafts with: a cross-vocabulary drafter, n-gram, the draft model or None."""
     from specproof.reference.algorithms import ALGORITHMS
 
     registered = ALGORITHMS.get(algorithm) if algorithm in ALGORITHMS else None

@@ -25,12 +25,12 @@ from typing import Literal
 
 import torch
 
+from .cross_drafters import vocab_map_for
 from .kernels import inverse_cdf_with_mass
 from .models import LoadedModel
 from .slem import LookbehindRetokenizer, verify_slem
 from .tli import draw_drafts, tli_proposal, tli_round
 from .union import union_round
-from .cross_drafters import vocab_map_for
 from .vocab_map import VocabMap
 
 Algorithm = Literal["tli", "union", "slem"]

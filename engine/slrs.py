@@ -288,8 +288,12 @@ class SlrsDrafter(SlemDrafter):
             for _ in range(steps):
                 drafts += (int(sample(tree[drafts][None])[0]),)
 
-            def propose(d: tuple[int, ...], committed: Sequence[int] = request.sequence) -> list[int]:
-                return self.proposal(committed, d)[: request.k]
+            def propose(
+                d: tuple[int, ...],
+                committed: Sequence[int] = request.sequence,
+                cut: int = request.k,
+            ) -> list[int]:
+                return self.proposal(committed, d)[:cut]
 
             law = proposal_law(tree, steps, propose)
             tokens = propose(drafts)
