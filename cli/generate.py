@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 printed = text
 
         result = generate(
-            target.model,
+            getattr(drafter, "target_model", target.model),
             drafter,
             [ids],
             algorithm=args.algorithm,

@@ -162,12 +162,22 @@ class CrossVocabularyDrafter:
         self._readings: list[_RowReading] = []
         self._fed: list[list[int]] = []
 
+    @property
+    def target_model(self) -> Any:
+        """The model `generate` must be given as its target (the target's own model here)."""
+        return self.target.model
+
+    @property
+    def loop_vocab(self) -> int:
+        """The vocabulary size the loop must run over (the target's)."""
+        return self.vocab_map.target_size
+
     def start(self, prompts: Sequence[Sequence[int]], context: DraftContext) -> None:
-        """Check the target's vocabulary size; open the drafter's caches; read the prompts."""
-        if context.vocab != self.vocab_map.target_size:
+        """Check the loop's vocabulary size; open the drafter's caches; read the prompts."""
+        if context.vocab != self.loop_vocab:
             raise ValueError(
-                f"draft: the vocabulary map is over {self.vocab_map.target_size} target ids, "
-                f"the target has {context.vocab}"
+                f"draft: this drafter proposes over {self.loop_vocab} ids, the target model has "
+                f"{context.vocab}: give generate the drafter's target_model as the target"
             )
         self._context = context
         self._streams = model_streams(

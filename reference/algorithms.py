@@ -257,6 +257,8 @@ ALGORITHMS.register(
         engine="specproof.engine.union:verify_union",
         claims="specproof.proofs.union",
         docs_page="explanation/heterogeneous.md#the-union-baseline",
+        generate=True,
+        drafter="specproof.engine.union:union_drafter",
     )
 )
 ALGORITHMS.register(

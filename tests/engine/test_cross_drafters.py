@@ -23,10 +23,11 @@ from specproof.engine.cross_drafters import (  # noqa: E402
 from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.models import tiny_model  # noqa: E402
 from specproof.engine.slrs import SlrsDrafter  # noqa: E402
+from specproof.engine.union import UnionDrafter  # noqa: E402
 
 torch.set_num_threads(1)
 F64 = torch.float64
-DRAFTERS = {"tli": TliDrafter, "slem": SlemDrafter, "slrs": SlrsDrafter}
+DRAFTERS = {"tli": TliDrafter, "union": UnionDrafter, "slem": SlemDrafter, "slrs": SlrsDrafter}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +38,10 @@ def pair():
 def run(pair, algorithm, drafter_class, **kwargs):
     target, drafter = pair
     options = {"k": 3, "max_new_tokens": 12, "seed": 5, "prob_dtype": F64} | kwargs
+    cross = drafter_class(target, drafter)
     return generate(
-        target.model,
-        drafter_class(target, drafter),
+        cross.target_model,
+        cross,
         [[1, 2], [3], [2, 2, 4]],
         algorithm=algorithm,
         eos_token_id=target.eos_token_id,
@@ -47,7 +49,7 @@ def run(pair, algorithm, drafter_class, **kwargs):
     )
 
 
-@pytest.mark.parametrize("algorithm", ["tli", "slem", "slrs"])
+@pytest.mark.parametrize("algorithm", ["tli", "union", "slem", "slrs"])
 def test_cache_and_batched_forwards_do_not_change_the_tokens(pair, algorithm):
     k = 2 if algorithm == "slrs" else 3  # SLRS enumerates 9^K drafts per round
     cached = run(pair, algorithm, DRAFTERS[algorithm], k=k)
@@ -58,13 +60,18 @@ def test_cache_and_batched_forwards_do_not_change_the_tokens(pair, algorithm):
     assert all(0 <= t < 6 for row in cached.tokens for t in row)
 
 
-@pytest.mark.parametrize(("algorithm", "mode"), [("tli", "sample"), ("slem", "sample")])
+@pytest.mark.parametrize(
+    ("algorithm", "mode"), [("tli", "sample"), ("union", "sample"), ("slem", "sample")]
+)
 def test_main_loop_equals_the_standalone_loop_draw_for_draw(pair, algorithm, mode):
     target, drafter = pair
-    for seed in range(4):
+    drafter_only = 0
+    for seed in range(6):
+        cross = DRAFTERS[algorithm](target, drafter)
+        drafts: list[int] = []
         main = generate(
-            target.model,
-            DRAFTERS[algorithm](target, drafter),
+            cross.target_model,
+            cross,
             [[1, 2]],
             algorithm=algorithm,
             k=3,
@@ -72,13 +79,17 @@ def test_main_loop_equals_the_standalone_loop_draw_for_draw(pair, algorithm, mod
             seed=seed,
             prob_dtype=F64,
             eos_token_id=target.eos_token_id,
+            on_round=lambda trace, drafts=drafts: drafts.extend(trace.rows[0].drafts),
         )
+        drafter_only += sum(d >= 6 for d in drafts)
         generator = torch.Generator().manual_seed(seed)
         standalone = hetero_loop.generate(
             algorithm, target, drafter, [1, 2], 12, 3, generator, mode=mode
         )
         assert main.tokens[0] == standalone.tokens
         assert main.stats.accepted == standalone.accepted
+    if algorithm == "union":
+        assert drafter_only > 0  # drafter-only drafts ('f', 'g', 'h') were met and rejected
 
 
 def test_greedy_slem_is_the_targets_greedy_decoding(pair):
