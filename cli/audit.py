@@ -186,6 +186,12 @@ def add_parser(subparsers: Any) -> None:
         "--target", default="tiny-llama", help="target model name (specproof.engine.models)"
     )
     p.add_argument(
+        "--draft",
+        metavar="MODEL",
+        help="a drafter the function may use, any tokenizer (passed as $SPECPROOF_DRAFT; the "
+        "law tested is the target's either way)",
+    )
+    p.add_argument(
         "--prompt",
         type=non_empty("--prompt"),
         default="abca",
@@ -353,6 +359,9 @@ def run_generate(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with contextlib.ExitStack() as stack:
         env = {"SPECPROOF_TARGET": args.target}
+        if args.draft:
+            load_model_arg("--draft", args.draft)  # a bad name fails here, naming the flag
+            env["SPECPROOF_DRAFT"] = args.draft
         if args.python:
             # Another interpreter gets the target as files: safetensors, config, tokenizer.
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="specproof-target-"))

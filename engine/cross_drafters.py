@@ -266,14 +266,17 @@ class TliDrafter(CrossVocabularyDrafter):
         to_draft = self.vocab_map.target_to_draft
         return targets, [int(to_draft[t]) for t in targets]
 
+    def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
+        """The rows the drafts are verified against: $q_I$ over the target's vocabulary."""
+        return tli_proposal(self.vocab_map, q_own)
+
     def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
         """`k` TLI drafts per request, as target ids with their proposal rows $q_I$."""
         _, rows, chosen = self.draft_rows(requests, sample)
-        proposals = []
-        for i in range(len(requests)):
-            q_own = torch.stack(rows[i])
-            proposals.append(Proposal(tuple(chosen[i]), tli_proposal(self.vocab_map, q_own)))
-        return proposals
+        return [
+            Proposal(tuple(chosen[i]), self.proposal_rows(torch.stack(rows[i])))
+            for i in range(len(requests))
+        ]
 
 
 class SlemDrafter(CrossVocabularyDrafter):
