@@ -1,7 +1,7 @@
 r"""The cross-vocabulary algorithms as generate functions the auditor can call.
 
 `specproof audit generate specproof.engine.cross_audit:tli --target T --draft D` audits TLI
-(likewise `union`, `slem`, `slrs`) with a drafter of another tokenizer: the exact law is the
+(likewise `union`, `slem`, `slrs`, and `slem_greedy` with `--greedy`) with a drafter of another tokenizer: the exact law is the
 target's, so the auditor needs nothing from the drafter; it passes the drafter's name to the
 function in the environment variable `SPECPROOF_DRAFT` (the target's in `SPECPROOF_TARGET`).
 Each function has the audited signature `fn(prompt_ids, max_new_tokens, seed) -> new ids`,
@@ -98,9 +98,14 @@ def slrs(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
     return _run(SlrsDrafter, "slrs", prompt_ids, max_new_tokens, seed)
 
 
+def slem_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Greedy SLEM (audit with `--greedy`): must be the target's greedy decoding."""
+    return _run(SlemDrafter, "greedy", prompt_ids, max_new_tokens, seed)
+
+
 def tli_unnormalised(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
     """The negative control (see the module): must fail the audit."""
     return _run(_UnnormalisedTliDrafter, "tli", prompt_ids, max_new_tokens, seed)
 
 
-__all__ = ["K", "slem", "slrs", "tli", "tli_unnormalised", "union"]
+__all__ = ["K", "slem", "slem_greedy", "slrs", "tli", "tli_unnormalised", "union"]

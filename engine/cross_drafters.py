@@ -340,22 +340,10 @@ class SlemDrafter(CrossVocabularyDrafter):
         return proposals
 
 
-def tli_drafter(target: LoadedModel, drafter: LoadedModel) -> TliDrafter:
-    """The TLI drafter of a loaded pair (the registry's `drafter` entry for `tli`)."""
-    return TliDrafter(target, drafter)
-
-
-def slem_drafter(target: LoadedModel, drafter: LoadedModel) -> SlemDrafter:
-    """The SLEM drafter of a loaded pair (the registry's `drafter` entry for `slem`)."""
-    return SlemDrafter(target, drafter)
-
-
 __all__ = [
     "CrossVocabularyDrafter",
     "DrafterReader",
     "SlemDrafter",
     "TliDrafter",
-    "slem_drafter",
-    "tli_drafter",
     "vocab_map_for",
 ]

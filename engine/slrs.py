@@ -16,7 +16,8 @@ positive probability (a tree of drafter rows, one batched call per depth) and re
 each; [`conditional_rows`][specproof.engine.slrs.conditional_rows] turns it into the rows
 $\tilde\psi_i$; [`SlrsDrafter`][specproof.engine.slrs.SlrsDrafter] draws the real draft along
 the same tree (the loop's sampler, one uniform per drafter token) and proposes it with those
-rows, and the loop verifies by standard SD ([`verify_slrs`][specproof.engine.slrs.verify_slrs]).
+rows, and the loop verifies by standard SD ([`verify_sd`][specproof.engine.sd.verify_sd], SLRS's
+registered engine form).
 **The bound**: the drafts enumerated number up to $|\mathrm{supp}\, q|^K$; past `max_drafts`
 (default [`MAX_DRAFTS`][specproof.engine.slrs.MAX_DRAFTS]) the drafter refuses with a
 `ValueError` that names the count. On a real model that means a drafter restricted by
@@ -31,9 +32,7 @@ import torch
 
 from .cross_drafters import SlemDrafter
 from .drafters import DraftRequest, Proposal, Sampler
-from .kernels import BatchVerdict
 from .models import LoadedModel
-from .sd import verify_sd
 from .vocab_map import VocabMap
 
 #: The most segmentations `psi_from_drafter` evaluates before refusing.
@@ -204,33 +203,6 @@ def conditional_rows(
     return rows
 
 
-def verify_slrs(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
-    r"""SLRS verification: standard SD against the rows $\tilde\psi_i$ (`SlrsDrafter`'s proposal).
-
-    Args:
-        target_probs: `[B, K+1, V]`.
-        draft_probs: `[B, K, V]`, the rows $\tilde\psi_i$ (`conditional_rows`).
-        draft_tokens: `[B, K]`, the proposals.
-        accept_u: `[B, K]`.
-        final_u: `[B]`.
-        check_values: scan every probability for NaN/inf/negatives.
-
-    Raises:
-        ValueError: as [`verify_sd`][specproof.engine.sd.verify_sd].
-    """
-    return verify_sd(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
-
-
 class SlrsDrafter(SlemDrafter):
     r"""SLRS: SLEM's proposal, with the rows $\tilde\psi_i$ computed exactly (see the module).
 
@@ -308,11 +280,6 @@ class SlrsDrafter(SlemDrafter):
         return proposals
 
 
-def slrs_drafter(target: LoadedModel, drafter: LoadedModel) -> SlrsDrafter:
-    """The SLRS drafter of a loaded pair (the registry's `drafter` entry for `slrs`)."""
-    return SlrsDrafter(target, drafter)
-
-
 __all__ = [
     "MAX_DRAFTS",
     "MAX_SEGMENTATIONS",
@@ -323,6 +290,4 @@ __all__ = [
     "enumerate_segmentations",
     "proposal_law",
     "psi_from_drafter",
-    "slrs_drafter",
-    "verify_slrs",
 ]

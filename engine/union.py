@@ -15,7 +15,8 @@ to it reads as id 0, and the loop crops those positions from the cache, since no
 certainly rejected draft is kept), and [`UnionDrafter`][specproof.engine.union.UnionDrafter]
 samples in the drafter's own order (as the reference's inverse-CDF rule over the drafter's
 vocabulary) and proposes union ids with the drafter's rows over $T \cup D$; the registered
-[`verify_union`][specproof.engine.union.verify_union] is standard SD on them.
+verification (the registered engine form) is standard SD
+([`verify_sd`][specproof.engine.sd.verify_sd]) on them.
 """
 
 from __future__ import annotations
@@ -69,33 +70,6 @@ def union_rows(
     return target, draft
 
 
-def verify_union(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
-    """Union-baseline verification: standard SD on rows already over the union vocabulary.
-
-    Args:
-        target_probs: `[B, K+1, V_U]` (`union_rows`).
-        draft_probs: `[B, K, V_U]`.
-        draft_tokens: `[B, K]` union ids.
-        accept_u: `[B, K]`.
-        final_u: `[B]`.
-        check_values: scan every probability for NaN/inf/negatives.
-
-    Raises:
-        ValueError: as [`verify_sd`][specproof.engine.sd.verify_sd].
-    """
-    return verify_sd(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
-
-
 def union_round(
     vocab_map: VocabMap,
     target_probs: torch.Tensor,
@@ -122,7 +96,7 @@ def union_round(
     """
     target, draft = union_rows(vocab_map, target_probs, draft_probs)
     tokens = union_ids(vocab_map).to(draft_tokens.device)[draft_tokens.to(torch.int64)]
-    verdict = verify_union(target, draft, tokens, accept_u, final_u)
+    verdict = verify_sd(target, draft, tokens, accept_u, final_u)
     out = verdict.tokens
     valid = out != PLACEHOLDER_TOKEN
     if bool((out[valid] >= vocab_map.target_size).any()):
@@ -215,18 +189,11 @@ class UnionDrafter(CrossVocabularyDrafter):
         return proposals
 
 
-def union_drafter(target: LoadedModel, drafter: LoadedModel) -> UnionDrafter:
-    """The union baseline's drafter of a loaded pair (the registry's `drafter` entry)."""
-    return UnionDrafter(target, drafter)
-
-
 __all__ = [
     "UnionDrafter",
     "UnionVocabularyTarget",
-    "union_drafter",
     "union_ids",
     "union_round",
     "union_rows",
     "union_size",
-    "verify_union",
 ]

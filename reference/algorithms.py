@@ -62,8 +62,9 @@ class Algorithm:
         docs_page: the page (path under `docs/`, optionally with `#anchor`) that defines it.
         generate: whether `specproof generate --algorithm NAME` offers it.
         drafter: for an algorithm whose drafter has *another tokenizer* than the target,
-            `"module:function"` of the factory `function(target, drafter) -> Drafter` (two
-            loaded models) that `generate` drafts with; `None` for same-vocabulary algorithms.
+            `"module:name"` of the drafter class (or factory) `name(target, drafter) -> Drafter`
+            (two loaded models) that `generate` drafts with; `None` for same-vocabulary
+            algorithms.
     """
 
     name: str
@@ -254,11 +255,12 @@ ALGORITHMS.register(
         title="Union baseline (heterogeneous vocabularies)",
         summary="Standard SD over the union of two vocabularies; drafter-only drafts are rejected.",
         reference=UNION,
-        engine="specproof.engine.union:verify_union",
+        # Verification is standard SD on rows over the union vocabulary.
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.union",
         docs_page="explanation/heterogeneous.md#the-union-baseline",
         generate=True,
-        drafter="specproof.engine.union:union_drafter",
+        drafter="specproof.engine.union:UnionDrafter",
     )
 )
 ALGORITHMS.register(
@@ -267,11 +269,12 @@ ALGORITHMS.register(
         title="TLI (token-level intersection)",
         summary="Draft from q restricted to the shared tokens, renormalised; verify by standard SD.",
         reference=TLI,
-        engine="specproof.engine.tli:verify_tli",
+        # Verification is standard SD against the proposal q_I.
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.tli",
         docs_page="explanation/heterogeneous.md#tli-token-level-intersection",
         generate=True,
-        drafter="specproof.engine.cross_drafters:tli_drafter",
+        drafter="specproof.engine.cross_drafters:TliDrafter",
     )
 )
 ALGORITHMS.register(
@@ -285,7 +288,7 @@ ALGORITHMS.register(
         claims="specproof.proofs.string_level",
         docs_page="explanation/heterogeneous.md#slem-string-level-exact-match",
         generate=True,
-        drafter="specproof.engine.cross_drafters:slem_drafter",
+        drafter="specproof.engine.cross_drafters:SlemDrafter",
     )
 )
 ALGORITHMS.register(
@@ -294,11 +297,12 @@ ALGORITHMS.register(
         title="SLRS (string-level rejection sampling)",
         summary="SLEM's proposal verified by rejection sampling against its exact law per position.",
         reference=SLRS,
-        engine="specproof.engine.slrs:verify_slrs",
+        # Verification is standard SD against the exact proposal rows (psi tilde).
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.slrs",
         docs_page="explanation/heterogeneous.md#slrs-string-level-rejection-sampling",
         generate=True,
-        drafter="specproof.engine.slrs:slrs_drafter",
+        drafter="specproof.engine.slrs:SlrsDrafter",
     )
 )
 

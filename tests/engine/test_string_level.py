@@ -147,7 +147,8 @@ def test_engine_psi_matches_the_reference_and_is_bounded():
 
 def test_engine_slrs_matches_the_reference_draw_for_draw():
     """The SLRS sampler's pieces (tree, proposal law, rows, SD) against `SlrsRound.run_slrs_round`."""
-    from specproof.engine.slrs import conditional_rows, draft_tree, proposal_law, verify_slrs
+    from specproof.engine.sd import verify_sd
+    from specproof.engine.slrs import conditional_rows, draft_tree, proposal_law
     from specproof.reference.slrs import SlrsRound, conditional_proposal
 
     target_hf, drafter_hf = hf_tokenizer(TARGET.tokens), hf_tokenizer(DRAFTER.tokens)
@@ -202,7 +203,7 @@ def test_engine_slrs_matches_the_reference_draw_for_draw():
                 for i in range(len(proposal) + 1):
                     seq = tuple(TARGET.tokens[j] for j in committed + proposal[:i])
                     target_rows.append([float(p) for p in TARGET_LM.next_dist(seq).probs])
-                verdict = verify_slrs(
+                verdict = verify_sd(
                     torch.tensor([target_rows], dtype=torch.float64),
                     psi_rows[None],
                     torch.tensor([proposal]).reshape(1, len(proposal)),
