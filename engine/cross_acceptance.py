@@ -51,7 +51,7 @@ def teacher_forced(
     *,
     vocab_map: VocabMap | None = None,
     lookbehind: int = 4,
-    start: int = 1,
+    start: int | None = None,
     max_support: int = MAX_SUPPORT,
 ) -> dict[str, list[float]]:
     """Per-position first-token acceptance of every algorithm (see the module).
@@ -63,7 +63,9 @@ def teacher_forced(
         probs: logits -> probabilities for both models (e.g. `Sampling(...).probs` at float64).
         vocab_map: the map (built when not given).
         lookbehind: SLEM's look-behind window.
-        start: the first position scored (the row after `target_ids[:start]`).
+        start: the first position scored (the row after `target_ids[:start]`); default the
+            first at which the drafter has read something (Gemma's `<bos>` reads as nothing
+            for SmolLM2).
         max_support: refuse a drafter row with more positive entries (SLEM/SLRS enumerate it).
 
     Returns:
@@ -73,8 +75,6 @@ def teacher_forced(
         ValueError: on a text too short, a position the drafter cannot read, or a drafter row
             past `max_support`.
     """
-    if len(target_ids) <= start or start < 1:
-        raise ValueError(f"target_ids must hold more than start={start} ids (start >= 1)")
     vocab_map = vocab_map if vocab_map is not None else vocab_map_for(target, drafter)
     reader = DrafterReader(target, drafter, vocab_map)
     retokenizer = LookbehindRetokenizer(target.tokenizer, lookbehind)
@@ -83,6 +83,10 @@ def teacher_forced(
     for token in target_ids:
         drafter_ids.extend(reader.token(token))
         ends.append(len(drafter_ids))
+    if start is None:
+        start = next((i + 1 for i, end in enumerate(ends) if end), len(target_ids))
+    if len(target_ids) <= start or start < 1:
+        raise ValueError(f"target_ids must hold more than start={start} ids (start >= 1)")
     p_rows = _rows(target.model, target_ids, lambda x: probs(x).to(torch.float64))
     q_rows = _rows(drafter.model, drafter_ids, lambda x: probs(x).to(torch.float64))
     shared_t, shared_d = vocab_map.target_ids, vocab_map.draft_ids
