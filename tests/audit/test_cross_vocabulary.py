@@ -38,5 +38,5 @@ def test_engine_tli_passes_and_the_unnormalised_control_fails(capsys):
 
 def test_a_bad_draft_name_names_the_flag(capsys):
     code = main(["audit", "generate", "specproof.engine.cross_audit:tli", "--draft", "nope"])
-    assert code == 64
-    assert "--draft" in capsys.readouterr().err
+    assert code == 65  # bad input data (exit-codes table), as --target's
+    assert "--draft 'nope': model: unknown model" in capsys.readouterr().err
