@@ -139,15 +139,28 @@ def timed(run: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(speeds), extra
 
 
+def all_verdicts() -> dict[str, str]:
+    """The audits of specproof's paths, run side by side (each audit is its own child process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(OURS)) as pool:
+        futures = {
+            name: pool.submit(audit_verdict, name, mode == "greedy") for *_, name, mode in OURS
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
 def generation_rows(
-    models: dict[str, Any], prompts: list[tuple[str, str]], new_tokens: int, repeats: int
+    models: dict[str, Any],
+    prompts: list[tuple[str, str]],
+    new_tokens: int,
+    repeats: int,
+    ours_verdicts: dict[str, str],
 ) -> list[list[Any]]:
     """specproof and transformers, side by side, with verdicts."""
     target, drafter = models["gemma3"], models["smollm2"]
     vocab_map = vocab_map_for(target, drafter)
     hf_verdicts = transformers_verdicts()
-    ours_verdicts = {name: audit_verdict(name, mode == "greedy") for _, _, name, mode in OURS}
-    print("verdicts", ours_verdicts, hf_verdicts, flush=True)
     rows = []
     for label, prompt in prompts:
         ids = target.tokenizer.encode(prompt)
@@ -257,42 +270,56 @@ def finding(forced: list[list[Any]], generated: list[list[Any]]) -> str:
     )
 
 
-def main() -> None:
-    """Run the three parts and write `bench/results/hetero.json`."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="12 tokens, one repeat")
-    args = parser.parse_args()
-    new_tokens, repeats = (12, 1) if args.quick else (NEW_TOKENS, REPEATS)
-    torch.set_num_threads(1)
-    models = {name: load_model(name) for name in ("gemma3", "smollm2")}
-    code = humaneval_prompts()
-    texts = [("prose", PROSE)] + [
-        (f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)
-    ]
-    forced = teacher_forced_rows(models, texts)
-    prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
-    generated = generation_rows(models, prompts, new_tokens, repeats)
-    write_results(
-        "hetero",
-        "Heterogeneous vocabularies: Gemma-3-270M and SmolLM2-135M",
-        __doc__ or "",
-        [
+def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -> None:
+    """Write `bench/results/hetero.json` with the tables measured so far."""
+    tables = []
+    if forced:
+        tables.append(
             table(
                 f"Teacher-forced first-token acceptance (mean over positions, top-k = {TOP_K})",
                 ["target", "drafter", "text", "positions", "union", "TLI", "SLEM", "SLRS"]
                 + ["greedy SLEM"],
                 forced,
-            ),
+            )
+        )
+    if generated:
+        tables.append(
             table(
                 f"Generation, Gemma-3-270M target, SmolLM2 drafter ({new_tokens} tokens, K = {K})",
                 ["prompt", "library", "configuration", "tokens/s", "vs own AR", "acceptance"]
                 + ["audit verdict"],
                 generated,
                 note="Verdicts: tiny models, same code paths (see the description).",
-            ),
-        ],
-        finding=finding(forced, generated),
+            )
+        )
+    write_results(
+        "hetero",
+        "Heterogeneous vocabularies: Gemma-3-270M and SmolLM2-135M",
+        __doc__ or "",
+        tables,
+        finding=finding(forced, generated) if forced and generated else None,
     )
+
+
+def main() -> None:
+    """Run the three parts and write `bench/results/hetero.json` (after each part)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="12 tokens, one repeat")
+    args = parser.parse_args()
+    new_tokens, repeats = (12, 1) if args.quick else (NEW_TOKENS, REPEATS)
+    torch.set_num_threads(1)
+    verdicts = all_verdicts()
+    print("verdicts", verdicts, flush=True)
+    models = {name: load_model(name) for name in ("gemma3", "smollm2")}
+    code = humaneval_prompts()
+    prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
+    generated = generation_rows(models, prompts, new_tokens, repeats, verdicts)
+    save([], generated, new_tokens)
+    texts = [("prose", PROSE)] + [
+        (f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)
+    ]
+    forced = teacher_forced_rows(models, texts)
+    save(forced, generated, new_tokens)
 
 
 if __name__ == "__main__":
