@@ -23,7 +23,8 @@ Three parts, one run:
 
 One CPU thread; the machine is shared, so times are noisy.
 
-Usage: `python bench/bench_hetero.py [--quick]` (`--quick`: fewer tokens, one repeat).
+Usage: `python bench/bench_hetero.py [--quick] [--part forced|generate]` (`--quick`: fewer
+tokens, one repeat; `--part`: run one part, keeping the other's table from the results file).
 """
 
 from __future__ import annotations
@@ -271,7 +272,14 @@ def finding(forced: list[list[Any]], generated: list[list[Any]]) -> str:
 
 
 def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -> None:
-    """Write `bench/results/hetero.json` with the tables measured so far."""
+    """Write `bench/results/hetero.json`; a part not run here keeps its table from the file."""
+    path = RESULTS / "hetero.json"
+    old = json.loads(path.read_text())["tables"] if path.is_file() else []
+    for tab in old:
+        if not forced and tab["title"].startswith("Teacher-forced"):
+            forced = tab["rows"]
+        if not generated and tab["title"].startswith("Generation"):
+            generated = tab["rows"]
     tables = []
     if forced:
         tables.append(
@@ -302,24 +310,27 @@ def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -
 
 
 def main() -> None:
-    """Run the three parts and write `bench/results/hetero.json` (after each part)."""
+    """Run the parts asked for and write `bench/results/hetero.json` after each."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="12 tokens, one repeat")
+    parser.add_argument(
+        "--part", choices=("all", "forced", "generate"), default="all", help="which parts to run"
+    )
     args = parser.parse_args()
     new_tokens, repeats = (12, 1) if args.quick else (NEW_TOKENS, REPEATS)
     torch.set_num_threads(1)
-    verdicts = all_verdicts()
-    print("verdicts", verdicts, flush=True)
+    load_model(AUDIT_TARGET)  # imports transformers fully before the audit threads start
     models = {name: load_model(name) for name in ("gemma3", "smollm2")}
     code = humaneval_prompts()
-    prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
-    generated = generation_rows(models, prompts, new_tokens, repeats, verdicts)
-    save([], generated, new_tokens)
-    texts = [("prose", PROSE)] + [
-        (f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)
-    ]
-    forced = teacher_forced_rows(models, texts)
-    save(forced, generated, new_tokens)
+    if args.part in ("all", "forced"):
+        texts = [("prose", PROSE)]
+        texts += [(f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)]
+        save(teacher_forced_rows(models, texts), [], new_tokens)
+    if args.part in ("all", "generate"):
+        verdicts = all_verdicts()
+        print("verdicts", verdicts, flush=True)
+        prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
+        save([], generation_rows(models, prompts, new_tokens, repeats, verdicts), new_tokens)
 
 
 if __name__ == "__main__":
