@@ -260,10 +260,15 @@ def finding(forced: list[list[Any]], generated: list[list[Any]]) -> str:
     slrs_gains = [r[7] - r[6] for r in forced]
     verdicts = {r[2]: r[6] for r in generated if r[1] != "specproof" or r[2][:2] != "AR"}
     ours = sorted({r[6] for r in generated if r[1] == "specproof" and not r[2].startswith("AR")})
-    return (
+    forced_sentence = (
         f"Teacher-forced (one pass of each model; exact first-token acceptance at top-k {TOP_K}): "
         f"TLI - union ranges {min(gains):.3f}..{max(gains):.3f} and SLRS - SLEM "
-        f"{min(slrs_gains):.3f}..{max(slrs_gains):.3f} over the texts and directions. Audit "
+        f"{min(slrs_gains):.3f}..{max(slrs_gains):.3f} over the texts and directions."
+    )
+    if not generated:
+        return forced_sentence
+    return (
+        f"{forced_sentence} Audit "
         f"verdicts (tiny models, same code paths): transformers' universal assisted decoding "
         f"{verdicts.get('UAD (sample)', 'n/a')} when sampling and "
         f"{verdicts.get('UAD (greedy)', 'n/a')} greedy; specproof's TLI, union, SLEM, SLRS and "
@@ -305,7 +310,7 @@ def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -
         "Heterogeneous vocabularies: Gemma-3-270M and SmolLM2-135M",
         __doc__ or "",
         tables,
-        finding=finding(forced, generated) if forced and generated else None,
+        finding=finding(forced, generated) if forced else None,
     )
 
 
