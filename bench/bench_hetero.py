@@ -30,8 +30,6 @@ tokens, one repeat; `--part`: run one part, keeping the other's table from the r
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import statistics
 import time
@@ -81,15 +79,15 @@ def humaneval_prompts() -> list[str]:
 
 def audit_verdict(name: str, greedy: bool) -> str:
     """The verdict of `specproof audit generate specproof.engine.cross_audit:NAME` (tiny pair)."""
-    from specproof.cli.main import main
+    import subprocess
+    import sys
 
-    args = ["audit", "generate", f"specproof.engine.cross_audit:{name}"]
-    args += ["--target", AUDIT_TARGET, "--draft", AUDIT_DRAFT, "--tv", "0.3", "--json"]
+    args = [sys.executable, "-m", "specproof.cli", "audit", "generate"]
+    args += [f"specproof.engine.cross_audit:{name}", "--target", AUDIT_TARGET]
+    args += ["--draft", AUDIT_DRAFT, "--tv", "0.3", "--json"]
     args += ["--greedy"] if greedy else ["--samples", str(AUDIT_SAMPLES)]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        main(args)
-    return str(json.loads(out.getvalue())["verdict"])
+    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout
+    return str(json.loads(out)["verdict"])
 
 
 def transformers_verdicts() -> dict[str, str]:
@@ -321,6 +319,7 @@ def main() -> None:
     parser.add_argument(
         "--part", choices=("all", "forced", "generate"), default="all", help="which parts to run"
     )
+    parser.add_argument("--no-audit", action="store_true", help="verdicts of specproof: not run")
     args = parser.parse_args()
     new_tokens, repeats = (12, 1) if args.quick else (NEW_TOKENS, REPEATS)
     torch.set_num_threads(1)
@@ -332,7 +331,7 @@ def main() -> None:
         texts += [(f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)]
         save(teacher_forced_rows(models, texts), [], new_tokens)
     if args.part in ("all", "generate"):
-        verdicts = all_verdicts()
+        verdicts = {name: "not run" for *_, name, _ in OURS} if args.no_audit else all_verdicts()
         print("verdicts", verdicts, flush=True)
         prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
         save([], generation_rows(models, prompts, new_tokens, repeats, verdicts), new_tokens)
