@@ -30,6 +30,7 @@ tokens, one repeat; `--part`: run one part, keeping the other's table from the r
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -188,13 +189,16 @@ def generation_rows(
                 x = torch.tensor([ids])
                 kwargs: dict[str, Any] = {"do_sample": mode == "sample", "top_k": TOP_K}
                 if assisted:
+                    # A copy: universal assisted decoding prunes the assistant's output head in
+                    # place (to the shared tokens), which breaks the next call and our drafter.
                     kwargs |= {
-                        "assistant_model": drafter.model,
+                        "assistant_model": copy.deepcopy(drafter.model),
                         "tokenizer": target.tokenizer,
                         "assistant_tokenizer": drafter.tokenizer,
                     }
-                    drafter.model.generation_config.num_assistant_tokens = K
-                    drafter.model.generation_config.num_assistant_tokens_schedule = "constant"
+                    kwargs["assistant_model"].generation_config.num_assistant_tokens = K
+                    config = kwargs["assistant_model"].generation_config
+                    config.num_assistant_tokens_schedule = "constant"
                 with torch.no_grad():
                     out = target.model.generate(
                         x,
