@@ -207,6 +207,10 @@ class CrossVocabularyDrafter:
         limit = min(len(fed), len(ids))
         while common < limit and fed[common] == ids[common]:
             common += 1
+        if common == len(ids):
+            # Nothing new to feed (the last committed token read as no drafter id): re-feed the
+            # last id, so that the forward has a position to give logits at.
+            common -= 1
         streams.keep(request.row, common)
         del fed[common:]
         return list(ids)
