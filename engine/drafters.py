@@ -170,7 +170,8 @@ class ModelDrafter:
             if own != context.vocab:
                 raise ValueError(
                     f"draft: vocabulary size {own} differs from the target's {context.vocab} "
-                    "(give ModelDrafter a vocab_map from the draft's token ids to the target's)"
+                    "(give ModelDrafter a vocab_map from the draft's token ids to the target's; a "
+                    "drafter with another tokenizer needs --algorithm tli, union, slem or slrs)"
                 )
             self._to_target = self._to_draft = None
         else:

@@ -1,9 +1,11 @@
 r"""Generation loops for a drafter and a target with different tokenizers (TLI, union, SLEM).
 
 Standalone loops over [`LoadedModel`][specproof.engine.models.LoadedModel]s, one sequence at a
-time, without a KV cache (every forward reads the whole sequence): the reference for wiring the
-heterogeneous algorithms into `specproof generate`, and the way the real pairs (Gemma-3-270M
-target with SmolLM2-135M drafter, and the reverse) are run today. Each round uses the per-round
+time, without a KV cache (every forward reads the whole sequence). `specproof generate` runs
+TLI, SLEM and SLRS through the main loop instead, with KV caches and batches (the drafters of
+[`specproof.engine.cross_drafters`][specproof.engine.cross_drafters]); this module remains the
+only generation path of the union baseline (a drafter-only draft has no target id, so it does
+not fit the main loop's drafter seam) and a slow second implementation the tests compare with. Each round uses the per-round
 samplers: [`tli_round`][specproof.engine.tli.tli_round],
 [`union_round`][specproof.engine.union.union_round],
 [`verify_slem`][specproof.engine.slem.verify_slem].
@@ -23,31 +25,15 @@ from typing import Literal
 
 import torch
 
+from .cross_drafters import vocab_map_for
 from .kernels import inverse_cdf_with_mass
 from .models import LoadedModel
 from .slem import LookbehindRetokenizer, verify_slem
 from .tli import draw_drafts, tli_proposal, tli_round
 from .union import union_round
-from .vocab_map import VocabMap, token_strings
+from .vocab_map import VocabMap
 
 Algorithm = Literal["tli", "union", "slem"]
-
-
-def vocab_map_for(target: LoadedModel, drafter: LoadedModel) -> VocabMap:
-    """The vocabulary map of two loaded models, sized to their output rows.
-
-    Ids past a tokenizer's length (padding rows of the output layer) have no string.
-    """
-    target_strings = token_strings(target.tokenizer)
-    draft_strings = token_strings(drafter.tokenizer)
-    target_strings += [None] * (target.vocab_size - len(target_strings))
-    draft_strings += [None] * (drafter.vocab_size - len(draft_strings))
-    return VocabMap.from_strings(
-        target_strings[: target.vocab_size],
-        draft_strings[: drafter.vocab_size],
-        target_special=set(target.tokenizer.all_special_ids),
-        draft_special=set(drafter.tokenizer.all_special_ids),
-    )
 
 
 @dataclass

@@ -8,11 +8,20 @@ segmentation of $s$ into drafter tokens: up to $2^{L-1}$ for a string of length 
 more than `max_segmentations`; otherwise it calls the drafter once per distinct segmentation
 prefix (shared prefixes are computed once).
 
-What is not here: an SLRS sampler for real models. Lossless SLRS verifies against
-$\tilde\psi$, the exact law of the proposed token, which the reference computes by enumerating
-drafts; verifying against $\psi$ is not lossless in general (claim
-`slrs_psi_verification_not_lossless`). This module gives the engine the $\psi$ computation and
-its bound, for drafters with short tokens.
+**The SLRS sampler.** Lossless SLRS verifies against $\tilde\psi_i$, the exact law of the
+proposal's $i$-th token given its first $i - 1$, not against $\psi$ (claim
+`slrs_psi_verification_not_lossless`). [`proposal_law`][specproof.engine.slrs.proposal_law]
+computes the proposal's law exactly, as the reference does, by enumerating every draft of
+positive probability (a tree of drafter rows, one batched call per depth) and re-tokenising
+each; [`conditional_rows`][specproof.engine.slrs.conditional_rows] turns it into the rows
+$\tilde\psi_i$; [`SlrsDrafter`][specproof.engine.slrs.SlrsDrafter] draws the real draft along
+the same tree (the loop's sampler, one uniform per drafter token) and proposes it with those
+rows, and the loop verifies by standard SD ([`verify_sd`][specproof.engine.sd.verify_sd], SLRS's
+registered engine form).
+**The bound**: the drafts enumerated number up to $|\mathrm{supp}\, q|^K$; past `max_drafts`
+(default [`MAX_DRAFTS`][specproof.engine.slrs.MAX_DRAFTS]) the drafter refuses with a
+`ValueError` that names the count. On a real model that means a drafter restricted by
+`--top-k` (support $k$ per row) and a small $K$, or a drafter with a small vocabulary.
 """
 
 from __future__ import annotations
@@ -20,6 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
+
+from .cross_drafters import SlemDrafter
+from .drafters import DraftRequest, Proposal, Sampler
+from .models import LoadedModel
+from .vocab_map import VocabMap
 
 #: The most segmentations `psi_from_drafter` evaluates before refusing.
 MAX_SEGMENTATIONS = 1 << 12
@@ -102,9 +116,178 @@ def psi_from_drafter(
     return total
 
 
+#: The most drafts `draft_tree` enumerates before refusing.
+MAX_DRAFTS = 1 << 12
+
+#: Drafter rows `[n, V_D]` after each of `n` draft prefixes (drafter ids after the context).
+RowsFn = Callable[[Sequence[tuple[int, ...]]], torch.Tensor]
+
+
+def draft_tree(
+    rows: RowsFn, k: int, max_drafts: int = MAX_DRAFTS
+) -> dict[tuple[int, ...], torch.Tensor]:
+    """The drafter's row after every draft prefix of positive probability shorter than `k`.
+
+    Args:
+        rows: the drafter's rows, one call per depth.
+        k: drafter tokens per round.
+        max_drafts: refuse when more than this many drafts have positive probability.
+
+    Raises:
+        ValueError: past `max_drafts`, naming the count reached.
+    """
+    tree: dict[tuple[int, ...], torch.Tensor] = {}
+    level: list[tuple[int, ...]] = [()]
+    for depth in range(k):
+        children: list[tuple[int, ...]] = []
+        for prefix, row in zip(level, rows(level), strict=True):
+            tree[prefix] = row
+            children.extend((*prefix, int(t)) for t in row.nonzero().flatten().tolist())
+        if len(children) > max_drafts:
+            raise ValueError(
+                f"SLRS: {len(children)} drafts of {depth + 1} drafter tokens have positive "
+                f"probability, more than max_drafts={max_drafts}: restrict the drafter "
+                "(--top-k) or lower K"
+            )
+        level = children
+    return tree
+
+
+def proposal_law(
+    tree: Mapping[tuple[int, ...], torch.Tensor],
+    k: int,
+    propose: Callable[[tuple[int, ...]], Sequence[int]],
+) -> dict[tuple[int, ...], float]:
+    """The law of the proposal: every `k`-token draft of the tree, re-tokenised by `propose`.
+
+    A draft's weight is the product of its rows' entries, each divided by its row's sum (the
+    inverse-CDF rule draws from the normalised row).
+    """
+    law: dict[tuple[int, ...], float] = {}
+
+    def walk(prefix: tuple[int, ...], weight: float) -> None:
+        if len(prefix) == k:
+            proposal = tuple(int(t) for t in propose(prefix))
+            law[proposal] = law.get(proposal, 0.0) + weight
+            return
+        row = tree[prefix]
+        total = float(row.sum())
+        for token in row.nonzero().flatten().tolist():
+            walk((*prefix, int(token)), weight * float(row[token]) / total)
+
+    walk((), 1.0)
+    return law
+
+
+def conditional_rows(
+    law: Mapping[tuple[int, ...], float], proposal: Sequence[int], vocab: int
+) -> torch.Tensor:
+    r"""`[len(proposal), vocab]` float64: row $i$ is $\tilde\psi_i(\cdot \mid t_{<i})$.
+
+    As the reference's [`conditional_proposal`][specproof.reference.slrs.conditional_proposal]:
+    the law of token $i$ among the proposals that start with `proposal[:i]` and go on.
+
+    Raises:
+        ValueError: if `proposal` has no positive weight in `law`.
+    """
+    proposal = tuple(proposal)
+    if not law.get(proposal, 0.0) > 0:
+        raise ValueError(f"proposal {proposal!r} has no positive weight in the proposal law")
+    rows = torch.zeros((len(proposal), vocab), dtype=torch.float64)
+    for i in range(len(proposal)):
+        prefix = proposal[:i]
+        going_on = {p: w for p, w in law.items() if p[:i] == prefix and len(p) > i and w}
+        mass = sum(going_on.values())
+        for p, w in going_on.items():
+            rows[i, p[i]] += w / mass
+    return rows
+
+
+class SlrsDrafter(SlemDrafter):
+    r"""SLRS: SLEM's proposal, with the rows $\tilde\psi_i$ computed exactly (see the module).
+
+    Args:
+        target: the target model and tokenizer.
+        drafter: the drafter model and tokenizer.
+        vocab_map: the map (built when not given).
+        lookbehind: committed target ids re-encoded with each draft text.
+        drafter_tokens: drafter tokens per round (default: the round's K).
+        max_drafts: refuse a round with more drafts of positive probability.
+
+    Raises:
+        ValueError: on bad arguments.
+    """
+
+    def __init__(
+        self,
+        target: LoadedModel,
+        drafter: LoadedModel,
+        vocab_map: VocabMap | None = None,
+        lookbehind: int = 4,
+        drafter_tokens: int | None = None,
+        max_drafts: int = MAX_DRAFTS,
+    ) -> None:
+        super().__init__(target, drafter, vocab_map, lookbehind, drafter_tokens)
+        if isinstance(max_drafts, bool) or not isinstance(max_drafts, int) or max_drafts < 1:
+            raise ValueError(f"max_drafts must be an int >= 1, got {max_drafts!r}")
+        self.max_drafts = max_drafts
+
+    def rows_after(self, context_ids: Sequence[int]) -> RowsFn:
+        """The drafter's rows after `context_ids` + each prefix (uncached, batched forwards)."""
+        context, _ = self._started()
+        device = next(self.drafter.model.parameters()).device
+
+        def rows(prefixes: Sequence[tuple[int, ...]]) -> torch.Tensor:
+            ids = torch.tensor([[*context_ids, *p] for p in prefixes], dtype=torch.long)
+            out = []
+            for chunk in ids.split(64):
+                logits = self.drafter.model(input_ids=chunk.to(device), use_cache=False).logits
+                out.append(context.probs(logits[:, -1]))
+            self.forward_calls += len(prefixes)
+            return torch.cat(out)
+
+        return rows
+
+    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
+        """Per request: the tree, the drawn draft, the proposal (cut to `k`) and its rows."""
+        context, _ = self._started()
+        proposals = []
+        for request in requests:
+            steps = self.steps(request)
+            ids = self._readings[request.row].update(request.sequence)
+            tree = draft_tree(self.rows_after(list(ids)), steps, self.max_drafts)
+            drafts: tuple[int, ...] = ()
+            for _ in range(steps):
+                drafts += (int(sample(tree[drafts][None])[0]),)
+
+            def propose(
+                d: tuple[int, ...],
+                committed: Sequence[int] = request.sequence,
+                cut: int = request.k,
+            ) -> list[int]:
+                return self.proposal(committed, d)[:cut]
+
+            law = proposal_law(tree, steps, propose)
+            tokens = propose(drafts)
+            rows = conditional_rows(law, tokens, context.vocab)
+            proposals.append(
+                Proposal(
+                    tuple(tokens),
+                    rows.to(dtype=context.prob_dtype, device=context.device),
+                    {"drafter_tokens": float(steps), "distinct_proposals": float(len(law))},
+                )
+            )
+        return proposals
+
+
 __all__ = [
+    "MAX_DRAFTS",
     "MAX_SEGMENTATIONS",
+    "SlrsDrafter",
+    "conditional_rows",
     "count_segmentations",
+    "draft_tree",
     "enumerate_segmentations",
+    "proposal_law",
     "psi_from_drafter",
 ]

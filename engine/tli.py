@@ -10,14 +10,13 @@ Mirrors [`specproof.reference.tli`][specproof.reference.tli]. With a
   from logits (a softmax over the shared ids only, as Hugging Face's pruned LM head does);
 - [`draw_drafts`][specproof.engine.tli.draw_drafts]: one draft per row from the proposal, by the
   pinned inverse-CDF rule, as a target id;
-- [`verify_tli`][specproof.engine.tli.verify_tli]: standard SD
-  ([`verify_sd`][specproof.engine.sd.verify_sd]) against the proposal; the registered engine
-  form, with [`verify_batch`][specproof.engine.verify.verify_batch]'s signature;
+- verification is standard SD ([`verify_sd`][specproof.engine.sd.verify_sd], TLI's registered
+  engine form) against the proposal;
 - [`tli_round`][specproof.engine.tli.tli_round]: the map-aware round, taking the drafter's
   rows and ids in its own vocabulary.
 
-The generation loop (drafting with a real drafter, converting the context) is wired into
-`specproof generate` separately; this module is the per-round sampler.
+Generation with a real drafter is [`TliDrafter`][specproof.engine.cross_drafters.TliDrafter]
+on the main loop; this module is the per-round sampler.
 """
 
 from __future__ import annotations
@@ -93,34 +92,6 @@ def draw_drafts(proposal: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return index
 
 
-def verify_tli(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
-    """TLI verification: standard SD with the proposal rows (already over the target's vocabulary).
-
-    Args:
-        target_probs: `[B, K+1, V_T]`.
-        draft_probs: `[B, K, V_T]`, TLI proposals (`tli_proposal`), zero off $I$.
-        draft_tokens: `[B, K]` target ids drawn from them.
-        accept_u: `[B, K]`.
-        final_u: `[B]`.
-        check_values: scan every probability for NaN/inf/negatives.
-
-    Raises:
-        ValueError: as [`verify_sd`][specproof.engine.sd.verify_sd] (a draft outside $I$ has zero
-            proposal probability and is refused).
-    """
-    return verify_sd(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
-
-
 def tli_round(
     vocab_map: VocabMap,
     target_probs: torch.Tensor,
@@ -147,7 +118,7 @@ def tli_round(
     """
     proposal = tli_proposal(vocab_map, draft_probs)
     tokens = vocab_map.draft_tokens_to_target(draft_tokens.to(vocab_map.draft_to_target.device))
-    return verify_tli(target_probs, proposal, tokens.to(target_probs.device), accept_u, final_u)
+    return verify_sd(target_probs, proposal, tokens.to(target_probs.device), accept_u, final_u)
 
 
 __all__ = [
@@ -155,5 +126,4 @@ __all__ = [
     "tli_proposal",
     "tli_proposal_from_logits",
     "tli_round",
-    "verify_tli",
 ]

@@ -62,6 +62,14 @@ def cross_vocabulary_instances(
     return target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k
 
 
+#: How the cross-vocabulary lossless claims end: what was generated, what was compared.
+GENERATED_LOSSLESS = (
+    "for every generated pair of toy tokenizers (equal, subset, superset, overlapping or sharing "
+    "only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the "
+    "first $n$ target tokens equals the target's autoregressive law."
+)
+
+
 def instance_json(instance: Instance) -> dict[str, Any]:
     """An instance as JSON data."""
     target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k = instance

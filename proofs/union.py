@@ -9,7 +9,7 @@ from specproof.reference.heterogeneous import shared_tokens
 from specproof.reference.union import UNION, union_acceptance_formula, union_acceptance_rate
 
 from .checking import check_by_hypothesis, dist_json
-from .heterogeneous import check_cross_lossless, cross_dist_pairs
+from .heterogeneous import GENERATED_LOSSLESS, check_cross_lossless, cross_dist_pairs
 from .registry import REGISTRY, CheckOptions, Outcome
 
 
@@ -17,9 +17,7 @@ from .registry import REGISTRY, CheckOptions, Outcome
     "union_lossless",
     "The union baseline is lossless: standard SD over $T \\cup D$ (target zero on $D \\setminus T$, "
     "drafter zero on $T \\setminus D$), the drafter reading the target's tokens token by token; "
-    "for every generated pair of toy tokenizers (equal, subset, superset, overlapping or sharing "
-    "only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the "
-    "first $n$ target tokens equals the target's autoregressive law.",
+    + GENERATED_LOSSLESS,
     "hypothesis + exact enumeration",
     scope="generated instances (see certificate)",
 )

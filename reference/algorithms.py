@@ -61,6 +61,10 @@ class Algorithm:
         claims: the module whose import registers the algorithm's theorems, or `None`.
         docs_page: the page (path under `docs/`, optionally with `#anchor`) that defines it.
         generate: whether `specproof generate --algorithm NAME` offers it.
+        drafter: for an algorithm whose drafter has *another tokenizer* than the target,
+            `"module:name"` of the drafter class (or factory) `name(target, drafter) -> Drafter`
+            (two loaded models) that `generate` drafts with; `None` for same-vocabulary
+            algorithms.
     """
 
     name: str
@@ -71,6 +75,7 @@ class Algorithm:
     claims: str | None = None
     docs_page: str | None = None
     generate: bool = False
+    drafter: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -79,12 +84,14 @@ class Algorithm:
             value = getattr(self, field_name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{field_name} must be a non-empty string, got {value!r}")
-        for field_name in ("engine", "claims"):
+        for field_name in ("engine", "claims", "drafter"):
             value = getattr(self, field_name)
             if value is not None and not (isinstance(value, str) and _IMPORT_PATH.fullmatch(value)):
                 raise ValueError(f"{field_name} must be an import path or None, got {value!r}")
-        if self.engine is not None and ":" not in self.engine:
-            raise ValueError(f"engine must be 'module:function', got {self.engine!r}")
+        for field_name in ("engine", "drafter"):
+            value = getattr(self, field_name)
+            if value is not None and ":" not in value:
+                raise ValueError(f"{field_name} must be 'module:function', got {value!r}")
         if self.generate and self.engine is None:
             raise ValueError(f"generate: algorithm {self.name!r} has no engine form")
 
@@ -102,6 +109,17 @@ class Algorithm:
         if self.engine is None:
             raise ValueError(f"algorithm {self.name!r} has no engine form")
         module, _, function = self.engine.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def drafter_factory(self) -> Any:
+        """Import and return the cross-vocabulary drafter factory.
+
+        Raises:
+            ValueError: if the algorithm has none.
+        """
+        if self.drafter is None:
+            raise ValueError(f"algorithm {self.name!r} has no cross-vocabulary drafter")
+        module, _, function = self.drafter.partition(":")
         return getattr(importlib.import_module(module), function)
 
 
@@ -238,9 +256,12 @@ ALGORITHMS.register(
         title="Union baseline (heterogeneous vocabularies)",
         summary="Standard SD over the union of two vocabularies; drafter-only drafts are rejected.",
         reference=UNION,
-        engine="specproof.engine.union:verify_union",
+        # Verification is standard SD on rows over the union vocabulary.
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.union",
         docs_page="explanation/heterogeneous.md#the-union-baseline",
+        generate=True,
+        drafter="specproof.engine.union:UnionDrafter",
     )
 )
 ALGORITHMS.register(
@@ -249,9 +270,12 @@ ALGORITHMS.register(
         title="TLI (token-level intersection)",
         summary="Draft from q restricted to the shared tokens, renormalised; verify by standard SD.",
         reference=TLI,
-        engine="specproof.engine.tli:verify_tli",
+        # Verification is standard SD against the proposal q_I.
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.tli",
         docs_page="explanation/heterogeneous.md#tli-token-level-intersection",
+        generate=True,
+        drafter="specproof.engine.cross_drafters:TliDrafter",
     )
 )
 ALGORITHMS.register(
@@ -260,8 +284,12 @@ ALGORITHMS.register(
         title="SLEM (string-level exact match)",
         summary="Drafter text re-tokenised for the target (look-behind window); exact-match verification.",
         reference=SLEM,
+        # Verification is exact match on the re-tokenised proposal.
+        engine="specproof.engine.exact_match:verify_exact_match",
         claims="specproof.proofs.string_level",
         docs_page="explanation/heterogeneous.md#slem-string-level-exact-match",
+        generate=True,
+        drafter="specproof.engine.cross_drafters:SlemDrafter",
     )
 )
 ALGORITHMS.register(
@@ -270,8 +298,12 @@ ALGORITHMS.register(
         title="SLRS (string-level rejection sampling)",
         summary="SLEM's proposal verified by rejection sampling against its exact law per position.",
         reference=SLRS,
+        # Verification is standard SD against the exact proposal rows (psi tilde).
+        engine="specproof.engine.sd:verify_sd",
         claims="specproof.proofs.slrs",
         docs_page="explanation/heterogeneous.md#slrs-string-level-rejection-sampling",
+        generate=True,
+        drafter="specproof.engine.slrs:SlrsDrafter",
     )
 )
 

@@ -36,8 +36,10 @@ from fractions import Fraction
 from typing import Any
 
 from .dist import Dist, Token
+from .laws import _check_count
 from .lm import LanguageModel, check_language_model
-from .rounds import Outcome, RoundKernel, round_kernel_law
+from .rounds import Outcome, RoundKernel, VerifierRound, round_kernel_law
+from .sd import STANDARD_SD
 from .tokenizers import ToyTokenizer
 
 
@@ -194,6 +196,49 @@ class DrafterView:
         return tuple(prefix)
 
 
+class TokenLevelRound(VerifierRound):
+    """A token-level round across vocabularies: $K$ drafts from a proposal, standard SD.
+
+    The shared part of TLI and the union baseline: the checks, the drafter read through the
+    target's tokens ([`DrafterView`][specproof.reference.heterogeneous.DrafterView]) and
+    standard SD. A subclass says what the proposal is over and how a drafter row becomes one
+    (`proposal_space`).
+
+    Args:
+        target: the target model, over `target_tokenizer`'s tokens.
+        drafter: the drafter model, over `drafter_tokenizer`'s tokens.
+        target_tokenizer: the target's tokenizer.
+        drafter_tokenizer: the drafter's tokenizer; it must express every target token.
+        k: drafts per round.
+
+    Raises:
+        ValueError: on an empty intersection, a target token the drafter cannot express, a model
+            and tokenizer with different vocabularies, or a bad `k`.
+    """
+
+    def __init__(
+        self,
+        target: LanguageModel,
+        drafter: LanguageModel,
+        target_tokenizer: ToyTokenizer,
+        drafter_tokenizer: ToyTokenizer,
+        k: int,
+    ) -> None:
+        target = check_language_model(target, "target")
+        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
+        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+        check_intersection(tuple(target.vocab), drafter.vocab)
+        verified, vocab, proposal = self.proposal_space(target, drafter)
+        view = DrafterView(drafter, drafter_tokenizer, vocab, proposal)
+        super().__init__(verified, view, _check_count(k, "k"), STANDARD_SD)
+
+    def proposal_space(
+        self, target: LanguageModel, drafter: LanguageModel
+    ) -> tuple[LanguageModel, tuple[Token, ...], Proposal]:
+        """`(the target as verified, the proposal's vocabulary, drafter row -> proposal)`."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class CrossVocabularyAlgorithm:
     """A heterogeneous-vocabulary algorithm's reference object: its round kernel, by name.
@@ -253,6 +298,7 @@ __all__ = [
     "CrossVocabularyAlgorithm",
     "DrafterView",
     "Proposal",
+    "TokenLevelRound",
     "UNBOUNDED_ORDER",
     "check_drafter_reads_target",
     "check_intersection",

@@ -36,26 +36,16 @@ from fractions import Fraction
 from typing import Final, Literal
 
 from .dist import Token
+from .heterogeneous import check_drafter_reads_target, check_tokenizer
 from .laws import _check_count
 from .lm import LanguageModel, check_language_model
 from .rounds import Outcome, round_kernel_law
+from .string_level import draft_sequences_law, exact_match_law
 from .tokenizers import ToyTokenizer
 from .verifier import check_uniform, inverse_cdf
 
 Match = Literal["tokens", "string"]
 MATCHES: Final[tuple[Match, ...]] = ("tokens", "string")
-
-
-def _check_tokenizer(model: LanguageModel, tokenizer: object, what: str) -> ToyTokenizer:
-    if not isinstance(tokenizer, ToyTokenizer):
-        raise ValueError(f"{what}_tokenizer must be a ToyTokenizer, got {tokenizer!r}")
-    if set(model.vocab) != set(tokenizer.tokens):
-        raise ValueError(
-            f"{what} model and {what}_tokenizer: vocabularies differ "
-            f"(model only: {[t for t in model.vocab if t not in set(tokenizer.tokens)]!r}; "
-            f"tokenizer only: {[t for t in tokenizer.tokens if t not in set(model.vocab)]!r})"
-        )
-    return tokenizer
 
 
 @dataclass(frozen=True, init=False)
@@ -107,14 +97,9 @@ class SlemRound:
     ) -> None:
         object.__setattr__(self, "target", check_language_model(target, "target"))
         object.__setattr__(self, "drafter", check_language_model(drafter, "drafter"))
-        target_tokenizer = _check_tokenizer(target, target_tokenizer, "target")
-        drafter_tokenizer = _check_tokenizer(drafter, drafter_tokenizer, "drafter")
-        unexpressed = [t for t in target_tokenizer.tokens if not drafter_tokenizer.can_express(t)]
-        if unexpressed:
-            raise ValueError(
-                f"drafter_tokenizer cannot express the target tokens {unexpressed!r}: the drafter "
-                "must be able to read every context"
-            )
+        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
+        drafter_tokenizer = check_tokenizer(drafter, drafter_tokenizer, "drafter")
+        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
         object.__setattr__(self, "target_tokenizer", target_tokenizer)
         object.__setattr__(self, "drafter_tokenizer", drafter_tokenizer)
         object.__setattr__(self, "k", _check_count(k, "k"))
@@ -132,18 +117,11 @@ class SlemRound:
         text = self.target_tokenizer.decode(map(str, context), "context")
         drafter_context = self.drafter_tokenizer.encode(text, "context text")
         law: dict[str, Fraction] = {}
-
-        def walk(drafts: tuple[Token, ...], weight: Fraction) -> None:
-            if len(drafts) == self.k:
-                draft_text = self.target_tokenizer.expressible_prefix("".join(map(str, drafts)))
-                law[draft_text] = law.get(draft_text, Fraction(0)) + weight
-                return
-            row = self.drafter.next_dist(drafter_context + drafts)
-            for token, prob in row.items():
-                if prob:
-                    walk((*drafts, token), weight * prob)
-
-        walk((), Fraction(1))
+        for drafts, weight in draft_sequences_law(
+            self.drafter, drafter_context, self.k, lambda row: dict(row.items())
+        ).items():
+            draft_text = self.target_tokenizer.expressible_prefix("".join(map(str, drafts)))
+            law[draft_text] = law.get(draft_text, Fraction(0)) + weight
         return law
 
     def continues(self, draft_text: str, output: Outcome) -> bool:
@@ -163,21 +141,12 @@ class SlemRound:
 
     def verify_law(self, context: Outcome, draft_text: str) -> dict[Outcome, Fraction]:
         """Exact law of the tokens the target outputs when it verifies `draft_text` (step 3)."""
-        law: dict[Outcome, Fraction] = {}
-
-        def walk(output: Outcome, weight: Fraction) -> None:
-            row = self.target.next_dist(context + output)
-            for token, prob in row.items():
-                if not prob:
-                    continue
-                longer = (*output, token)
-                if self.continues(draft_text, longer):
-                    walk(longer, weight * prob)
-                else:
-                    law[longer] = law.get(longer, Fraction(0)) + weight * prob
-
-        walk((), Fraction(1))
-        return law
+        return exact_match_law(
+            self.target,
+            tuple(context),
+            lambda output: self.continues(draft_text, output),
+            lambda row: dict(row.items()),
+        )
 
     def run_round(
         self, context: Outcome, drafter_u: Sequence[Fraction], target_u: Sequence[Fraction]

@@ -41,7 +41,7 @@ sampling, the first position is accepted with probability $\sum_t p(t)\,\tilde\p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Literal
@@ -90,6 +90,70 @@ def retokenize_with_lookbehind(
     if joined[: len(window)] == window:
         return joined[len(window) :]
     return target_tokenizer.encode(text)
+
+
+def draft_sequences_law(
+    drafter: LanguageModel,
+    start: Sequence[Token],
+    k: int,
+    row_law: Callable[[Dist], dict[Token, Fraction]],
+) -> dict[tuple[Token, ...], Fraction]:
+    """Exact law of `k` drafter tokens after the drafter tokens `start`.
+
+    Args:
+        drafter: the drafter.
+        start: the drafter's context.
+        k: how many tokens.
+        row_law: each row's law of the next token (the row itself, or its argmax for greedy).
+    """
+    start = tuple(start)
+    law: dict[tuple[Token, ...], Fraction] = {}
+
+    def walk(drafts: tuple[Token, ...], weight: Fraction) -> None:
+        if len(drafts) == k:
+            law[drafts] = law.get(drafts, Fraction(0)) + weight
+            return
+        for token, prob in row_law(drafter.next_dist(start + drafts)).items():
+            if prob:
+                walk((*drafts, token), weight * prob)
+
+    walk((), Fraction(1))
+    return law
+
+
+def exact_match_law(
+    target: LanguageModel,
+    context: Outcome,
+    continues: Callable[[Outcome], bool],
+    row_law: Callable[[Dist], dict[Token, Fraction]],
+) -> dict[Outcome, Fraction]:
+    """Exact law of the tokens the target outputs by exact match until `continues` says stop.
+
+    At each step the target takes its own token (`row_law` of its row: the row, or its argmax)
+    and outputs it; the round goes on while `continues(output so far)`.
+    """
+    law: dict[Outcome, Fraction] = {}
+
+    def walk(output: Outcome, weight: Fraction) -> None:
+        for token, prob in row_law(target.next_dist(context + output)).items():
+            if not prob:
+                continue
+            longer = (*output, token)
+            if continues(longer):
+                walk(longer, weight * prob)
+            else:
+                law[longer] = law.get(longer, Fraction(0)) + weight * prob
+
+    walk((), Fraction(1))
+    return law
+
+
+def _full_row(row: Dist) -> dict[Token, Fraction]:
+    return {t: p for t, p in row.items() if p}
+
+
+def _argmax_row(row: Dist) -> dict[Token, Fraction]:
+    return {argmax(row): Fraction(1)}
 
 
 @dataclass(frozen=True, init=False)
@@ -160,25 +224,13 @@ class LookbehindSlemRound:
         """The target's tokens."""
         return tuple(self.target.vocab)
 
-    def _draft_row_law(self, row: Dist) -> dict[Token, Fraction]:
-        if self.mode == "greedy":
-            return {argmax(row): Fraction(1)}
-        return {t: p for t, p in row.items() if p}
+    def _row_law(self, row: Dist) -> dict[Token, Fraction]:
+        return _argmax_row(row) if self.mode == "greedy" else _full_row(row)
 
     def draft_law(self, context: Outcome) -> dict[tuple[Token, ...], Fraction]:
         """Exact law of the $K$ drafter tokens after the target-side `context`."""
         start = read_as_drafter(context, self.drafter_tokenizer)
-        law: dict[tuple[Token, ...], Fraction] = {}
-
-        def walk(drafts: tuple[Token, ...], weight: Fraction) -> None:
-            if len(drafts) == self.k:
-                law[drafts] = law.get(drafts, Fraction(0)) + weight
-                return
-            for token, prob in self._draft_row_law(self.drafter.next_dist(start + drafts)).items():
-                walk((*drafts, token), weight * prob)
-
-        walk((), Fraction(1))
-        return law
+        return draft_sequences_law(self.drafter, start, self.k, self._row_law)
 
     def propose(self, context: Outcome, drafts: Sequence[Token]) -> tuple[Token, ...]:
         """The target tokens proposed for `drafts` after `context` (steps 1-2 of the module)."""
@@ -193,28 +245,14 @@ class LookbehindSlemRound:
             law[proposal] = law.get(proposal, Fraction(0)) + weight
         return law
 
-    def _target_row_law(self, row: Dist) -> dict[Token, Fraction]:
-        if self.mode == "greedy":
-            return {argmax(row): Fraction(1)}
-        return {t: p for t, p in row.items() if p}
-
     def verify_law(self, context: Outcome, proposal: Sequence[Token]) -> dict[Outcome, Fraction]:
         """Exact law of the tokens the target outputs when it verifies `proposal` by exact match."""
-        law: dict[Outcome, Fraction] = {}
         proposal = tuple(proposal)
 
-        def walk(output: Outcome, weight: Fraction) -> None:
-            row = self.target.next_dist(context + output)
-            for token, prob in self._target_row_law(row).items():
-                longer = (*output, token)
-                i = len(output)
-                if i < len(proposal) and token == proposal[i]:
-                    walk(longer, weight * prob)
-                else:
-                    law[longer] = law.get(longer, Fraction(0)) + weight * prob
+        def continues(output: Outcome) -> bool:
+            return len(output) <= len(proposal) and output == proposal[: len(output)]
 
-        walk((), Fraction(1))
-        return law
+        return exact_match_law(self.target, tuple(context), continues, self._row_law)
 
     def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
         """Exact law of the target tokens one round outputs after `context`."""
@@ -342,6 +380,8 @@ def text_level_slem_law(
 
 
 __all__ = [
+    "draft_sequences_law",
+    "exact_match_law",
     "DEFAULT_LOOKBEHIND",
     "MODES",
     "SLEM",

@@ -30,16 +30,12 @@ from . import formulas as f
 from .dist import Dist, Token
 from .heterogeneous import (
     CrossVocabularyAlgorithm,
-    DrafterView,
-    check_drafter_reads_target,
+    Proposal,
+    TokenLevelRound,
     check_intersection,
-    check_tokenizer,
 )
-from .laws import _check_count, acceptance_rate
-from .lm import LanguageModel, check_language_model
-from .rounds import VerifierRound
-from .sd import STANDARD_SD
-from .tokenizers import ToyTokenizer
+from .laws import acceptance_rate
+from .lm import LanguageModel
 
 
 def tli_proposal(draft_dist: Dist, target_vocab: Sequence[Token]) -> Dist:
@@ -118,24 +114,16 @@ def tli_acceptance_formula(
     )
 
 
-class TliRound(VerifierRound):
+class TliRound(TokenLevelRound):
     """The round kernel of TLI: $K$ drafts from $q_I$, verified by standard SD.
 
-    Args:
-        target: the target model, over `target_tokenizer`'s tokens.
-        drafter: the drafter model, over `drafter_tokenizer`'s tokens.
-        target_tokenizer: the target's tokenizer.
-        drafter_tokenizer: the drafter's tokenizer; it must express every target token.
-        k: drafts per round.
-
-    Raises:
-        ValueError: on an empty intersection, a target token the drafter cannot express, a model
-            and tokenizer with different vocabularies, or a bad `k`. (A drafter row with no mass
-            on $I$ raises when it is reached.)
+    Arguments and errors: [`TokenLevelRound`][specproof.reference.heterogeneous.TokenLevelRound]
+    (a drafter row with no mass on $I$ raises when it is reached).
 
     Examples:
         >>> from fractions import Fraction as F
         >>> from specproof.reference import ToyLM, autoregressive_law
+        >>> from specproof.reference.tokenizers import ToyTokenizer
         >>> big, small = ToyTokenizer(["a", "b", "ab"]), ToyTokenizer(["a", "b", "ba"])
         >>> target = ToyLM(big.tokens, 0, {(): {"a": F(1, 2), "b": F(1, 6), "ab": F(1, 3)}})
         >>> drafter = ToyLM(small.tokens, 0, {(): {"a": F(1, 3), "b": F(1, 3), "ba": F(1, 3)}})
@@ -143,21 +131,12 @@ class TliRound(VerifierRound):
         True
     """
 
-    def __init__(
-        self,
-        target: LanguageModel,
-        drafter: LanguageModel,
-        target_tokenizer: ToyTokenizer,
-        drafter_tokenizer: ToyTokenizer,
-        k: int,
-    ) -> None:
-        target = check_language_model(target, "target")
-        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
-        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+    def proposal_space(
+        self, target: LanguageModel, drafter: LanguageModel
+    ) -> tuple[LanguageModel, tuple[Token, ...], Proposal]:
+        """The target itself, its vocabulary, and the map from q to q_I."""
         vocab = tuple(target.vocab)
-        check_intersection(vocab, drafter.vocab)
-        view = DrafterView(drafter, drafter_tokenizer, vocab, lambda row: tli_proposal(row, vocab))
-        super().__init__(target, view, _check_count(k, "k"), STANDARD_SD)
+        return target, vocab, lambda row: tli_proposal(row, vocab)
 
 
 TLI = CrossVocabularyAlgorithm("tli", TliRound)

@@ -26,16 +26,12 @@ from . import formulas as f
 from .dist import Dist, Token
 from .heterogeneous import (
     CrossVocabularyAlgorithm,
-    DrafterView,
-    check_drafter_reads_target,
+    Proposal,
+    TokenLevelRound,
     check_intersection,
-    check_tokenizer,
 )
-from .laws import _check_count, acceptance_rate
-from .lm import LanguageModel, check_language_model
-from .rounds import VerifierRound
-from .sd import STANDARD_SD
-from .tokenizers import ToyTokenizer
+from .laws import acceptance_rate
+from .lm import LanguageModel
 
 
 def union_vocabulary(
@@ -149,23 +145,15 @@ class UnionTarget:
         return self.target.check_prefix(prefix, what)
 
 
-class UnionRound(VerifierRound):
+class UnionRound(TokenLevelRound):
     """The round kernel of the union baseline: $K$ drafts from $q$, standard SD over $U$.
 
-    Args:
-        target: the target model, over `target_tokenizer`'s tokens.
-        drafter: the drafter model, over `drafter_tokenizer`'s tokens.
-        target_tokenizer: the target's tokenizer.
-        drafter_tokenizer: the drafter's tokenizer; it must express every target token.
-        k: drafts per round.
-
-    Raises:
-        ValueError: on an empty intersection, a target token the drafter cannot express, a model
-            and tokenizer with different vocabularies, or a bad `k`.
+    Arguments and errors: [`TokenLevelRound`][specproof.reference.heterogeneous.TokenLevelRound].
 
     Examples:
         >>> from fractions import Fraction as F
         >>> from specproof.reference import ToyLM, autoregressive_law
+        >>> from specproof.reference.tokenizers import ToyTokenizer
         >>> big, small = ToyTokenizer(["a", "b", "ab"]), ToyTokenizer(["a", "b", "ba"])
         >>> target = ToyLM(big.tokens, 0, {(): {"a": F(1, 2), "b": F(1, 6), "ab": F(1, 3)}})
         >>> drafter = ToyLM(small.tokens, 0, {(): {"a": F(1, 3), "b": F(1, 3), "ba": F(1, 3)}})
@@ -173,21 +161,12 @@ class UnionRound(VerifierRound):
         True
     """
 
-    def __init__(
-        self,
-        target: LanguageModel,
-        drafter: LanguageModel,
-        target_tokenizer: ToyTokenizer,
-        drafter_tokenizer: ToyTokenizer,
-        k: int,
-    ) -> None:
-        target = check_language_model(target, "target")
-        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
-        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
-        check_intersection(target.vocab, drafter.vocab)
+    def proposal_space(
+        self, target: LanguageModel, drafter: LanguageModel
+    ) -> tuple[LanguageModel, tuple[Token, ...], Proposal]:
+        """The target extended by zeros to $U$, $U$, and $q$ extended by zeros to $U$."""
         vocab = union_vocabulary(target.vocab, drafter.vocab)
-        view = DrafterView(drafter, drafter_tokenizer, vocab, lambda row: extend(row, vocab))
-        super().__init__(UnionTarget(target, vocab), view, _check_count(k, "k"), STANDARD_SD)
+        return UnionTarget(target, vocab), vocab, lambda row: extend(row, vocab)
 
 
 UNION = CrossVocabularyAlgorithm("union", UnionRound)

@@ -143,3 +143,75 @@ def test_engine_psi_matches_the_reference_and_is_bounded():
     assert count_segmentations("aaaaa", every) == 2**4
     with pytest.raises(ValueError, match="16 segmentations into drafter tokens, more than"):
         enumerate_segmentations("aaaaa", every, max_segmentations=15)
+
+
+def test_engine_slrs_matches_the_reference_draw_for_draw():
+    """The SLRS sampler's pieces (tree, proposal law, rows, SD) against `SlrsRound.run_slrs_round`."""
+    from specproof.engine.sd import verify_sd
+    from specproof.engine.slrs import conditional_rows, draft_tree, proposal_law
+    from specproof.reference.slrs import SlrsRound, conditional_proposal
+
+    target_hf, drafter_hf = hf_tokenizer(TARGET.tokens), hf_tokenizer(DRAFTER.tokens)
+    kernel = SlrsRound(TARGET_LM, DRAFTER_LM, TARGET, DRAFTER, 2, mode="sample", lookbehind=2)
+    grid = [F(i, 8) for i in range(0, 8, 3)]
+    checked_rows = rejections = 0
+    for context in [(), ("ab",), ("a", "ba")]:
+        start = [DRAFTER.tokens.index(t) for t in read_as_drafter(context, DRAFTER)]
+        committed = [TARGET.tokens.index(t) for t in context]
+
+        def rows(prefixes, start=start):
+            return torch.tensor(
+                [
+                    [
+                        float(p)
+                        for p in DRAFTER_LM.next_dist(
+                            tuple(DRAFTER.tokens[i] for i in [*start, *prefix])
+                        ).probs
+                    ]
+                    for prefix in prefixes
+                ],
+                dtype=torch.float64,
+            )
+
+        def propose(drafts, committed=committed):
+            text = drafter_hf.decode(list(drafts), clean_up_tokenization_spaces=False)
+            return LookbehindRetokenizer(target_hf, 2).propose(committed, text)
+
+        tree = draft_tree(rows, 2)
+        law = proposal_law(tree, 2, propose)
+        reference_law = kernel.proposal_law(context)
+        as_names = {tuple(TARGET.tokens[i] for i in p): w for p, w in law.items()}
+        assert as_names == {p: float(w) for p, w in reference_law.items()}
+        for drafter_u in itertools.product(grid, repeat=2):
+            drafts: tuple[int, ...] = ()
+            for u in drafter_u:
+                cum = tree[drafts].cumsum(0)
+                drafts += (int((cum <= float(u) * cum[-1]).sum()),)
+            proposal = propose(drafts)
+            psi_rows = conditional_rows(law, proposal, len(TARGET.tokens))
+            for i in range(len(proposal)):
+                prefix = tuple(TARGET.tokens[j] for j in proposal[:i])
+                _, row = conditional_proposal(reference_law, prefix, TARGET.tokens)
+                # Each term w / mass is rounded before the sum: a few ulps from the exact row.
+                exact = torch.tensor([float(p) for p in row.probs], dtype=torch.float64)
+                assert (psi_rows[i] - exact).abs().max() <= 1e-15
+                checked_rows += 1
+            for accept_u in itertools.product(grid, repeat=len(proposal)):
+                final_u = F(5, 8)
+                expected = kernel.run_slrs_round(context, drafter_u, accept_u, final_u)
+                target_rows = []
+                for i in range(len(proposal) + 1):
+                    seq = tuple(TARGET.tokens[j] for j in committed + proposal[:i])
+                    target_rows.append([float(p) for p in TARGET_LM.next_dist(seq).probs])
+                verdict = verify_sd(
+                    torch.tensor([target_rows], dtype=torch.float64),
+                    psi_rows[None],
+                    torch.tensor([proposal]).reshape(1, len(proposal)),
+                    torch.tensor([[float(u) for u in accept_u]], dtype=torch.float64).reshape(
+                        1, len(proposal)
+                    ),
+                    torch.tensor([float(final_u)], dtype=torch.float64),
+                )
+                rejections += int(verdict.n_accepted[0]) < len(proposal)
+                assert tuple(TARGET.tokens[i] for i in verdict.row(0)) == expected
+    assert checked_rows > 20 and rejections > 5  # both branches of the rule were met

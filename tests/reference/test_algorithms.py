@@ -113,6 +113,8 @@ def test_every_registered_algorithm_is_complete():
             assert importlib.util.find_spec(algorithm.claims) is not None, algorithm.claims
         if algorithm.engine is not None and "torch" in sys.modules:
             assert callable(algorithm.engine_function())
+        if algorithm.drafter is not None and "torch" in sys.modules:
+            assert algorithm.generate and callable(algorithm.drafter_factory())
 
 
 @pytest.mark.parametrize(
@@ -123,6 +125,7 @@ def test_every_registered_algorithm_is_complete():
         ({"engine": "no_function_part"}, "engine must be 'module:function'"),
         ({"claims": "not a path"}, "claims must be an import path"),
         ({"engine": None}, "generate: algorithm"),
+        ({"drafter": "no_function_part"}, "drafter must be 'module:function'"),
     ],
 )
 def test_bad_declarations_are_refused(changes, message):

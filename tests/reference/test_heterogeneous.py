@@ -164,4 +164,5 @@ def test_tli_refuses_a_drafter_row_without_shared_mass_when_reached():
 def test_registered():
     assert ALGORITHMS.get("tli").reference is TLI
     assert ALGORITHMS.get("union").reference is UNION
-    assert not ALGORITHMS.get("tli").generate
+    for name in ("tli", "union"):
+        assert ALGORITHMS.get(name).generate and ALGORITHMS.get(name).drafter is not None

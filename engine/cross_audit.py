@@ -1,0 +1,115 @@
+r"""The cross-vocabulary algorithms as generate functions the auditor can call.
+
+`specproof audit generate specproof.engine.cross_audit:tli --target T --draft D` audits TLI
+(likewise `union`, `slem`, `slrs`, and `slem_greedy` with `--greedy`) with a drafter of
+another tokenizer: the exact law is the target's, so the auditor needs nothing from the drafter; it passes the drafter's name to the
+function in the environment variable `SPECPROOF_DRAFT` (the target's in `SPECPROOF_TARGET`), or,
+under the drafting regimes that `--draft` turns on, each regime's draft as a model folder in
+`SPECPROOF_DRAFT_DIR`.
+Each function has the audited signature `fn(prompt_ids, max_new_tokens, seed) -> new ids`,
+samples at temperature 1 in float32 with $K = 2$, and loads its models once per process.
+
+`tli_unnormalised` is the negative control: TLI drafts from $q_I = q / q(I)$ but verifies
+against $q$ restricted to $I$ *without* renormalising, which over-accepts every draft when
+$q(I) < 1$: the audit must reject it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import torch
+
+from .cross_drafters import CrossVocabularyDrafter, SlemDrafter, TliDrafter, vocab_map_for
+from .generate import generate
+from .models import LoadedModel, load_model
+from .slrs import SlrsDrafter
+from .union import UnionDrafter
+from .vocab_map import VocabMap
+
+#: Drafter tokens per round of the audited functions.
+K = 2
+
+
+@cache
+def _models() -> tuple[LoadedModel, LoadedModel]:
+    # Under drafting regimes the auditor hands each regime's draft over as a folder.
+    draft = os.environ.get("SPECPROOF_DRAFT_DIR") or os.environ.get("SPECPROOF_DRAFT")
+    names = [os.environ.get("SPECPROOF_TARGET_DIR") or os.environ.get("SPECPROOF_TARGET"), draft]
+    if not names[0] or not names[1]:
+        raise ValueError(
+            "SPECPROOF_TARGET and SPECPROOF_DRAFT (or SPECPROOF_DRAFT_DIR) must name the models "
+            "(specproof audit generate ... --target T --draft D sets them)"
+        )
+    return load_model(names[0]), load_model(names[1])
+
+
+@cache
+def _vocab_map() -> VocabMap:
+    return vocab_map_for(*_models())
+
+
+class _UnnormalisedTliDrafter(TliDrafter):
+    """The negative control: drafts from $q_I$, verifies against $q$ on $I$ (not renormalised)."""
+
+    def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
+        rows = q_own.new_zeros((q_own.shape[0], self.vocab_map.target_size))
+        shared = q_own.index_select(-1, self.vocab_map.draft_ids.to(q_own.device))
+        rows[:, self.vocab_map.target_ids.to(q_own.device)] = shared
+        return rows
+
+
+def _run(
+    drafter_class: type[CrossVocabularyDrafter],
+    algorithm: str,
+    prompt_ids: list[int],
+    max_new_tokens: int,
+    seed: int,
+) -> list[int]:
+    target, drafter_model = _models()
+    drafter = drafter_class(target, drafter_model, _vocab_map())
+    result = generate(
+        drafter.target_model,
+        drafter,
+        [list(prompt_ids)],
+        algorithm=algorithm,
+        k=K,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        eos_token_id=target.eos_token_id,
+    )
+    return result.tokens[0]
+
+
+def tli(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """TLI with the drafter named by `SPECPROOF_DRAFT`."""
+    return _run(TliDrafter, "tli", prompt_ids, max_new_tokens, seed)
+
+
+def union(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """The union baseline with the drafter named by `SPECPROOF_DRAFT`."""
+    return _run(UnionDrafter, "union", prompt_ids, max_new_tokens, seed)
+
+
+def slem(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Sampled SLEM with the drafter named by `SPECPROOF_DRAFT`."""
+    return _run(SlemDrafter, "slem", prompt_ids, max_new_tokens, seed)
+
+
+def slrs(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """SLRS with the drafter named by `SPECPROOF_DRAFT`."""
+    return _run(SlrsDrafter, "slrs", prompt_ids, max_new_tokens, seed)
+
+
+def slem_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Greedy SLEM (audit with `--greedy`): must be the target's greedy decoding."""
+    return _run(SlemDrafter, "greedy", prompt_ids, max_new_tokens, seed)
+
+
+def tli_unnormalised(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """The negative control (see the module): must fail the audit."""
+    return _run(_UnnormalisedTliDrafter, "tli", prompt_ids, max_new_tokens, seed)
+
+
+__all__ = ["K", "slem", "slem_greedy", "slrs", "tli", "tli_unnormalised", "union"]

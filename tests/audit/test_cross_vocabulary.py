@@ -1,0 +1,42 @@
+"""`specproof audit generate --draft`: auditing generation with a drafter of another tokenizer.
+
+Target `tiny-llama:vocab=4,seed=1` (`<eos>` + 'abc'), drafter `tiny-llama:vocab=16,seed=2`
+(`<eos>` + 15 letters): after the prompt the drafter puts only about 3% of its mass on the four
+shared tokens, so TLI's renormalisation matters. The engine's TLI must pass; the negative
+control `tli_unnormalised` (verifies against $q$ on $I$ instead of $q / q(I)$; first-token TV
+from the target about 0.35, computed from the two models' rows) must be `not-lossless`.
+Verdicts at `--tv 0.3` with the auditor's default alpha (family-wise false failure <= 1e-6
+for the consistent run; power >= 1 - 1e-6 planned at TV 0.3 for the control).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from specproof.cli.main import main  # noqa: E402
+
+TARGET, DRAFT = "tiny-llama:vocab=4,seed=1", "tiny-llama:vocab=16,seed=2"
+COMMON = ["--target", TARGET, "--draft", DRAFT, "--samples", "300", "--tv", "0.3", "--json"]
+
+
+def audit(function: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    code = main(["audit", "generate", f"specproof.engine.cross_audit:{function}", *COMMON])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_engine_tli_passes_and_the_unnormalised_control_fails(capsys):
+    code, data = audit("tli", capsys)
+    assert data["verdict"] in ("consistent", "inconclusive") and code in (0, 3), data
+    code, data = audit("tli_unnormalised", capsys)
+    assert data["verdict"] == "not-lossless" and code == 1, data
+
+
+def test_a_bad_draft_name_names_the_flag(capsys):
+    code = main(["audit", "generate", "specproof.engine.cross_audit:tli", "--draft", "nope"])
+    assert code == 65  # bad input data (exit-codes table), as --target's
+    assert "--draft 'nope': model: unknown model" in capsys.readouterr().err

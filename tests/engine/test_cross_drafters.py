@@ -1,0 +1,123 @@
+"""`generate` with a drafter of another tokenizer: TLI, SLEM, SLRS on the main loop.
+
+Tiny models with in-memory character tokenizers of different sizes (target `<eos>` + 'abcde',
+drafter `<eos>` + 'abcdefgh'). The main loop with a cross-vocabulary drafter must give the
+same tokens as the standalone, cache-free loops of `engine/hetero_loop.py` on the same seed
+(they draw the same uniforms in the same order), with and without KV caches; greedy SLEM must
+be the target's greedy decoding; SLRS's bound must refuse with a clear error.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from specproof.engine import hetero_loop  # noqa: E402
+from specproof.engine.cross_drafters import (  # noqa: E402
+    DrafterReader,
+    SlemDrafter,
+    TliDrafter,
+    vocab_map_for,
+)
+from specproof.engine.generate import generate  # noqa: E402
+from specproof.engine.models import tiny_model  # noqa: E402
+from specproof.engine.slrs import SlrsDrafter  # noqa: E402
+from specproof.engine.union import UnionDrafter  # noqa: E402
+
+torch.set_num_threads(1)
+F64 = torch.float64
+DRAFTERS = {"tli": TliDrafter, "union": UnionDrafter, "slem": SlemDrafter, "slrs": SlrsDrafter}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return tiny_model(vocab=6, seed=1, dtype=F64), tiny_model(vocab=9, seed=2, dtype=F64)
+
+
+def run(pair, algorithm, drafter_class, **kwargs):
+    target, drafter = pair
+    options = {"k": 3, "max_new_tokens": 12, "seed": 5, "prob_dtype": F64} | kwargs
+    cross = drafter_class(target, drafter)
+    return generate(
+        cross.target_model,
+        cross,
+        [[1, 2], [3], [2, 2, 4]],
+        algorithm=algorithm,
+        eos_token_id=target.eos_token_id,
+        **options,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["tli", "union", "slem", "slrs"])
+def test_cache_and_batched_forwards_do_not_change_the_tokens(pair, algorithm):
+    k = 2 if algorithm == "slrs" else 3  # SLRS enumerates 9^K drafts per round
+    cached = run(pair, algorithm, DRAFTERS[algorithm], k=k)
+    uncached = run(pair, algorithm, DRAFTERS[algorithm], k=k, use_cache=False)
+    batched = run(pair, algorithm, DRAFTERS[algorithm], k=k, batch_forwards=True)
+    assert cached.tokens == uncached.tokens == batched.tokens
+    assert cached.stats.drafted > 0 and cached.stats.draft_calls > 0
+    assert all(0 <= t < 6 for row in cached.tokens for t in row)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "mode"), [("tli", "sample"), ("union", "sample"), ("slem", "sample")]
+)
+def test_main_loop_equals_the_standalone_loop_draw_for_draw(pair, algorithm, mode):
+    target, drafter = pair
+    drafter_only = 0
+    for seed in range(6):
+        cross = DRAFTERS[algorithm](target, drafter)
+        drafts: list[int] = []
+        main = generate(
+            cross.target_model,
+            cross,
+            [[1, 2]],
+            algorithm=algorithm,
+            k=3,
+            max_new_tokens=12,
+            seed=seed,
+            prob_dtype=F64,
+            eos_token_id=target.eos_token_id,
+            on_round=lambda trace, drafts=drafts: drafts.extend(trace.rows[0].drafts),
+        )
+        drafter_only += sum(d >= 6 for d in drafts)
+        generator = torch.Generator().manual_seed(seed)
+        standalone = hetero_loop.generate(
+            algorithm, target, drafter, [1, 2], 12, 3, generator, mode=mode
+        )
+        assert main.tokens[0] == standalone.tokens
+        assert main.stats.accepted == standalone.accepted
+    if algorithm == "union":
+        assert drafter_only > 0  # drafter-only drafts ('f', 'g', 'h') were met and rejected
+
+
+def test_greedy_slem_is_the_targets_greedy_decoding(pair):
+    target, drafter = pair
+    result = run(pair, "greedy", SlemDrafter, k=2)
+    plain = run(pair, "greedy", SlemDrafter, k=0)
+    assert result.tokens == plain.tokens
+    for prompt, tokens in zip([[1, 2], [3], [2, 2, 4]], result.tokens, strict=True):
+        ids = list(prompt)
+        with torch.no_grad():
+            for token in tokens:
+                assert token == int(target.model(torch.tensor([ids])).logits[0, -1].argmax())
+                ids.append(token)
+
+
+def test_slrs_refuses_past_its_bound(pair):
+    target, drafter = pair
+    with pytest.raises(ValueError, match=r"81 drafts of 2 drafter tokens .* max_drafts=50"):
+        run(pair, "slrs", lambda t, d: SlrsDrafter(t, d, max_drafts=50), k=2)
+    with pytest.raises(ValueError, match="max_drafts must be an int >= 1"):
+        SlrsDrafter(*pair, max_drafts=0)
+    with pytest.raises(ValueError, match="drafter_tokens must be None or an int >= 1"):
+        SlemDrafter(*pair, drafter_tokens=0)
+
+
+def test_drafter_reads_target_tokens_token_by_token(pair):
+    target, drafter = pair
+    reader = DrafterReader(target, drafter, vocab_map_for(target, drafter))
+    assert reader.read([0, 1, 5]) == [0, 1, 5]
+    with pytest.raises(ValueError, match="draft: vocabulary size 9 differs"):
+        generate(target.model, drafter.model, [[1]], algorithm="sd", k=2, max_new_tokens=2)
