@@ -8,7 +8,7 @@ details.
 
 **Prompts.** One mismatch is certain evidence, so the plan is the number of prompts at which a
 fault present on a share `tv` of prompts shows at least once with probability `power`
-([`deterministic_required`][specproof.audit.core.deterministic_required]: 90 at the defaults).
+([`deterministic_required`][specproof.audit.core.deterministic_required]: 90 at TV 0.05 and power 0.99; 44 at `audit generate`'s default TV 0.1).
 The user's prompt and its prefixes are too few for that, so
 [`greedy_prompts`][specproof.audit.greedy.greedy_prompts] continues with distinct random token
 sequences (seeded, lengths 1 to `max_length`, the end-of-sequence id left out), and

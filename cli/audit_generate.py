@@ -80,7 +80,7 @@ def add_generate_arguments(p: Any) -> None:
         type=positive_int,
         help=(
             f"samples (default {DEFAULT_SAMPLES}; with --baseline: planned per arm for --power at --tv; "
-            "with --greedy: prompts, planned for --power at --tv, 90 at the defaults)"
+            "with --greedy: prompts, planned for --power at --tv, 44 at the defaults)"
         ),
     )
     p.add_argument(
