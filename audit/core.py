@@ -59,6 +59,9 @@ class Configuration:
         path_tests: `{path name: test name}`: the paths whose conditional law a test covers
             (the test's `n` is how often the path was exercised).
         uncovered: filled by `decide`: one message per path exercised too rarely.
+        suggested_samples: filled by `decide` for an `inconclusive` configuration: the sample
+            count that would meet its plan and cover its paths at the observed rates (None if
+            more samples alone cannot reach a verdict).
         not_consistent_because: set by the level when a configuration must not be `consistent`
             whatever its tests say (e.g. a generation that never drafted a token).
         plan: `"one-sample"` (against an exact law) or `"two-sample"` (against a baseline
@@ -80,6 +83,7 @@ class Configuration:
     p_adjusted: float = 1.0
     n_required: int = 0
     alpha: float = 0.0
+    suggested_samples: int | None = None
 
     @property
     def main(self) -> FitResult | None:
@@ -117,6 +121,7 @@ class Configuration:
                 for path, name in self.path_tests.items()
             },
             "uncovered": list(self.uncovered),
+            "suggested_samples": self.suggested_samples,
             "not_consistent_because": self.not_consistent_because,
             "plan": "deterministic" if self.deterministic else self.plan,
         }
@@ -159,23 +164,60 @@ def deterministic_required(tv: float, power: float) -> int:
     return max(1, math.ceil(math.log(1 - power) / math.log(1 - tv)))
 
 
-def _uncovered(
-    config: Configuration, path: str, test: str, tv: float, alpha: float, power: float
-) -> str | None:
-    """A message if `path` was exercised too rarely for its test's power, else None."""
+#: Factor on the plan of an inconclusive run when suggesting the samples of its rerun.
+SUGGESTION_HEADROOM = 1.2
+
+
+def _path_plan(
+    config: Configuration, test: str, tv: float, alpha: float, power: float
+) -> tuple[int, float] | None:
+    """(samples the test needs, share of samples that reached its path), or None if enough."""
     result = config.tests.get(test)
     if result is None:
         return None
     needed = required_samples(tv, alpha, power, max(result.dof, 1))
     if result.n >= needed:
         return None
-    share = result.n / config.n_samples if config.n_samples else 0.0
+    return needed, (result.n / config.n_samples if config.n_samples else 0.0)
+
+
+def _suggested(
+    config: Configuration, tv: float, alpha: float, power: float
+) -> int | None:
+    """The samples at which an `inconclusive` configuration would meet its plan.
+
+    Its plan and every path covered at the observed rates, times `SUGGESTION_HEADROOM`
+    (rounded up to a hundred); None if more samples alone cannot
+    help (a path never reached, a generation that never drafted) or it is not inconclusive.
+    """
+    if config.verdict != "inconclusive" or config.not_consistent_because or not config.tests:
+        return None
+    total = max(config.n_required, config.n_samples)
+    for name in config.path_tests.values():
+        plan = _path_plan(config, name, tv, alpha, power)
+        if plan is not None:
+            if plan[1] <= 0:
+                return None
+            total = max(total, math.ceil(plan[0] / plan[1]))
+    # The plan grows with the outcomes a larger run observes (more degrees of freedom): 20%
+    # headroom, rounded up to a hundred.
+    return math.ceil(total * SUGGESTION_HEADROOM / 100) * 100
+
+
+def _uncovered(
+    config: Configuration, path: str, test: str, tv: float, alpha: float, power: float
+) -> str | None:
+    """A message if `path` was exercised too rarely for its test's power, else None."""
+    plan = _path_plan(config, test, tv, alpha, power)
+    if plan is None:
+        return None
+    needed, share = plan
     more = (
         f"about {math.ceil(needed / share):,} samples in all at the observed rate"
         if share > 0
         else "a regime that reaches it (e.g. a draft closer to the target)"
     )
-    return f"{path}: exercised {result.n} times, needs {needed} ({more})"
+    return f"{path}: exercised {config.tests[test].n} times, needs {needed} ({more})"
 
 
 def decide(
@@ -231,4 +273,5 @@ def decide(
             c.verdict = "inconclusive"
         else:
             c.verdict = "consistent"
+        c.suggested_samples = _suggested(c, tv, alpha / total_tests, power)
     return Audit(configurations, alpha, tv, power)

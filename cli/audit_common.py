@@ -78,7 +78,25 @@ def finish(audit: Any, args: argparse.Namespace, title: str) -> int:
         if times:
             print("\n" + "\n".join(times))
         print(f"\nverdict: {audit.verdict}")
+    if audit.verdict == "inconclusive":
+        print(rerun_hint(audit), file=sys.stderr)
     return EXIT_CODES[audit.verdict]
+
+
+def rerun_hint(audit: Any) -> str:
+    """What to rerun after an `inconclusive` audit: the `--samples` that would reach a verdict."""
+    stuck = [c for c in audit.configurations if c.verdict == "inconclusive"]
+    counts = [c.suggested_samples for c in stuck]
+    if stuck and all(n is not None for n in counts):
+        return (
+            f"inconclusive: rerun with --samples {max(counts)} (the most that an inconclusive "
+            "configuration needs at the observed path rates, with headroom), or a larger --tv"
+        )
+    return (
+        "inconclusive: more samples alone will not reach a verdict for "
+        + ", ".join(c.name for c, n in zip(stuck, counts, strict=True) if n is None)
+        + " (see its reason in the table: a path never reached needs another drafting regime)"
+    )
 
 
 def progress_bar(args: argparse.Namespace, description: str, total: int | None = None) -> Any:

@@ -99,3 +99,37 @@ def test_audit_transformers_defaults_cover_the_committed_plan():
 
 def test_the_sampler_level_keeps_its_planned_default():
     assert _defaults("sampler", "m:f").tv == cli_audit.SAMPLER_TV == 0.05
+
+
+def test_an_inconclusive_audit_says_what_to_rerun_and_that_rerun_reaches_a_verdict(law):
+    """Too few samples: `inconclusive` with a suggested `--samples`; rerunning the same correct
+    sampler at that count is `consistent` (false failure <= alpha = 1e-6)."""
+    from specproof.cli.audit_common import rerun_hint
+
+    target, target_law = law
+    prompt = target.tokenizer.encode("abca", add_special_tokens=False)
+    few = audit_generate(_sampler(target_law, False), target_law, prompt, 2, 500, tv=0.1)
+    assert few.verdict == "inconclusive"
+    (config,) = few.configurations
+    suggested = config.suggested_samples
+    assert suggested is not None and suggested >= config.n_required > 500
+    assert f"--samples {suggested}" in rerun_hint(few)
+    again = audit_generate(_sampler(target_law, False), target_law, prompt, 2, suggested, tv=0.1)
+    assert again.verdict == "consistent", again.configurations[0].uncovered
+    assert again.configurations[0].suggested_samples is None
+
+
+def test_no_sample_count_is_suggested_when_samples_cannot_help(law):
+    """Negative control: a configuration that must not be `consistent` whatever its samples
+    (e.g. it never drafted) gets no suggestion, and the hint says so."""
+    from specproof.audit.core import decide
+    from specproof.cli.audit_common import rerun_hint
+
+    target, target_law = law
+    prompt = target.tokenizer.encode("abca", add_special_tokens=False)
+    audit = audit_generate(_sampler(target_law, False), target_law, prompt, 2, 500, tv=0.1)
+    (config,) = audit.configurations
+    config.not_consistent_because = "the generation never drafted a token"
+    again = decide([config], audit.alpha, audit.tv, audit.power)
+    assert again.configurations[0].suggested_samples is None
+    assert "more samples alone will not" in rerun_hint(again)
