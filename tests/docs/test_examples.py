@@ -75,7 +75,13 @@ def _all_blocks() -> list[Block]:
     return [b for page in pages() for b in blocks(page)]
 
 
-PYTHON_PAGES = [p for p in pages() if any(b.language in PYTHON for b in blocks(p))]
+# A page whose every Python block is marked skip (e.g. a findings reproducer that needs the
+# audited library's own environment) has nothing to run.
+PYTHON_PAGES = [
+    p
+    for p in pages()
+    if any(b.language in PYTHON and not b.marker.startswith("skip") for b in blocks(p))
+]
 CONSOLE_BLOCKS = [b for b in _all_blocks() if b.language in CONSOLE]
 
 
