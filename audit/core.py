@@ -138,12 +138,26 @@ class Audit:
 
     @property
     def verdict(self) -> str:
-        """The audit's overall verdict (see the module docstring)."""
-        verdicts = {c.verdict for c in self.configurations}
+        """The audit's overall verdict about the implementation (see the module docstring).
+
+        Configurations marked lossy by design (`details["lossy_by_design"]`, positive controls
+        such as transformers' ensemble verification) are never counted as the implementation's
+        loss; a control that was *not* flagged means the audit could not see a known loss, so
+        the overall verdict is then at best `inconclusive`.
+        """
+        audited = [c for c in self.configurations if not c.details.get("lossy_by_design")]
+        verdicts = {c.verdict for c in audited}
         for v in ("not-lossless", "crashed", "inconclusive"):
             if v in verdicts:
                 return v
+        if any(c.verdict != "not-lossless" for c in self.lossy_controls):
+            return "inconclusive"
         return "consistent"
+
+    @property
+    def lossy_controls(self) -> list[Configuration]:
+        """The configurations that are lossy by design (positive controls), not judged."""
+        return [c for c in self.configurations if c.details.get("lossy_by_design")]
 
     def to_json(self) -> dict[str, Any]:
         """`{"verdict", "alpha", "tv", "power", "correction", "configurations": [...]}`."""
@@ -153,6 +167,7 @@ class Audit:
             "tv": self.tv,
             "power": self.power,
             "correction": "Bonferroni within a configuration, Holm across configurations",
+            "lossy_controls": {c.name: c.verdict for c in self.lossy_controls},
             "configurations": [c.to_json() for c in self.configurations],
         }
 
