@@ -39,6 +39,7 @@ and conditional second-token laws are tested.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -105,6 +106,7 @@ def audit_transformers(
     on_progress: Callable[[str, int], None] | None = None,
     on_configuration: Callable[[Configuration], None] | None = None,
     select: Callable[[HFConfiguration], bool] | None = None,
+    make_fn: Callable[[Models, HFConfiguration], Any] = make_generate,
 ) -> Audit:
     """Audit the installed transformers' SD paths (see the module docstring).
 
@@ -124,6 +126,11 @@ def audit_transformers(
         on_progress: called with (configuration name, samples done).
         on_configuration: called with each finished configuration (before the Holm step).
         select: keep only the configurations for which this returns True.
+        make_fn: builds each configuration's generate function: in this process by default
+            ([`make_generate`][specproof.audit.hf_models.make_generate]), or behind the process
+            boundary with [`hf_isolated.isolated`][specproof.audit.hf_isolated.isolated] (then
+            anything transformers does ends as a `crashed` configuration with the reason).
+            A function with a `close()` is closed after its configuration.
     """
     import torch
     import transformers
@@ -147,26 +154,23 @@ def audit_transformers(
             )
         law = laws[config.processing]
         try:
-            fn = make_generate(models, config)
+            fn = make_fn(models, config)
         except Exception as exc:  # noqa: BLE001 - a setup failure is the configuration's verdict
             result = Configuration(config.name, error=f"{type(exc).__name__}: {exc}")
         else:
-            if config.do_sample:
-                done = [0]
-
-                def tick(name: str = config.name, done: list[int] = done) -> None:
-                    done[0] += 1
-                    if on_progress is not None:
-                        on_progress(name, done[0])
-
-                m = max(config.new_tokens or 0, max_new_tokens)
-                result = sampling_configuration(
-                    config.name, fn, law, prompt, m, n_samples, test, alpha, seed, tick
-                )
-                never_drafted(result, config, fn)
-            else:
-                result = greedy_configuration(
-                    config.name, fn, law, prompts_greedy, max_new_tokens + 2
+            with contextlib.closing(fn) if hasattr(fn, "close") else contextlib.nullcontext():
+                result = _run(
+                    config,
+                    fn,
+                    law,
+                    prompt,
+                    prompts_greedy,
+                    max_new_tokens,
+                    n_samples,
+                    test,
+                    alpha,
+                    seed,
+                    on_progress,
                 )
         result.details |= {
             "mode": config.mode,
@@ -182,3 +186,34 @@ def audit_transformers(
             on_configuration(result)
         results.append(result)
     return decide(results, alpha, tv, power)
+
+
+def _run(
+    config: HFConfiguration,
+    fn: Any,
+    law: TargetLaw,
+    prompt: list[int],
+    prompts_greedy: list[list[int]],
+    max_new_tokens: int,
+    n_samples: int,
+    test: str,
+    alpha: float,
+    seed: int,
+    on_progress: Callable[[str, int], None] | None,
+) -> Configuration:
+    """One configuration's audit with its generate function `fn`."""
+    if not config.do_sample:
+        return greedy_configuration(config.name, fn, law, prompts_greedy, max_new_tokens + 2)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_progress is not None:
+            on_progress(config.name, done[0])
+
+    m = max(config.new_tokens or 0, max_new_tokens)
+    result = sampling_configuration(
+        config.name, fn, law, prompt, m, n_samples, test, alpha, seed, tick
+    )
+    never_drafted(result, config, fn)
+    return result

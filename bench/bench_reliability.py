@@ -9,6 +9,11 @@
    `--examples` per subcommand); handlers are stubbed (what reaches them is checked: no NaN,
    no infinity), and the exit codes and tracebacks are counted.
 3. Inputs that used to hang or exhaust resources, with the exit code and the message now.
+4. The public Python API fuzz cases of `tests/fuzz/test_api_fuzz.py` (its own entry points and
+   bad values, imported, not copied; its hypothesis-drawn scalars are not included): every bad
+   value of every argument, one at a time, through the test's own check; per entry point, the
+   values tried, those refused with a `ValueError` or `TypeError` naming the argument within
+   5 s, the others, and whether the unchanged valid call succeeds (the negative control).
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import records, table, write_results
+import pytest
+from common import RESULTS, records, table, write_results
 from hypothesis import HealthCheck, given, settings
 
 from specproof.audit.misbehaving import AT_IMPORT, CASES
@@ -33,6 +40,7 @@ from specproof.cli import exit_codes
 from specproof.cli.main import build_parser, main
 from specproof.cli.strategies import argv, leaf_parsers
 
+TITLE = "Reliability: misbehaving code, fuzzed command lines, costly inputs, API fuzz"
 LIMITS = ["--samples", "40", "--call-timeout", "2", "--import-timeout", "2"]
 LIMITS += ["--memory-limit", "512"]
 COSTLY = [
@@ -141,6 +149,77 @@ def costly_rows() -> list[list[Any]]:
     return rows
 
 
+API_TITLE = "Public API fuzz cases (tests/fuzz/test_api_fuzz.py)"
+API_COLUMNS = [
+    "group",
+    "entry point",
+    "bad values tried",
+    "refused naming the argument",
+    "not as required",
+    "slowest refusal (ms)",
+    "valid call succeeds",
+    "first failure",
+]
+
+
+def _api_fuzz_module() -> Any:
+    """`tests/fuzz/test_api_fuzz.py`, imported from the repository root."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import tests.fuzz.test_api_fuzz as api_fuzz
+
+    return api_fuzz
+
+
+def api_fuzz_rows() -> list[list[Any]]:
+    """One row per entry point of the API fuzz test: its bad values run through its own check."""
+    api_fuzz = _api_fuzz_module()
+    failure = (AssertionError, pytest.fail.Exception)
+    rows = []
+    for group in ("reference", "dsi", "audit", "engine"):
+        for entry in api_fuzz._entries(group):
+            try:
+                entry.call(**entry.valid)
+                valid = True
+            except Exception:  # noqa: BLE001 - a broken valid call is what this column reports
+                valid = False
+            tried, refused, slowest, first = 0, 0, 0.0, ""
+            for argument, values in entry.bad.items():
+                for value in values:
+                    tried += 1
+                    start = time.monotonic()
+                    try:
+                        api_fuzz._check_refusal(entry, argument, value)
+                    except failure as exc:
+                        first = first or str(exc).splitlines()[0][:140]
+                    else:
+                        refused += 1
+                        slowest = max(slowest, time.monotonic() - start)
+            rows.append([group, entry.name, tried, refused, tried - refused,
+                         round(slowest * 1000, 1), valid, first])  # fmt: skip
+    return rows
+
+
+def api_fuzz_table(rows: list[list[Any]]) -> dict[str, Any]:
+    return table(
+        API_TITLE,
+        API_COLUMNS,
+        rows,
+        note="Each bad value must raise ValueError or TypeError naming its argument within "
+        "5 s; the valid call is the negative control (the refusals are the bad values').",
+    )
+
+
+def api_fuzz_target(rows: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "name": "API bad values not refused naming their argument (or valid calls failing)",
+        "value": sum(r[4] + (not r[6]) for r in rows),
+        "target": "= 0",
+        "met": not any(r[4] or not r[6] for r in rows),
+    }
+
+
 def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     """The run's headline and how it was measured, from the tables written (the page opens with it)."""
     bad = records(tables[0])
@@ -150,25 +229,41 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     tb = sum(r["tracebacks"] for r in fuzz)
     costly = records(tables[2])
     refused = sum(r["exit code"] == 64 for r in costly)
+    api = records(tables[3])
+    api_tried = sum(r["bad values tried"] for r in api)
+    api_refused = sum(r["refused naming the argument"] for r in api)
     return (
         f"{ok} of {len(bad)} misbehaving implementations end `crashed` (exit 2) with the reason, "
-        f"{total:,} fuzzed command lines over {len(fuzz)} subcommands give {tb} tracebacks, and "
-        f"{refused} of {len(costly)} costly inputs are refused with a usage error (64). Measured "
-        f"by running the sampler audit on each implementation (40 samples per case) and parsing "
-        "derandomised generated argument lists with stubbed handlers."
+        f"{total:,} fuzzed command lines over {len(fuzz)} subcommands give {tb} tracebacks, "
+        f"{refused} of {len(costly)} costly inputs are refused with a usage error (64), and "
+        f"{api_refused:,} of {api_tried:,} bad values passed to {len(api)} public API entry "
+        "points are refused with an error naming the argument. Measured by running the sampler "
+        "audit on each implementation (40 samples per case), parsing derandomised generated "
+        "argument lists with stubbed handlers, and calling each API entry point with each bad "
+        "value of tests/fuzz/test_api_fuzz.py."
     )
 
 
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--examples", type=int, default=200, help="fuzz examples per subcommand")
+    parser.add_argument(
+        "--only-api",
+        action="store_true",
+        help="rerun only part 4 (API fuzz) and merge it into the committed results file, "
+        "keeping its other tables (the description says so)",
+    )
     args = parser.parse_args()
+    api = api_fuzz_rows()
+    if args.only_api:
+        merge_api(api)
+        return
     misbehaving = misbehaving_rows()
     fuzz = fuzz_rows(args.examples)
     costly = costly_rows()
     write_results(
         "reliability",
-        "Reliability: misbehaving code, fuzzed command lines, costly inputs",
+        TITLE,
         __doc__ or "",
         [
             table(
@@ -195,6 +290,7 @@ def main_bench() -> None:
                 ["command", "exit code", "message", "seconds"],
                 costly,
             ),
+            api_fuzz_table(api),
         ],
         targets=[
             {
@@ -215,7 +311,33 @@ def main_bench() -> None:
                 "target": f"= {len(costly)}",
                 "met": all(r[1] == exit_codes.USAGE for r in costly),
             },
+            api_fuzz_target(api),
         ],
+        finding=finding,
+    )
+
+
+def merge_api(api: list[list[Any]]) -> None:
+    """Write the committed results with part 4 replaced by `api` (parts 1-3 kept as they are)."""
+    old = json.loads((RESULTS / "reliability.json").read_text())
+    kept = [t for t in old["tables"] if t["title"] != API_TITLE][:3]
+    targets = [t for t in old["targets"] if not t["name"].startswith("API ")]
+    marker = "\n(Parts 1-3 are from the run of "
+    # A file merged before keeps the date of the run its parts 1-3 came from.
+    created = (
+        old["description"].split(marker)[1].split(";")[0]
+        if marker in old["description"]
+        else old["created"]
+    )
+    note = (
+        f"{marker}{created}; part 4 was run alone with `--only-api` and merged into that file.)\n"
+    )
+    write_results(
+        "reliability",
+        TITLE,
+        (__doc__ or "") + note,
+        [*kept, api_fuzz_table(api)],
+        targets=[*targets, api_fuzz_target(api)],
         finding=finding,
     )
 

@@ -13,10 +13,11 @@ Subcommands:
 - `controls`: the built-in negative controls (each must be flagged), the correct sampler and
   three lossless rules whose round laws are not standard SD's (each must be `consistent`).
 
-`sampler` and `generate` run the audited function in a child process (the process boundary of
+Every level runs the audited code in a child process (the process boundary of
 `specproof.audit.boundary`): its exits, signals, prints, hangs (`--call-timeout`) and memory
 (`--memory-limit`) end as a `crashed` verdict with the reason; `--python` runs it under another
 interpreter (e.g. a virtual environment pinned to another transformers release).
+`transformers` and `controls` take `--in-process` to run it in the auditor's own process.
 
 Exit codes: 0 consistent, 1 not-lossless, 2 crashed, 3 inconclusive; failures of the command
 itself use the codes of docs/reference/exit-codes.md (64 bad usage, ...), never a verdict's.
@@ -108,8 +109,18 @@ def _add_processors(p: Any, temperature: float | None) -> None:
     )
 
 
+def _add_in_process(p: Any, what: str) -> None:
+    """`--in-process`: run the audited code in the auditor's process (no boundary)."""
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help=f"run {what} in this process instead of a child process (a crash or exit of "
+        "the audited code then ends the audit instead of giving a `crashed` verdict)",
+    )
+
+
 def _add_boundary(p: Any) -> None:
-    """The process-boundary flags of `sampler` and `generate`."""
+    """The process-boundary flags of `sampler`, `generate`, `transformers` and `controls`."""
     from specproof.audit.boundary import (
         DEFAULT_CALL_TIMEOUT,
         DEFAULT_MEMORY_BYTES,
@@ -209,6 +220,8 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="add assistant_ensemble_weight=0.5 (lossy by design: a positive control)",
     )
+    _add_in_process(p, "transformers' generate")
+    _add_boundary(p)
     _common(p, tv=GENERATION_TV)
     p.set_defaults(handler=run_transformers)
 
@@ -219,5 +232,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--samples", type=positive_int, default=4000, help="samples per case (default 4000)"
     )
+    _add_in_process(p, "the controls")
+    _add_boundary(p)
     _common(p)
     p.set_defaults(handler=run_controls)

@@ -57,7 +57,12 @@ def run_transformers(args: argparse.Namespace) -> int:
     import transformers
 
     from specproof.audit.generation import Processing
-    from specproof.audit.hf_adapter import audit_transformers, configurations, load_models
+    from specproof.audit.hf_adapter import (
+        audit_transformers,
+        configurations,
+        load_models,
+        make_generate,
+    )
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     processing = None
@@ -113,35 +118,54 @@ def run_transformers(args: argparse.Namespace) -> int:
             include_lossy=args.include_lossy,
             on_progress=tick,
             select=select,
+            make_fn=make_generate if args.in_process else _isolated_generate(args),
         )
     return finish(audit, args, f"Audit of transformers {transformers.__version__}")
 
 
+def _isolated_generate(args: argparse.Namespace) -> Any:
+    """The `make_fn` running each transformers configuration behind the process boundary."""
+    from specproof.audit.hf_isolated import isolated
+
+    return isolated(
+        {"target": args.target, "draft": args.draft, "other_draft": args.other_draft},
+        python=args.python,
+        call_timeout=args.call_timeout,
+        start_timeout=args.import_timeout,
+        memory_bytes=args.memory_limit << 20,
+    )
+
+
 def run_controls(args: argparse.Namespace) -> int:
-    """`specproof audit controls`: 0 iff every control gets its expected verdict."""
-    from specproof.audit.controls import BROKEN, LOSSLESS, LOSSLESS_PLAN, standard_sd
+    """`specproof audit controls`: 0 iff every control gets its expected verdict.
+
+    Each control runs behind the process boundary (`controls.spec(fn)` in a child process), or
+    in this process with `--in-process`; the audit is the same either way.
+    """
+    from specproof.audit.controls import LOSSLESS, LOSSLESS_PLAN, RUNS, spec
     from specproof.audit.sampler import audit_sampler, default_cases
 
     writable_dir("--report", args.report)
-    runs = (
-        [("standard-sd (correct)", standard_sd, "consistent")]
-        + [(f"{name} (lossless, other round law)", fn, "consistent") for name, fn in LOSSLESS]
-        + [(name, fn, "not-lossless") for name, fn in BROKEN]
-    )
     results = []
-    with progress_bar(args, "audit controls", len(runs)) as bar:
-        for name, fn, expected in runs:
+    with progress_bar(args, "audit controls", len(RUNS)) as bar:
+        for name, fn, expected in RUNS:
             lossless_rule = any(fn is rule for _, rule in LOSSLESS)
-            audit = audit_sampler(
-                fn,
-                default_cases(args.seed, LOSSLESS_PLAN) if lossless_rule else None,
-                n_samples=None if expected == "consistent" else args.samples,
-                alpha=args.alpha,
-                tv=args.tv,
-                power=args.power,
-                test=args.test,
-                seed=args.seed,
-            )
+            with contextlib.ExitStack() as stack:
+                audited = (
+                    fn
+                    if args.in_process
+                    else stack.enter_context(isolated_function(args, spec(fn)))
+                )
+                audit = audit_sampler(
+                    audited,
+                    default_cases(args.seed, LOSSLESS_PLAN) if lossless_rule else None,
+                    n_samples=None if expected == "consistent" else args.samples,
+                    alpha=args.alpha,
+                    tv=args.tv,
+                    power=args.power,
+                    test=args.test,
+                    seed=args.seed,
+                )
             flagged = [c.name for c in audit.configurations if c.verdict == "not-lossless"]
             results.append(
                 {

@@ -31,6 +31,9 @@ INTERNAL = 70
 CANNOT_WRITE = 73
 #: Interrupted (Ctrl-C).
 INTERRUPTED = 130
+#: The reader of stdout went away (`specproof ... | head -1`): 128 + SIGPIPE, as a shell reports
+#: a command killed by the closed pipe.
+BROKEN_PIPE = 141
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,13 @@ TABLE: tuple[ExitCode, ...] = (
         "an output path (`--report`, `--out`) cannot be written; checked before the work starts",
     ),
     ExitCode(INTERRUPTED, "INTERRUPTED", "all", "interrupted (Ctrl-C)"),
+    ExitCode(
+        BROKEN_PIPE,
+        "BROKEN_PIPE",
+        "all",
+        "stdout was closed by its reader (piped into `head -1`); the command stops quietly, "
+        "128 + SIGPIPE like a shell",
+    ),
 )
 
 #: Which extra provides each optional top-level module.

@@ -9,7 +9,8 @@ Whatever happens, the command ends with an exit code of
 [`exit_codes.TABLE`][specproof.cli.exit_codes.TABLE] and, on failure, one line on stderr: a
 bad argument exits `USAGE` (argparse's own 2 would read as the audit's `crashed`), a missing
 optional dependency `MISSING_DEPENDENCY`, any other escaping exception `INTERNAL` (the
-traceback only with `SPECPROOF_DEBUG=1`).
+traceback only with `SPECPROOF_DEBUG=1`). A stdout closed by its reader (`... | head -1`) stops
+the command quietly with `BROKEN_PIPE` (141, as a shell reports a process killed by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -58,7 +59,31 @@ def _fail(prog: str, message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `specproof` command; returns the exit code (one of `exit_codes.TABLE`)."""
+    """Run the `specproof` command; returns the exit code (one of `exit_codes.TABLE`).
+
+    Output still buffered is flushed here, so that a reader that closed stdout is noticed while
+    the exit code can still say so (and not by Python's shutdown, which would print a warning).
+    """
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    """Stop quietly: nothing more can reach the reader, and the shutdown flush must not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in a test)
+        pass
+    return exit_codes.BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (USAGE)
@@ -66,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"specproof {args.command}"
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        raise  # main stops quietly
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

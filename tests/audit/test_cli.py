@@ -233,6 +233,7 @@ def test_transformers_options_select_the_configurations(capsys):
             "2",
             "--samples",
             "40",
+            "--in-process",  # the boundary path: tests/audit/test_hf_isolated.py (slow tier)
             "--json",
         ]
     )
