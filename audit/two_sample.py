@@ -128,7 +128,7 @@ def plan_two_sample(
 ) -> tuple[int, dict[str, Any]]:
     """Samples per arm for `power` at `tv`, from a pilot run of both arms (then discarded).
 
-    The fixed point of $N = $ `required_samples_two_sample(tv, alpha / 2, power, dof(1.25 N))`,
+    The fixed point of N = `required_samples_two_sample(tv, alpha / 2, power, dof(1.25 N))`,
     `dof` estimated by [`planned_dof`][specproof.audit.two_sample.planned_dof] (a quarter more
     samples than planned, for cells the pilot did not see), capped at `max_samples`.
 

@@ -256,7 +256,14 @@ def generation_rows(
     return rows
 
 
-def finding(forced: list[list[Any]], generated: list[list[Any]]) -> str:
+def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
+    """The headline, from the results file's tables (see `finding_from`)."""
+    forced = [r for t in tables if t["title"].startswith("Teacher-forced") for r in t["rows"]]
+    generated = [r for t in tables if t["title"].startswith("Generation") for r in t["rows"]]
+    return finding_from(forced, generated)
+
+
+def finding_from(forced: list[list[Any]], generated: list[list[Any]]) -> str:
     """One or two sentences computed from the two tables."""
     gains = [r[5] - r[4] for r in forced]
     slrs_gains = [r[7] - r[6] for r in forced]
@@ -312,7 +319,7 @@ def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -
         "Heterogeneous vocabularies: Gemma-3-270M and SmolLM2-135M",
         __doc__ or "",
         tables,
-        finding=finding(forced, generated) if forced else None,
+        finding=finding_from(forced, generated) if forced else None,
     )
 
 

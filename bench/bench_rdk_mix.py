@@ -97,6 +97,11 @@ def evaluate(
     return {name: value / hidden.shape[0] for name, value in sums.items()}
 
 
+def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
+    """The finding sentence, from the committed table (see `finding_from_rows`)."""
+    return finding_from_rows(tables[0]["rows"])
+
+
 def finding_from_rows(rows: list[list[Any]]) -> str:
     """The finding sentence, computed from the table rows (columns as in `main`)."""
     bound = [row[7] - row[4] for row in rows]
@@ -193,7 +198,6 @@ def main() -> None:
         "vanilla, head + 256 tokens",
         "oracle lambda* (reads p)",
     ]
-    finding = finding_from_rows(rows)
     write_results(
         "rdk_mix",
         "RDK: implementable mixing weights on Gemma-3-270M (held out)",

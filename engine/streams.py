@@ -138,8 +138,10 @@ class BatchedStreams:
         self.keep_kwarg = "logits_to_keep" in parameters
         #: Run the output head on the read positions only (see `_gather_hook`); `False` runs it
         #: on every position of the block `logits_to_keep` leaves, padding and idle rows included.
-        self.gather_head = self.GATHER_HEAD and isinstance(
-            model.get_output_embeddings(), torch.nn.Linear
+        # Models without a standard output head (e.g. a pruned-head wrapper) keep the full path.
+        get_head = getattr(model, "get_output_embeddings", None)
+        self.gather_head = (
+            self.GATHER_HEAD and get_head is not None and isinstance(get_head(), torch.nn.Linear)
         )
         self.mask = torch.zeros((rows, 0), dtype=torch.long, device=self.device)
         self.cached = [0] * rows

@@ -24,7 +24,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 
 #: Results files being rewritten elsewhere (their scripts are being replaced): no finding yet.
-PENDING = {"rdk", "rdk_speed", "hetero", "disco"}
+PENDING: set[str] = set()
 
 
 def _writer(benchmark: str) -> Path | None:
