@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from specproof.cli.main import main
+
+from ..support.venvs import lent_venv
 
 pytestmark = pytest.mark.slow
 
@@ -65,18 +66,9 @@ OLD_HF_SD = textwrap.dedent(
 @pytest.fixture(scope="module")
 def old_transformers_python(tmp_path_factory) -> Path:
     """A virtual environment with transformers 4.46.3 of its own and this one's torch lent."""
-    root = tmp_path_factory.mktemp("old-transformers")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    python, site = lent_venv(tmp_path_factory.mktemp("old-transformers"))
     install = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*install, "--no-deps", "--target", site, *OLD_RELEASE], check=True)
-    Path(site, "zz_lent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
 

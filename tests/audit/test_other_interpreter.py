@@ -12,9 +12,7 @@ download, so the test lends packages instead).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -23,6 +21,8 @@ import pytest
 from specproof.audit.boundary import IsolatedFunction
 from specproof.audit.misbehaving import verify_source
 from specproof.cli.main import main
+
+from ..support.venvs import lent_venv
 
 VERIFY = (
     textwrap.dedent(
@@ -62,17 +62,7 @@ GENERATE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def other_python(tmp_path_factory) -> Path:
     """A second virtual environment's interpreter, with this one's packages lent, not specproof."""
-    root = tmp_path_factory.mktemp("other-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    Path(site, "lent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return python
+    return lent_venv(tmp_path_factory.mktemp("other-venv"))[0]
 
 
 @pytest.fixture
