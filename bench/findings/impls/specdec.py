@@ -1,0 +1,28 @@
+"""specdec: a small speculative decoder with rejection-sampling verification."""
+
+from harness import Implementation, Plan
+
+IMPL = Implementation(
+    package="specdec",
+    version="0.2.0",
+    summary=(
+        "A speculative-decoding benchmarking tool: `SpecDecoder` drafts `num_sample_tok` "
+        "tokens with the small model (temperature 1), verifies them with one pass of the big "
+        "model (accept iff `u < p/q`, residual `max(p - q, 0)`, a bonus token when all are "
+        "accepted). Sampling only. Audited on the catalogue's tiny target and same-tokenizer "
+        "drafter, under transformers 5.24.0."
+    ),
+    install=["--no-deps specdec==0.2.0"],
+    items=[
+        Plan(
+            name="sample",
+            function="specdec_adapter:sample",
+            path="specdec.decoder:SpecDecoder.spec_gen (generate_small, verify)",
+            configuration="sampling (temperature 1, the only mode), `num_sample_tok=3`",
+            level="generation",
+            m=2,
+            samples=1200,
+            tv=0.15,
+        ),
+    ],
+)
