@@ -21,7 +21,7 @@ IMPL = Implementation(
             configuration="sampling (temperature 1, the only mode), `num_sample_tok=3`",
             level="generation",
             m=2,
-            samples=1200,
+            samples=1600,
             tv=0.15,
         ),
     ],
