@@ -197,8 +197,12 @@ def render_index(results: Sequence[Mapping[str, Any]]) -> str:
     for data in results:
         for config in data["configurations"]:
             counts[config["verdict"]] = counts.get(config["verdict"], 0) + 1
+    audited = sum(
+        any(c["verdict"] in AUDITED for c in data["configurations"]) for data in results
+    )
     lines.append(
-        f"{len(results)} implementations, "
+        f"{len(results)} implementations ({audited} audited, {len(results) - audited} "
+        "recorded without an audit); configurations: "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
         + "."
     )

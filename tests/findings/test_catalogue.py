@@ -75,6 +75,21 @@ def test_summary_table_has_one_row_per_configuration() -> None:
         assert f"]({data['implementation']}.md)" in index
 
 
+def test_summary_counts_audited_implementations_separately() -> None:
+    results = catalogue.load_all()
+    audited = [
+        d for d in results if any(c["verdict"] in catalogue.AUDITED for c in d["configurations"])
+    ]
+    assert len(audited) >= 8  # issue 17: at least eight audited implementations
+    line = f"{len(results)} implementations ({len(audited)} audited, "
+    assert line in catalogue.render_index(results)
+    # An implementation recorded without an audit does not count as audited.
+    only_survey = [d for d in results if d not in audited]
+    assert only_survey, "the catalogue lists no survey-only entry to check the count against"
+    line = f"{len(only_survey)} implementations (0 audited, "
+    assert line in catalogue.render_index(only_survey)
+
+
 def test_mkdocs_nav_lists_every_findings_page() -> None:
     class Loader(yaml.SafeLoader):
         pass
