@@ -10,7 +10,8 @@ IMPL = Implementation(
         "tokens with the small model (temperature 1), verifies them with one pass of the big "
         "model (accept iff `u < p/q`, residual `max(p - q, 0)`, a bonus token when all are "
         "accepted). Sampling only. Audited on the catalogue's tiny target and same-tokenizer "
-        "drafter, under transformers 5.24.0."
+        "drafter, under transformers 5.24.0. No defect found: sampling is consistent with "
+        "the target's law."
     ),
     install=["--no-deps specdec==0.2.0"],
     items=[
