@@ -119,9 +119,9 @@ def experiment_claim(
     Args:
         name: the claim's full name.
         statement: the claim in words and LaTeX maths.
-        judge: the run's verdict (`measured` or `refuted`).
-        train: trains (or returns the shared run of) the configuration.
-        config: the registered configuration for a seed.
+        judge: bound to `measure_experiment`'s `judge`.
+        train: bound to its `train`.
+        config: bound to its `config`.
         scope: which instances its status covers (`Claim.scope`).
     """
     check: Check = functools.partial(measure_experiment, judge, train, config)

@@ -153,12 +153,12 @@ def hypothesis_claim(
     Args:
         name: the claim's full name (prefixed by its algorithm's short name).
         statement: the claim in words and LaTeX maths.
-        strategy: generates the instances.
-        prop: `None` if the claim holds for an instance, else a description of the failure.
+        strategy: bound to `check_by_hypothesis`'s `strategy` (generates the instances).
+        prop: bound to its `prop` (`None` where the claim holds, else the failure).
         method: how it is checked (`LOSSLESS_METHOD`, `ACCEPTANCE_METHOD`, ...).
-        examples: instances in the default run.
-        thorough_examples: instances under `--thorough`.
-        generator: a short description of what is generated, for the certificate.
+        examples: bound to its `examples`.
+        thorough_examples: bound to its `thorough_examples`.
+        generator: bound to its `generator` (what is generated, for the certificate).
         scope: which instances its status covers (`Claim.scope`).
         registry: where to register it (the default registry unless a test passes its own).
     """

@@ -43,6 +43,12 @@ def lookahead_instances(
     return target, draft, prefix, n, policy, k
 
 
+def instance_json(instance: LookaheadInstance, **details: Any) -> dict[str, Any]:
+    """A lookahead instance and `details`, as JSON data (a counterexample)."""
+    target, draft, prefix, n, policy, max_k = instance
+    return loop_json(target, draft, prefix, n, policy=repr(policy), max_k=max_k, **details)
+
+
 def lookahead_equality(
     instance: LookaheadInstance,
     verifier: Verifier = STANDARD_SD,
@@ -62,15 +68,7 @@ def lookahead_equality(
     actual = _marginal(kernel(target, draft, policy, max_k, verifier), n, prefix)
     if expected == actual:
         return None
-    return loop_json(
-        target,
-        draft,
-        prefix,
-        n,
-        policy=repr(policy),
-        max_k=max_k,
-        law_difference=law_difference(expected, actual),
-    )
+    return instance_json(instance, law_difference=law_difference(expected, actual))
 
 
 def check_lookahead_lossless(
@@ -182,13 +180,8 @@ def oracle_bound(instance: LookaheadInstance) -> dict[str, Any] | None:
     beaten = [c for c in COSTS if costs.cost_per_token(c) < costs.oracle_cost_per_token(c)]
     if not beaten:
         return None
-    return loop_json(
-        target,
-        draft,
-        prefix,
-        n,
-        policy=repr(policy),
-        max_k=max_k,
+    return instance_json(
+        instance,
         c=[str(c) for c in beaten],
         policy_cost=[str(costs.cost_per_token(c)) for c in beaten],
         oracle_cost=[str(costs.oracle_cost_per_token(c)) for c in beaten],

@@ -21,7 +21,7 @@ from specproof.reference import round_rules as rr
 from specproof.reference import token_law as tl
 from specproof.reference.strategies import dists, ks, lm_pairs, vocabularies
 
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
+from .checking import check_by_hypothesis, dist_json, law_difference, lm_json, loop_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 
@@ -170,14 +170,7 @@ def check_implies_lossless_generation(options: CheckOptions) -> Outcome:
         target, draft, prefix, n, k = case
         for name, rule in rr.LOSSLESS_RULES.items():
             if not tl.is_lossless_generation(rule, target, draft, prefix, n, k):
-                return {
-                    "rule": name,
-                    "target": lm_json(target),
-                    "draft": lm_json(draft),
-                    "prefix": [repr(t) for t in prefix],
-                    "n": n,
-                    "k": k,
-                }
+                return {"rule": name, **loop_json(target, draft, prefix, n, k=k)}
         return None
 
     outcome = check_by_hypothesis(
