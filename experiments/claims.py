@@ -26,7 +26,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from specproof.proofs.registry import REGISTRY, CheckOptions, Outcome
+from specproof.proofs.registry import REGISTRY, Check, CheckOptions, Outcome
 
 from . import interpolant
 from .rank import (
@@ -83,6 +83,50 @@ def _needs_torch(measure: Callable[[], Outcome]) -> Outcome:
         return measure()
     except TorchMissingError as exc:
         return Outcome("unknown", {"error": str(exc)})
+
+
+def measure_experiment(
+    judge: Callable[[Any], Outcome],
+    train: Callable[[Any], Any],
+    config: Callable[[int], Any],
+    options: CheckOptions,
+) -> Outcome:
+    """Train the registered experiment for `--seed` and judge it against its thresholds.
+
+    Args:
+        judge: the run's verdict (`measured` or `refuted`).
+        train: trains (or returns the shared run of) the configuration.
+        config: the registered configuration for a seed.
+        options: the run's options (the seed).
+
+    Returns:
+        `judge(train(config(options.seed)))`, or `unknown` when torch is missing.
+    """
+    return _needs_torch(lambda: judge(train(config(options.seed))))
+
+
+def experiment_claim(
+    name: str,
+    statement: str,
+    judge: Callable[[Any], Outcome],
+    train: Callable[[Any], Any],
+    config: Callable[[int], Any],
+    *,
+    scope: str,
+) -> Check:
+    """Register the `--thorough` experiment claim `name`, checked by `measure_experiment`.
+
+    Args:
+        name: the claim's full name.
+        statement: the claim in words and LaTeX maths.
+        judge: bound to `measure_experiment`'s `judge`.
+        train: bound to its `train`.
+        config: bound to its `config`.
+        scope: which instances its status covers (`Claim.scope`).
+    """
+    check: Check = functools.partial(measure_experiment, judge, train, config)
+    REGISTRY.claim(name, statement, "experiment", thorough_only=True, scope=scope)(check)
+    return check
 
 
 def _two_point_summary(run: TwoPointRun) -> tuple[list[float], dict[str, Any]]:
@@ -275,50 +319,43 @@ def check_rank_one_interpolant(options: CheckOptions) -> Outcome:
     )
 
 
-@REGISTRY.claim(
+check_depth2_high_rank_fraction = experiment_claim(
     "rank_depth2_gd_high_rank_fraction",
     "Gradient descent (step 0.1, 4000 steps, approximating gradient flow) on the paper's "
     "two-point dataset, width-2 depth-2 ReLU network, square loss, from $W_2 = 0$ and rows of "
     "$W_1$ uniform in a disk of radius 0.01, over 256 seeds: at least a quarter of the runs fit "
     "(loss $< 10^{-4}$), and at least half of those end with stable rank "
     "$\\|W_1\\|_F^2/\\|W_1\\|_2^2 > 1.5$, although a rank-1 interpolant exists.",
-    "experiment",
-    thorough_only=True,
+    judge_high_rank_fraction,
+    two_point_run,
+    two_point_config,
     scope="one experiment: 256 seeds",
 )
-def check_depth2_high_rank_fraction(options: CheckOptions) -> Outcome:
-    """Measure the fraction of fitting runs above the threshold (shared run with the next claim)."""
-    return _needs_torch(
-        lambda: judge_high_rank_fraction(two_point_run(two_point_config(options.seed)))
-    )
+"""Measure the fraction of fitting runs above the threshold (shared run with the next claim)."""
 
 
-@REGISTRY.claim(
+check_depth2_away_from_rank_one = experiment_claim(
     "rank_depth2_gd_away_from_rank_one",
     "In the same depth-2 experiment (256 seeds), no run that fits ends near rank 1 even "
     "approximately: every fitting run has stable rank of $W_1$ at least 1.1.",
-    "experiment",
-    thorough_only=True,
+    judge_away_from_rank_one,
+    two_point_run,
+    two_point_config,
     scope="one experiment: 256 seeds",
 )
-def check_depth2_away_from_rank_one(options: CheckOptions) -> Outcome:
-    """Measure the smallest stable rank of $W_1$ over the fitting runs."""
-    return _needs_torch(
-        lambda: judge_away_from_rank_one(two_point_run(two_point_config(options.seed)))
-    )
+"""Measure the smallest stable rank of $W_1$ over the fitting runs."""
 
 
-@REGISTRY.claim(
+check_deep_product_rank = experiment_claim(
     "rank_deep_product_rank_decreases_with_depth",
     "Bias-free ReLU networks of depth $L = 2, \\dots, 6$ (width 8, scalar output), trained by "
     "gradient descent on the logistic loss to $\\pm 1$ labels of a random ReLU teacher "
     "(32 points in $\\mathbb{R}^8$, 8 seeds per depth): the median over fitting seeds of the "
     "stable rank of $W_{L-1} \\cdots W_1$ is lower at every depth $L \\ge 3$ than at $L = 2$, "
     "and at most 1.2 at $L = 6$.",
-    "experiment",
-    thorough_only=True,
+    judge_depth_trend,
+    train_deep,
+    deep_config,
     scope="one experiment: L = 2..6, 8 seeds each",
 )
-def check_deep_product_rank(options: CheckOptions) -> Outcome:
-    """Train the depth sweep and compare the medians."""
-    return _needs_torch(lambda: judge_depth_trend(train_deep(deep_config(options.seed))))
+"""Train the depth sweep and compare the medians."""

@@ -8,7 +8,7 @@ seed in the certificate (a check is deterministic given its seed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -101,6 +101,19 @@ def lm_json(lm: ToyLM) -> dict[str, Any]:
         "vocab": [repr(t) for t in lm.vocab],
         "order": lm.order,
         "table": {repr(c): dist_json(d) for c, d in lm.table.items()},
+    }
+
+
+def loop_json(
+    target: ToyLM, draft: ToyLM, prefix: Sequence[Any], n: int, **details: Any
+) -> dict[str, Any]:
+    """A speculative loop's setting (toy-LM pair, prefix, `n`) and `details`, as JSON data."""
+    return {
+        "target": lm_json(target),
+        "draft": lm_json(draft),
+        "prefix": [repr(t) for t in prefix],
+        "n": n,
+        **details,
     }
 
 

@@ -13,7 +13,10 @@ algorithm's name and what the statement says:
 
 Claims about every pair of distributions proved by z3 size by size are registered by
 [`distribution_claim`][specproof.proofs.claims.distribution_claim]
-([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]).
+([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]), and any
+other claim that is a property checked on generated instances by
+[`hypothesis_claim`][specproof.proofs.claims.hypothesis_claim]
+([`check_by_hypothesis`][specproof.proofs.checking.check_by_hypothesis]).
 
 The registered check is the harness function with the algorithm (and formulas) bound, so the
 theorem page renders the harness function itself as "how it is checked".
@@ -21,12 +24,16 @@ theorem page renders the harness function itself as "how it is checked".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
+
+from hypothesis import strategies as st
 
 from specproof.reference import Verifier
 
 from .arith import RateFormula
+from .checking import check_by_hypothesis
 from .harness import check_acceptance, check_distribution_claim, check_lossless
 from .registry import REGISTRY, Check, Registry
 from .smt import DistributionClaim
@@ -128,6 +135,45 @@ def distribution_claim(
     return check
 
 
+def hypothesis_claim(
+    name: str,
+    statement: str,
+    strategy: st.SearchStrategy[Any],
+    prop: Callable[[Any], dict[str, Any] | None],
+    *,
+    method: str,
+    examples: int,
+    thorough_examples: int,
+    generator: str,
+    scope: str = GENERATED_SCOPE,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `name`, checked by `check_by_hypothesis` of `prop` on `strategy`; return its check.
+
+    Args:
+        name: the claim's full name (prefixed by its algorithm's short name).
+        statement: the claim in words and LaTeX maths.
+        strategy: bound to `check_by_hypothesis`'s `strategy` (generates the instances).
+        prop: bound to its `prop` (`None` where the claim holds, else the failure).
+        method: how it is checked (`LOSSLESS_METHOD`, `ACCEPTANCE_METHOD`, ...).
+        examples: bound to its `examples`.
+        thorough_examples: bound to its `thorough_examples`.
+        generator: bound to its `generator` (what is generated, for the certificate).
+        scope: which instances its status covers (`Claim.scope`).
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(
+        check_by_hypothesis,
+        strategy,
+        prop,
+        examples=examples,
+        thorough_examples=thorough_examples,
+        generator=generator,
+    )
+    registry.claim(name, statement, method, scope=scope)(check)
+    return check
+
+
 def _sizes(sizes: Sequence[int]) -> str:
     """`2..8` for a run of consecutive sizes, else `2, 3, 5`."""
     values = sorted(sizes)
@@ -142,5 +188,6 @@ __all__ = [
     "LOSSLESS_METHOD",
     "acceptance_claim",
     "distribution_claim",
+    "hypothesis_claim",
     "lossless_claim",
 ]

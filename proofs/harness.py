@@ -34,7 +34,7 @@ from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks, lm_pairs, prefixes
 
 from .arith import RateFormula
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
+from .checking import check_by_hypothesis, dist_json, law_difference, loop_json
 from .registry import CheckOptions, Outcome
 from .smt import DistributionClaim, prove_for_distributions, prove_for_sizes
 
@@ -66,14 +66,7 @@ def law_equality(algorithm: str | Verifier, instance: Instance) -> dict[str, Any
     actual = speculative_law(target, draft, prefix, n, k, verifier)
     if actual == expected:
         return None
-    return {
-        "target": lm_json(target),
-        "draft": lm_json(draft),
-        "prefix": [repr(t) for t in prefix],
-        "n": n,
-        "k": k,
-        "law_difference": law_difference(expected, actual),
-    }
+    return loop_json(target, draft, prefix, n, k=k, law_difference=law_difference(expected, actual))
 
 
 def check_lossless(algorithm: str | Verifier, options: CheckOptions) -> Outcome:

@@ -23,9 +23,11 @@ from specproof.reference.lookahead import (
 )
 from specproof.reference.lookahead_cost import loop_costs
 from specproof.reference.rounds import Outcome as Tokens
-from specproof.reference.strategies import lm_pairs, lookahead_policies, prefixes
+from specproof.reference.strategies import lm_pairs, lookahead_policies
 
-from .checking import check_by_hypothesis, law_difference, lm_json
+from .checking import check_by_hypothesis, law_difference, lm_json, loop_json
+from .claims import LOSSLESS_METHOD, hypothesis_claim
+from .harness import speculative_instances
 from .registry import REGISTRY, CheckOptions, Outcome
 
 LookaheadInstance = tuple[ToyLM, ToyLM, tuple[Any, ...], int, LookaheadPolicy, int]
@@ -35,13 +37,16 @@ LookaheadInstance = tuple[ToyLM, ToyLM, tuple[Any, ...], int, LookaheadPolicy, i
 def lookahead_instances(
     draw: st.DrawFn, max_vocab: int = 3, max_order: int = 1, max_n: int = 3, max_k: int = 3
 ) -> LookaheadInstance:
-    """`(target, draft, prefix, n, policy, max_k)`: toy-LM pairs and a generated policy."""
-    target, draft = draw(lm_pairs(max_vocab=max_vocab, max_order=max_order))
-    prefix = draw(prefixes(target.vocab, max_length=2))
-    n = draw(st.integers(0, max_n))
-    k = draw(st.integers(0, max_k))
+    """`(target, draft, prefix, n, policy, max_k)`: a loop's setting and a generated policy."""
+    target, draft, prefix, n, k = draw(speculative_instances(max_vocab, max_order, max_n, max_k))
     policy = draw(lookahead_policies(target.vocab, k))
     return target, draft, prefix, n, policy, k
+
+
+def instance_json(instance: LookaheadInstance, **details: Any) -> dict[str, Any]:
+    """A lookahead instance and `details`, as JSON data (a counterexample)."""
+    target, draft, prefix, n, policy, max_k = instance
+    return loop_json(target, draft, prefix, n, policy=repr(policy), max_k=max_k, **details)
 
 
 def lookahead_equality(
@@ -60,21 +65,10 @@ def lookahead_equality(
     """
     target, draft, prefix, n, policy, max_k = instance
     expected = autoregressive_law(target, prefix, n, greedy=verifier.drafting == "greedy")
-    actual: dict[Tokens, Fraction] = {}
-    run_law = lookahead_run_law(kernel(target, draft, policy, max_k, verifier), prefix, n)
-    for (output, _), prob in run_law.items():
-        actual[output] = actual.get(output, Fraction(0)) + prob
+    actual = _marginal(kernel(target, draft, policy, max_k, verifier), n, prefix)
     if expected == actual:
         return None
-    return {
-        "target": lm_json(target),
-        "draft": lm_json(draft),
-        "prefix": [repr(t) for t in prefix],
-        "n": n,
-        "policy": repr(policy),
-        "max_k": max_k,
-        "law_difference": law_difference(expected, actual),
-    }
+    return instance_json(instance, law_difference=law_difference(expected, actual))
 
 
 def check_lookahead_lossless(
@@ -158,9 +152,12 @@ def check_disco_peeking_lookahead_not_lossless(options: CheckOptions) -> Outcome
     )
 
 
-def _marginal(kernel: LookaheadRound, n: int) -> dict[Tokens, Fraction]:
+def _marginal(
+    kernel: LookaheadRound, n: int, prefix: tuple[Any, ...] = ()
+) -> dict[Tokens, Fraction]:
+    """The law of the first `n` output tokens (the run law summed over the past rounds)."""
     law: dict[Tokens, Fraction] = {}
-    for (output, _), prob in lookahead_run_law(kernel, (), n).items():
+    for (output, _), prob in lookahead_run_law(kernel, prefix, n).items():
         law[output] = law.get(output, Fraction(0)) + prob
     return law
 
@@ -183,20 +180,15 @@ def oracle_bound(instance: LookaheadInstance) -> dict[str, Any] | None:
     beaten = [c for c in COSTS if costs.cost_per_token(c) < costs.oracle_cost_per_token(c)]
     if not beaten:
         return None
-    return {
-        "target": lm_json(target),
-        "draft": lm_json(draft),
-        "prefix": [repr(t) for t in prefix],
-        "n": n,
-        "policy": repr(policy),
-        "max_k": max_k,
-        "c": [str(c) for c in beaten],
-        "policy_cost": [str(costs.cost_per_token(c)) for c in beaten],
-        "oracle_cost": [str(costs.oracle_cost_per_token(c)) for c in beaten],
-    }
+    return instance_json(
+        instance,
+        c=[str(c) for c in beaten],
+        policy_cost=[str(costs.cost_per_token(c)) for c in beaten],
+        oracle_cost=[str(costs.oracle_cost_per_token(c)) for c in beaten],
+    )
 
 
-@REGISTRY.claim(
+check_disco_oracle_lookahead_bound = hypothesis_claim(
     "disco_oracle_lookahead_bound",
     "Under the latency model (a target pass costs 1, a drafted token $c$), no lookahead policy "
     "that reads only drafter-side state beats the hindsight oracle (in each round, the best $K$ "
@@ -204,22 +196,17 @@ def oracle_bound(instance: LookaheadInstance) -> dict[str, Any] | None:
     "$c \\le 1$; $K = 0$ for $c > 1$): over the rounds the policy runs until $n$ tokens exist, "
     "its exact expected cost per token $E[\\text{cost}] / E[\\text{tokens}]$ is at least the "
     "oracle's on the same rounds, for $c \\in \\{0, 1/10, 1/2, 1, 3/2\\}$.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    cost_instances(),
+    oracle_bound,
+    method=LOSSLESS_METHOD,
+    examples=100,
+    thorough_examples=600,
+    generator=(
+        "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3; lookahead policies "
+        "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}"
+    ),
 )
-def check_disco_oracle_lookahead_bound(options: CheckOptions) -> Outcome:
-    """The exact cost per token of generated policies against the oracle's."""
-    return check_by_hypothesis(
-        cost_instances(),
-        oracle_bound,
-        options,
-        examples=100,
-        thorough_examples=600,
-        generator=(
-            "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3; lookahead policies "
-            "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}"
-        ),
-    )
+"""The exact cost per token of generated policies against the oracle's."""
 
 
 def peeking_attains_oracle(instance: LookaheadInstance) -> dict[str, Any] | None:
@@ -232,35 +219,23 @@ def peeking_attains_oracle(instance: LookaheadInstance) -> dict[str, Any] | None
     ]
     if not differ:
         return None
-    return {
-        "target": lm_json(target),
-        "draft": lm_json(draft),
-        "prefix": [repr(t) for t in prefix],
-        "n": n,
-        "max_k": max_k,
-        "c": [str(c) for c in differ],
-    }
+    return loop_json(target, draft, prefix, n, max_k=max_k, c=[str(c) for c in differ])
 
 
-@REGISTRY.claim(
+check_disco_oracle_attained_by_peeking = hypothesis_claim(
     "disco_oracle_attained_by_peeking",
     "The hindsight oracle's cost is attained exactly by the peeking control (draft while the "
     "next draft will be accepted, at most $K$): for $c \\le 1$ its exact expected cost per "
     "token equals the oracle's on its own rounds. The bound of disco_oracle_lookahead_bound is "
     "tight, and reaching it needs the verifier's coins (the peeking control is not lossless).",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    cost_instances(),
+    peeking_attains_oracle,
+    method=LOSSLESS_METHOD,
+    examples=60,
+    thorough_examples=400,
+    generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3",
 )
-def check_disco_oracle_attained_by_peeking(options: CheckOptions) -> Outcome:
-    """The peeking control's exact cost per token against the oracle's."""
-    return check_by_hypothesis(
-        cost_instances(),
-        peeking_attains_oracle,
-        options,
-        examples=60,
-        thorough_examples=400,
-        generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3",
-    )
+"""The peeking control's exact cost per token against the oracle's."""
 
 
 def static_cost_closed_form(pair: tuple[ToyLM, ToyLM, int]) -> dict[str, Any] | None:
@@ -294,22 +269,17 @@ def context_free_pairs(draw: st.DrawFn) -> tuple[ToyLM, ToyLM, int]:
     return target, draft, draw(st.integers(0, 3))
 
 
-@REGISTRY.claim(
+check_disco_static_cost_closed_form = hypothesis_claim(
     "disco_static_cost_closed_form",
     "The exact cost model agrees with the closed form: one round of static-$K$ standard SD on "
     "context-free models costs $1 + cK$ and outputs $\\sum_{j=0}^{K} \\alpha^j$ tokens in "
     "expectation, $\\alpha = \\sum_x \\min(p(x), q(x))$, and the oracle's expected accepted run "
     "is $\\sum_{j=1}^{K} \\alpha^j$.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    context_free_pairs(),
+    static_cost_closed_form,
+    method=LOSSLESS_METHOD,
+    examples=100,
+    thorough_examples=500,
+    generator="toy-LM pairs: V<=3, order 0; K in 0..3",
 )
-def check_disco_static_cost_closed_form(options: CheckOptions) -> Outcome:
-    """`loop_costs` against the closed form on generated context-free pairs."""
-    return check_by_hypothesis(
-        context_free_pairs(),
-        static_cost_closed_form,
-        options,
-        examples=100,
-        thorough_examples=500,
-        generator="toy-LM pairs: V<=3, order 0; K in 0..3",
-    )
+"""`loop_costs` against the closed form on generated context-free pairs."""

@@ -24,7 +24,8 @@ from specproof.reference.rdk import (
 )
 
 from .arith import SYMPY_ARITH
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
+from .checking import dist_json, law_difference, lm_json
+from .claims import ACCEPTANCE_METHOD, LOSSLESS_METHOD, hypothesis_claim
 from .rdk_strategies import (
     RoundInstance,
     rdk_instances,
@@ -58,25 +59,20 @@ def rdk_law_equality(instance: RoundInstance) -> dict[str, Any] | None:
     }
 
 
-@REGISTRY.claim(
+check_rdk_lossless = hypothesis_claim(
     "rdk_lossless",
     r"RDK is lossless for every row-stochastic kernel $M$: for generated target and drafter toy "
     r"LMs, a pruned drafter vocabulary $D \subseteq T$, a kernel $M$, prefix, $n$ and $K$, the "
     r"exact law of the first $n$ output tokens of standard SD with proposals "
     r"$\mathrm{TLI}(q) M$ equals the target's autoregressive law.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    rdk_instances(),
+    rdk_law_equality,
+    method=LOSSLESS_METHOD,
+    examples=150,
+    thorough_examples=1500,
+    generator="toy-LM target/drafter: V<=4, orders 0-1, kept subset, kernel, n<=3, K<=3",
 )
-def check_rdk_lossless(options: CheckOptions) -> Outcome:
-    """Law equality of the speculative loop with RDK proposals."""
-    return check_by_hypothesis(
-        rdk_instances(),
-        rdk_law_equality,
-        options,
-        examples=150,
-        thorough_examples=1500,
-        generator="toy-LM target/drafter: V<=4, orders 0-1, kept subset, kernel, n<=3, K<=3",
-    )
+"""Law equality of the speculative loop with RDK proposals."""
 
 
 def step_law_is_target(
@@ -109,25 +105,20 @@ def step_law_is_target(
     }
 
 
-@REGISTRY.claim(
+check_rdk_step_law = hypothesis_claim(
     "rdk_step_law_is_target",
     r"One RDK step, integrated over its four explicit uniforms (source $x$ by inverse CDF of "
     r"$q'$, draft $y$ by inverse CDF of $M[x,\cdot]$, SD's accept and final uniforms): the draft "
     r"token has law exactly $q' M$, the output token has law exactly $p$, and the acceptance "
     r"probability is exactly $\sum_y \min(p(y), (q'M)(y))$.",
-    "hypothesis + exact arithmetic",
-    scope="generated instances (see certificate)",
+    step_instances(),
+    step_law_is_target,
+    method=ACCEPTANCE_METHOD,
+    examples=300,
+    thorough_examples=3000,
+    generator="target row over V<=5, pruned drafter row over a kept subset, kernel",
 )
-def check_rdk_step_law(options: CheckOptions) -> Outcome:
-    """Exact one-step laws of the pinned two-stage rule."""
-    return check_by_hypothesis(
-        step_instances(),
-        step_law_is_target,
-        options,
-        examples=300,
-        thorough_examples=3000,
-        generator="target row over V<=5, pruned drafter row over a kept subset, kernel",
-    )
+"""Exact one-step laws of the pinned two-stage rule."""
 
 
 def prove_proposal_is_distribution(vocab_sizes: range) -> Outcome:

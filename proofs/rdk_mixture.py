@@ -29,7 +29,8 @@ from specproof.reference.rdk_mixture import (
 )
 
 from .arith import Z3_ARITH
-from .checking import check_by_hypothesis, dist_json
+from .checking import dist_json
+from .claims import ACCEPTANCE_METHOD, hypothesis_claim
 from .rdk_strategies import (
     mixture_instances,
 )
@@ -122,24 +123,19 @@ def _mixture_json(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any]:
     return {"target": dist_json(target), "source": dist_json(source), "prior": dist_json(prior)}
 
 
-@REGISTRY.claim(
+check_rdk_mixture_piecewise_linear = hypothesis_claim(
     "rdk_mixture_piecewise_linear",
     r"$\alpha(\lambda)$ is linear between consecutive kinks $\lambda_t = (p - q')/(r - q')$ "
     r"(exactly, at interior points of every segment), its slopes decrease, and its right "
     r"derivative at 0 is $\alpha'(0^+) = \sum_{q'<p}(r - q') + \sum_{q'=p}\min(0, r - q')$.",
-    "hypothesis + exact arithmetic",
-    scope="generated instances (see certificate)",
+    mixture_instances(),
+    piecewise_linear_and_slope,
+    method=ACCEPTANCE_METHOD,
+    examples=300,
+    thorough_examples=3000,
+    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
-def check_rdk_mixture_piecewise_linear(options: CheckOptions) -> Outcome:
-    """Exact check over generated $(p, q', r)$."""
-    return check_by_hypothesis(
-        mixture_instances(),
-        piecewise_linear_and_slope,
-        options,
-        examples=300,
-        thorough_examples=3000,
-        generator="(p, q', r) over V<=6, q' zero off a kept subset",
-    )
+"""Exact check over generated $(p, q', r)$."""
 
 
 def oracle_dominates(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any] | None:
@@ -162,25 +158,20 @@ def oracle_dominates(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any] | None
     }
 
 
-@REGISTRY.claim(
+check_rdk_oracle_dominates = hypothesis_claim(
     "rdk_oracle_dominates_vanilla",
     r"The oracle mix is never worse than vanilla SD with the pruned drafter: "
     r"$\alpha(\lambda^*) \ge \alpha(0) = \sum \min(p, q')$ (vanilla's acceptance, executed), "
     r"strictly iff $\alpha'(0^+) > 0$; and $\lambda^*$ (maximum over the kinks and ends) beats "
     r"every $\lambda$ of a 1/48 grid.",
-    "hypothesis + exact arithmetic",
-    scope="generated instances (see certificate)",
+    mixture_instances(),
+    oracle_dominates,
+    method=ACCEPTANCE_METHOD,
+    examples=300,
+    thorough_examples=3000,
+    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
-def check_rdk_oracle_dominates(options: CheckOptions) -> Outcome:
-    """Exact check over generated $(p, q', r)$."""
-    return check_by_hypothesis(
-        mixture_instances(),
-        oracle_dominates,
-        options,
-        examples=300,
-        thorough_examples=3000,
-        generator="(p, q', r) over V<=6, q' zero off a kept subset",
-    )
+"""Exact check over generated $(p, q', r)$."""
 
 
 def find_fixed_mix_loss(vocab_size: int, mix: Fraction, timeout_s: float) -> Outcome:

@@ -17,8 +17,14 @@ from specproof.reference import acceptance_rate, expected_tokens_per_round
 from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks
 
-from .checking import check_by_hypothesis, dist_json
-from .claims import acceptance_claim, distribution_claim, lossless_claim
+from .checking import dist_json
+from .claims import (
+    LOSSLESS_METHOD,
+    acceptance_claim,
+    distribution_claim,
+    hypothesis_claim,
+    lossless_claim,
+)
 from .harness import one_minus_total_variation
 from .registry import REGISTRY, CheckOptions, Outcome
 from .sd_smt import (
@@ -50,40 +56,37 @@ check_sd_acceptance = acceptance_claim(
 """Executed acceptance rate == sum of minima == 1 - TV, exactly."""
 
 
-@REGISTRY.claim(
+def expected_tokens_match_closed_form(case: Any) -> dict[str, Any] | None:
+    """Enumerated E[N+1] == closed form."""
+    (target, draft), k = case
+    enumerated = expected_tokens_per_round(target, draft, k, "sd")
+    alpha = acceptance_rate(target, draft, "sd")
+    closed = Fraction(k + 1) if alpha == 1 else (1 - alpha ** (k + 1)) / (1 - alpha)
+    if enumerated == closed:
+        return None
+    return {
+        "target": dist_json(target),
+        "draft": dist_json(draft),
+        "k": k,
+        "enumerated": str(enumerated),
+        "closed_form": str(closed),
+    }
+
+
+check_sd_expected_tokens = hypothesis_claim(
     "sd_expected_tokens_per_round",
     r"With $K$ drafts and i.i.d. acceptance $\alpha$ (the same rows $p, q$ at every position), the "
     r"expected output tokens per target call, enumerated exactly, equal "
     r"$(1 - \alpha^{K+1})/(1 - \alpha)$ (and $K + 1$ when $\alpha = 1$).",
-    "hypothesis + exact enumeration",
+    st.tuples(dist_pairs(max_size=5), ks(8)),
+    expected_tokens_match_closed_form,
+    method=LOSSLESS_METHOD,
+    examples=300,
+    thorough_examples=5000,
+    generator="distribution pairs V<=5, K<=8",
     scope="generated instances: V <= 5, K <= 8",
 )
-def check_sd_expected_tokens(options: CheckOptions) -> Outcome:
-    """Enumerated E[N+1] == closed form."""
-
-    def prop(case: Any) -> dict[str, Any] | None:
-        (target, draft), k = case
-        enumerated = expected_tokens_per_round(target, draft, k, "sd")
-        alpha = acceptance_rate(target, draft, "sd")
-        closed = Fraction(k + 1) if alpha == 1 else (1 - alpha ** (k + 1)) / (1 - alpha)
-        if enumerated == closed:
-            return None
-        return {
-            "target": dist_json(target),
-            "draft": dist_json(draft),
-            "k": k,
-            "enumerated": str(enumerated),
-            "closed_form": str(closed),
-        }
-
-    return check_by_hypothesis(
-        st.tuples(dist_pairs(max_size=5), ks(8)),
-        prop,
-        options,
-        examples=300,
-        thorough_examples=5000,
-        generator="distribution pairs V<=5, K<=8",
-    )
+"""Enumerated E[N+1] == closed form."""
 
 
 @REGISTRY.claim(

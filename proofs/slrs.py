@@ -25,6 +25,7 @@ from specproof.reference.tokenizers import ToyTokenizer
 
 from .arith import Z3_ARITH
 from .checking import check_by_hypothesis, law_json
+from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import Instance, check_cross_lossless, cross_vocabulary_instances, instance_json
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import prove_by_refutation, prove_lemma_sum
@@ -68,7 +69,19 @@ def first_acceptances(instance: Instance) -> dict[str, Fraction]:
     }
 
 
-@REGISTRY.claim(
+def first_acceptances_ordered(instance: Instance) -> dict[str, Any] | None:
+    """Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
+    rates = first_acceptances(instance)
+    if (
+        rates["slrs_executed"] == rates["slrs_formula"]
+        and rates["slem_executed"] == rates["slem_formula"]
+        and rates["slrs_executed"] >= rates["slem_executed"]
+    ):
+        return None
+    return {**instance_json(instance), **{k: str(v) for k, v in rates.items()}}
+
+
+check_slrs_acceptance_ge_slem = hypothesis_claim(
     "slrs_acceptance_ge_slem",
     r"What is compared: the probability that the first proposed target token $t_1$ of a round "
     r"is accepted, for the same drafter, $K$, re-tokenisation and context. SLRS accepts it "
@@ -78,30 +91,14 @@ def first_acceptances(instance: Instance) -> dict[str, Fraction]:
     r"round laws) equal the formulas and are ordered on generated instances. The same holds at "
     r"every later position, conditionally on the accepted prefix, with $\tilde\psi_i$ and its "
     r"own $e_i$ (the ordering for any vocabulary: `slrs_acceptance_ge_slem_any_vocabulary`).",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    cross_vocabulary_instances(max_n=1, max_k=3),
+    first_acceptances_ordered,
+    method=LOSSLESS_METHOD,
+    examples=120,
+    thorough_examples=700,
+    generator="cross-vocabulary instances, K<=3",
 )
-def check_slrs_acceptance_ge_slem(options: CheckOptions) -> Outcome:
-    """Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
-
-    def prop(instance: Instance) -> dict[str, Any] | None:
-        rates = first_acceptances(instance)
-        if (
-            rates["slrs_executed"] == rates["slrs_formula"]
-            and rates["slem_executed"] == rates["slem_formula"]
-            and rates["slrs_executed"] >= rates["slem_executed"]
-        ):
-            return None
-        return {**instance_json(instance), **{k: str(v) for k, v in rates.items()}}
-
-    return check_by_hypothesis(
-        cross_vocabulary_instances(max_n=1, max_k=3),
-        prop,
-        options,
-        examples=120,
-        thorough_examples=700,
-        generator="cross-vocabulary instances, K<=3",
-    )
+"""Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
 
 
 @REGISTRY.claim(

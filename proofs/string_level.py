@@ -21,6 +21,7 @@ from specproof.reference.string_level import (
 from specproof.reference.tokenizers import ToyTokenizer
 
 from .checking import check_by_hypothesis, law_difference, law_json
+from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import Instance, cross_vocabulary_instances, instance_json
 from .registry import REGISTRY, CheckOptions, Outcome
 
@@ -55,7 +56,7 @@ def slem_equality(
     }
 
 
-@REGISTRY.claim(
+check_slem_lookbehind_lossless = hypothesis_claim(
     "slem_lookbehind_lossless",
     "SLEM is lossless for every pair of tokenizers, injective or not: the drafter drafts $K$ "
     "tokens, their text is re-tokenised for the target together with a look-behind window of "
@@ -65,19 +66,14 @@ def slem_equality(
     "look-behind 0-3: under sampling the exact law of the first $n$ target tokens equals the "
     "target's autoregressive law, and under greedy decoding it is the point mass on the "
     "target's greedy decoding.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    slem_instances(),
+    slem_equality,
+    method=LOSSLESS_METHOD,
+    examples=120,
+    thorough_examples=700,
+    generator="cross-vocabulary instances (n<=3, K<=2), mode sample/greedy, look-behind 0-3",
 )
-def check_slem_lookbehind_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the look-behind SLEM round kernel."""
-    return check_by_hypothesis(
-        slem_instances(),
-        slem_equality,
-        options,
-        examples=120,
-        thorough_examples=700,
-        generator="cross-vocabulary instances (n<=3, K<=2), mode sample/greedy, look-behind 0-3",
-    )
+"""Law equality through the look-behind SLEM round kernel."""
 
 
 def _lm(vocab: tuple[str, ...], rows: dict[tuple[str, ...], list[int]]) -> ToyLM:
@@ -184,36 +180,32 @@ def check_slem_text_level_needs_canonical_outputs(options: CheckOptions) -> Outc
     return Outcome(outcome.status, {"witness": witness, **outcome.certificate})
 
 
-@REGISTRY.claim(
+def first_acceptance_matches_formula(instance: Instance) -> dict[str, Any] | None:
+    """Executed first-position acceptance == sum p psi~."""
+    target, drafter, target_tokenizer, drafter_tokenizer, prefix, _, k = instance
+    kernel = LookbehindSlemRound(target, drafter, target_tokenizer, drafter_tokenizer, k)
+    row = target.next_dist(prefix)
+    formula = sum(
+        (row[t] * w for t, w in first_token_law(kernel, prefix).items() if t is not None),
+        Fraction(0),
+    )
+    executed = slem_first_acceptance(kernel, prefix)
+    if executed == formula:
+        return None
+    return {**instance_json(instance), "executed": str(executed), "formula": str(formula)}
+
+
+check_slem_first_acceptance_formula = hypothesis_claim(
     "slem_first_acceptance_formula",
     r"Under sampling, SLEM accepts the first proposed target token with probability "
     r"$\sum_t p(t)\,\tilde\psi(t)$, where $\tilde\psi$ is the law of the first token of the "
     r"re-tokenised draft (not the string-level $\psi$ of SLRS): the rate obtained by executing "
     r"the round equals the formula on generated instances.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    cross_vocabulary_instances(max_n=1, max_k=3),
+    first_acceptance_matches_formula,
+    method=LOSSLESS_METHOD,
+    examples=150,
+    thorough_examples=800,
+    generator="cross-vocabulary instances, K<=3",
 )
-def check_slem_first_acceptance_formula(options: CheckOptions) -> Outcome:
-    """Executed first-position acceptance == sum p psi~."""
-
-    def prop(instance: Instance) -> dict[str, Any] | None:
-        target, drafter, target_tokenizer, drafter_tokenizer, prefix, _, k = instance
-        kernel = LookbehindSlemRound(target, drafter, target_tokenizer, drafter_tokenizer, k)
-        row = target.next_dist(prefix)
-        formula = sum(
-            (row[t] * w for t, w in first_token_law(kernel, prefix).items() if t is not None),
-            Fraction(0),
-        )
-        executed = slem_first_acceptance(kernel, prefix)
-        if executed == formula:
-            return None
-        return {**instance_json(instance), "executed": str(executed), "formula": str(formula)}
-
-    return check_by_hypothesis(
-        cross_vocabulary_instances(max_n=1, max_k=3),
-        prop,
-        options,
-        examples=150,
-        thorough_examples=800,
-        generator="cross-vocabulary instances, K<=3",
-    )
+"""Executed first-position acceptance == sum p psi~."""

@@ -21,7 +21,8 @@ from specproof.reference import round_rules as rr
 from specproof.reference import token_law as tl
 from specproof.reference.strategies import dists, ks, lm_pairs, vocabularies
 
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
+from .checking import check_by_hypothesis, dist_json, law_difference, lm_json, loop_json
+from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 
 Rows = tuple[list[Dist], list[Dist]]
@@ -54,7 +55,16 @@ def _failure(name: str, rows: Rows, check: tl.TokenLawCheck) -> dict[str, Any]:
     }
 
 
-@REGISTRY.claim(
+def lossless_rules_hold(rows: Rows) -> dict[str, Any] | None:
+    """(a), (b) and the per-position form, for every lossless rule of the reference."""
+    for name, rule in rr.LOSSLESS_RULES.items():
+        check = tl.check_token_law(rule, *rows)
+        if not (check.holds and check.positions_hold):
+            return _failure(name, rows, check)
+    return None
+
+
+check_lossless_rules = hypothesis_claim(
     "audit_token_law_lossless_rules",
     r"The token-law criterion holds for standard SD, sample-and-match, the sequential-sibling rule "
     r"and a draft-only stopping rule: for generated rows ($V \le 3$, $1 \le K \le 3$, zeros, "
@@ -62,27 +72,15 @@ def _failure(name: str, rows: Rows, check: tl.TokenLawCheck) -> dict[str, Any]:
     r"from its draft, (b) the emitted tokens completed with fresh target draws follow "
     r"$p_0 \otimes \dots \otimes p_K$ exactly, and, equivalently, the token emitted at every "
     r"position $j$, given that the round reached $j$ and its emitted prefix, follows $p_j$.",
-    "hypothesis + exact enumeration",
+    round_rows(),
+    lossless_rules_hold,
+    method=LOSSLESS_METHOD,
+    examples=40,
+    thorough_examples=400,
+    generator="target/draft rows, V<=3, 1<=K<=3",
     scope="generated rows, V <= 3, K = 1..3 (see certificate)",
 )
-def check_lossless_rules(options: CheckOptions) -> Outcome:
-    """(a), (b) and the per-position form, for every lossless rule of the reference."""
-
-    def prop(rows: Rows) -> dict[str, Any] | None:
-        for name, rule in rr.LOSSLESS_RULES.items():
-            check = tl.check_token_law(rule, *rows)
-            if not (check.holds and check.positions_hold):
-                return _failure(name, rows, check)
-        return None
-
-    return check_by_hypothesis(
-        round_rows(),
-        prop,
-        options,
-        examples=40,
-        thorough_examples=400,
-        generator="target/draft rows, V<=3, 1<=K<=3",
-    )
+"""(a), (b) and the per-position form, for every lossless rule of the reference."""
 
 
 def broken_instances(seed: int, count: int) -> list[Rows]:
@@ -172,14 +170,7 @@ def check_implies_lossless_generation(options: CheckOptions) -> Outcome:
         target, draft, prefix, n, k = case
         for name, rule in rr.LOSSLESS_RULES.items():
             if not tl.is_lossless_generation(rule, target, draft, prefix, n, k):
-                return {
-                    "rule": name,
-                    "target": lm_json(target),
-                    "draft": lm_json(draft),
-                    "prefix": [repr(t) for t in prefix],
-                    "n": n,
-                    "k": k,
-                }
+                return {"rule": name, **loop_json(target, draft, prefix, n, k=k)}
         return None
 
     outcome = check_by_hypothesis(

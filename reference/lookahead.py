@@ -28,21 +28,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from .dist import Dist, Token, as_fraction
 from .laws import _check_count
-from .lm import LanguageModel, check_language_model
+from .lm import LanguageModel
 from .rounds import (
     DraftState,
     KeepDrafting,
     Outcome,
     RoundRecord,
-    check_same_vocabulary,
+    set_models,
     verified_round_law,
 )
 from .sd import STANDARD_SD
 from .verifier import ACCEPT, Draws, Verdict, Verifier, _Accept, argmax, check_uniform, inverse_cdf
+
+Key = TypeVar("Key")
+"""The key type of a `ProbabilityTable`."""
 
 
 @runtime_checkable
@@ -112,16 +115,18 @@ class ConfidenceThreshold:
 
 
 @dataclass(frozen=True)
-class TablePolicy:
-    """A randomised policy given by a table: `(position, last draft or None) -> probability`.
+class ProbabilityTable(Generic[Key]):
+    """A randomised policy given by a table: `key(state) -> probability of drafting again`.
+
+    Subclasses say what the key is (`key`); this class checks the probabilities and looks
+    them up.
 
     Attributes:
-        table: the probability of drafting again at `(position, last draft token)`; the last
-            draft is `None` at position 0.
+        table: the probability of drafting again, by key.
         default: the probability for keys not in `table`.
     """
 
-    table: Mapping[tuple[int, Token | None], Fraction] = field(default_factory=dict)
+    table: Mapping[Key, Fraction] = field(default_factory=dict)
     default: Fraction = Fraction(1)
 
     def __post_init__(self) -> None:
@@ -131,10 +136,27 @@ class TablePolicy:
         object.__setattr__(self, "table", checked)
         object.__setattr__(self, "default", _probability(self.default, "default"))
 
+    def key(self, state: DraftState) -> Key:
+        """The table key of `state`."""
+        raise NotImplementedError
+
     def continue_probability(self, state: DraftState) -> Fraction:
-        """The table's entry for `(position, last draft)`, else `default`."""
-        last = state.drafts[-1] if state.drafts else None
-        return self.table.get((state.position, last), self.default)
+        """The table's entry for the state's key, else `default`."""
+        return self.table.get(self.key(state), self.default)
+
+
+class TablePolicy(ProbabilityTable[tuple[int, Token | None]]):
+    """A randomised policy given by a table: `(position, last draft or None) -> probability`.
+
+    Attributes:
+        table: the probability of drafting again at `(position, last draft token)`; the last
+            draft is `None` at position 0.
+        default: the probability for keys not in `table`.
+    """
+
+    def key(self, state: DraftState) -> tuple[int, Token | None]:
+        """`(position, last draft or None)`."""
+        return state.position, state.drafts[-1] if state.drafts else None
 
 
 @dataclass(frozen=True, init=False)
@@ -167,16 +189,11 @@ class LookaheadRound:
         max_k: int,
         verifier: Verifier = STANDARD_SD,
     ) -> None:
-        object.__setattr__(self, "target", check_language_model(target, "target"))
-        object.__setattr__(self, "draft", check_language_model(draft, "draft"))
-        check_same_vocabulary(target, draft)
+        set_models(self, target, draft, verifier)
         if not isinstance(policy, LookaheadPolicy):
             raise ValueError(f"policy must have continue_probability(state), got {policy!r}")
         object.__setattr__(self, "policy", policy)
         object.__setattr__(self, "max_k", _check_count(max_k, "max_k"))
-        if not isinstance(verifier, Verifier):
-            raise ValueError(f"verifier must be a Verifier, got {verifier!r}")
-        object.__setattr__(self, "verifier", verifier)
 
     @property
     def vocab(self) -> tuple[Token, ...]:
@@ -475,6 +492,7 @@ __all__ = [
     "LookaheadRound",
     "PeekingLookaheadRound",
     "RoundRecord",
+    "ProbabilityTable",
     "TablePolicy",
     "keeps_drafting",
     "lookahead_law",

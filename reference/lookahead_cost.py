@@ -29,13 +29,13 @@ The policies here read the loop's history or the drafter's entropy, beside those
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 from .dist import Dist, Token, as_fraction
 from .laws import _check_count
-from .lookahead import History, LookaheadRound, _probability
+from .lookahead import History, LookaheadRound, ProbabilityTable, _probability
 from .rounds import DraftState, Outcome, RoundRecord
 from .verifier import ACCEPT
 
@@ -134,8 +134,7 @@ class AdaptiveLookahead:
 HistoryKey = tuple[int, Token | None, int | None]
 
 
-@dataclass(frozen=True)
-class HistoryTablePolicy:
+class HistoryTablePolicy(ProbabilityTable[HistoryKey]):
     """A randomised policy reading the round and the last round: a table of probabilities.
 
     Attributes:
@@ -144,21 +143,11 @@ class HistoryTablePolicy:
         default: the probability for keys not in `table`.
     """
 
-    table: Mapping[HistoryKey, Fraction] = field(default_factory=dict)
-    default: Fraction = Fraction(1)
-
-    def __post_init__(self) -> None:
-        checked = {
-            key: _probability(value, f"table[{key!r}]") for key, value in dict(self.table).items()
-        }
-        object.__setattr__(self, "table", checked)
-        object.__setattr__(self, "default", _probability(self.default, "default"))
-
-    def continue_probability(self, state: DraftState) -> Fraction:
-        """The table's entry for the state's key, else `default`."""
+    def key(self, state: DraftState) -> HistoryKey:
+        """`(position, last draft or None, last round's accepted count or None)`."""
         last = state.drafts[-1] if state.drafts else None
         accepted = state.history[-1].accepted if state.history else None
-        return self.table.get((state.position, last, accepted), self.default)
+        return state.position, last, accepted
 
 
 def expected_accepted_run(kernel: LookaheadRound, context: Outcome) -> Fraction:

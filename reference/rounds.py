@@ -308,13 +308,8 @@ class VerifierRound:
         k: int,
         verifier: Verifier = STANDARD_SD,
     ) -> None:
-        object.__setattr__(self, "target", check_language_model(target, "target"))
-        object.__setattr__(self, "draft", check_language_model(draft, "draft"))
-        check_same_vocabulary(target, draft)
+        set_models(self, target, draft, verifier)
         object.__setattr__(self, "k", _check_count(k, "k"))
-        if not isinstance(verifier, Verifier):
-            raise ValueError(f"verifier must be a Verifier, got {verifier!r}")
-        object.__setattr__(self, "verifier", verifier)
 
     @property
     def vocab(self) -> tuple[Token, ...]:
@@ -326,6 +321,23 @@ class VerifierRound:
         return verified_round_law(
             self.target, self.draft, self.verifier, tuple(context), self.k, _always
         )
+
+
+def set_models(
+    kernel: object, target: LanguageModel, draft: LanguageModel, verifier: Verifier
+) -> None:
+    """Check and set a frozen round kernel's `target`, `draft` (one vocabulary) and `verifier`.
+
+    Raises:
+        ValueError: on a model without the `LanguageModel` members, mismatched vocabularies or
+            a verifier that is not a `Verifier`.
+    """
+    object.__setattr__(kernel, "target", check_language_model(target, "target"))
+    object.__setattr__(kernel, "draft", check_language_model(draft, "draft"))
+    check_same_vocabulary(target, draft)
+    if not isinstance(verifier, Verifier):
+        raise ValueError(f"verifier must be a Verifier, got {verifier!r}")
+    object.__setattr__(kernel, "verifier", verifier)
 
 
 def check_same_vocabulary(target: LanguageModel, draft: LanguageModel) -> None:
@@ -345,5 +357,6 @@ __all__ = [
     "check_round_law",
     "check_same_vocabulary",
     "round_kernel_law",
+    "set_models",
     "verified_round_law",
 ]
