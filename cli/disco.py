@@ -24,18 +24,18 @@ from typing import Any
 from . import exit_codes
 from .checks import integer, load_model_arg, number, seed
 from .exit_codes import CommandError
-from .flags import add_temperature, add_threads
+from .flags import add_action_command, add_temperature, add_threads
 from .output import format_table, print_json, progress
 
 
 def add_parser(subparsers: Any) -> None:
     """Add the `disco` subcommand and its own subcommands."""
-    parser = subparsers.add_parser(
+    sub = add_action_command(
+        subparsers,
         "disco",
-        help="DISCO: train a learned dynamic-lookahead policy from engine traces",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        "DISCO: train a learned dynamic-lookahead policy from engine traces",
+        __doc__,
     )
-    sub = parser.add_subparsers(dest="disco_command", metavar="ACTION", required=True)
     train = sub.add_parser(
         "train",
         help="record traces, fit the classifier, tune its threshold, write the policy file",

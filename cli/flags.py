@@ -1,4 +1,7 @@
-"""Flags that several commands share, declared once: the same name, check, default and help."""
+"""Parser pieces that several commands share, declared once.
+
+Flags with the same name, check, default and help; a command made of actions.
+"""
 
 from __future__ import annotations
 
@@ -52,3 +55,18 @@ def add_threads(parser: Any) -> None:
     parser.add_argument(
         "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
     )
+
+
+def add_action_command(subparsers: Any, name: str, summary: str, doc: str | None) -> Any:
+    """Add command `name` made of actions (`specproof NAME ACTION ...`); return its subparsers.
+
+    Args:
+        subparsers: the top-level parser's subparsers.
+        name: the command; the chosen action is `args.NAME_command`.
+        summary: the one-line help in `specproof --help`.
+        doc: the command module's docstring; its first paragraph is the description.
+    """
+    parser = subparsers.add_parser(
+        name, help=summary, description=doc.split("\n\n")[0] if doc else None
+    )
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
