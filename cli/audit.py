@@ -122,20 +122,17 @@ def _add_boundary(p: Any) -> None:
         DEFAULT_START_TIMEOUT,
     )
 
-    p.add_argument(
-        "--call-timeout",
-        type=number("--call-timeout", 0, 86400, low_open=True),
-        default=DEFAULT_CALL_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit of one call of the function (default {DEFAULT_CALL_TIMEOUT:g} s)",
-    )
-    p.add_argument(
-        "--import-timeout",
-        type=number("--import-timeout", 0, 86400, low_open=True),
-        default=DEFAULT_START_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit for importing the module (default {DEFAULT_START_TIMEOUT:g} s)",
-    )
+    for flag, default, limited in (
+        ("--call-timeout", DEFAULT_CALL_TIMEOUT, "of one call of the function"),
+        ("--import-timeout", DEFAULT_START_TIMEOUT, "for importing the module"),
+    ):
+        p.add_argument(
+            flag,
+            type=number(flag, 0, 86400, low_open=True),
+            default=default,
+            metavar="SECONDS",
+            help=f"time limit {limited} (default {default:g} s)",
+        )
     p.add_argument(
         "--memory-limit",
         type=integer("--memory-limit", 0, 1 << 24),
