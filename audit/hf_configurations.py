@@ -155,27 +155,17 @@ def configurations(
         # plain law and on the last processor of the sweep (a bonus row that skips processing
         # shows only after full acceptance).
         for p in dict.fromkeys([sweep[0], sweep[-1] if processing is None else sweep[0]]):
-            out.append(
+            out.extend(
                 HFConfiguration(
-                    f"same-tokenizer/sample/{p.label()}/draft=target",
+                    f"same-tokenizer/sample/{p.label()}/{regime}",
                     "same-tokenizer",
                     True,
                     p,
                     ONE_DRAFT,
                     new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
-                    regime="draft=target",
+                    regime=regime,
                 )
-            )
-            out.append(
-                HFConfiguration(
-                    f"same-tokenizer/sample/{p.label()}/far-draft",
-                    "same-tokenizer",
-                    True,
-                    p,
-                    ONE_DRAFT,
-                    new_tokens=2 * (ONE_DRAFT["num_assistant_tokens"] + 1),
-                    regime="far-draft",
-                )
+                for regime in ("draft=target", "far-draft")
             )
         out.append(
             HFConfiguration("same-tokenizer/greedy", "same-tokenizer", False, drafter=CONSTANT)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .boundary import CallBatch, ImplementationCrashed
+from .boundary import CallBatch
+from .collect import call_failure
 from .sampler_cases import Case, draw_drafts
 
 SamplerFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator], Sequence[int]]
@@ -102,11 +103,8 @@ def collect(
             try:
                 out = fn(case.target_probs.copy(), case.draft_probs.copy(), drafts[s].copy(), rng)
                 samples.implementation_seconds += time.perf_counter() - called
-            except ImplementationCrashed as exc:
-                samples.error = f"sample {s}: {exc}"
-                break
             except Exception as exc:  # noqa: BLE001 - the implementation's errors are the verdict
-                samples.error = f"sample {s}: {type(exc).__name__}: {exc}"
+                samples.error = f"sample {s}: {call_failure(exc)}"
                 break
             if not _accept(samples, out, case, drafts[s], s, on_sample):
                 break

@@ -39,6 +39,7 @@ from .audit_generate import DEFAULT_SAMPLES as GENERATE_SAMPLES
 from .audit_generate import add_generate_arguments, run_generate
 from .audit_runs import run_controls, run_sampler, run_transformers
 from .checks import integer, interpreter, number, seed
+from .flags import add_temperature, add_top_k_top_p
 
 __all__ = [
     "EXIT_CODES",
@@ -94,14 +95,8 @@ def _common(parser: argparse.ArgumentParser, tv: float = SAMPLER_TV) -> None:
 
 def _add_processors(p: Any, temperature: float | None) -> None:
     """The logits-processor flags shared by `generate` and `transformers`."""
-    p.add_argument(
-        "--temperature",
-        type=number("--temperature", 0.01, 100),
-        default=temperature,
-        help="in [0.01, 100]",
-    )
-    p.add_argument("--top-k", type=integer("--top-k", 1, 2**31 - 1), help=">= 1")
-    p.add_argument("--top-p", type=number("--top-p", 0, 1, low_open=True), help="in (0, 1]")
+    add_temperature(p, temperature)
+    add_top_k_top_p(p)
     p.add_argument(
         "--repetition-penalty",
         type=number("--repetition-penalty", 0.01, 100),
@@ -127,20 +122,17 @@ def _add_boundary(p: Any) -> None:
         DEFAULT_START_TIMEOUT,
     )
 
-    p.add_argument(
-        "--call-timeout",
-        type=number("--call-timeout", 0, 86400, low_open=True),
-        default=DEFAULT_CALL_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit of one call of the function (default {DEFAULT_CALL_TIMEOUT:g} s)",
-    )
-    p.add_argument(
-        "--import-timeout",
-        type=number("--import-timeout", 0, 86400, low_open=True),
-        default=DEFAULT_START_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit for importing the module (default {DEFAULT_START_TIMEOUT:g} s)",
-    )
+    for flag, default, limited in (
+        ("--call-timeout", DEFAULT_CALL_TIMEOUT, "of one call of the function"),
+        ("--import-timeout", DEFAULT_START_TIMEOUT, "for importing the module"),
+    ):
+        p.add_argument(
+            flag,
+            type=number(flag, 0, 86400, low_open=True),
+            default=default,
+            metavar="SECONDS",
+            help=f"time limit {limited} (default {default:g} s)",
+        )
     p.add_argument(
         "--memory-limit",
         type=integer("--memory-limit", 0, 1 << 24),

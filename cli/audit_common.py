@@ -99,6 +99,21 @@ def rerun_hint(audit: Any) -> str:
     )
 
 
+def statistics(args: argparse.Namespace) -> dict[str, Any]:
+    """The statistical keyword arguments of the audit functions, from the shared flags.
+
+    Args:
+        args: parsed flags with `--alpha`, `--tv`, `--power`, `--test` and `--seed`.
+    """
+    return {
+        "alpha": args.alpha,
+        "tv": args.tv,
+        "power": args.power,
+        "test": args.test,
+        "seed": args.seed,
+    }
+
+
 def progress_bar(args: argparse.Namespace, description: str, total: int | None = None) -> Any:
     """A progress bar on stderr (off when stderr is not a terminal)."""
     return progress(total or 0, description)

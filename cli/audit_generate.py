@@ -250,7 +250,12 @@ def _audit_generate(
     m: int,
 ) -> int:
     from specproof.audit.core import decide
-    from specproof.audit.generation import TargetLaw, greedy_configuration, sampling_configuration
+    from specproof.audit.generation import (
+        TargetLaw,
+        greedy_configuration,
+        processed_request,
+        sampling_configuration,
+    )
     from specproof.audit.two_sample import audit_two_sample
 
     prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
@@ -279,13 +284,7 @@ def _audit_generate(
                 args.max_samples,
                 args.function,
                 tick,
-                request.replace(
-                    temperature=processing.temperature,
-                    top_k=processing.top_k,
-                    top_p=processing.top_p,
-                    repetition_penalty=processing.repetition_penalty,
-                    eos_token_id=target.eos_token_id,
-                ),
+                processed_request(request, processing, target.eos_token_id),
             )
             return finish(
                 audit, args, f"Two-sample audit of `{args.function}` against `{args.baseline}`"

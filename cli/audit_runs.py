@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from . import exit_codes
-from .audit_common import crashed, finish, isolated_function, progress_bar
+from .audit_common import crashed, finish, isolated_function, progress_bar, statistics
 from .checks import writable_dir
 from .exit_codes import CommandError
 from .output import format_table, print_json
@@ -40,11 +40,7 @@ def _audit_sampler(fn: Any, args: argparse.Namespace) -> int:
             fn,
             n_samples=args.samples,
             algorithm=args.algorithm,
-            alpha=args.alpha,
-            tv=args.tv,
-            power=args.power,
-            test=args.test,
-            seed=args.seed,
+            **statistics(args),
             max_samples=args.max_samples,
             on_progress=tick,
         )
@@ -109,11 +105,7 @@ def run_transformers(args: argparse.Namespace) -> int:
             processing=processing,
             n_samples=args.samples,
             max_new_tokens=args.max_new_tokens,
-            alpha=args.alpha,
-            tv=args.tv,
-            power=args.power,
-            test=args.test,
-            seed=args.seed,
+            **statistics(args),
             models=models,
             include_lossy=args.include_lossy,
             on_progress=tick,
@@ -160,11 +152,7 @@ def run_controls(args: argparse.Namespace) -> int:
                     audited,
                     default_cases(args.seed, LOSSLESS_PLAN) if lossless_rule else None,
                     n_samples=None if expected == "consistent" else args.samples,
-                    alpha=args.alpha,
-                    tv=args.tv,
-                    power=args.power,
-                    test=args.test,
-                    seed=args.seed,
+                    **statistics(args),
                 )
             flagged = [c.name for c in audit.configurations if c.verdict == "not-lossless"]
             results.append(

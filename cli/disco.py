@@ -24,17 +24,18 @@ from typing import Any
 from . import exit_codes
 from .checks import integer, load_model_arg, number, seed
 from .exit_codes import CommandError
+from .flags import add_action_command, add_temperature, add_threads
 from .output import format_table, print_json, progress
 
 
 def add_parser(subparsers: Any) -> None:
     """Add the `disco` subcommand and its own subcommands."""
-    parser = subparsers.add_parser(
+    sub = add_action_command(
+        subparsers,
         "disco",
-        help="DISCO: train a learned dynamic-lookahead policy from engine traces",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        "DISCO: train a learned dynamic-lookahead policy from engine traces",
+        __doc__,
     )
-    sub = parser.add_subparsers(dest="disco_command", metavar="ACTION", required=True)
     train = sub.add_parser(
         "train",
         help="record traces, fit the classifier, tune its threshold, write the policy file",
@@ -77,12 +78,7 @@ def add_parser(subparsers: Any) -> None:
         default="sd",
         help="verification while recording: sd (sampling) or greedy (default sd)",
     )
-    train.add_argument(
-        "--temperature",
-        type=number("--temperature", 0.01, 100),
-        default=1.0,
-        help="in [0.01, 100] (default 1.0)",
-    )
+    add_temperature(train, 1.0)
     train.add_argument(
         "--max-new-tokens",
         type=integer("--max-new-tokens", 1, 100_000),
@@ -103,9 +99,7 @@ def add_parser(subparsers: Any) -> None:
         help="hidden width of the classifier, 0..1024; 0 is a logistic regression (default 16)",
     )
     train.add_argument("--seed", type=seed(), default=0, help="seed of the runs and the fit")
-    train.add_argument(
-        "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
-    )
+    add_threads(train)
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
     train.set_defaults(handler=run_train)
 

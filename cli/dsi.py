@@ -26,6 +26,7 @@ from typing import Any
 from . import exit_codes
 from .checks import number, seed, writable_dir
 from .exit_codes import CommandError
+from .flags import add_action_command
 from .output import format_table, print_json, progress
 
 #: Bounds on what one command may cost (see the module docstring).
@@ -129,12 +130,12 @@ def _add_configuration(parser: Any, servers_help: str) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Add the `dsi` subcommand and its own subcommands."""
-    parser = subparsers.add_parser(
+    sub = add_action_command(
+        subparsers,
         "dsi",
-        help="simulate distributed speculative inference (DSI) vs SI and non-SI",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        "simulate distributed speculative inference (DSI) vs SI and non-SI",
+        __doc__,
     )
-    sub = parser.add_subparsers(dest="dsi_command", metavar="ACTION", required=True)
 
     sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
     _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")

@@ -9,6 +9,7 @@ from typing import Any
 from . import exit_codes
 from .checks import integer, load_model_arg, non_empty, number, seed
 from .exit_codes import CommandError
+from .flags import add_temperature, add_threads, add_top_k_top_p
 from .output import format_table, print_json
 
 
@@ -78,24 +79,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
     )
-    parser.add_argument(
-        "--temperature",
-        type=number("--temperature", 0.01, 100),
-        default=1.0,
-        help="in [0.01, 100] (default 1.0)",
-    )
-    parser.add_argument(
-        "--top-k",
-        type=integer("--top-k", 1, 2**31 - 1),
-        default=None,
-        help="keep the k most likely tokens",
-    )
-    parser.add_argument(
-        "--top-p",
-        type=number("--top-p", 0, 1, low_open=True),
-        default=None,
-        help="nucleus mass in (0, 1]",
-    )
+    add_temperature(parser, 1.0)
+    add_top_k_top_p(parser)
     parser.add_argument(
         "--max-new-tokens",
         type=integer("--max-new-tokens", 1, 100_000),
@@ -109,9 +94,7 @@ def add_parser(subparsers: Any) -> None:
         default="float32",
         help="model and probability dtype",
     )
-    parser.add_argument(
-        "--threads", type=integer("--threads", 1, 1024), default=None, help="torch CPU threads"
-    )
+    add_threads(parser)
     parser.add_argument(
         "--prune",
         type=number("--prune", 0, 1, high_open=True),

@@ -17,6 +17,7 @@ import torch
 from .kernels import (
     BatchVerdict,
     assemble,
+    check_drafted,
     check_gathered,
     check_round,
     inverse_cdf_with_mass,
@@ -57,13 +58,7 @@ def verify_exact_match(
     tokens = draft_tokens.to(torch.int64)
     if k > 0:
         q_x = draft_probs.gather(2, tokens.unsqueeze(-1)).squeeze(2)
-        check_gathered(q_x, "draft_probs", "a draft token")
-        if not bool((q_x > 0).all()):
-            b, i = (q_x <= 0).nonzero()[0].tolist()
-            raise ValueError(
-                f"draft_tokens[{b}, {i}] = {int(tokens[b, i])} has zero draft probability in "
-                f"draft_probs[{b}, {i}]: it cannot have been drafted"
-            )
+        check_drafted(q_x, tokens)
     uniforms = torch.cat([accept_u, final_u.unsqueeze(1)], dim=1)
     samples, mass = inverse_cdf_with_mass(target_probs, uniforms)
     usable = torch.isfinite(mass) & (mass > 0)

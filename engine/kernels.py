@@ -180,6 +180,23 @@ def check_gathered(values: torch.Tensor, name: str, what: str, *, positive: bool
         raise ValueError(f"{name} is zero at {what}")
 
 
+def check_drafted(draft_at_tokens: torch.Tensor, draft_tokens: torch.Tensor) -> None:
+    """Raise `ValueError` unless every draft token has finite, positive draft probability.
+
+    Args:
+        draft_at_tokens: `[B, K]`, `draft_probs` gathered at `draft_tokens`.
+        draft_tokens: `[B, K]` integer, named in the error.
+    """
+    if all_positive_finite(draft_at_tokens):
+        return
+    check_gathered(draft_at_tokens, "draft_probs", "a draft token")
+    b, i = (draft_at_tokens <= 0).nonzero()[0].tolist()
+    raise ValueError(
+        f"draft_tokens[{b}, {i}] = {int(draft_tokens[b, i])} has zero draft probability in "
+        f"draft_probs[{b}, {i}]: it cannot have been drafted"
+    )
+
+
 def all_positive_finite(values: torch.Tensor) -> bool:
     """Whether every entry is finite and > 0 (one reduction; NaN fails)."""
     if values.numel() == 0:

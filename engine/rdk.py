@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .kernels import BatchVerdict, check_probs, check_uniforms, inverse_cdf_rows
+from .kernels import check_probs, check_uniforms, inverse_cdf_rows
 from .sd import verify_sd
 
 
@@ -262,30 +262,13 @@ def draft_rdk(
     return sources, kernel.draw_row(sources, second_u)
 
 
-def verify_rdk(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
-    """RDK verification: standard SD with the RDK proposal rows as the draft rows.
+verify_rdk = verify_sd
+"""RDK verification is [`verify_sd`][specproof.engine.sd.verify_sd] with the RDK proposal rows.
 
-    Args:
-        target_probs: `[B, K+1, V]`.
-        draft_probs: `[B, K, V]` the **proposals** $q' M$ (`kernel.propose(source)`), not the
-            drafter's own rows: verifying against $q'$ would be wrong (and refuses drafts that
-            $q'$ cannot produce).
-        draft_tokens: `[B, K]` from [`draft_rdk`][specproof.engine.rdk.draft_rdk].
-        accept_u: `[B, K]`.
-        final_u: `[B]`.
-        check_values: as in [`verify_sd`][specproof.engine.sd.verify_sd].
-    """
-    return verify_sd(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
+Its `draft_probs` are the **proposals** $q' M$ (`kernel.propose(source)`), not the drafter's
+own rows: verifying against $q'$ would be wrong (and refuses drafts that $q'$ cannot produce);
+its `draft_tokens` come from [`draft_rdk`][specproof.engine.rdk.draft_rdk].
+"""
 
 
 def mixture_acceptance(

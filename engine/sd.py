@@ -32,6 +32,7 @@ from .kernels import (
     BatchVerdict,
     all_positive_finite,
     assemble,
+    check_drafted,
     check_gathered,
     check_round,
     inverse_cdf_with_mass,
@@ -76,13 +77,7 @@ def verify_sd(
         p_x = target_probs[:, :k].gather(2, index).squeeze(2)
         q_x = draft_probs.gather(2, index).squeeze(2)
         check_gathered(p_x, "target_probs", "a draft token")
-        if not all_positive_finite(q_x):
-            check_gathered(q_x, "draft_probs", "a draft token")
-            b, i = (q_x <= 0).nonzero()[0].tolist()
-            raise ValueError(
-                f"draft_tokens[{b}, {i}] = {int(tokens[b, i])} has zero draft probability in "
-                f"draft_probs[{b}, {i}]: it cannot have been drafted"
-            )
+        check_drafted(q_x, tokens)
         accepted = accept_u * q_x < p_x
         n_accepted = leading_true(accepted)
     else:

@@ -1,11 +1,16 @@
-"""Shared test configuration: hypothesis profiles, the GPU skip, torch threads."""
+"""Shared test configuration: hypothesis profiles, the GPU skip, the `medium` tier, torch threads."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from .support import tiers
 
 # Profiles: "ci" (derandomised, no example database; the default under CI=true), "dev" (the
 # default elsewhere), "thorough" (many more examples). Choose with HYPOTHESIS_PROFILE.
@@ -22,8 +27,15 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked `gpu` when CUDA is not available."""
+    """Mark `medium` the costly not-slow tests (tests/support/tiers.py); skip `gpu` without CUDA."""
+    threshold, seconds = tiers.load()
+    not_slow = [item for item in items if "slow" not in item.keywords]
+    medium = tiers.medium_ids((item.nodeid for item in not_slow), seconds, threshold)
+    for item in not_slow:
+        if item.nodeid in medium:
+            item.add_marker(pytest.mark.medium)
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
         return
@@ -37,3 +49,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="needs a CUDA device")
         for item in gpu_items:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With SPECPROOF_RECORD_DURATIONS=PATH, append each test's CPU and wall seconds to PATH."""
+    record = os.environ.get("SPECPROOF_RECORD_DURATIONS")
+    cpu, wall = (tiers.cpu_seconds(), time.perf_counter()) if record else (0.0, 0.0)
+    yield
+    if record:
+        cpu, wall = tiers.cpu_seconds() - cpu, time.perf_counter() - wall
+        line = json.dumps({"id": item.nodeid, "cpu": round(cpu, 4), "wall": round(wall, 4)})
+        with open(record, "a") as out:  # one short line per write: workers do not interleave
+            out.write(line + "\n")

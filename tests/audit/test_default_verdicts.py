@@ -70,7 +70,12 @@ def test_audit_generate_defaults_reach_a_verdict(law, max_new_tokens):
     # default is GENERATE_SAMPLES.
     assert (args.samples, args.tv) == (None, cli_audit.GENERATION_TV)
     prompt = target.tokenizer.encode(args.prompt, add_special_tokens=False)
-    run = {"n_samples": cli_audit.GENERATE_SAMPLES, "tv": args.tv, "alpha": args.alpha, "power": args.power}
+    run = {
+        "n_samples": cli_audit.GENERATE_SAMPLES,
+        "tv": args.tv,
+        "alpha": args.alpha,
+        "power": args.power,
+    }
     good = audit_generate(_sampler(target_law, False), target_law, prompt, max_new_tokens, **run)
     assert good.verdict == "consistent", good.configurations[0].uncovered
     bad = audit_generate(_sampler(target_law, True), target_law, prompt, max_new_tokens, **run)

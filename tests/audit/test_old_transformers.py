@@ -28,7 +28,7 @@ import pytest
 
 from specproof.cli.main import main
 
-from ..support.venvs import lent_venv
+from ..support.venvs import lent_venv, python_prints
 
 pytestmark = pytest.mark.slow
 
@@ -92,12 +92,9 @@ def _audit(module: str, python: Path, samples: int, capsys) -> tuple[int, dict]:
 
 
 def test_the_child_runs_the_old_release(old_transformers_python):
-    out = subprocess.run(
-        [old_transformers_python, "-c", "import transformers; print(transformers.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    out = python_prints(
+        old_transformers_python, "import transformers; print(transformers.__version__)"
+    )
     assert out == "4.46.3"
 
 

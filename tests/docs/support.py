@@ -89,6 +89,15 @@ def write_probe_claim(directory: Path) -> str:
     return "docsprobe_claims"
 
 
+def probe_claim_env(directory: Path) -> dict[str, str]:
+    """Write the probe claim into `directory`; the build environment that runs only it."""
+    return {
+        "PYTHONPATH": str(directory),
+        "SPECPROOF_DOCS_CLAIM_MODULES": write_probe_claim(directory),
+        "SPECPROOF_DOCS_VERIFY_ONLY": PROBE_CLAIM,
+    }
+
+
 def write_results(directory: Path, data: dict, name: str | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name or data['benchmark']}.json"

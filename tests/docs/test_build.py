@@ -22,8 +22,8 @@ from .support import (
     ROOT,
     build,
     failure,
+    probe_claim_env,
     probe_results,
-    write_probe_claim,
     write_results,
 )
 
@@ -147,16 +147,6 @@ def _copy_project(tmp_path: Path, page: str) -> Path:
     return tmp_path / "mkdocs.yml"
 
 
-def _quick_env(tmp_path: Path) -> dict[str, str]:
-    """Build fast: only the probe claim is run (the real results files are rendered)."""
-    module = write_probe_claim(tmp_path)
-    return {
-        "PYTHONPATH": str(tmp_path),
-        "SPECPROOF_DOCS_CLAIM_MODULES": module,
-        "SPECPROOF_DOCS_VERIFY_ONLY": PROBE_CLAIM,
-    }
-
-
 GOOD_PAGE = (
     "# Extra\n\n[Conventions](explanation/conventions.md)\n\n"
     '--8<-- "snippet.txt"\n\n'
@@ -168,7 +158,7 @@ GOOD_PAGE = (
 def test_the_copied_project_builds(tmp_path: Path) -> None:
     """Positive control of the failure builds below: the same setup with a sound page builds."""
     config = _copy_project(tmp_path, GOOD_PAGE)
-    proc = build(tmp_path / "site", config=config, env=_quick_env(tmp_path))
+    proc = build(tmp_path / "site", config=config, env=probe_claim_env(tmp_path))
     assert proc.returncode == 0, failure(proc)
     assert "a snippet that exists" in (tmp_path / "site" / "extra" / "index.html").read_text()
 
@@ -195,6 +185,6 @@ def test_a_page_referencing_something_missing_fails_the_build(
     tmp_path: Path, page: str, message: str
 ) -> None:
     config = _copy_project(tmp_path, page)
-    proc = build(tmp_path / "site", config=config, env=_quick_env(tmp_path))
+    proc = build(tmp_path / "site", config=config, env=probe_claim_env(tmp_path))
     assert proc.returncode != 0, "the build passed despite a broken reference"
     assert message in proc.stdout + proc.stderr, failure(proc)

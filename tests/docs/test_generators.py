@@ -18,6 +18,18 @@ result_pages = importlib.import_module("result_pages")
 hook = importlib.import_module("hook")
 
 
+def claim(name: str, statement: str, method: str, thorough_only: bool, scope: str):
+    """A stand-in for a registered claim: the fields `theorem_pages.collect` reads."""
+    return types.SimpleNamespace(
+        name=name,
+        statement=statement,
+        method=method,
+        thorough_only=thorough_only,
+        check=len,
+        scope=scope,
+    )
+
+
 def entry(name="sd_probe", result=None, thorough_only=False, check_path=None, scope="V = 2..8"):
     return theorem_pages.TheoremEntry(
         name,
@@ -224,21 +236,14 @@ def test_a_thorough_claim_not_run_shows_its_recorded_result(tmp_path) -> None:
         )
     )
     recorded = theorem_pages.load_recorded(tmp_path)
-    claim = types.SimpleNamespace(
-        name="rank_probe",
-        statement="s",
-        method="experiment",
-        thorough_only=True,
-        check=len,
-        scope="one experiment",
-    )
-    (entry_,) = theorem_pages.collect([claim], [], recorded)
+    probe = claim("rank_probe", "s", "experiment", True, "one experiment")
+    (entry_,) = theorem_pages.collect([probe], [], recorded)
     page = theorem_pages.render_page(entry_, None)
     assert "Recorded, not run in this build" in page and "python bench/x.py" in page
     assert "sp-measured" in page and "(recorded)" in page and "12.50 s" in page
     assert "measured (recorded, not rerun)" in theorem_pages.render_index([entry_], None)
     # A claim this build ran shows this build's result, never the recorded one.
-    (ran,) = theorem_pages.collect([claim], [{**record, "status": "refuted"}], recorded)
+    (ran,) = theorem_pages.collect([probe], [{**record, "status": "refuted"}], recorded)
     assert ran.recorded is None and "Recorded" not in theorem_pages.render_page(ran, None)
 
 
@@ -276,15 +281,7 @@ def test_table_cells_escape_pipes_in_and_out_of_maths() -> None:
 
 
 def test_collect_carries_the_claims_scope() -> None:
-    claim = types.SimpleNamespace(
-        name="sd_probe",
-        statement="s.",
-        method="m",
-        thorough_only=False,
-        check=len,
-        scope="K = 1..6",
-    )
-    (collected,) = theorem_pages.collect([claim], [])
+    (collected,) = theorem_pages.collect([claim("sd_probe", "s.", "m", False, "K = 1..6")], [])
     assert collected.scope == "K = 1..6"
 
 

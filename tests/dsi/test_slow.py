@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -40,26 +41,23 @@ def test_dsi_on_real_models_equals_the_targets_greedy_output(smollm2_prompt):
     pool = make_servers(target, 2)
     chain = make_servers(target, 1, prefix="chain")[0]
     draft_server = make_servers(drafter, 1, prefix="drafter")[0]
-    for use_bonus in (True, False):
-        result = run_dsi(
+
+    def eight_tokens(draft: Any, chain_server: Any, **config: bool) -> Any:
+        """Eight tokens of DSI at lookahead 3 over the two-server pool."""
+        return run_dsi(
             smollm2_prompt,
             8,
-            draft_server,
+            draft,
             pool,
-            chain,
-            DSIConfig(lookahead=3, use_bonus=use_bonus, run_timeout_s=300),
+            chain_server,
+            DSIConfig(lookahead=3, run_timeout_s=300, **config),
         )
-        assert result.tokens == expected
+
+    for use_bonus in (True, False):
+        assert eight_tokens(draft_server, chain, use_bonus=use_bonus).tokens == expected
     # The target as its own drafter: every draft is accepted, verification jobs commit.
     self_draft = make_servers(HFWorkerSpec("smollm2", "drafter"), 1, prefix="drafter")[0]
-    result = run_dsi(
-        smollm2_prompt,
-        8,
-        self_draft,
-        pool,
-        None,
-        DSIConfig(lookahead=3, target_only=False, run_timeout_s=300),
-    )
+    result = eight_tokens(self_draft, None, target_only=False)
     assert result.tokens == expected and result.stats.rejections == 0
 
 

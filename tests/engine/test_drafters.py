@@ -18,15 +18,14 @@ from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.lookahead import PerRowK, RowState, StaticK  # noqa: E402
 from specproof.engine.models import drop_layers, tiny_model  # noqa: E402
 
+from .tiny_pair import PROMPTS, tiny_pair  # noqa: E402
+
 F64 = torch.float64
-PROMPTS = [[1, 2, 3, 1, 2], [4], [5, 6, 5, 6, 5]]
 
 
 @pytest.fixture(scope="module")
 def models():
-    target = tiny_model("llama", vocab=8, layers=2, seed=31, init_std=0.3, dtype=F64)
-    draft = tiny_model("gpt2", vocab=8, layers=1, seed=32, init_std=0.3, dtype=F64)
-    return target, draft
+    return tiny_pair(0.3)
 
 
 def greedy_reference(model, prompts, n):

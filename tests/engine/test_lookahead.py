@@ -29,16 +29,15 @@ from specproof.engine.lookahead import (  # noqa: E402
     parse_lookahead,
     step_features,
 )
-from specproof.engine.models import tiny_model  # noqa: E402
+
+from .tiny_pair import PROMPTS, tiny_pair  # noqa: E402
 
 F64 = torch.float64
-PROMPTS = [[1, 2, 3, 1, 2], [4], [5, 6, 5, 6, 5]]
 
 
 @pytest.fixture(scope="module")
 def models():
-    target = tiny_model("llama", vocab=8, layers=2, seed=31, init_std=0.5, dtype=F64)
-    draft = tiny_model("gpt2", vocab=8, layers=1, seed=32, init_std=0.5, dtype=F64)
+    target, draft = tiny_pair(0.5)
     return target.model, draft.model
 
 

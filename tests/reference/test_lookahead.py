@@ -30,18 +30,9 @@ from specproof.reference.lookahead import (
 from specproof.reference.rounds import DraftState, VerifierRound, round_kernel_law
 
 from ..support.integrate import cdf_points, integrate
+from ..support.toy_lms import ORDER_ONE_TARGET as TARGET
+from ..support.toy_lms import VOCAB
 
-VOCAB = ("a", "b", "c")
-TARGET = ToyLM(
-    VOCAB,
-    1,
-    {
-        (): Dist.over(VOCAB, [F(1, 2), F(1, 3), F(1, 6)]),
-        ("a",): Dist.over(VOCAB, [F(1, 5), F(1, 5), F(3, 5)]),
-        ("b",): Dist.over(VOCAB, [F(1, 2), 0, F(1, 2)]),
-        ("c",): Dist.over(VOCAB, [F(1, 3), F(1, 3), F(1, 3)]),
-    },
-)
 DRAFT = ToyLM(
     VOCAB,
     1,

@@ -28,6 +28,8 @@ from specproof.reference.lookahead_cost import (
 )
 from specproof.reference.rounds import DraftState, RoundRecord
 
+from ..support.toy_lms import ORDER_ONE_TARGET, VOCAB
+
 HALF = ToyLM(("a", "b"), 0, {(): Dist.over(("a", "b"), [F(1, 2), F(1, 2)])})
 ALWAYS_A = ToyLM(("a", "b"), 0, {(): Dist.point(("a", "b"), "a")})
 
@@ -67,17 +69,7 @@ def test_the_heuristic_schedule():
 
 
 def test_history_policies_change_k_and_keep_the_target_law():
-    vocab = ("a", "b", "c")
-    target = ToyLM(
-        vocab,
-        1,
-        {
-            (): Dist.over(vocab, [F(1, 2), F(1, 3), F(1, 6)]),
-            ("a",): Dist.over(vocab, [F(1, 5), F(1, 5), F(3, 5)]),
-            ("b",): Dist.over(vocab, [F(1, 2), 0, F(1, 2)]),
-            ("c",): Dist.over(vocab, [F(1, 3), F(1, 3), F(1, 3)]),
-        },
-    )
+    vocab, target = VOCAB, ORDER_ONE_TARGET
     draft = ToyLM(vocab, 0, {(): Dist.over(vocab, [F(3, 4), F(1, 4), 0])})
     policies = [
         HeuristicLookahead(1, 3),

@@ -20,11 +20,13 @@ def lent_venv(root: Path) -> tuple[Path, str]:
     """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     python = root / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    site = python_prints(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])")
     Path(site, "zz_lent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python, site
+
+
+def python_prints(python: str | Path, code: str) -> str:
+    """What `python -c code` prints to stdout, stripped (a failure raises)."""
+    return subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
