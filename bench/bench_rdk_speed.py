@@ -91,7 +91,7 @@ def costs(
     """Medians (wall and CPU) of drafter steps, draws and ratios; the target's verify cost per K.
 
     Keys per clock: `step NAME` / `draw NAME` (seconds), `c NAME` (step over the full-head
-    step), `rdk NAME` ((draw - vanilla's draw) / vanilla's step, median of per-repeat ratios),
+    step), `overhead NAME` ((draw - vanilla's draw) / vanilla's step, median of per-repeat ratios),
     `v K` (verifying K + 1 tokens over one full-model step).
     """
     vocab = int(model.get_output_embeddings().weight.shape[0])
@@ -113,7 +113,7 @@ def costs(
         for name in drafters:
             med[f"c {name}"] = med[f"step {name}"] / med["step full head"]
             if name.startswith("rdk"):
-                med[f"rdk {name}"] = statistics.median(
+                med[f"overhead {name}"] = statistics.median(
                     (d - v) / st
                     for d, v, st in zip(
                         series[f"draw {name}"],
@@ -298,7 +298,11 @@ def main() -> None:
             "RDK overhead over vanilla per drafter step (median of per-repeat ratios)",
             ["RDK form", "wall: (RDK draw - vanilla draw) / drafter step", "CPU: same"],
             [
-                [name, round(cost["wall"][f"rdk {name}"], 4), round(cost["cpu"][f"rdk {name}"], 4)]
+                [
+                    name,
+                    round(cost["wall"][f"overhead {name}"], 4),
+                    round(cost["cpu"][f"overhead {name}"], 4),
+                ]
                 for name in ("rdk fixed", "rdk bound")
             ],
         ),
@@ -341,7 +345,7 @@ def main() -> None:
                 "(K c + v) from the CPU costs above.",
             )
         )
-    worst = max(cost["cpu"]["rdk fixed"], cost["cpu"]["rdk bound"])
+    worst = max(cost["cpu"]["overhead rdk fixed"], cost["cpu"]["overhead rdk bound"])
     write_results(
         "rdk_speed",
         "RDK: overhead and speed of pruned-head self-drafters on Gemma-3-270M",
