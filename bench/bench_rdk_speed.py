@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -388,10 +389,13 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
         wall, cpu = cols.index("speed-up (wall)"), cols.index("speed-up (CPU)")
         rows = [r for r in speed[0]["rows"] if r[2] != "AR"]
         best = max(rows, key=lambda r: r[cpu])
+        size = re.search(r"(\d+) prompts per kind, (\d+) round", speed[0]["title"])
+        runs = f"{int(size.group(1)) * int(size.group(2))} run(s)" if size else "the runs"
         text += (
             f" Best SD configuration against plain decoding of the target: {best[2]} "
             f"({best[1]}, {best[0]}) at {best[cpu]:.2f}x in CPU time and {best[wall]:.2f}x in "
-            f"wall time (medians of per-run ratios; predicted {best[-1]:.2f}x from the costs); "
+            f"wall time (medians of per-run ratios over {runs}; predicted {best[-1]:.2f}x from "
+            "the costs); "
             + (
                 "a speed-up."
                 if best[cpu] >= 1.05 and best[wall] >= 1.05
