@@ -53,9 +53,9 @@ from specproof.engine.disco.features import FEATURES  # noqa: E402
 from specproof.engine.drafters import ModelDrafter, NgramDrafter  # noqa: E402
 from specproof.engine.generate import GeneratorUniforms, generate  # noqa: E402
 from specproof.engine.lookahead import (  # noqa: E402
+    TOP_PROBS,
     ConfidenceStop,
     DraftStepState,
-    TOP_PROBS,
     HeuristicK,
     PerRowK,
     RowState,
