@@ -463,8 +463,8 @@ def main() -> None:
     )
     parser.add_argument("--train", type=int, default=4)
     parser.add_argument("--tune", type=int, default=2)
-    parser.add_argument("--report", type=int, default=3)
-    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--report", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=24)
     parser.add_argument("--seeds", type=int, default=2, help="seeds per report prompt (sampled)")
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2/1/1 prompts, 12 tokens, 1 seed"
