@@ -29,6 +29,10 @@ loop's `batch_forwards` asks). The reading of the committed tokens is extended t
 before drafting, the cache is cropped to the longest common prefix of what it holds and the new
 reading (for TLI that keeps the accepted drafts, which are shared tokens; for SLEM it keeps the
 committed context), so each forward feeds only what is new.
+
+**Stopping early.** `TliDrafter` asks a stepwise lookahead policy's hook after each drafted
+position (`stops_early`), with the drafted target ids and their $q_I$ rows, so a round that a
+policy stops costs only the forwards it drafted.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 
 import torch
 
-from .drafters import DraftContext, DraftRequest, Proposal, Sampler
+from .drafters import DraftContext, DraftRequest, Proposal, Sampler, StepHook
 from .models import LoadedModel
 from .slem import LookbehindRetokenizer
 from .streams import BatchedStreams, RowStreams, model_streams
@@ -216,7 +220,11 @@ class CrossVocabularyDrafter:
         return list(ids)
 
     def draft_rows(
-        self, requests: Sequence[DraftRequest], sample: Sampler, steps: Sequence[int] | None = None
+        self,
+        requests: Sequence[DraftRequest],
+        sample: Sampler,
+        steps: Sequence[int] | None = None,
+        keep_drafting: StepHook | None = None,
     ) -> tuple[list[list[int]], list[list[torch.Tensor]], list[list[int]]]:
         """Draft token by token in the drafter's vocabulary, with its KV cache.
 
@@ -224,19 +232,24 @@ class CrossVocabularyDrafter:
             requests: the rows.
             sample: the loop's sampler (`choose` decides what it is applied to).
             steps: drafter tokens per request (default each request's `k`).
+            keep_drafting: asked after each position for the requests that could draft more,
+                with `choose`'s ids and `proposal_rows` of their rows; False stops that request
+                (None: every request drafts its `steps`).
 
         Returns:
             `(drafter ids, drafter rows [V_D] in the run's dtype, sampled ids)` per request; the
             sampled ids are `choose`'s first answer (target ids for TLI).
         """
         context, streams = self._started()
-        steps = [r.k for r in requests] if steps is None else list(steps)
+        limits = [r.k for r in requests] if steps is None else list(steps)
         contexts = [self.context_ids(r) for r in requests]
         drafted: list[list[int]] = [[] for _ in requests]
         rows: list[list[torch.Tensor]] = [[] for _ in requests]
         chosen: list[list[int]] = [[] for _ in requests]
-        for step in range(max(steps, default=0)):
-            need = [i for i, n in enumerate(steps) if n > step]
+        for step in range(max(limits, default=0)):
+            need = [i for i, n in enumerate(limits) if n > step]
+            if not need:
+                break
             sequences = [contexts[i] + drafted[i] for i in need]
             logits = torch.stack(
                 streams.logits([requests[i].row for i in need], sequences, [1] * len(need))
@@ -249,6 +262,18 @@ class CrossVocabularyDrafter:
                 drafted[i].append(int(own[j]))
                 chosen[i].append(int(picks[j]))
                 rows[i].append(q[j])
+            if keep_drafting is not None:
+                ask = [j for j, i in enumerate(need) if limits[i] > step + 1]
+                if ask:
+                    keep = keep_drafting(
+                        [need[j] for j in ask],
+                        step,
+                        [int(picks[j]) for j in ask],
+                        self.proposal_rows(q[ask]),
+                    )
+                    for j, go in zip(ask, keep, strict=True):
+                        if not go:
+                            limits[need[j]] = step + 1
         self.forward_calls = streams.calls
         return drafted, rows, chosen
 
@@ -257,12 +282,19 @@ class CrossVocabularyDrafter:
         ids = [int(t) for t in sample(q).tolist()]
         return ids, ids
 
+    def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
+        """The rows a stepwise hook sees for drafter rows `q_own` (default: themselves)."""
+        return q_own
+
     def keep(self, row: int, length: int) -> None:
         """Nothing now: the next `propose` crops the cache to what the new reading shares."""
 
 
 class TliDrafter(CrossVocabularyDrafter):
     """TLI: drafts drawn from $q_I$ over the target's vocabulary (see the module)."""
+
+    #: `propose` takes `keep_drafting` (a stepwise policy stops drafting as it goes).
+    stops_early = True
 
     def choose(self, q: torch.Tensor, sample: Sampler) -> tuple[list[int], list[int]]:
         """Sample target ids from the TLI proposal; their drafter ids are fed back."""
@@ -274,9 +306,20 @@ class TliDrafter(CrossVocabularyDrafter):
         """The rows the drafts are verified against: $q_I$ over the target's vocabulary."""
         return tli_proposal(self.vocab_map, q_own)
 
-    def propose(self, requests: Sequence[DraftRequest], sample: Sampler) -> list[Proposal]:
-        """`k` TLI drafts per request, as target ids with their proposal rows $q_I$."""
-        _, rows, chosen = self.draft_rows(requests, sample)
+    def propose(
+        self,
+        requests: Sequence[DraftRequest],
+        sample: Sampler,
+        keep_drafting: StepHook | None = None,
+    ) -> list[Proposal]:
+        """Up to `k` TLI drafts per request, as target ids with their proposal rows $q_I$.
+
+        Args:
+            requests: one request per row.
+            sample: the loop's sampling rule.
+            keep_drafting: asked after each position (see `draft_rows`); None drafts every `k`.
+        """
+        _, rows, chosen = self.draft_rows(requests, sample, keep_drafting=keep_drafting)
         return [
             Proposal(tuple(chosen[i]), self.proposal_rows(torch.stack(rows[i])))
             for i in range(len(requests))

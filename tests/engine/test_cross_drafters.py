@@ -121,3 +121,42 @@ def test_drafter_reads_target_tokens_token_by_token(pair):
     assert reader.read([0, 1, 5]) == [0, 1, 5]
     with pytest.raises(ValueError, match="draft: vocabulary size 9 differs"):
         generate(target.model, drafter.model, [[1]], algorithm="sd", k=2, max_new_tokens=2)
+
+
+class TruncatingTli(TliDrafter):
+    """TLI without the stepwise hook: the loop truncates its finished proposals instead."""
+
+    stops_early = False
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["rows", "batched"])
+def test_tli_stops_early_as_the_loop_truncates_with_fewer_forwards(pair, batched):
+    """A stepwise policy stopping TLI as it drafts gives the rounds that truncating gives."""
+    from specproof.engine.lookahead import ConfidenceStop
+
+    runs = {}
+    for name, drafter_class in (("hook", TliDrafter), ("truncate", TruncatingTli)):
+        traces = []
+        result = run(
+            pair,
+            "greedy",
+            drafter_class,
+            lookahead=ConfidenceStop(0.7, 4),
+            batch_forwards=batched,
+            on_round=traces.append,
+        )
+        runs[name] = (result, [r for trace in traces for r in trace.rows])
+    (hook, hook_rows), (cut, cut_rows) = runs["hook"], runs["truncate"]
+    assert hook.tokens == cut.tokens
+    assert [(r.drafts, r.accepted) for r in hook_rows] == [(r.drafts, r.accepted) for r in cut_rows]
+    # The hook saw the q_I rows' probabilities of the drafts, as truncation does.
+    # (Batched forwards over other sets of rows pad differently: a few ulps apart.)
+    for a, b in zip(hook_rows, cut_rows, strict=True):
+        assert [s.position for s in a.draft_steps] == [s.position for s in b.draft_steps]
+        for x, y in zip(a.draft_steps, b.draft_steps, strict=True):
+            assert x.token_prob == pytest.approx(y.token_prob, abs=1e-12)
+            assert x.top_probs == pytest.approx(y.top_probs, abs=1e-12)
+        assert [s.token_prob for s in a.draft_steps] == list(a.draft_token_probs)
+    # Not vacuous: some rounds stopped early, and those cost fewer drafter forwards.
+    assert any(0 < len(r.drafts) < r.k for r in hook_rows)
+    assert hook.stats.draft_calls < cut.stats.draft_calls
