@@ -41,7 +41,7 @@ from specproof.engine.models import load_model
 
 NEW_TOKENS = 32
 K = 4
-REPEATS = 4
+REPEATS = 3
 PROMPT = "The history of the city begins in the early middle ages, when"
 
 PAIRS = {

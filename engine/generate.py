@@ -31,10 +31,11 @@ from $p$ by the same inverse-CDF rule (plain sampling). A greedy baseline is
 **Stopping.** A row stops after `max_new_tokens` tokens (a round's output is truncated to fit)
 or after emitting `eos_token_id` (kept as the row's last token). The drafter proposes what the
 policy asks for; truncation does not change the law of the tokens kept. With a fixed `k` (no
-`lookahead` policy), a row with $r$ tokens still to output drafts $\min(k, r - 1)$ tokens: a
-draft past its last token could never be output, and each position's law is the target's
-whatever K is (transformers' assisted generation caps its drafts the same way). A lookahead
-policy is asked as it is (it sees `remaining` in its `RowState`).
+`lookahead` policy) and a draft model or [`NgramDrafter`][specproof.engine.drafters.NgramDrafter],
+a row with $r$ tokens still to output drafts $\min(k, r - 1)$ tokens: a draft past its last
+token could never be output, and each position's law is the target's whatever K is
+(transformers' assisted generation caps its drafts the same way). A lookahead policy is asked
+as it is (it sees `remaining` in its `RowState`), and so is any other drafter.
 
 **Batches.** Rows advance in lock-step rounds and are verified in batched calls. By default each
 row has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding; see
@@ -416,8 +417,9 @@ def generate(
             unused for `"ar"` or `k=0` without a lookahead policy.
         prompts: token ids, one list per row (or a `[B, T]` tensor).
         algorithm: `"ar"` or a registered algorithm (see `generate_algorithms`).
-        k: drafts per round (K >= 0; ignored by `"ar"` and when `lookahead` is given; a row
-            drafts at most its remaining tokens minus one, see the module docstring).
+        k: drafts per round (K >= 0; ignored by `"ar"` and when `lookahead` is given; with a
+            draft model or n-gram drafter a row drafts at most its remaining tokens minus one,
+            see the module docstring).
         lookahead: a [`LookaheadPolicy`][specproof.engine.lookahead.LookaheadPolicy] choosing
             each row's K per round (default `StaticK(k)`).
         max_new_tokens: most tokens to output per row.
@@ -501,6 +503,9 @@ def generate(
             return q.argmax(-1)
         return inverse_cdf_rows(q, source.draft_uniforms(q))
 
+    # Only this module's own target-vocabulary drafters: the cross-tokenizer drafters' K counts
+    # drafter tokens, and their standalone loop (engine/hetero_loop.py) drafts K every round.
+    cap_k = lookahead is None and type(drafter) in (ModelDrafter, NgramDrafter)
     stepwise: StepwisePolicy | None = (
         policy if drafter is not None and isinstance(policy, StepwisePolicy) else None
     )
@@ -532,7 +537,7 @@ def generate(
                 for r in active
             ]
             ks = checked_lookahead(policy, states) if drafter is not None else [0] * len(active)
-            if lookahead is None:
+            if cap_k:
                 # A fixed K drafts no token past a row's last: it could never be output.
                 ks = [min(kb, state.remaining - 1) for kb, state in zip(ks, states, strict=True)]
             largest_k = max(largest_k, *ks)
