@@ -30,7 +30,12 @@ from $p$ by the same inverse-CDF rule (plain sampling). A greedy baseline is
 
 **Stopping.** A row stops after `max_new_tokens` tokens (a round's output is truncated to fit)
 or after emitting `eos_token_id` (kept as the row's last token). The drafter proposes what the
-policy asks for; truncation does not change the law of the tokens kept.
+policy asks for; truncation does not change the law of the tokens kept. With a fixed `k` (no
+`lookahead` policy) and a draft model or [`NgramDrafter`][specproof.engine.drafters.NgramDrafter],
+a row with $r$ tokens still to output drafts $\min(k, r - 1)$ tokens: a draft past its last
+token could never be output, and each position's law is the target's whatever K is
+(transformers' assisted generation caps its drafts the same way). A lookahead policy is asked
+as it is (it sees `remaining` in its `RowState`), and so is any other drafter.
 
 **Batches.** Rows advance in lock-step rounds and are verified in batched calls. By default each
 row has its *own* KV caches and its own model forwards (batch size 1 per forward, no padding; see
@@ -262,6 +267,11 @@ class _Row:
         return self.accepted / self.drafted if self.drafted else None
 
 
+def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """`torch.stack(tensors)`, without copying a single tensor (a view of it, unsqueezed)."""
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+
+
 def _stop_after_the_fact(
     policy: StepwisePolicy,
     rows: Sequence[_Row],
@@ -407,7 +417,9 @@ def generate(
             unused for `"ar"` or `k=0` without a lookahead policy.
         prompts: token ids, one list per row (or a `[B, T]` tensor).
         algorithm: `"ar"` or a registered algorithm (see `generate_algorithms`).
-        k: drafts per round (K >= 0; ignored by `"ar"` and when `lookahead` is given).
+        k: drafts per round (K >= 0; ignored by `"ar"` and when `lookahead` is given; with a
+            draft model or n-gram drafter a row drafts at most its remaining tokens minus one,
+            see the module docstring).
         lookahead: a [`LookaheadPolicy`][specproof.engine.lookahead.LookaheadPolicy] choosing
             each row's K per round (default `StaticK(k)`).
         max_new_tokens: most tokens to output per row.
@@ -491,6 +503,9 @@ def generate(
             return q.argmax(-1)
         return inverse_cdf_rows(q, source.draft_uniforms(q))
 
+    # Only this module's own target-vocabulary drafters: the cross-tokenizer drafters' K counts
+    # drafter tokens, and their standalone loop (engine/hetero_loop.py) drafts K every round.
+    cap_k = lookahead is None and type(drafter) in (ModelDrafter, NgramDrafter)
     stepwise: StepwisePolicy | None = (
         policy if drafter is not None and isinstance(policy, StepwisePolicy) else None
     )
@@ -522,6 +537,9 @@ def generate(
                 for r in active
             ]
             ks = checked_lookahead(policy, states) if drafter is not None else [0] * len(active)
+            if cap_k:
+                # A fixed K drafts no token past a row's last: it could never be output.
+                ks = [min(kb, state.remaining - 1) for kb, state in zip(ks, states, strict=True)]
             largest_k = max(largest_k, *ks)
             lookahead_s = time.perf_counter() - clock
 
@@ -579,7 +597,11 @@ def generate(
                 [r.sequence + d for r, d in zip(active, drafts, strict=True)],
                 [len(d) + 1 for d in drafts],
             )
-            p_flat = sampling.probs(torch.cat(target_logits), prob_dtype)
+            # One row (the common case): no copy into a concatenated tensor.
+            p_flat = sampling.probs(
+                target_logits[0] if len(target_logits) == 1 else torch.cat(target_logits),
+                prob_dtype,
+            )
             p_rows = list(p_flat.split([len(d) + 1 for d in drafts]))
             target_s = time.perf_counter() - clock
 
@@ -588,8 +610,8 @@ def generate(
             n_accepted = [0] * len(active)
             for kb in sorted({len(d) for d in drafts}):
                 group = [i for i, d in enumerate(drafts) if len(d) == kb]
-                p = torch.stack([p_rows[i] for i in group])
-                q = torch.stack([proposals[i].draft_probs for i in group])
+                p = _stacked([p_rows[i] for i in group])
+                q = _stacked([proposals[i].draft_probs for i in group])
                 draft_tokens = torch.tensor(
                     [drafts[i] for i in group], dtype=torch.long, device=p.device
                 ).reshape(len(group), kb)

@@ -90,20 +90,19 @@ def logits_to_probs(
         dtype = torch.float32 if logits.dtype in LOW_PRECISION else logits.dtype
     elif not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    if bool(torch.isnan(logits).any()):
-        raise ValueError("logits contains NaN")
-    if bool(torch.isposinf(logits).any()):
-        raise ValueError("logits contains +inf")
-    if bool(torch.isneginf(logits).all(-1).any()):
-        raise ValueError("logits has a row whose entries are all -inf (nothing to sample)")
-
-    scores = logits.to(dtype) / temperature
-    if bool((torch.isfinite(logits) & ~torch.isfinite(scores)).any()):
-        raise ValueError(
-            f"temperature {temperature:g} is too small for these logits in {dtype}: "
-            "logits / temperature overflows (use a larger temperature, a wider dtype, or the "
-            "greedy verifier)"
-        )
+    _check_values(logits)
+    scores = logits.to(dtype)
+    if temperature != 1:
+        scores = scores / temperature
+    # Only a division by T < 1 or a narrower dtype can overflow a finite logit.
+    narrower = torch.finfo(scores.dtype).max < torch.finfo(logits.dtype).max
+    if temperature < 1 or narrower:
+        if bool((torch.isfinite(logits) & ~torch.isfinite(scores)).any()):
+            raise ValueError(
+                f"temperature {temperature:g} is too small for these logits in {dtype}: "
+                "logits / temperature overflows (use a larger temperature, a wider dtype, or "
+                "the greedy verifier)"
+            )
     vocab = scores.shape[-1]
     if top_k is not None and top_k < vocab:
         kth = torch.topk(scores, top_k, dim=-1).values[..., -1:]
@@ -120,3 +119,19 @@ def logits_to_probs(
         scores = scores.masked_fill(probs < boundary, -math.inf)
         probs = torch.softmax(scores, dim=-1)
     return probs
+
+
+def _check_values(logits: torch.Tensor) -> None:
+    """Refuse NaN, `+inf` and all-`-inf` rows, in one pass over `logits` when all is well.
+
+    Each row's maximum is NaN if the row holds a NaN, `+inf` if it holds `+inf` and `-inf` if
+    every entry is `-inf`, so one reduction (`amax`, which propagates NaN) clears a valid
+    tensor; only an invalid one pays for the scans that say what is wrong.
+    """
+    if bool(torch.isfinite(logits.amax(-1)).all()):
+        return
+    if bool(torch.isnan(logits).any()):
+        raise ValueError("logits contains NaN")
+    if bool(torch.isposinf(logits).any()):
+        raise ValueError("logits contains +inf")
+    raise ValueError("logits has a row whose entries are all -inf (nothing to sample)")

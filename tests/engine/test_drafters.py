@@ -172,7 +172,7 @@ def test_model_drafter_with_a_vocabulary_map(models, n: int) -> None:
         ModelDrafter(small, vocab_map=[7, 1, 2, 3, 4, 5]),
         [[1, 2]],
         k=2,
-        max_new_tokens=1,
+        max_new_tokens=3,  # a fixed K drafts at most the tokens left minus one
         prob_dtype=F64,
         on_round=sampled.append,
     )

@@ -8,7 +8,9 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from specproof.engine.generate import Sampling, generate  # noqa: E402
+from specproof.engine.lookahead import StaticK  # noqa: E402
 from specproof.engine.models import tiny_model  # noqa: E402
+from specproof.engine.trace import RoundTrace  # noqa: E402
 
 F64 = torch.float64
 
@@ -90,12 +92,22 @@ def test_ar_is_k0_sd(models) -> None:
 def test_statistics_are_consistent(models) -> None:
     target, draft = models
     k = 4
-    result = generate(target.model, draft.model, PROMPTS, k=k, max_new_tokens=25, seed=1)
+    traces: list[RoundTrace] = []
+    result = generate(
+        target.model, draft.model, PROMPTS, k=k, max_new_tokens=25, seed=1, on_round=traces.append
+    )
     stats = result.stats
     assert stats.new_tokens == sum(len(t) for t in result.tokens) == 75
     assert sum(stats.accepted_histogram) == stats.rounds == stats.target_calls
     assert stats.accepted == sum(j * c for j, c in enumerate(stats.accepted_histogram))
-    assert stats.drafted == k * stats.rounds == stats.draft_calls
+    # A round drafts k, or fewer only where fewer tokens than k + 1 remain to be output.
+    seen = [0] * len(PROMPTS)
+    for trace in traces:
+        for row in trace.rows:
+            assert len(row.drafts) == row.k == min(k, 25 - seen[row.row] - 1)
+            seen[row.row] += len(row.output)
+    assert stats.drafted == sum(len(r.drafts) for t in traces for r in t.rows) == stats.draft_calls
+    assert k * stats.rounds - stats.drafted <= len(PROMPTS) * k * (k + 1) // 2
     assert stats.acceptance_rate == stats.accepted / stats.drafted
     # Each round outputs accepted + 1 tokens, minus what truncation cut at the end of each row.
     produced = stats.accepted + stats.rounds
@@ -255,3 +267,21 @@ def test_batched_forwards_need_a_cache(models) -> None:
     target, draft = models
     with pytest.raises(ValueError, match="use_cache"):
         generate(target.model, draft.model, PROMPTS, use_cache=False, batch_forwards=True)
+
+
+def test_fixed_k_drafts_nothing_past_the_last_token(models) -> None:
+    """Capping a fixed K at the tokens left changes no greedy token, and drafts fewer."""
+    target, draft = models
+    capped = generate(target.model, draft.model, PROMPTS, algorithm="greedy", k=4, max_new_tokens=9)
+    asked = generate(
+        target.model,
+        draft.model,
+        PROMPTS,
+        algorithm="greedy",
+        k=4,
+        lookahead=StaticK(4),
+        max_new_tokens=9,
+    )
+    assert capped.tokens == asked.tokens
+    assert capped.stats.drafted < asked.stats.drafted
+    assert capped.stats.draft_calls < asked.stats.draft_calls
