@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 from specproof.reference import ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
-from specproof.reference.slem import MATCHES, Match
 from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
-from specproof.reference.string_level import LookbehindSlemRound
+from specproof.reference.string_level import MATCHES, LookbehindSlemRound, Match
 from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation
 
 from .checking import check_by_hypothesis, law_difference
