@@ -82,15 +82,21 @@ def humaneval_prompts() -> list[str]:
 
 def audit_verdict(name: str, greedy: bool) -> str:
     """The verdict of `specproof audit generate specproof.engine.cross_audit:NAME` (tiny pair)."""
+    import os
     import subprocess
     import sys
 
     args = [sys.executable, "-m", "specproof.cli", "audit", "generate"]
     args += [f"specproof.engine.cross_audit:{name}", "--target", AUDIT_TARGET]
-    args += ["--draft", AUDIT_DRAFT, "--tv", "0.3", "--json"]
-    # Greedy audits take no drafting regimes (token-for-token comparison with the target).
-    args += ["--greedy"] if greedy else ["--regimes", "own", "--samples", str(AUDIT_SAMPLES)]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    args += ["--tv", "0.3", "--json"]
+    # The CLI refuses --draft with --greedy (drafting regimes are sampled audits): the greedy
+    # function gets its drafter from SPECPROOF_DRAFT, as --draft would set it.
+    env = os.environ | {"SPECPROOF_DRAFT": AUDIT_DRAFT}
+    if greedy:
+        args += ["--greedy"]
+    else:
+        args += ["--draft", AUDIT_DRAFT, "--regimes", "own", "--samples", str(AUDIT_SAMPLES)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     try:
         return str(json.loads(done.stdout)["verdict"])
     except ValueError:  # the audit itself failed: say so in the table, keep going

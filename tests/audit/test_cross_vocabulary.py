@@ -51,8 +51,10 @@ def test_engine_union_slem_slrs_pass(function, capsys):
 
 
 @pytest.mark.slow
-def test_engine_greedy_slem_is_the_targets_greedy(capsys):
-    args = ["--target", TARGET, "--draft", DRAFT, "--greedy", "--tv", "0.3", "--json"]
+def test_engine_greedy_slem_is_the_targets_greedy(capsys, monkeypatch):
+    """Greedy audits take no --draft (the CLI refuses drafting regimes with --greedy)."""
+    monkeypatch.setenv("SPECPROOF_DRAFT", DRAFT)
+    args = ["--target", TARGET, "--greedy", "--tv", "0.3", "--json"]
     code = main(["audit", "generate", "specproof.engine.cross_audit:slem_greedy", *args])
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "consistent" and code == 0, data
