@@ -13,7 +13,12 @@ Three parts, one run:
    transformers' universal assisted decoding (`assistant_model=..., tokenizer=...,
    assistant_tokenizer=...`, greedy and sampled) and its plain AR, `NEW_TOKENS` new tokens, K =
    `K`, top-k = `TOP_K`, on the prose prompt and one HumanEval prompt. Tokens/s is median
-   over `REPEATS` runs; ratio = tokens/s over the same library's AR in the same mode.
+   over `REPEATS` runs; ratio = tokens/s over the same library's AR in the same mode;
+   acceptance = accepted / drafted (specproof); tokens per target forward for both libraries.
+   Greedy rows are also compared token for token with the same library's plain greedy output
+   on the real pair. transformers gets its own copy of the drafter per mode, reused by every
+   call (its sampled universal assisted decoding rewrites the assistant in place:
+   bench/findings/repro/transformers_1.py); a call that fails is recorded in the table.
 3. **Audit verdicts** for each configuration, in the same table: specproof's paths are audited
    by `specproof audit generate specproof.engine.cross_audit:NAME` on tiny models with
    different vocabularies (target `tiny-llama:vocab=4,seed=1`, drafter
