@@ -13,11 +13,18 @@ Three parts, one run:
    transformers' universal assisted decoding (`assistant_model=..., tokenizer=...,
    assistant_tokenizer=...`, greedy and sampled) and its plain AR, `NEW_TOKENS` new tokens, K =
    `K`, top-k = `TOP_K`, on the prose prompt and one HumanEval prompt. Tokens/s is median
-   over `REPEATS` runs; ratio = tokens/s over the same library's AR in the same mode.
+   over `REPEATS` runs; ratio = tokens/s over the same library's AR in the same mode;
+   acceptance = accepted / drafted (specproof); tokens per target forward for both libraries.
+   Greedy rows are also compared token for token with the same library's plain greedy output
+   on the real pair. transformers gets its own copy of the drafter per mode, reused by every
+   call (its sampled universal assisted decoding rewrites the assistant in place:
+   bench/findings/repro/transformers_1.py); a call that fails is recorded in the table.
 3. **Audit verdicts** for each configuration, in the same table: specproof's paths are audited
    by `specproof audit generate specproof.engine.cross_audit:NAME` on tiny models with
    different vocabularies (target `tiny-llama:vocab=4,seed=1`, drafter
-   `tiny-llama:vocab=16,seed=2`, `AUDIT_SAMPLES` samples, TV 0.3); transformers' are read from
+   `tiny-llama:vocab=16,seed=2`, `AUDIT_SAMPLES` samples, TV 0.3, the drafting regime `own`
+   only: the other regimes swap in drafters with the target's tokenizer, which do not exercise
+   the cross-vocabulary path); transformers' are read from
    `bench/results/audit_transformers.json` (its `different-tokenizers` configurations, tiny
    models too). The verdicts are of the same code paths on tiny models, not of the Gemma runs.
 
@@ -80,15 +87,25 @@ def humaneval_prompts() -> list[str]:
 
 def audit_verdict(name: str, greedy: bool) -> str:
     """The verdict of `specproof audit generate specproof.engine.cross_audit:NAME` (tiny pair)."""
+    import os
     import subprocess
     import sys
 
     args = [sys.executable, "-m", "specproof.cli", "audit", "generate"]
     args += [f"specproof.engine.cross_audit:{name}", "--target", AUDIT_TARGET]
-    args += ["--draft", AUDIT_DRAFT, "--tv", "0.3", "--json"]
-    args += ["--greedy"] if greedy else ["--samples", str(AUDIT_SAMPLES)]
-    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout
-    return str(json.loads(out)["verdict"])
+    args += ["--tv", "0.3", "--json"]
+    # The CLI refuses --draft with --greedy (drafting regimes are sampled audits): the greedy
+    # function gets its drafter from SPECPROOF_DRAFT, as --draft would set it.
+    env = os.environ | {"SPECPROOF_DRAFT": AUDIT_DRAFT}
+    if greedy:
+        args += ["--greedy"]
+    else:
+        args += ["--draft", AUDIT_DRAFT, "--regimes", "own", "--samples", str(AUDIT_SAMPLES)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+    try:
+        return str(json.loads(done.stdout)["verdict"])
+    except ValueError:  # the audit itself failed: say so in the table, keep going
+        return f"audit failed: {done.stderr.strip()[-200:]}"
 
 
 def transformers_verdicts() -> dict[str, str]:
@@ -150,21 +167,58 @@ def all_verdicts() -> dict[str, str]:
         return {name: future.result() for name, future in futures.items()}
 
 
+def same_as(tokens: list[int], reference: list[int]) -> str:
+    """Token-for-token comparison of a greedy output with the target's greedy output."""
+    if tokens == reference:
+        return f"real pair: same {len(tokens)} tokens as the target's greedy"
+    first = next(
+        (i for i, (a, b) in enumerate(zip(tokens, reference, strict=False)) if a != b),
+        min(len(tokens), len(reference)),
+    )
+    return f"real pair: DIFFERS from the target's greedy at new token {first}"
+
+
 def generation_rows(
     models: dict[str, Any],
     prompts: list[tuple[str, str]],
     new_tokens: int,
     repeats: int,
     ours_verdicts: dict[str, str],
+    on_row: Any = None,
 ) -> list[list[Any]]:
-    """specproof and transformers, side by side, with verdicts."""
+    """specproof and transformers, side by side, with verdicts.
+
+    `on_row(rows)` is called after every row (the caller saves the partial table).
+
+    Row: prompt, library, configuration, tokens/s, ratio to the same library's AR in the same
+    mode, acceptance (accepted / drafted; specproof only), new tokens per target forward, verdict
+    (tiny-model audit; greedy rows also compare the real pair's output with the target's greedy).
+    """
     target, drafter = models["gemma3"], models["smollm2"]
     vocab_map = vocab_map_for(target, drafter)
     hf_verdicts = transformers_verdicts()
-    rows = []
+    # transformers' own copies of the drafter, one per mode, each reused by every call: sampled
+    # universal assisted decoding rewrites its assistant in place (pruned output layer, remapped
+    # input embeddings) and caches that rewrite per tokenizer pair, so a fresh copy on a later
+    # sampled call crashes, and the rewritten model cannot draft greedily nor serve as our
+    # drafter (bench/findings/repro/transformers_1.py).
+    assistants = {mode: copy.deepcopy(drafter.model) for mode in ("sample", "greedy")}
+    for assistant in assistants.values():
+        assistant.generation_config.num_assistant_tokens = K
+        assistant.generation_config.num_assistant_tokens_schedule = "constant"
+    target_calls = [0]
+    target.model.register_forward_hook(lambda *_: target_calls.__setitem__(0, target_calls[0] + 1))
+    rows: list[list[Any]] = []
+
+    def add(row: list[Any]) -> None:
+        rows.append(row)
+        print(row, flush=True)
+        if on_row is not None:
+            on_row(rows)
+
     for label, prompt in prompts:
         ids = target.tokenizer.encode(prompt)
-        ar: dict[tuple[str, str], float] = {}
+        greedy_ref: dict[str, list[int]] = {}
         for mode in ("sample", "greedy"):
 
             def ours_ar(mode: str = mode, ids: list[int] = ids) -> tuple[int, Any]:
@@ -178,9 +232,7 @@ def generation_rows(
                     sampling=Sampling(top_k=TOP_K),
                     seed=0,
                 )
-                return len(result.tokens[0]), None
-
-            ar["specproof", mode], _ = timed(ours_ar, repeats)
+                return len(result.tokens[0]), list(result.tokens[0])
 
             def hf(
                 mode: str = mode, assisted: bool = False, ids: list[int] = ids
@@ -189,16 +241,12 @@ def generation_rows(
                 x = torch.tensor([ids])
                 kwargs: dict[str, Any] = {"do_sample": mode == "sample", "top_k": TOP_K}
                 if assisted:
-                    # A copy: universal assisted decoding prunes the assistant's output head in
-                    # place (to the shared tokens), which breaks the next call and our drafter.
                     kwargs |= {
-                        "assistant_model": copy.deepcopy(drafter.model),
+                        "assistant_model": assistants[mode],
                         "tokenizer": target.tokenizer,
                         "assistant_tokenizer": drafter.tokenizer,
                     }
-                    kwargs["assistant_model"].generation_config.num_assistant_tokens = K
-                    config = kwargs["assistant_model"].generation_config
-                    config.num_assistant_tokens_schedule = "constant"
+                target_calls[0] = 0
                 with torch.no_grad():
                     out = target.model.generate(
                         x,
@@ -207,24 +255,42 @@ def generation_rows(
                         min_new_tokens=new_tokens,
                         **kwargs,
                     )
-                return out.shape[1] - len(ids), None
+                new = [int(t) for t in out[0, len(ids) :]]
+                return len(new), (new, len(new) / max(target_calls[0], 1))
 
-            ar["transformers", mode], _ = timed(hf, repeats)
+            ar: dict[str, float] = {}
+            ar["specproof"], tokens = timed(ours_ar, repeats)
+            if mode == "greedy":
+                greedy_ref["specproof"] = tokens
+            ar["transformers"], (tokens, _) = timed(hf, repeats)
+            if mode == "greedy":
+                greedy_ref["transformers"] = tokens
             for library in ("specproof", "transformers"):
-                rows.append(
-                    [label, library, f"AR ({mode})", round(ar[library, mode], 3), 1.0, None]
-                    + ["reference"]
+                add(
+                    [
+                        label,
+                        library,
+                        f"AR ({mode})",
+                        round(ar[library], 3),
+                        1.0,
+                        None,
+                        1.0,
+                        "reference",
+                    ]
                 )
             try:
-                speed, _ = timed(lambda mode=mode: hf(mode, True), repeats)
-                rows.append(
+                speed, (tokens, per_call) = timed(lambda mode=mode: hf(mode, True), repeats)
+                verdict = hf_verdicts.get(mode, "not audited")
+                if mode == "greedy":
+                    verdict += "; " + same_as(tokens, greedy_ref["transformers"])
+                add(
                     [label, "transformers", f"UAD ({mode})", round(speed, 3)]
-                    + [round(speed / ar["transformers", mode], 3), None]
-                    + [hf_verdicts.get(mode, "not audited")]
+                    + [round(speed / ar["transformers"], 3), None, round(per_call, 3), verdict]
                 )
             except Exception as exc:  # record what transformers did, keep measuring
-                rows.append([label, "transformers", f"UAD ({mode})", None, None, None, repr(exc)])
-            print(rows[-1], flush=True)
+                crash = f"crashed: {type(exc).__name__}: {str(exc)[:200]}"
+                add([label, "transformers", f"UAD ({mode})", None, None, None, None, crash])
+        ar_speed = {r[2]: r[3] for r in rows if r[0] == label and r[1] == "specproof"}
         for algorithm, drafter_class, audit_name, mode in OURS:
 
             def ours(
@@ -242,17 +308,20 @@ def generation_rows(
                     sampling=Sampling(top_k=TOP_K),
                     seed=0,
                 )
-                return len(result.tokens[0]), result.stats.acceptance_rate
+                return len(result.tokens[0]), (list(result.tokens[0]), result.stats)
 
-            speed, acceptance = timed(ours, repeats)
+            speed, (tokens, stats) = timed(ours, repeats)
             name = f"{'SLEM' if algorithm == 'greedy' else algorithm.upper()} ({mode})"
-            rows.append(
+            verdict = ours_verdicts[audit_name]
+            if mode == "greedy":
+                verdict += "; " + same_as(tokens, greedy_ref["specproof"])
+            acceptance = stats.acceptance_rate
+            add(
                 [label, "specproof", name, round(speed, 3)]
-                + [round(speed / ar["specproof", mode], 3)]
+                + [round(speed / ar_speed[f"AR ({mode})"], 3)]
                 + [None if acceptance is None else round(acceptance, 3)]
-                + [ours_verdicts[audit_name]]
+                + [round(stats.tokens_per_target_call, 3), verdict]
             )
-            print(rows[-1], flush=True)
     return rows
 
 
@@ -267,8 +336,6 @@ def finding_from(forced: list[list[Any]], generated: list[list[Any]]) -> str:
     """One or two sentences computed from the two tables."""
     gains = [r[5] - r[4] for r in forced]
     slrs_gains = [r[7] - r[6] for r in forced]
-    verdicts = {r[2]: r[6] for r in generated if r[1] != "specproof" or r[2][:2] != "AR"}
-    ours = sorted({r[6] for r in generated if r[1] == "specproof" and not r[2].startswith("AR")})
     forced_sentence = (
         f"Teacher-forced (one pass of each model; exact first-token acceptance at top-k {TOP_K}): "
         f"TLI - union ranges {min(gains):.3f}..{max(gains):.3f} and SLRS - SLEM "
@@ -276,12 +343,29 @@ def finding_from(forced: list[list[Any]], generated: list[list[Any]]) -> str:
     )
     if not generated:
         return forced_sentence
+    runs = [r for r in generated if r[2][:2] != "AR"]
+
+    def audits(library: str, mode: str) -> str:
+        found = sorted({r[-1].split(";")[0] for r in runs if r[1] == library and mode in r[2]})
+        return "/".join(found) or "n/a"
+
+    greedy = [r for r in runs if "(greedy)" in r[2] and "real pair" in r[-1]]
+    same = [r for r in greedy if "real pair: same" in r[-1]]
+    speedups = {
+        library: [r[4] for r in runs if r[1] == library and r[4] is not None]
+        for library in ("specproof", "transformers")
+    }
+    speed = "; ".join(
+        f"{library} {min(v):.2f}..{max(v):.2f}x its own AR" for library, v in speedups.items() if v
+    )
     return (
-        f"{forced_sentence} Audit "
-        f"verdicts (tiny models, same code paths): transformers' universal assisted decoding "
-        f"{verdicts.get('UAD (sample)', 'n/a')} when sampling and "
-        f"{verdicts.get('UAD (greedy)', 'n/a')} greedy; specproof's TLI, union, SLEM, SLRS and "
-        f"greedy SLEM: {', '.join(ours)}."
+        f"{forced_sentence} Generation (Gemma-3-270M target, SmolLM2 drafter, one CPU thread): "
+        f"{speed}. Audit verdicts (tiny models, same code paths): transformers' universal "
+        f"assisted decoding {audits('transformers', 'sample')} when sampling and "
+        f"{audits('transformers', 'greedy')} greedy; specproof's sampled TLI, union, SLEM, SLRS "
+        f"{audits('specproof', 'sample')}, greedy SLEM {audits('specproof', 'greedy')}; on the "
+        f"real pair {len(same)} of {len(greedy)} greedy runs equal the target's greedy "
+        "token for token."
     )
 
 
@@ -309,7 +393,7 @@ def save(forced: list[list[Any]], generated: list[list[Any]], new_tokens: int) -
             table(
                 f"Generation, Gemma-3-270M target, SmolLM2 drafter ({new_tokens} tokens, K = {K})",
                 ["prompt", "library", "configuration", "tokens/s", "vs own AR", "acceptance"]
-                + ["audit verdict"],
+                + ["tokens/target call", "audit verdict"],
                 generated,
                 note="Verdicts: tiny models, same code paths (see the description).",
             )
@@ -345,7 +429,15 @@ def main() -> None:
         verdicts = {name: "not run" for *_, name, _ in OURS} if args.no_audit else all_verdicts()
         print("verdicts", verdicts, flush=True)
         prompts = [("prose", PROMPT)] + ([("HumanEval/0", code[0])] if code else [])
-        save([], generation_rows(models, prompts, new_tokens, repeats, verdicts), new_tokens)
+        rows = generation_rows(
+            models,
+            prompts,
+            new_tokens,
+            repeats,
+            verdicts,
+            on_row=lambda partial: save([], partial, new_tokens),
+        )
+        save([], rows, new_tokens)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,16 @@ target token the drafter lacks (Gemma's `<bos>` for SmolLM2) is skipped; any oth
 is its text encoded with the drafter's tokenizer. If the drafter's tokenizer starts every
 encoding with its own beginning-of-sequence token, the reading starts with it too.
 
+**Bad input.** Vocabularies that share no token string are refused (`ValueError` from
+[`VocabMap.from_strings`][specproof.engine.vocab_map.VocabMap.from_strings]); a special token
+matches only a special token of the same string. A target token whose text the drafter's
+tokenizer cannot express is read as that tokenizer encodes it (byte fallback, or its unknown
+token): this only changes what the drafter conditions on, never the output law, which every
+algorithm takes from the target (tested in `tests/engine/test_cross_drafters.py`). Likewise
+draft text the target's tokenizer cannot express is proposed as that tokenizer encodes it
+(SLEM, SLRS), which only changes the proposal, and a drafter-only token is never accepted
+(union: the target gives it probability 0; TLI never drafts it).
+
 **KV cache.** Each row has its own drafter cache (or one padded cache for all rows, as the
 loop's `batch_forwards` asks). The reading of the committed tokens is extended token by token;
 before drafting, the cache is cropped to the longest common prefix of what it holds and the new

@@ -27,13 +27,12 @@ registered engine form).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from .cross_drafters import SlemDrafter
 from .drafters import DraftRequest, Proposal, Sampler
-from .models import LoadedModel
-from .vocab_map import VocabMap
 
 #: The most segmentations `psi_from_drafter` evaluates before refusing.
 MAX_SEGMENTATIONS = 1 << 12
@@ -207,27 +206,17 @@ class SlrsDrafter(SlemDrafter):
     r"""SLRS: SLEM's proposal, with the rows $\tilde\psi_i$ computed exactly (see the module).
 
     Args:
-        target: the target model and tokenizer.
-        drafter: the drafter model and tokenizer.
-        vocab_map: the map (built when not given).
-        lookbehind: committed target ids re-encoded with each draft text.
-        drafter_tokens: drafter tokens per round (default: the round's K).
+        *args: [`SlemDrafter`][specproof.engine.cross_drafters.SlemDrafter]'s arguments
+            (target, drafter, vocab_map, lookbehind, drafter_tokens).
         max_drafts: refuse a round with more drafts of positive probability.
+        **kwargs: `SlemDrafter`'s arguments by name.
 
     Raises:
         ValueError: on bad arguments.
     """
 
-    def __init__(
-        self,
-        target: LoadedModel,
-        drafter: LoadedModel,
-        vocab_map: VocabMap | None = None,
-        lookbehind: int = 4,
-        drafter_tokens: int | None = None,
-        max_drafts: int = MAX_DRAFTS,
-    ) -> None:
-        super().__init__(target, drafter, vocab_map, lookbehind, drafter_tokens)
+    def __init__(self, *args: Any, max_drafts: int = MAX_DRAFTS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if isinstance(max_drafts, bool) or not isinstance(max_drafts, int) or max_drafts < 1:
             raise ValueError(f"max_drafts must be an int >= 1, got {max_drafts!r}")
         self.max_drafts = max_drafts

@@ -80,16 +80,9 @@ def union_round(
 ) -> BatchVerdict:
     """One batched union-baseline round from the drafter's own rows and ids.
 
-    Args:
-        vocab_map: the vocabulary map.
-        target_probs: `[B, K+1, V_T]`.
-        draft_probs: `[B, K, V_D]`.
-        draft_tokens: `[B, K]` drafter ids.
-        accept_u: `[B, K]`.
-        final_u: `[B]`.
-
-    Returns:
-        The verdict, in target ids.
+    The arguments and result of [`tli_round`][specproof.engine.tli.tli_round] (drafter ids
+    `[B, K]` may be any drafter token here, shared or not); the rows are compared over the union
+    vocabulary (`union_rows`), and the verdict is in target ids.
 
     Raises:
         ValueError: on invalid inputs (naming the argument).

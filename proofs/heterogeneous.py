@@ -9,7 +9,7 @@ one case TLI refuses), a prefix, $n$ and $K$.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -21,7 +21,7 @@ from specproof.reference.rounds import round_kernel_law
 from specproof.reference.strategies import dists, prefixes, tokenizer_pairs, toy_lms
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
-from .checking import check_by_hypothesis, law_difference, lm_json
+from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
 from .registry import CheckOptions, Outcome
 
 Instance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int]
@@ -125,9 +125,43 @@ def cross_dist_pairs(draw: st.DrawFn) -> tuple[Dist, Dist]:
     return target, drafter
 
 
+def check_on_cross_rows(
+    prop: Callable[[Dist, Dist, tuple[Token, ...]], dict[str, Any] | None], options: CheckOptions
+) -> Outcome:
+    """Check `prop(target_row, drafter_row, shared_tokens)` on generated row pairs.
+
+    The pairs are `cross_dist_pairs` (300 examples, 3000 thorough); `prop` returns `None` when
+    the claim holds, else the counterexample's JSON data.
+
+    Args:
+        prop: the property.
+        options: the run's options.
+    """
+
+    def on_pair(pair: tuple[Dist, Dist]) -> dict[str, Any] | None:
+        target, draft = pair
+        shared = tuple(shared_tokens(target.tokens, draft.tokens))
+        found = prop(target, draft, shared)
+        return (
+            None
+            if found is None
+            else {"target": dist_json(target), "draft": dist_json(draft)} | found
+        )
+
+    return check_by_hypothesis(
+        cross_dist_pairs(),
+        on_pair,
+        options,
+        examples=300,
+        thorough_examples=3000,
+        generator="rows over generated tokenizer pairs' vocabularies, with zeros",
+    )
+
+
 __all__ = [
     "Instance",
     "check_cross_lossless",
+    "check_on_cross_rows",
     "cross_dist_pairs",
     "cross_vocabulary_instances",
     "drafter_lms",

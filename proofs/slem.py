@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 
 from specproof.reference import ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
-from specproof.reference.slem import MATCHES, Match, SlemRound
 from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
-from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation, vocabulary_relation
+from specproof.reference.string_level import MATCHES, LookbehindSlemRound, Match
+from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation
 
-from .checking import check_by_hypothesis, law_difference, lm_json
+from .checking import check_by_hypothesis, law_difference
+from .heterogeneous import instance_json
 from .registry import REGISTRY, CheckOptions, Outcome
 
 SlemInstance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int, Match]
@@ -43,7 +44,7 @@ def slem_instances(
 
 
 def slem_equality(
-    instance: SlemInstance, kernel: type[SlemRound] = SlemRound
+    instance: SlemInstance, kernel: type[LookbehindSlemRound] = LookbehindSlemRound
 ) -> dict[str, Any] | None:
     """`None` if toy SLEM's law equals the target's autoregressive law, else the difference.
 
@@ -53,26 +54,20 @@ def slem_equality(
     """
     target, drafter, target_tokenizer, drafter_tokenizer, prefix, n, k, match = instance
     expected = autoregressive_law(target, prefix, n)
-    round_kernel = kernel(target, drafter, target_tokenizer, drafter_tokenizer, k, match)
+    round_kernel = kernel(target, drafter, target_tokenizer, drafter_tokenizer, k, match=match)
     actual = round_kernel_law(round_kernel, prefix, n)
     if expected == actual:
         return None
     return {
-        "target": lm_json(target),
-        "drafter": lm_json(drafter),
-        "target_tokens": list(target_tokenizer.tokens),
-        "target_normalise": dict(target_tokenizer.normalise),
-        "drafter_tokens": list(drafter_tokenizer.tokens),
-        "relation": vocabulary_relation(target_tokenizer, drafter_tokenizer),
-        "prefix": [repr(t) for t in prefix],
-        "n": n,
-        "k": k,
+        **instance_json(instance[:7]),
         "match": match,
         "law_difference": law_difference(expected, actual),
     }
 
 
-def check_slem_lossless(options: CheckOptions, kernel: type[SlemRound] = SlemRound) -> Outcome:
+def check_slem_lossless(
+    options: CheckOptions, kernel: type[LookbehindSlemRound] = LookbehindSlemRound
+) -> Outcome:
     """Law equality through the string-level round kernel on generated instances.
 
     Args:

@@ -252,17 +252,14 @@ class CrossVocabularyAlgorithm:
     name: str
     kernel: Callable[..., RoundKernel]
 
-    def round(
-        self,
-        target: LanguageModel,
-        drafter: LanguageModel,
-        target_tokenizer: ToyTokenizer,
-        drafter_tokenizer: ToyTokenizer,
-        k: int,
-        **options: Any,
-    ) -> RoundKernel:
-        """The round kernel for these models and tokenizers (`options` go to the kernel)."""
-        return self.kernel(target, drafter, target_tokenizer, drafter_tokenizer, k, **options)
+    def round(self, *args: Any, **options: Any) -> RoundKernel:
+        """The round kernel: `kernel(target, drafter, target_tokenizer, drafter_tokenizer, k)`.
+
+        Args:
+            *args: the kernel's arguments, in that order.
+            **options: the kernel's options (e.g. `mode`, `lookbehind`, `match`).
+        """
+        return self.kernel(*args, **options)
 
     def law(
         self,

@@ -16,6 +16,10 @@ $c$ (target tokens):
 3. the target verifies by exact match: at each step it takes its own token $y$ (a sample of
    $p(\cdot \mid c, y_{<i})$, or its argmax for `"greedy"`) and outputs it; the round goes on
    while $y = t_i$ and ends at the first mismatch, or with the token after $t_m$ (the bonus).
+   With `match="string"` it goes on while the string of the tokens output so far is a prefix
+   of the proposal's string $t_1 \cdots t_m$, so a target token sequence that is not the
+   canonical tokenisation of the draft text is accepted too (the toy SLEM of
+   [`specproof.reference.slem`][specproof.reference.slem]).
 
 **Lossless, for every pair of tokenizers (injective or not).** Every output token is the
 target's own choice given the tokens already output, and whether the round goes on depends only
@@ -61,6 +65,8 @@ from .verifier import argmax, check_uniform, inverse_cdf
 
 Mode = Literal["sample", "greedy"]
 MODES: Final[tuple[Mode, ...]] = ("sample", "greedy")
+Match = Literal["tokens", "string"]
+MATCHES: Final[tuple[Match, ...]] = ("tokens", "string")
 
 #: Committed target tokens re-tokenised with each draft (Hugging Face's default is 10).
 DEFAULT_LOOKBEHIND = 4
@@ -168,10 +174,12 @@ class LookbehindSlemRound:
         k: drafter tokens per round.
         mode: `"sample"` (sample-and-match) or `"greedy"` (argmax on both sides).
         lookbehind: committed target tokens re-tokenised with each draft.
+        match: `"tokens"` (each output token equals the proposed one) or `"string"` (the output
+            so far spells a prefix of the proposal's string; see the module).
 
     Raises:
         ValueError: on a target token the drafter cannot express, a model and tokenizer with
-            different vocabularies, a bad `k`, `lookbehind` or `mode`.
+            different vocabularies, a bad `k`, `lookbehind`, `mode` or `match`.
 
     Examples:
         >>> from fractions import Fraction as F
@@ -190,6 +198,7 @@ class LookbehindSlemRound:
     k: int
     mode: Mode
     lookbehind: int
+    match: Match
 
     def __init__(
         self,
@@ -200,6 +209,7 @@ class LookbehindSlemRound:
         k: int,
         mode: Mode = "sample",
         lookbehind: int = DEFAULT_LOOKBEHIND,
+        match: Match = "tokens",
     ) -> None:
         target = check_language_model(target, "target")
         drafter = check_language_model(drafter, "drafter")
@@ -208,6 +218,8 @@ class LookbehindSlemRound:
         check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        if match not in MATCHES:
+            raise ValueError(f"match must be one of {list(MATCHES)}, got {match!r}")
         for name, value in (
             ("target", target),
             ("drafter", drafter),
@@ -216,6 +228,7 @@ class LookbehindSlemRound:
             ("k", _check_count(k, "k")),
             ("mode", mode),
             ("lookbehind", _check_count(lookbehind, "lookbehind")),
+            ("match", match),
         ):
             object.__setattr__(self, name, value)
 
@@ -245,14 +258,29 @@ class LookbehindSlemRound:
             law[proposal] = law.get(proposal, Fraction(0)) + weight
         return law
 
+    def continues(self, proposal: Sequence[Token], output: Outcome) -> bool:
+        r"""Whether the round goes on after outputting `output`: every token of it matched.
+
+        Once the proposal is used up, the next token (the bonus) cannot match and ends the
+        round.
+
+        Args:
+            proposal: the proposed target tokens $(t_1, \dots, t_m)$.
+            output: the target tokens output so far in this round.
+        """
+        if self.match == "string":
+            return "".join(map(str, proposal)).startswith("".join(map(str, output)))
+        return len(output) <= len(proposal) and tuple(output) == tuple(proposal[: len(output)])
+
     def verify_law(self, context: Outcome, proposal: Sequence[Token]) -> dict[Outcome, Fraction]:
         """Exact law of the tokens the target outputs when it verifies `proposal` by exact match."""
         proposal = tuple(proposal)
-
-        def continues(output: Outcome) -> bool:
-            return len(output) <= len(proposal) and output == proposal[: len(output)]
-
-        return exact_match_law(self.target, tuple(context), continues, self._row_law)
+        return exact_match_law(
+            self.target,
+            tuple(context),
+            lambda output: self.continues(proposal, output),
+            self._row_law,
+        )
 
     def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
         """Exact law of the target tokens one round outputs after `context`."""
@@ -295,7 +323,7 @@ class LookbehindSlemRound:
             u = check_uniform(u, f"target_u[{i}]")
             token = argmax(row) if self.mode == "greedy" else inverse_cdf(row.probs, row.tokens, u)
             output += (token,)
-            if i >= len(proposal) or token != proposal[i]:
+            if not self.continues(proposal, output):
                 return output
         raise ValueError(
             f"target_u must hold a uniform per output token: {len(target_u)} ran out "
@@ -383,8 +411,10 @@ __all__ = [
     "draft_sequences_law",
     "exact_match_law",
     "DEFAULT_LOOKBEHIND",
+    "MATCHES",
     "MODES",
     "SLEM",
+    "Match",
     "LookbehindSlemRound",
     "Mode",
     "first_token_law",

@@ -151,13 +151,15 @@ class UnionRound(TokenLevelRound):
     Arguments and errors: [`TokenLevelRound`][specproof.reference.heterogeneous.TokenLevelRound].
 
     Examples:
+        A drafter-only token ("c") is drafted but never output; the law is the target's:
+
         >>> from fractions import Fraction as F
-        >>> from specproof.reference import ToyLM, autoregressive_law
+        >>> from specproof.reference import ToyLM
         >>> from specproof.reference.tokenizers import ToyTokenizer
-        >>> big, small = ToyTokenizer(["a", "b", "ab"]), ToyTokenizer(["a", "b", "ba"])
-        >>> target = ToyLM(big.tokens, 0, {(): {"a": F(1, 2), "b": F(1, 6), "ab": F(1, 3)}})
-        >>> drafter = ToyLM(small.tokens, 0, {(): {"a": F(1, 3), "b": F(1, 3), "ba": F(1, 3)}})
-        >>> UNION.law(target, drafter, big, small, (), 3, 2) == autoregressive_law(target, (), 3)
+        >>> narrow, wide = ToyTokenizer(["a", "b"]), ToyTokenizer(["a", "b", "c"])
+        >>> target = ToyLM(narrow.tokens, 0, {(): {"a": F(1, 4), "b": F(3, 4)}})
+        >>> drafter = ToyLM(wide.tokens, 0, {(): {"a": F(1, 2), "b": F(0), "c": F(1, 2)}})
+        >>> UNION.law(target, drafter, narrow, wide, (), 1, 1) == {("a",): F(1, 4), ("b",): F(3, 4)}
         True
     """
 

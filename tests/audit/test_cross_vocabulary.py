@@ -40,3 +40,21 @@ def test_a_bad_draft_name_names_the_flag(capsys):
     code = main(["audit", "generate", "specproof.engine.cross_audit:tli", "--draft", "nope"])
     assert code == 65  # bad input data (exit-codes table), as --target's
     assert "--draft 'nope': model: unknown model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", ["union", "slem", "slrs"])
+def test_engine_union_slem_slrs_pass(function, capsys):
+    """The engine's other sampled cross-vocabulary paths pass the same audit."""
+    code, data = audit(function, capsys)
+    assert data["verdict"] in ("consistent", "inconclusive") and code in (0, 3), data
+
+
+@pytest.mark.slow
+def test_engine_greedy_slem_is_the_targets_greedy(capsys, monkeypatch):
+    """Greedy audits take no --draft (the CLI refuses drafting regimes with --greedy)."""
+    monkeypatch.setenv("SPECPROOF_DRAFT", DRAFT)
+    args = ["--target", TARGET, "--greedy", "--tv", "0.3", "--json"]
+    code = main(["audit", "generate", "specproof.engine.cross_audit:slem_greedy", *args])
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "consistent" and code == 0, data

@@ -21,7 +21,7 @@ from specproof.engine.cross_drafters import (  # noqa: E402
     vocab_map_for,
 )
 from specproof.engine.generate import generate  # noqa: E402
-from specproof.engine.models import tiny_model  # noqa: E402
+from specproof.engine.models import LoadedModel, tiny_model  # noqa: E402
 from specproof.engine.slrs import SlrsDrafter  # noqa: E402
 from specproof.engine.union import UnionDrafter  # noqa: E402
 
@@ -160,3 +160,39 @@ def test_tli_stops_early_as_the_loop_truncates_with_fewer_forwards(pair, batched
     # Not vacuous: some rounds stopped early, and those cost fewer drafter forwards.
     assert any(0 < len(r.drafts) < r.k for r in hook_rows)
     assert hook.stats.draft_calls < cut.stats.draft_calls
+
+
+@pytest.mark.parametrize("drafter_class", [SlemDrafter, TliDrafter])
+def test_a_drafter_that_cannot_express_some_target_tokens(pair, drafter_class):
+    """Documented behaviour (module `cross_drafters`): target 'abcdefgh', drafter 'abcde'.
+
+    The drafter reads a target token whose text it cannot express as its own tokenizer encodes
+    that text (here the in-memory tokenizer's unknown token, `<eos>`): it only conditions the
+    drafter, so the output is still the target's (greedy: its greedy decoding token for token).
+    """
+    drafter, target = pair  # reversed: the target has 'f', 'g', 'h', the drafter does not
+    reader = DrafterReader(target, drafter, vocab_map_for(target, drafter))
+    assert reader.read([1, 6, 8]) == [1, 0, 0]
+    result = run((target, drafter), "greedy", drafter_class, k=2, max_new_tokens=10)
+    for prompt, tokens in zip([[1, 2], [3], [2, 2, 4]], result.tokens, strict=True):
+        ids = list(prompt)
+        with torch.no_grad():
+            for token in tokens:
+                assert token == int(target.model(torch.tensor([ids])).logits[0, -1].argmax())
+                ids.append(token)
+    assert any(t in (6, 7, 8) for row in result.tokens for t in row)  # such tokens were met
+
+
+def test_vocabularies_that_share_no_token_are_refused(pair):
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    target, drafter = pair
+    vocab = {t: i for i, t in enumerate(["<end>", "s", "t", "u", "v", "w", "x", "y", "z"])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<end>"))
+    other = LoadedModel(
+        "other", drafter.model, PreTrainedTokenizerFast(tokenizer_object=backend), None
+    )
+    for drafter_class in DRAFTERS.values():
+        with pytest.raises(ValueError, match="share no token string"):
+            drafter_class(target, other)

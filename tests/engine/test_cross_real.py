@@ -55,6 +55,21 @@ def test_greedy_slem_is_the_targets_greedy_decoding(pair):
     assert accepted > 0
 
 
+def test_reverse_direction_greedy_slem_and_tli(pair):
+    """SmolLM2 target, Gemma drafter: greedy SLEM and greedy TLI are the target's greedy."""
+    drafter, target, _ = pair
+    vocab_map = vocab_map_for(target, drafter)
+    ids = target.tokenizer.encode(PROMPTS[1])
+    plain = generate(target.model, None, [ids], algorithm="greedy", k=0, max_new_tokens=10)
+    for drafter_class in (SlemDrafter, TliDrafter):
+        cross = drafter_class(target, drafter, vocab_map)
+        result = generate(
+            cross.target_model, cross, [ids], algorithm="greedy", k=3, max_new_tokens=10
+        )
+        assert result.tokens == plain.tokens, drafter_class.__name__
+        assert result.stats.drafted > 0
+
+
 @pytest.mark.parametrize("drafter_class", [TliDrafter, UnionDrafter, SlemDrafter, SlrsDrafter])
 def test_sampled_algorithms_run_and_cache_changes_nothing(pair, drafter_class):
     target, drafter, vocab_map = pair

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from specproof.proofs.slem import slem_equality, slem_instances
 from specproof.reference import Dist, ToyLM, autoregressive_law
 from specproof.reference.rounds import round_kernel_law
-from specproof.reference.slem import SlemRound, slem_law
+from specproof.reference.string_level import SLEM, LookbehindSlemRound
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
 from ..support.broken import SlemKeepsDraftOnMismatch
@@ -27,8 +27,8 @@ DRAFTER = ToyLM(DRAFTER_TOK.tokens, 0, {(): Dist.point(DRAFTER_TOK.tokens, "aba"
 
 def test_one_drafter_token_becomes_several_target_tokens():
     """K = 1 drafter token "aba" is proposed as ("ab", "a"): rounds of up to 3 target tokens."""
-    kernel = SlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1)
-    assert kernel.draft_text_law(()) == {"aba": 1}
+    kernel = LookbehindSlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1)
+    assert kernel.proposal_law(()) == {("ab", "a"): 1}
     law = kernel.round_law(())
     # ab (1/4) then a (1/2) then any bonus; or a mismatch at the first or the second step.
     assert law[("ab", "a", "b")] == F(1, 4) * F(1, 2) * F(1, 4)
@@ -39,11 +39,12 @@ def test_one_drafter_token_becomes_several_target_tokens():
 
 def test_string_matching_accepts_non_canonical_target_tokens():
     """Target tokens a, b spell the draft text "ab" too: string matching goes on, tokens stop."""
-    by_tokens = SlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1, "tokens").round_law(())
-    by_string = SlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1, "string").round_law(())
+    args = (TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1)
+    by_tokens = LookbehindSlemRound(*args, match="tokens").round_law(())
+    by_string = LookbehindSlemRound(*args, match="string").round_law(())
     assert ("a", "b", "a", "a") in by_string and by_string[("a", "b", "a", "a")] == F(1, 32)
     assert not any(len(outcome) > 3 for outcome in by_tokens)
-    assert slem_law(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, (), 4, 1, "string") == (
+    assert SLEM.law(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, (), 4, 1, match="string") == (
         autoregressive_law(TARGET, (), 4)
     )
 
@@ -52,9 +53,10 @@ def test_string_matching_accepts_non_canonical_target_tokens():
 def test_characters_the_target_cannot_express_or_normalises(normalise):
     target_tok = ToyTokenizer(TARGET_TOK.tokens, normalise)
     drafter = ToyLM(DRAFTER_TOK.tokens, 0, {(): Dist.uniform(DRAFTER_TOK.tokens)})
-    kernel = SlemRound(TARGET, drafter, target_tok, DRAFTER_TOK, 2)
+    kernel = LookbehindSlemRound(TARGET, drafter, target_tok, DRAFTER_TOK, 2)
     expected_text = {"": "", "ab": "abab"}.get(normalise.get("x", "cut"), "a")
-    assert expected_text in kernel.draft_text_law(())  # from the draft "a" "x"
+    texts = {"".join(proposal) for proposal in kernel.proposal_law(())}
+    assert expected_text in texts  # from the draft "a" "x"
     assert round_kernel_law(kernel, ("b",), 3) == autoregressive_law(TARGET, ("b",), 3)
 
 
@@ -96,14 +98,14 @@ def test_bad_arguments_are_refused(kwargs, message):
         "k": 1,
     } | kwargs
     with pytest.raises(ValueError, match=message):
-        SlemRound(**args)
+        LookbehindSlemRound(**args)
 
 
 def test_a_drafter_that_cannot_read_the_target_is_refused():
     narrow = ToyTokenizer(["a", "x"])
     drafter = ToyLM(narrow.tokens, 0, {(): Dist.uniform(narrow.tokens)})
     with pytest.raises(ValueError, match=r"cannot express the target tokens \['b', 'ab'\]"):
-        SlemRound(TARGET, drafter, TARGET_TOK, narrow, 1)
+        LookbehindSlemRound(TARGET, drafter, TARGET_TOK, narrow, 1)
 
 
 @pytest.mark.parametrize("match", ["tokens", "string"])
@@ -114,7 +116,7 @@ def test_the_round_law_is_the_law_of_the_round_that_runs(match):
         0,
         {(): Dist.over(DRAFTER_TOK.tokens, [F(1, 2), F(0), F(1, 2), F(0)])},
     )
-    kernel = SlemRound(TARGET, drafter, TARGET_TOK, DRAFTER_TOK, 2, match)
+    kernel = LookbehindSlemRound(TARGET, drafter, TARGET_TOK, DRAFTER_TOK, 2, match=match)
     longest = 2 * 3 + 1  # two drafter tokens of at most 3 characters, then the bonus
     grids = [cdf_points([drafter.table[()]])] * 2 + [cdf_points([TARGET.table[()]])] * longest
     law = integrate(lambda u: kernel.run_round((), u[:2], u[2:]), grids)
@@ -122,7 +124,7 @@ def test_the_round_law_is_the_law_of_the_round_that_runs(match):
 
 
 def test_run_round_checks_its_uniforms():
-    kernel = SlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1, "string")
+    kernel = LookbehindSlemRound(TARGET, DRAFTER, TARGET_TOK, DRAFTER_TOK, 1, match="string")
     with pytest.raises(ValueError, match="drafter_u must have length K=1, got 2"):
         kernel.run_round((), [F(0), F(0)], [F(0)] * 4)
     with pytest.raises(ValueError, match="target_u must hold a uniform per output token"):

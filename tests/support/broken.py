@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from specproof.reference import ACCEPT, Dist, StandardSD
 from specproof.reference.formulas import FRACTION_ARITH, residual
-from specproof.reference.slem import SlemRound
+from specproof.reference.string_level import LookbehindSlemRound
 from specproof.reference.verifier import cdf_breakpoints, inverse_cdf
 
 
@@ -78,12 +78,12 @@ def dist(*probs):
     return Dist.over(list(range(len(probs))), [Fraction(p) for p in probs])
 
 
-class SlemKeepsDraftOnMismatch(SlemRound):
-    """Bug (toy SLEM): where the target's sample differs from the proposed token, output the
+class SlemKeepsDraftOnMismatch(LookbehindSlemRound):
+    """Bug (SLEM): where the target's sample differs from the proposed token, output the
     proposed token instead of the target's sample (and end the round)."""
 
-    def verify_law(self, context, draft_text):
-        proposal = self.target_tokenizer.encode(draft_text)
+    def verify_law(self, context, proposal):
+        proposal = tuple(proposal)
         law = {}
 
         def walk(output, weight):

@@ -87,3 +87,45 @@ def prompt_lookup_greedy_ngram1(prompt_ids: list[int], max_new_tokens: int, seed
         prompt_ids, max_new_tokens, seed, do_sample=False, prompt_lookup_num_tokens=3,
         max_matching_ngram_size=1,
     )
+
+
+def _other_tokenizer_drafter() -> tuple[Any, Any, Any]:
+    """The target's tokenizer, a tiny drafter with another vocabulary, and that vocabulary.
+
+    The drafter's character tokenizer (`<eos>` then `gfedcbaxy`) shares the target's `<eos>` and
+    `a`-`g` under other ids and adds `x`, `y` (as `specproof audit transformers` does).
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = {"<eos>": 0} | {c: i + 1 for i, c in enumerate("gfedcbaxy")}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<eos>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    draft_tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>"
+    )
+    target_tokenizer = transformers.AutoTokenizer.from_pretrained(os.environ["SPECPROOF_TARGET_DIR"])
+    torch.manual_seed(2)
+    config = transformers.LlamaConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, eos_token_id=0, pad_token_id=0,
+    )
+    return target_tokenizer, transformers.LlamaForCausalLM(config).float().eval(), draft_tokenizer
+
+
+TARGET_TOKENIZER, OTHER_DRAFT, OTHER_TOKENIZER = _other_tokenizer_drafter()
+
+
+def uad_fresh_assistant_sample(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Universal assisted decoding, sampling, a fresh copy of the other-tokenizer drafter per call.
+
+    A copy per call keeps the caller's drafter as it was (sampled universal assisted decoding
+    rewrites its assistant in place); 2 drafts per round, constant schedule.
+    """
+    assistant = copy.deepcopy(OTHER_DRAFT)
+    assistant.generation_config.num_assistant_tokens = 2
+    assistant.generation_config.num_assistant_tokens_schedule = "constant"
+    return _generate(
+        prompt_ids, max_new_tokens, seed, do_sample=True, assistant_model=assistant,
+        tokenizer=TARGET_TOKENIZER, assistant_tokenizer=OTHER_TOKENIZER,
+    )

@@ -6,6 +6,34 @@ GEN = "transformers.generation.utils:GenerationMixin._assisted_decoding"
 EARLY = "transformers.generation.candidate_generator:EarlyExitCandidateGenerator"
 LOOKUP = "transformers.generation.candidate_generator:PromptLookupCandidateGenerator"
 ASSISTED = "transformers.generation.candidate_generator:AssistedCandidateGenerator"
+TRANSLATOR = (
+    "transformers.generation.candidate_generator:AssistantToTargetTranslator.__init__ "
+    "(through AssistantVocabTranslatorCache.get_translator)"
+)
+UAD_IN_PLACE = (
+    "Sampled universal assisted decoding (`do_sample=True` with `tokenizer=` and "
+    "`assistant_tokenizer=`) rewrites the caller's assistant model in place. "
+    "`GenerationMixin._get_candidate_generator` (transformers/generation/utils.py) asks "
+    "`AssistantVocabTranslatorCache.get_translator(..., assistant_model=assistant_model, "
+    "assistant_prune_lm_head=True)`; on a cache miss `AssistantToTargetTranslator.__init__` "
+    "(transformers/generation/candidate_generator.py) calls "
+    "`assistant_model.set_output_embeddings(_PruneReindexingLMHead(...))` (the output layer cut "
+    "to the tokens both vocabularies share) and `assistant_model.set_input_embeddings("
+    "_MapInputEmbedding(...))` (input ids remapped), and the translator is cached per "
+    "(target tokenizer, assistant tokenizer) pair, keyed weakly by the tokenizer objects, not "
+    "by the model. Hence: (1) after one call the drafter object returns logits over the "
+    "intersection only, so any other use of it (plain `generate`, another library's drafter, "
+    "greedy assisted decoding: `mat1 and mat2 shapes cannot be multiplied`) is wrong or "
+    "crashes; (2) a caller who protects the drafter by passing a fresh copy per call crashes on "
+    "the second call with the same tokenizers: the cached translator was built with "
+    "`assistant_prune_lm_head=True` and never prunes the new copy, so "
+    "`AssistantToTargetTranslator.get_target_logits` assigns full-vocabulary logits into the "
+    "intersection's slots (`RuntimeError: shape mismatch: value tensor of shape [10] cannot be "
+    "broadcast to indexing result of shape [1, 1, 8]`). Reusing one copy for every sampled call "
+    "works (that is what `specproof audit transformers` and bench/bench_hetero.py do). Not a "
+    "loss of losslessness by itself (see the built-in audit for the permuted-map bias), a "
+    "misbehaviour: `generate` mutates an argument."
+)
 
 
 def _plan(name: str, function: str, path: str, words: str, level: str, **kw: object) -> Plan:
@@ -31,7 +59,10 @@ IMPL = Implementation(
         "speculative decoding bug): self-speculative early exit (`assistant_early_exit`), the "
         "heuristic schedule and the confidence threshold "
         "in greedy decoding, and prompt lookup with unigram matching under temperature and "
-        "top-k. No defect found in these paths."
+        "top-k. No defect found in these paths. Universal assisted decoding with sampling "
+        "rewrites the caller's drafter in place (pruned output layer, remapped input "
+        "embeddings) and caches that rewrite per tokenizer pair, so a fresh copy of the "
+        "drafter per call crashes on the second call (configuration 7)."
     ),
     install=["--no-deps transformers==5.24.0"],
     items=[
@@ -51,5 +82,10 @@ IMPL = Implementation(
               "sampling, `temperature=0.7`, `top_k=3`, `prompt_lookup_num_tokens=3`, "
               "`max_matching_ngram_size=1`", "generation", m=2, samples=1200, tv=0.15, temperature=0.7,
               top_k=3),
+        _plan("uad-fresh-assistant-sample", "uad_fresh_assistant_sample", TRANSLATOR,
+              "sampling, `temperature=1.0`, universal assisted decoding (drafter with another "
+              "tokenizer: `<eos>gfedcbaxy`), 2 drafts, a fresh copy of the drafter per call",
+              "generation", m=2, samples=1200, tv=0.15, diagnosis=UAD_IN_PLACE,
+              reproducer="bench/findings/repro/transformers_1.py"),
     ],
 )
