@@ -283,7 +283,13 @@ class PrunedDrafter:
             rows.scatter_(1, kept.unsqueeze(0).expand(kept_probs.shape[0], -1), kept_probs)
             return sources, rows, None
         if self.mix_rule is None:
-            return sample(kernel.rows(sources)), kernel.propose_kept(kept_probs, kept), None
+            proposal = kernel.propose_kept(kept_probs, kept)
+            if isinstance(kernel, SparseKernel):
+                # The k weights of a row in their (strictly ascending) token order: the inverse
+                # CDF over them picks the token the materialised V-wide row would, in O(k).
+                positions = sample(kernel.weights[sources])
+                return kernel.indices[sources, positions], proposal, None
+            return sample(kernel.rows(sources)), proposal, None
         assert isinstance(kernel, RankOneKernel)
         mixes = self.mix_rule.mix(logits[:, :size], logits[:, size:]).to(kept_probs.dtype)
         if not bool(((mixes >= 0) & (mixes <= 1)).all()):
