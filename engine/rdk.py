@@ -33,16 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .kernels import check_probs, check_uniforms, inverse_cdf_rows
+from .kernels import check_distributions, check_probs, check_uniforms, inverse_cdf_rows
 from .sd import verify_sd
-
-
-def _check_rows(rows: torch.Tensor, name: str, tolerance: float) -> None:
-    check_probs(rows, name)
-    sums = rows.sum(-1, dtype=torch.float64)
-    if rows.numel() and not bool(((sums - 1).abs() <= tolerance).all()):
-        worst = float((sums - 1).abs().max())
-        raise ValueError(f"{name}: every row must sum to 1 (within {tolerance}), off by {worst}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ class RankOneKernel:
     def __post_init__(self) -> None:
         if self.prior.dim() != 1:
             raise ValueError(f"prior must be [V], got shape {tuple(self.prior.shape)}")
-        _check_rows(self.prior, "prior", 1e-4)
+        check_distributions(self.prior, "prior", 1e-4)
         if not 0 <= self.mix <= 1:
             raise ValueError(f"mix must lie in [0, 1], got {self.mix}")
         object.__setattr__(self, "_scaled_cum", self.mix * self.prior.cumsum(0))
@@ -139,7 +131,7 @@ class SparseKernel:
             raise ValueError(f"indices must lie in [0, {vocab})")
         if self.indices.shape[1] > 1 and not bool((self.indices.diff(dim=1) > 0).all()):
             raise ValueError("indices must be strictly ascending within each row")
-        _check_rows(self.weights, "weights", 1e-4)
+        check_distributions(self.weights, "weights", 1e-4)
 
     @property
     def vocab_size(self) -> int:
@@ -199,7 +191,7 @@ class DenseKernel:
     def __post_init__(self) -> None:
         if self.matrix.dim() != 2 or self.matrix.shape[0] != self.matrix.shape[1]:
             raise ValueError(f"matrix must be [V, V], got {tuple(self.matrix.shape)}")
-        _check_rows(self.matrix, "matrix", 1e-4)
+        check_distributions(self.matrix, "matrix", 1e-4)
 
     @property
     def vocab_size(self) -> int:

@@ -278,6 +278,10 @@ BAD_INPUTS = [
     (1, lambda t: t.to(torch.float32), "draft_probs must have target_probs's dtype"),
     (3, lambda t: t.to(torch.float32), "accept_u must have target_probs's dtype"),
     (0, lambda t: t.tolist(), "target_probs must be a torch.Tensor"),
+    # Rows that are not distributions are refused, never read as if normalised.
+    (0, lambda t: t * 2, r"target_probs: every row must sum to 1 .*off by 1"),
+    (1, lambda t: t * 0.5, r"draft_probs: every row must sum to 1 .*off by 0.5"),
+    (0, lambda t: nan_at(t, float(t.view(-1)[-1]) + 1e-3), "target_probs: every row must sum to 1"),
 ]
 
 
@@ -379,3 +383,16 @@ def test_docstring_examples_are_found():
         for t in finder.find(module)
     )
     assert found >= 3
+
+
+def test_float32_softmax_rows_at_a_large_vocabulary_pass_the_row_sum_check():
+    """The tolerance admits rounding: float32 softmax rows over V = 262,144 verify with the checks on."""
+    generator = torch.Generator().manual_seed(11)
+    logits = torch.randn(1, 3, 262_144, generator=generator) * 4
+    target = torch.softmax(logits, -1)
+    draft = torch.softmax(logits[:, :2] * 0.5, -1)
+    tokens = draft[0].argmax(-1).unsqueeze(0)
+    verdict = verify_batch(
+        "sd", target, draft, tokens, *draw_uniforms(generator, 1, 2, torch.float32)
+    )
+    valid_output(verdict, 262_144, 2)
