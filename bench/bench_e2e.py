@@ -30,11 +30,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import time
+from functools import partial
 from typing import Any
 
 import torch
-from common import records, table, write_results
+from common import (
+    dict_table,
+    load_note,
+    note_machine,
+    print_row,
+    records,
+    turn_order,
+    wall_and_cpu,
+    write_results,
+)
 
 from specproof.engine.generate import Sampling, generate
 from specproof.engine.models import load_model
@@ -117,11 +126,10 @@ def run_pair(
         cpu: dict[str, list[float]] = {label: [] for label in methods}
         sd_runs = []
         for seed in range(repeats):
-            for label in labels if seed % 2 == 0 else labels[::-1]:
-                start, start_cpu = time.perf_counter(), time.process_time()
-                value = methods[label](new_tokens, seed)
-                cpu[label].append(time.process_time() - start_cpu)
-                times[label].append(time.perf_counter() - start)
+            for label in turn_order(labels, seed):
+                value, wall, cpu_s = wall_and_cpu(partial(methods[label], new_tokens, seed))
+                cpu[label].append(cpu_s)
+                times[label].append(wall)
                 if label == "specproof SD":
                     sd_runs.append(value)
 
@@ -156,7 +164,7 @@ def run_pair(
                 "accepted histogram": histogram,
             }
         )
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()})
+        print_row(rows[-1])
     return rows
 
 
@@ -174,7 +182,7 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
         )
         for clock in ("CPU", "wall")
     }
-    load = re.search(r"Machine: (.*)\.$", tables[0]["note"]).group(1)
+    load = note_machine(tables[0])
     return (
         f"specproof SD runs at {spans['CPU'][0]:.2f}x to {spans['CPU'][1]:.2f}x the speed of "
         f"transformers' assisted generation by process CPU time ({spans['wall'][0]:.2f}x to "
@@ -201,16 +209,11 @@ def main() -> None:
     for threads in args.threads:
         for name in args.pairs:
             rows.extend(run_pair(name, *PAIRS[name], threads, args.repeats, args.new_tokens))
-    load = (
-        f"load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the "
-        f"run on {os.cpu_count()} cores"
-    )
-    columns = list(rows[0])
-    speed = table(
+    load = load_note(load_before)
+    speed = dict_table(
         f"Tokens/s, {args.new_tokens} new tokens, K = {K} ({args.repeats} runs: greedy best, "
         "sampled all)",
-        columns,
-        [[r[c] for c in columns] for r in rows],
+        rows,
         note=(
             "SD / assisted: specproof SD speed over transformers assisted generation on the same "
             "pair and settings (> 1: specproof faster), by wall clock and by process CPU time. "
