@@ -35,11 +35,13 @@ from typing import Any
 
 import torch
 from common import (
+    HF_PLAIN_SAMPLING,
     dict_table,
     load_note,
     note_machine,
     print_row,
     records,
+    set_assistant,
     turn_order,
     wall_and_cpu,
     write_results,
@@ -70,16 +72,13 @@ def run_pair(
     draft = load_model(draft_name)
     ids = target.tokenizer(PROMPT)["input_ids"]
     input_ids = torch.tensor([ids])
-    gen_config = draft.model.generation_config
-    gen_config.num_assistant_tokens = K
-    gen_config.num_assistant_tokens_schedule = "constant"
-    gen_config.assistant_confidence_threshold = 0.0
+    set_assistant(draft.model, K)
     rows = []
     for mode in ("sampled", "greedy"):
         sampled = mode == "sampled"
         hf_kwargs: dict[str, Any] = {"do_sample": sampled, "pad_token_id": target.eos_token_id}
         if sampled:
-            hf_kwargs.update(temperature=1.0, top_k=0, top_p=1.0)
+            hf_kwargs.update(HF_PLAIN_SAMPLING)
 
         def ours(algorithm: str, k: int, new: int, seed: int) -> Any:
             return generate(

@@ -81,6 +81,24 @@ def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
     return best
 
 
+#: transformers `generate()` options for plain sampling at temperature 1: top-k and top-p off
+#: (its default `top_k=50` overridden).
+HF_PLAIN_SAMPLING: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+
+
+def set_assistant(
+    model: Any, tokens: int, schedule: str = "constant", confidence: float = 0.0
+) -> None:
+    """Set how transformers' assisted generation drafts with `model` as the assistant, on its
+    generation config: `tokens` drafts per round (`num_assistant_tokens`) on `schedule`
+    (`"constant"`: exactly that many every round), stopping early below `confidence`
+    (`assistant_confidence_threshold`; 0: never)."""
+    config = model.generation_config
+    config.num_assistant_tokens = tokens
+    config.num_assistant_tokens_schedule = schedule
+    config.assistant_confidence_threshold = confidence
+
+
 def timed_turns(
     run: Callable[[Any], Any], variants: Sequence[Any], repeats: int
 ) -> tuple[dict[Any, list[float]], dict[Any, Any]]:
