@@ -73,12 +73,17 @@ def _cpu_name() -> str:
 
 def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
     """The best wall time of `repeats` calls of `fn`, in seconds."""
-    best = float("inf")
+    return best_time_and_value(fn, repeats)[0]
+
+
+def best_time_and_value(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
+    """The best wall time of `repeats` calls of `fn`, in seconds, and the last call's value."""
+    best, value = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        value = fn()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, value
 
 
 #: transformers `generate()` options for plain sampling at temperature 1: top-k and top-p off
