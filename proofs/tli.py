@@ -18,7 +18,7 @@ from specproof.reference.tli import TLI, tli_acceptance_formula, tli_acceptance_
 from specproof.reference.union import union_acceptance_formula, union_acceptance_rate
 
 from .arith import Z3_ARITH
-from .heterogeneous import GENERATED_LOSSLESS, check_cross_lossless, check_on_cross_rows
+from .heterogeneous import GENERATED_LOSSLESS, check_on_cross_rows, cross_lossless_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import prove_by_refutation, prove_for_sizes, prove_lemma_sum
 
@@ -27,17 +27,13 @@ SHAPES: tuple[tuple[int, int, int], ...] = ((1, 2, 1), (2, 2, 1), (2, 3, 2), (3,
 THOROUGH_SHAPES: tuple[tuple[int, int, int], ...] = ((3, 4, 3), (4, 4, 3), (4, 4, 4))
 
 
-@REGISTRY.claim(
-    "tli_lossless",
+check_tli_lossless = cross_lossless_claim(
+    TLI,
     "TLI is lossless: the drafter's row restricted to the shared tokens and renormalised, "
     "drafted from and verified by standard SD against the target, the drafter reading the "
     "target's tokens token by token; " + GENERATED_LOSSLESS,
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
 )
-def check_tli_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the TLI round kernel."""
-    return check_cross_lossless(TLI, options)
+"""Law equality through the TLI round kernel."""
 
 
 @REGISTRY.claim(
