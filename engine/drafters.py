@@ -77,6 +77,17 @@ class DraftContext:
     use_cache: bool = True
     batched: bool = False
 
+    def stack_rows(self, rows: Sequence[torch.Tensor], vocab: int) -> torch.Tensor:
+        """A row's draft distributions stacked, `[len(rows), vocab]` (`[0, vocab]` for none).
+
+        Args:
+            rows: the distributions, one `[vocab]` tensor per draft.
+            vocab: the rows' width (the empty stack's column count).
+        """
+        if rows:
+            return torch.stack(list(rows))
+        return torch.empty((0, vocab), dtype=self.prob_dtype, device=self.device)
+
 
 @dataclass(frozen=True)
 class DraftRequest:
@@ -252,13 +263,7 @@ class ModelDrafter:
         self.forward_calls = streams.calls
         proposals = []
         for i in range(len(requests)):
-            q_own = (
-                torch.stack(rows_q[i])
-                if rows_q[i]
-                else torch.empty(
-                    (0, self.vocab_size), dtype=context.prob_dtype, device=context.device
-                )
-            )
+            q_own = context.stack_rows(rows_q[i], self.vocab_size)
             if self._to_target is None:
                 proposals.append(Proposal(tuple(drafted[i]), q_own))
                 continue
