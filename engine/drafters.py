@@ -43,6 +43,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from specproof.reference.arguments import check_int
+
 from .streams import BatchedStreams, RowStreams, model_streams
 
 #: Turns `[n, V']` probability rows into `n` sampled token ids (the loop's sampling rule).
@@ -312,8 +314,7 @@ class NgramDrafter:
 
     def __init__(self, n: int = 3, min_n: int = 1) -> None:
         for name, value in (("n", n), ("min_n", min_n)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+            check_int(value, name)
         if min_n > n:
             raise ValueError(f"min_n ({min_n}) must be <= n ({n})")
         self.n = n

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from specproof.reference.arguments import check_int
 from specproof.reference.slrs import segmentation_count
 
 from .cross_drafters import SlemDrafter
@@ -217,9 +218,7 @@ class SlrsDrafter(SlemDrafter):
 
     def __init__(self, *args: Any, max_drafts: int = MAX_DRAFTS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if isinstance(max_drafts, bool) or not isinstance(max_drafts, int) or max_drafts < 1:
-            raise ValueError(f"max_drafts must be an int >= 1, got {max_drafts!r}")
-        self.max_drafts = max_drafts
+        self.max_drafts = check_int(max_drafts, "max_drafts")
 
     def rows_after(self, context_ids: Sequence[int]) -> RowsFn:
         """The drafter's rows after `context_ids` + each prefix (uncached, batched forwards)."""

@@ -32,6 +32,7 @@ import z3
 
 from specproof.reference import Dist, laws
 from specproof.reference import formulas as f
+from specproof.reference.arguments import check_int
 
 from .arith import Z3_ARITH
 from .registry import Outcome, Status
@@ -220,8 +221,7 @@ def distribution_variables(
         "draft_size": vocab_size if draft_size is None else draft_size,
     }
     for name, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {size!r}")
+        check_int(size, name)
     target = [z3.Real(f"p_{i}") for i in range(sizes["vocab_size"])]
     draft = [z3.Real(f"q_{i}") for i in range(sizes["draft_size"])]
     hypotheses: dict[str, Any] = {}
