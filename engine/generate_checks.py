@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from specproof.reference.arguments import check_int
+
 from .drafters import Drafter, Proposal
 from .lookahead import LookaheadPolicy
 
@@ -29,8 +31,7 @@ def check_args(
     """Refuse bad `generate` arguments, naming the argument; `algorithms` are the offered ones."""
     if algorithm not in algorithms:
         raise ValueError(f"algorithm must be one of {algorithms}, got {algorithm!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be an int >= 0, got {k!r}")
+    check_int(k, "k", 0)
     if (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, int)

@@ -329,13 +329,7 @@ class PrunedDrafter:
         self.forward_calls = streams.calls
         proposals = []
         for i in range(len(requests)):
-            q = (
-                torch.stack(rows_q[i])
-                if rows_q[i]
-                else torch.empty(
-                    (0, context.vocab), dtype=context.prob_dtype, device=context.device
-                )
-            )
+            q = context.stack_rows(rows_q[i], context.vocab)
             features = {"mean_mix": sum(mixes[i]) / len(mixes[i])} if mixes[i] else {}
             proposals.append(Proposal(tuple(drafted[i]), q, features))
         return proposals
