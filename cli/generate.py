@@ -102,7 +102,8 @@ def add_parser(subparsers: Any) -> None:
         metavar="F",
         help="draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
         "draft's head (the --draft model, default the target itself); token frequencies from "
-        "HumanEval prompts 0-119 and Python stdlib sources. With --algorithm sd: vanilla SD; "
+        "HumanEval prompts 0-119 and Python stdlib sources, plus the draft's own expected counts "
+        "over the first 12 of them. With --algorithm sd: vanilla SD; "
         "with --algorithm rdk: RDK (needs --prune)",
     )
     parser.add_argument(
@@ -133,14 +134,15 @@ def _pruned(args: argparse.Namespace, target: Any, draft: Any) -> Any:
     """The `--prune` drafter over `draft` (or the target's own model), with progress on stderr."""
     import torch
 
-    from specproof.engine.pruned import corpus_counts
+    from specproof.engine.pruned import prune_counts
     from specproof.engine.pruned_drafter import pruned_drafter
 
     model = (draft or target).model
     vocab = int(model.get_output_embeddings().weight.shape[0])
     if not args.json:
         print("counting token frequencies for --prune ...", file=sys.stderr, flush=True)
-    counts = corpus_counts(target.tokenizer, vocab) + 1e-3
+    with torch.no_grad():
+        counts = prune_counts(model, target.tokenizer, vocab)
     return pruned_drafter(
         model,
         counts.to(torch.float64),
