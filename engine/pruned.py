@@ -153,11 +153,17 @@ def prune_counts(
 
     [`corpus_counts`][specproof.engine.pruned.corpus_counts] (HumanEval prompts 0-119 and stdlib
     sources) plus the model's own [`expected_counts`][specproof.engine.pruned.expected_counts]
-    over the corpus's first `model_texts` texts (their first `max_tokens` tokens), plus 1e-3 so
+    over the corpus's first `model_texts` texts (their first `max_tokens` tokens, fewer if the
+    model has fewer positions), plus 1e-3 so
     that a prior built from them reaches every token.
     """
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None) or getattr(
+        config, "n_positions", None
+    )
+    length = min(max_tokens, positions) if isinstance(positions, int) else max_tokens
     texts = corpus_texts()[:model_texts]
-    ids = [tokenizer(text)["input_ids"][:max_tokens] for text in texts]
+    ids = [tokenizer(text)["input_ids"][:length] for text in texts]
     counts = corpus_counts(tokenizer, vocab_size)
     counts += expected_counts(model, [row for row in ids if row], vocab_size)
     return counts + 1e-3
