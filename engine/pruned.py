@@ -147,13 +147,14 @@ def expected_counts(
 
 
 def prune_counts(
-    model: Any, tokenizer: Any, vocab_size: int, *, model_texts: int = 12, max_tokens: int = 256
+    model: Any, tokenizer: Any, vocab_size: int, *, model_texts: int = 0, max_tokens: int = 256
 ) -> torch.Tensor:
     """The token counts `specproof generate --prune` ranks the head by (every entry > 0).
 
     [`corpus_counts`][specproof.engine.pruned.corpus_counts] (HumanEval prompts 0-119 and stdlib
-    sources) plus the model's own [`expected_counts`][specproof.engine.pruned.expected_counts]
-    over the corpus's first `model_texts` texts (their first `max_tokens` tokens, fewer if the
+    sources), with `model_texts > 0` plus the model's own
+    [`expected_counts`][specproof.engine.pruned.expected_counts] (its samples' counts in
+    expectation) over the corpus's first `model_texts` texts (their first `max_tokens` tokens, fewer if the
     model has fewer positions), plus 1e-3 so
     that a prior built from them reaches every token.
     """
@@ -162,10 +163,13 @@ def prune_counts(
         config, "n_positions", None
     )
     length = min(max_tokens, positions) if isinstance(positions, int) else max_tokens
-    texts = corpus_texts()[:model_texts]
-    ids = [tokenizer(text)["input_ids"][:length] for text in texts]
+    if isinstance(model_texts, bool) or not isinstance(model_texts, int) or model_texts < 0:
+        raise ValueError(f"model_texts must be an int >= 0, got {model_texts!r}")
     counts = corpus_counts(tokenizer, vocab_size)
-    counts += expected_counts(model, [row for row in ids if row], vocab_size)
+    if model_texts:
+        texts = corpus_texts()[:model_texts]
+        ids = [tokenizer(text)["input_ids"][:length] for text in texts]
+        counts += expected_counts(model, [row for row in ids if row], vocab_size)
     return counts + 1e-3
 
 
