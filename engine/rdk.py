@@ -107,6 +107,28 @@ class RankOneKernel:
 
 
 @dataclass(frozen=True)
+class KeptSparseRows:
+    """A sparse kernel's rows for a fixed kept set $D$, gathered once ([`SparseKernel.restricted`][specproof.engine.rdk.SparseKernel.restricted]).
+
+    Attributes:
+        indices: `[1, |D| k]` the target tokens of the kept rows, row after row.
+        weights: `[|D|, k]` their weights.
+        vocab_size: $V$.
+    """
+
+    indices: torch.Tensor
+    weights: torch.Tensor
+    vocab_size: int
+
+    def propose(self, values: torch.Tensor) -> torch.Tensor:
+        r"""$q' M$ from $q'$ given on $D$ (`values` `[n, |D|]`): one scatter-add, $O(V + |D| k)$."""
+        n = values.shape[0]
+        out = values.new_zeros(n, self.vocab_size)
+        contributions = (values.unsqueeze(-1) * self.weights.to(values.dtype)).reshape(n, -1)
+        return out.scatter_add_(1, self.indices.expand(n, -1), contributions)
+
+
+@dataclass(frozen=True)
 class SparseKernel:
     """A kernel with $k$ entries per row.
 
@@ -161,10 +183,13 @@ class SparseKernel:
 
         Only the rows of `kept` are read: $O(V + |D| k)$ per row instead of $O(V k)$.
         """
-        n = values.shape[0]
-        out = values.new_zeros(n, self.vocab_size)
-        contributions = (values.unsqueeze(-1) * self.weights[kept].to(values.dtype)).reshape(n, -1)
-        return out.scatter_add_(1, self.indices[kept].reshape(1, -1).expand(n, -1), contributions)
+        return self.restricted(kept).propose(values)
+
+    def restricted(self, kept: torch.Tensor) -> KeptSparseRows:
+        """The rows of `kept` only, gathered once: for a drafter whose kept set is fixed."""
+        return KeptSparseRows(
+            self.indices[kept].reshape(1, -1), self.weights[kept], self.vocab_size
+        )
 
     def rows(self, sources: torch.Tensor) -> torch.Tensor:
         """`[n, V]` the kernel rows of `sources` `[n]`, materialised."""
@@ -323,6 +348,7 @@ def optimal_mix(
 __all__ = [
     "DenseKernel",
     "Kernel",
+    "KeptSparseRows",
     "RankOneKernel",
     "SparseKernel",
     "draft_rdk",
