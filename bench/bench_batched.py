@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-from common import RESULTS, records, table, write_results
+from common import RESULTS, dict_table, print_row, records, timed_turns, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -50,13 +50,15 @@ PAIRS = {
 }
 
 
-def run_pair(
-    name: str, target_name: str, draft_name: str, batches: tuple[int, ...] = BATCHES
-) -> list[dict[str, Any]]:
+def batch_runners(
+    target_name: str, draft_name: str, batches: Sequence[int]
+) -> Iterator[tuple[int, Callable[[bool, int], Any]]]:
+    """Load the pair; for each batch size B in `batches`, B and a function `run(batched, new)`
+    that decodes `new` tokens per row by greedy SD (K = `K`) on `PROMPTS` cycled to B rows,
+    with one padded forward per model per step (`batched`) or one forward per row."""
     target = load_model(target_name)
     draft = load_model(draft_name)
     encoded = [target.tokenizer(p)["input_ids"] for p in PROMPTS]
-    rows = []
     for batch in batches:
         prompts = [encoded[b % len(encoded)] for b in range(batch)]
 
@@ -71,15 +73,19 @@ def run_pair(
                 batch_forwards=batched,
             )
 
+        yield batch, run
+
+
+def run_pair(
+    name: str, target_name: str, draft_name: str, batches: tuple[int, ...] = BATCHES
+) -> list[dict[str, Any]]:
+    rows = []
+    for batch, run in batch_runners(target_name, draft_name, batches):
         run(False, 2)
         run(True, 2)
-        times: dict[bool, list[float]] = {False: [], True: []}
-        outputs: dict[bool, Any] = {}
-        for _ in range(REPEATS):
-            for batched in (False, True):
-                start = time.perf_counter()
-                outputs[batched] = run(batched, NEW_TOKENS)
-                times[batched].append(time.perf_counter() - start)
+        times, outputs = timed_turns(
+            lambda batched, run=run: run(batched, NEW_TOKENS), (False, True), REPEATS
+        )
         same = outputs[False].tokens == outputs[True].tokens
         stats = outputs[True].stats
         tokens = batch * NEW_TOKENS
@@ -92,7 +98,7 @@ def run_pair(
             "acceptance": stats.acceptance_rate,
             "same tokens": same,
         }
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+        print_row(row)
         rows.append(row)
     return rows
 
@@ -136,16 +142,14 @@ def main() -> None:
     if args.merge:
         old = json.loads((RESULTS / "batched.json").read_text())["tables"][0]
         measured = {(r["pair"], r["B"]) for r in rows}
-        kept = [dict(zip(old["columns"], r, strict=True)) for r in old["rows"]]
+        kept = records(old)
         kept = [r for r in kept if (r["pair"], r["B"]) not in measured]
         order = {name: i for i, name in enumerate(PAIRS)}
         rows = sorted(kept + rows, key=lambda r: (order[r["pair"]], r["B"]))
-    columns = list(rows[0])
-    speed = table(
+    speed = dict_table(
         f"Greedy SD tokens/s (all rows), K = {K}, {NEW_TOKENS} new tokens per row, "
         f"{args.threads} thread(s), best of {REPEATS}",
-        columns,
-        [[r[c] for c in columns] for r in rows],
+        rows,
         note=(
             "batched / per row: speed of one padded forward per model per step over all rows, "
             "over one forward per row (> 1: batching is faster). same tokens: both loops output "

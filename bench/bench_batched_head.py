@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
-from bench_batched import NEW_TOKENS, PAIRS, PROMPTS, K
-from common import table, write_results
+from bench_batched import NEW_TOKENS, PAIRS, K, batch_runners
+from common import table, timed_turns, write_results
 
-from specproof.engine.generate import generate
-from specproof.engine.models import load_model
 from specproof.engine.streams import BatchedStreams
 
 REPEATS = 2
@@ -31,34 +29,21 @@ VARIANTS = ("per row", "batched, head on block", "batched, head on read position
 
 
 def run_pair(name: str, batches: list[int]) -> list[list[Any]]:
-    target = load_model(PAIRS[name][0])
-    draft = load_model(PAIRS[name][1])
-    encoded = [target.tokenizer(p)["input_ids"] for p in PROMPTS]
     rows = []
-    for batch in batches:
-        prompts = [encoded[b % len(encoded)] for b in range(batch)]
+    for batch, run_batched in batch_runners(*PAIRS[name], batches):
 
-        def run(variant: str, new: int, prompts: list[list[int]] = prompts) -> Any:
+        def run(
+            variant: str, new: int, run_batched: Callable[[bool, int], Any] = run_batched
+        ) -> Any:
             BatchedStreams.GATHER_HEAD = variant == VARIANTS[2]
-            return generate(
-                target.model,
-                draft.model,
-                prompts,
-                algorithm="greedy",
-                k=K,
-                max_new_tokens=new,
-                batch_forwards=variant != VARIANTS[0],
-            )
+            return run_batched(variant != VARIANTS[0], new)
 
         for variant in VARIANTS:
             run(variant, 2)
-        times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        tokens: dict[str, Any] = {}
-        for _ in range(REPEATS):
-            for variant in VARIANTS:
-                start = time.perf_counter()
-                tokens[variant] = run(variant, NEW_TOKENS).tokens
-                times[variant].append(time.perf_counter() - start)
+        times, outputs = timed_turns(
+            lambda variant, run=run: run(variant, NEW_TOKENS), VARIANTS, REPEATS
+        )
+        tokens = {variant: output.tokens for variant, output in outputs.items()}
         BatchedStreams.GATHER_HEAD = True
         speed = {v: batch * NEW_TOKENS / min(t) for v, t in times.items()}
         row = [

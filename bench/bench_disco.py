@@ -63,7 +63,7 @@ from typing import Any
 import torch
 from bench_prompt_lookup import problems
 from bench_rdk import stdlib_texts
-from common import table, write_results
+from common import HF_PLAIN_SAMPLING, set_assistant, table, write_results
 
 from specproof.engine.cross_drafters import TliDrafter
 from specproof.engine.disco import (
@@ -202,6 +202,9 @@ def make_pairs(names: Sequence[str]) -> list[Pair]:
         pairs.append(pair)
     if "tli" in names:
         assert gemma is not None and smol is not None
+        # transformers' universal assisted decoding rewrites its assistant's output layer in
+        # place (docs/findings/transformers.md): it gets its own copy, reused by every call.
+        assistant = copy.deepcopy(smol.model)
         pair = Pair(
             "tli",
             "Gemma-3-270M <- SmolLM2-135M (TLI)",
@@ -210,14 +213,14 @@ def make_pairs(names: Sequence[str]) -> list[Pair]:
             False,
             "tli",
             {
-                "assistant_model": smol.model,
+                "assistant_model": assistant,
                 "tokenizer": gemma.tokenizer,
                 "assistant_tokenizer": smol.tokenizer,
             },
             "transformers: its universal assisted decoding (tokenizer / assistant_tokenizer), "
             "its own cross-tokenizer method, not TLI",
         )
-        _count(pair, {"target": gemma.model, "draft": smol.model})
+        _count(pair, {"target": gemma.model, "draft": assistant})
         pairs.append(pair)
     return pairs
 
@@ -290,18 +293,13 @@ def transformers_runs(pair: Pair, mode: str, new_tokens: int) -> dict[str, Run]:
     target, assistant = pair.target.model, options["assistant_model"]
     pad = pair.target.eos_token_id if pair.target.eos_token_id is not None else 0
     decoding: dict[str, Any] = (
-        {"do_sample": False}
-        if mode == "greedy"
-        else {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+        {"do_sample": False} if mode == "greedy" else {"do_sample": True, **HF_PLAIN_SAMPLING}
     )
 
     def make(schedule: str, tokens: int, confidence: float) -> Run:
         def go(ids: list[int], seed: int) -> tuple[list[int], dict[str, float]]:
             # The heuristic schedule persists K on the assistant's config: reset it per prompt.
-            config = assistant.generation_config
-            config.num_assistant_tokens = tokens
-            config.num_assistant_tokens_schedule = schedule
-            config.assistant_confidence_threshold = confidence
+            set_assistant(assistant, tokens, schedule, confidence)
             pair.counts["target"] = pair.counts["draft"] = 0
             torch.manual_seed(seed)
             with torch.inference_mode():

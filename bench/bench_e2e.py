@@ -30,11 +30,22 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import time
+from functools import partial
 from typing import Any
 
 import torch
-from common import records, table, write_results
+from common import (
+    HF_PLAIN_SAMPLING,
+    dict_table,
+    load_note,
+    note_machine,
+    print_row,
+    records,
+    set_assistant,
+    turn_order,
+    wall_and_cpu,
+    write_results,
+)
 
 from specproof.engine.generate import Sampling, generate
 from specproof.engine.models import load_model
@@ -61,16 +72,13 @@ def run_pair(
     draft = load_model(draft_name)
     ids = target.tokenizer(PROMPT)["input_ids"]
     input_ids = torch.tensor([ids])
-    gen_config = draft.model.generation_config
-    gen_config.num_assistant_tokens = K
-    gen_config.num_assistant_tokens_schedule = "constant"
-    gen_config.assistant_confidence_threshold = 0.0
+    set_assistant(draft.model, K)
     rows = []
     for mode in ("sampled", "greedy"):
         sampled = mode == "sampled"
         hf_kwargs: dict[str, Any] = {"do_sample": sampled, "pad_token_id": target.eos_token_id}
         if sampled:
-            hf_kwargs.update(temperature=1.0, top_k=0, top_p=1.0)
+            hf_kwargs.update(HF_PLAIN_SAMPLING)
 
         def ours(algorithm: str, k: int, new: int, seed: int) -> Any:
             return generate(
@@ -117,11 +125,10 @@ def run_pair(
         cpu: dict[str, list[float]] = {label: [] for label in methods}
         sd_runs = []
         for seed in range(repeats):
-            for label in labels if seed % 2 == 0 else labels[::-1]:
-                start, start_cpu = time.perf_counter(), time.process_time()
-                value = methods[label](new_tokens, seed)
-                cpu[label].append(time.process_time() - start_cpu)
-                times[label].append(time.perf_counter() - start)
+            for label in turn_order(labels, seed):
+                value, wall, cpu_s = wall_and_cpu(partial(methods[label], new_tokens, seed))
+                cpu[label].append(cpu_s)
+                times[label].append(wall)
                 if label == "specproof SD":
                     sd_runs.append(value)
 
@@ -156,7 +163,7 @@ def run_pair(
                 "accepted histogram": histogram,
             }
         )
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()})
+        print_row(rows[-1])
     return rows
 
 
@@ -174,7 +181,7 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
         )
         for clock in ("CPU", "wall")
     }
-    load = re.search(r"Machine: (.*)\.$", tables[0]["note"]).group(1)
+    load = note_machine(tables[0])
     return (
         f"specproof SD runs at {spans['CPU'][0]:.2f}x to {spans['CPU'][1]:.2f}x the speed of "
         f"transformers' assisted generation by process CPU time ({spans['wall'][0]:.2f}x to "
@@ -201,16 +208,11 @@ def main() -> None:
     for threads in args.threads:
         for name in args.pairs:
             rows.extend(run_pair(name, *PAIRS[name], threads, args.repeats, args.new_tokens))
-    load = (
-        f"load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the "
-        f"run on {os.cpu_count()} cores"
-    )
-    columns = list(rows[0])
-    speed = table(
+    load = load_note(load_before)
+    speed = dict_table(
         f"Tokens/s, {args.new_tokens} new tokens, K = {K} ({args.repeats} runs: greedy best, "
         "sampled all)",
-        columns,
-        [[r[c] for c in columns] for r in rows],
+        rows,
         note=(
             "SD / assisted: specproof SD speed over transformers assisted generation on the same "
             "pair and settings (> 1: specproof faster), by wall clock and by process CPU time. "

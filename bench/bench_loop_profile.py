@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import torch
-from common import records, table, write_results
+from common import records, set_assistant, table, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -75,10 +75,7 @@ def main() -> None:
     draft = load_model("smollm2:layers=8")
     ids = target.tokenizer(PROMPT)["input_ids"]
     clocks = {"target": ForwardClock(target.model), "draft": ForwardClock(draft.model)}
-    config = draft.model.generation_config
-    config.num_assistant_tokens = K
-    config.num_assistant_tokens_schedule = "constant"
-    config.assistant_confidence_threshold = 0.0
+    set_assistant(draft.model, K)
     phases = dict.fromkeys(("lookahead", "draft", "target", "verify", "commit"), 0.0)
 
     def record(trace: Any) -> None:

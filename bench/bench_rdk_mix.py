@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 import torch
-from bench_rdk import PROSE_CORPUS, PROSE_EVAL, humaneval_prompts
+from bench_rdk import PROSE_CORPUS, PROSE_EVAL, humaneval_prompts, text_hidden_states
 from common import table, write_results
 
 from specproof.engine.models import load_model
@@ -55,11 +55,7 @@ GRID = (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 @torch.no_grad()
 def hidden_states(model: Any, texts: list[str], max_tokens: int) -> torch.Tensor:
     """Teacher-forced final hidden states `[positions, H]` over `texts`."""
-    rows = []
-    for text in texts:
-        ids = model.tokenizer(text)["input_ids"][:max_tokens]
-        rows.append(model.model.model(input_ids=torch.tensor([ids])).last_hidden_state[0])
-    return torch.cat(rows)
+    return torch.cat(list(text_hidden_states(model, texts, max_tokens)))
 
 
 @torch.no_grad()

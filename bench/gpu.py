@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write_results  # noqa: E402
+from common import HF_PLAIN_SAMPLING, set_assistant, table, write_results  # noqa: E402
 
 from specproof.engine.adapters import to_verdict  # noqa: E402
 from specproof.engine.dsi.hf import gpu_section  # noqa: E402
@@ -196,10 +196,7 @@ def generation(device: torch.device, sizes: dict[str, Any]) -> list[list[Any]]:
             rows.append(
                 [mode, label, new / seconds, stats.acceptance_rate, stats.tokens_per_target_call]
             )
-        config = draft.model.generation_config
-        config.num_assistant_tokens = k
-        config.num_assistant_tokens_schedule = "constant"
-        config.assistant_confidence_threshold = 0.0
+        set_assistant(draft.model, k)
         kwargs: dict[str, Any] = {
             "max_new_tokens": new,
             "min_new_tokens": new,
@@ -207,7 +204,7 @@ def generation(device: torch.device, sizes: dict[str, Any]) -> list[list[Any]]:
             "pad_token_id": target.eos_token_id,
         }
         if sampled:
-            kwargs.update(temperature=1.0, top_k=0, top_p=1.0)
+            kwargs.update(HF_PLAIN_SAMPLING)
         for label, extra in (
             ("transformers AR", {}),
             ("transformers assisted", {"assistant_model": draft.model}),

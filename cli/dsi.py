@@ -90,6 +90,22 @@ def _add_tokens(parser: Any, default: int, what: str, limit: int) -> None:
     )
 
 
+def _add_repeats(parser: Any, what: str) -> None:
+    """The `--repeats` flag (an int in [1, the repeats limit], default 5)."""
+    parser.add_argument(
+        "--repeats",
+        type=_positive_int("--repeats", LIMITS["repeats"]),
+        default=5,
+        help=f"{what} (default 5)",
+    )
+
+
+def _add_backend(parser: Any, where: str) -> None:
+    """`--backend` (local or ray, default local) and the Ray `--address` it may need."""
+    parser.add_argument("--backend", choices=["local", "ray"], default="local", help=where)
+    parser.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+
+
 def _milliseconds(flag: str, low: float) -> Any:
     return number(flag, low, LIMITS["max_ms"])
 
@@ -140,12 +156,7 @@ def add_parser(subparsers: Any) -> None:
     sim = sub.add_parser("simulate", help="one configuration: costs of non-SI, SI and DSI")
     _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")
     _add_tokens(sim, 1000, "output tokens S", LIMITS["tokens"])
-    sim.add_argument(
-        "--repeats",
-        type=_positive_int("--repeats", LIMITS["repeats"]),
-        default=5,
-        help="simulated paths (default 5)",
-    )
+    _add_repeats(sim, "simulated paths")
     sim.add_argument("--seed", type=seed(), default=0, help="random seed (default 0)")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.set_defaults(handler=run_simulate)
@@ -158,12 +169,7 @@ def add_parser(subparsers: Any) -> None:
         help="grid steps for c, a and K (default 20)",
     )
     _add_tokens(heat, 1000, "output tokens S", LIMITS["tokens"])
-    heat.add_argument(
-        "--repeats",
-        type=_positive_int("--repeats", LIMITS["repeats"]),
-        default=5,
-        help="paths per configuration (default 5)",
-    )
+    _add_repeats(heat, "paths per configuration")
     heat.add_argument("--seed", type=seed(), default=42, help="random seed (default 42)")
     heat.add_argument(
         "--servers",
@@ -171,13 +177,7 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="leave out configurations needing more servers",
     )
-    heat.add_argument(
-        "--backend",
-        choices=["local", "ray"],
-        default="local",
-        help="where the chunks run (default local)",
-    )
-    heat.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    _add_backend(heat, "where the chunks run (default local)")
     heat.add_argument("--out", type=Path, default=None, help="directory for heatmap.json and PNGs")
     heat.add_argument("--json", action="store_true", help="print JSON")
     heat.set_defaults(handler=run_heatmap)
@@ -204,10 +204,7 @@ def add_parser(subparsers: Any) -> None:
     _add_configuration(online, "verification servers (default: enough)")
     _add_tokens(online, 50, "output tokens", LIMITS["online_tokens"])
     online.add_argument("--seed", type=seed(), default=0, help="seed of the acceptance pattern")
-    online.add_argument(
-        "--backend", choices=["local", "ray"], default="local", help="where workers run"
-    )
-    online.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    _add_backend(online, "where workers run")
     online.add_argument("--json", action="store_true", help="print JSON")
     online.set_defaults(handler=run_online)
 

@@ -102,8 +102,18 @@ def add_parser(subparsers: Any) -> None:
         metavar="F",
         help="draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
         "draft's head (the --draft model, default the target itself); token frequencies from "
-        "HumanEval prompts 0-119 and Python stdlib sources. With --algorithm sd: vanilla SD; "
+        "HumanEval prompts 0-119 and Python stdlib sources (see --prune-model-texts). "
+        "With --algorithm sd: vanilla SD; "
         "with --algorithm rdk: RDK (needs --prune)",
+    )
+    parser.add_argument(
+        "--prune-model-texts",
+        type=integer("--prune-model-texts", 0, 164),
+        default=0,
+        metavar="N",
+        help="with --prune: also count the draft's own expected tokens (the sum of its "
+        "next-token rows, its samples' counts in expectation) over the first N corpus texts "
+        "(default 0: the corpus only)",
     )
     parser.add_argument(
         "--mix",
@@ -133,14 +143,15 @@ def _pruned(args: argparse.Namespace, target: Any, draft: Any) -> Any:
     """The `--prune` drafter over `draft` (or the target's own model), with progress on stderr."""
     import torch
 
-    from specproof.engine.pruned import corpus_counts
+    from specproof.engine.pruned import prune_counts
     from specproof.engine.pruned_drafter import pruned_drafter
 
     model = (draft or target).model
     vocab = int(model.get_output_embeddings().weight.shape[0])
     if not args.json:
         print("counting token frequencies for --prune ...", file=sys.stderr, flush=True)
-    counts = corpus_counts(target.tokenizer, vocab) + 1e-3
+    with torch.no_grad():
+        counts = prune_counts(model, target.tokenizer, vocab, model_texts=args.prune_model_texts)
     return pruned_drafter(
         model,
         counts.to(torch.float64),
@@ -169,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--algorithm rdk needs --prune F (RDK drafts with a pruned head)")
         if args.prune is not None and args.algorithm not in ("sd", "greedy", "rdk"):
             raise ValueError("--prune works with --algorithm sd or greedy (vanilla) or rdk")
+        if args.prune_model_texts and args.prune is None:
+            raise ValueError("--prune-model-texts applies with --prune only")
         if args.mix != "bound" and args.algorithm != "rdk":
             raise ValueError("--mix applies to --algorithm rdk only")
         if args.algorithm != "ar" and drafting and not args.draft and args.prune is None:

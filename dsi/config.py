@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from specproof.reference.arguments import check_int
+
 from .workers import Token
 
 
@@ -30,8 +32,7 @@ class InconsistentTargetError(DSIRuntimeError):
 
 def require_positive_int(name: str, value: object) -> None:
     """Raise `ValueError` naming `name` unless `value` is an `int` (not a `bool`) >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    check_int(value, name)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from specproof.reference.arguments import check_int
+
 from .streams import BatchedStreams, RowStreams, model_streams
 
 #: Turns `[n, V']` probability rows into `n` sampled token ids (the loop's sampling rule).
@@ -76,6 +78,17 @@ class DraftContext:
     probs: Callable[[torch.Tensor], torch.Tensor]
     use_cache: bool = True
     batched: bool = False
+
+    def stack_rows(self, rows: Sequence[torch.Tensor], vocab: int) -> torch.Tensor:
+        """A row's draft distributions stacked, `[len(rows), vocab]` (`[0, vocab]` for none).
+
+        Args:
+            rows: the distributions, one `[vocab]` tensor per draft.
+            vocab: the rows' width (the empty stack's column count).
+        """
+        if rows:
+            return torch.stack(list(rows))
+        return torch.empty((0, vocab), dtype=self.prob_dtype, device=self.device)
 
 
 @dataclass(frozen=True)
@@ -252,13 +265,7 @@ class ModelDrafter:
         self.forward_calls = streams.calls
         proposals = []
         for i in range(len(requests)):
-            q_own = (
-                torch.stack(rows_q[i])
-                if rows_q[i]
-                else torch.empty(
-                    (0, self.vocab_size), dtype=context.prob_dtype, device=context.device
-                )
-            )
+            q_own = context.stack_rows(rows_q[i], self.vocab_size)
             if self._to_target is None:
                 proposals.append(Proposal(tuple(drafted[i]), q_own))
                 continue
@@ -307,8 +314,7 @@ class NgramDrafter:
 
     def __init__(self, n: int = 3, min_n: int = 1) -> None:
         for name, value in (("n", n), ("min_n", min_n)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+            check_int(value, name)
         if min_n > n:
             raise ValueError(f"min_n ({min_n}) must be <= n ({n})")
         self.n = n

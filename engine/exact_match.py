@@ -43,7 +43,7 @@ def verify_exact_match(
         draft_tokens: `[B, K]` integer.
         accept_u: `[B, K]` uniforms: the target's own sample at position `i` uses `accept_u[:, i]`.
         final_u: `[B]` uniforms for the bonus token.
-        check_values: scan every probability for NaN/inf/negatives first.
+        check_values: check every probability for NaN/inf/negatives and every row for a sum of 1 first.
 
     Returns:
         The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].

@@ -61,14 +61,14 @@ is how the exact law of this very loop is computed (`tests/engine/test_engine_la
 **Dtypes.** Probabilities are computed in `prob_dtype` (float32 by default; float64 for
 exactness tests, with float64 models).
 
-This module is longer than most (~500 lines) because the round is kept in one function,
-readable at once, with its argument checks and statistics next to it; the pieces a round calls
-live in `drafters`, `lookahead`, `streams`, `trace` and `verify`.
+This module is longer than most (~600 lines) because the round is kept in one function,
+readable at once against the numbered steps above, with its statistics next to it; its argument
+checks live in `generate_checks`, and the pieces a round calls in `drafters`, `lookahead`,
+`streams`, `trace` and `verify`.
 """
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -86,6 +86,7 @@ from .drafters import (
     NgramDrafter,
     Proposal,
 )
+from .generate_checks import check_args, check_models, check_proposal, prompt_lists, vocab_size
 from .lookahead import (
     DraftStepState,
     LookaheadPolicy,
@@ -309,85 +310,6 @@ def _stop_after_the_fact(
     ]
 
 
-def _check_args(
-    algorithm: str,
-    k: int,
-    max_new_tokens: int,
-    prompts: Sequence[Sequence[int]],
-    draft: Any,
-    lookahead: LookaheadPolicy | None,
-) -> None:
-    if algorithm not in generate_algorithms():
-        raise ValueError(f"algorithm must be one of {generate_algorithms()}, got {algorithm!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be an int >= 0, got {k!r}")
-    if (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or max_new_tokens < 0
-    ):
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if lookahead is not None and not isinstance(lookahead, LookaheadPolicy):
-        raise ValueError(f"lookahead must be a LookaheadPolicy, got {type(lookahead).__name__}")
-    if algorithm != "ar" and (k > 0 or lookahead is not None) and draft is None:
-        raise ValueError(f"draft: algorithm {algorithm!r} with k={k} needs a draft model")
-    if algorithm == "rdk" and draft is not None and not getattr(draft, "redistributes", False):
-        raise ValueError(
-            "draft: algorithm 'rdk' needs an RDK drafter (specproof.engine.pruned_drafter."
-            f"PrunedDrafter with a kernel), got {type(draft).__name__}"
-        )
-    if not prompts:
-        raise ValueError("prompts must hold at least one prompt")
-    for b, prompt in enumerate(prompts):
-        if len(prompt) == 0:
-            raise ValueError(f"prompts[{b}] is empty: a prompt needs at least one token")
-
-
-def _prompt_lists(prompts: Any) -> list[list[int]]:
-    """`prompts` as lists of ints; a `ValueError` naming `prompts` for anything else."""
-    if isinstance(prompts, torch.Tensor):
-        if prompts.dim() != 2:
-            raise ValueError(f"prompts must be a [B, T] tensor, got shape {tuple(prompts.shape)}")
-        if prompts.dtype.is_floating_point or prompts.dtype == torch.bool:
-            raise ValueError(f"prompts must hold integer token ids, got dtype {prompts.dtype}")
-        return [list(map(int, row)) for row in prompts.tolist()]
-    if not isinstance(prompts, Sequence) or isinstance(prompts, str):
-        raise ValueError(f"prompts must be a list of token-id lists, got {type(prompts).__name__}")
-    rows = []
-    for b, prompt in enumerate(prompts):
-        if not isinstance(prompt, Sequence) or isinstance(prompt, str):
-            raise ValueError(f"prompts[{b}] must be a list of token ids, got {prompt!r:.80}")
-        if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in prompt):
-            raise ValueError(f"prompts[{b}] must hold integer token ids, got {list(prompt)!r:.80}")
-        rows.append([int(t) for t in prompt])
-    return rows
-
-
-def _check_models(target: Any, draft: Any) -> None:
-    """Refuse a target that is not a torch model, or a draft that is neither a model nor a drafter."""
-    if not isinstance(target, torch.nn.Module) or not hasattr(target, "get_output_embeddings"):
-        raise ValueError(f"target must be a transformers causal LM, got {type(target).__name__}")
-    if draft is not None and not isinstance(draft, Drafter | torch.nn.Module):
-        raise ValueError(
-            f"draft must be a transformers causal LM, a Drafter or None, got {type(draft).__name__}"
-        )
-
-
-def _vocab_size(model: Any) -> int:
-    return int(model.get_output_embeddings().weight.shape[0])
-
-
-def _check_proposal(proposal: Proposal, k: int, row: int, vocab: int, dtype: torch.dtype) -> None:
-    n = len(proposal.tokens)
-    if n > k:
-        raise ValueError(f"drafter: row {row} got {n} drafts, more than the K={k} asked")
-    if tuple(proposal.draft_probs.shape) != (n, vocab) or proposal.draft_probs.dtype != dtype:
-        raise ValueError(
-            f"drafter: row {row}'s draft_probs must be [{n}, {vocab}] {dtype}, got "
-            f"{list(proposal.draft_probs.shape)} {proposal.draft_probs.dtype}"
-        )
-
-
 def generate(
     target: Any,
     draft: Any | None,
@@ -450,9 +372,9 @@ def generate(
             a `ModelDrafter` with a `vocab_map`), a policy or drafter answering out of
             contract, or NaN/inf logits (raised by `logits_to_probs`).
     """
-    prompts = _prompt_lists(prompts)
-    _check_models(target, draft)
-    _check_args(algorithm, k, max_new_tokens, prompts, draft, lookahead)
+    prompts = prompt_lists(prompts)
+    check_models(target, draft)
+    check_args(algorithm, k, max_new_tokens, prompts, draft, lookahead, generate_algorithms())
     if seed is not None:
         check_seed(seed)
     if prob_dtype not in (torch.float32, torch.float64):
@@ -461,7 +383,7 @@ def generate(
         k, lookahead = 0, None
     policy = lookahead if lookahead is not None else StaticK(k)
     use_draft = lookahead is not None or k > 0
-    vocab = _vocab_size(target)
+    vocab = vocab_size(target)
     for b, prompt in enumerate(prompts):
         if min(prompt) < 0 or max(prompt) >= vocab:
             raise ValueError(f"prompts[{b}] holds a token id outside [0, {vocab})")
@@ -586,7 +508,7 @@ def generate(
                         f"drafter: {len(answered)} proposals for {len(asked)} requests"
                     )
                 for i, proposal in zip(asked, answered, strict=True):
-                    _check_proposal(proposal, ks[i], active[i].index, vocab, prob_dtype)
+                    check_proposal(proposal, ks[i], active[i].index, vocab, prob_dtype)
                     proposals[i] = proposal
             draft_s = time.perf_counter() - clock
 

@@ -40,7 +40,7 @@ def verify_greedy(
         draft_tokens: `[B, K]` integer in `[0, V)`.
         accept_u: `[B, K]`, shape-checked and range-checked only.
         final_u: `[B]`, shape-checked and range-checked only.
-        check_values: scan `target_probs` for NaN/inf/negatives first.
+        check_values: check `target_probs` for NaN/inf/negatives and row sums of 1 first.
 
     Returns:
         The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].

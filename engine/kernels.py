@@ -137,9 +137,9 @@ def check_round(
     check_uniforms(accept_u, "accept_u")
     check_uniforms(final_u, "final_u")
     if check_values:
-        check_probs(target_probs, "target_probs")
+        check_distributions(target_probs, "target_probs")
         if check_draft_values:
-            check_probs(draft_probs, "draft_probs")
+            check_distributions(draft_probs, "draft_probs")
     return RoundShape(batch, k, vocab)
 
 
@@ -164,6 +164,29 @@ def check_probs(probs: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} contains inf")
     if low < 0:
         raise ValueError(f"{name} contains a negative probability ({float(low)})")
+
+
+ROW_SUM_TOLERANCE = 1e-4
+"""How far from 1 a probability row's sum may be (rounding of float32 rows, as `softmax` makes)."""
+
+
+def check_distributions(
+    probs: torch.Tensor, name: str, tolerance: float = ROW_SUM_TOLERANCE
+) -> None:
+    """`check_probs`, and every row (last axis) sums to 1 within `tolerance`.
+
+    A row summing to 2 is refused rather than read as if it were normalised: the accept rule
+    `u * q(x) < p(x)` would then accept more often than the law it claims.
+    """
+    check_probs(probs, name)
+    if probs.numel() == 0:
+        return
+    error = (probs.sum(-1, dtype=torch.float64) - 1).abs()
+    worst = float(error.max())
+    if not worst <= tolerance:
+        raise ValueError(
+            f"{name}: every row must sum to 1 (within {tolerance}), off by {worst:.3g}"
+        )
 
 
 def check_gathered(values: torch.Tensor, name: str, what: str, *, positive: bool = False) -> None:

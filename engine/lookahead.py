@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from specproof.reference.arguments import check_int
+
 if TYPE_CHECKING:
     import torch
 
@@ -69,9 +71,7 @@ class LookaheadPolicy(Protocol):
 
 
 def _check_k(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return value
+    return check_int(value, name, 0)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,60 @@ def corpus_counts(tokenizer: Any, vocab_size: int, max_bytes: int = 1_000_000) -
     )
 
 
+@torch.no_grad()
+def expected_counts(
+    model: Any, token_ids: Iterable[Sequence[int]], vocab_size: int
+) -> torch.Tensor:
+    """`[V]` the model's own expected token counts: the sum of its next-token rows over sequences.
+
+    Counting the model's samples at every position of `token_ids` would give this in
+    expectation, without the sampling noise; it also ranks tokens a text corpus never shows.
+    One forward per sequence; rows are summed in float64.
+
+    Raises:
+        ValueError: on an empty sequence, or a model whose output is not `[1, T, vocab_size]`.
+    """
+    total = torch.zeros(vocab_size, dtype=torch.float64)
+    for b, ids in enumerate(token_ids):
+        if len(ids) == 0:
+            raise ValueError(f"token_ids[{b}] is empty")
+        logits = model(torch.as_tensor([list(ids)], dtype=torch.int64)).logits
+        if tuple(logits.shape) != (1, len(ids), vocab_size):
+            raise ValueError(
+                f"model: logits must be [1, {len(ids)}, {vocab_size}], got {tuple(logits.shape)}"
+            )
+        for block in logits[0].split(64):
+            total += torch.softmax(block.double(), -1).sum(0)
+    return total
+
+
+def prune_counts(
+    model: Any, tokenizer: Any, vocab_size: int, *, model_texts: int = 0, max_tokens: int = 256
+) -> torch.Tensor:
+    """The token counts `specproof generate --prune` ranks the head by (every entry > 0).
+
+    [`corpus_counts`][specproof.engine.pruned.corpus_counts] (HumanEval prompts 0-119 and stdlib
+    sources), with `model_texts > 0` plus the model's own
+    [`expected_counts`][specproof.engine.pruned.expected_counts] (its samples' counts in
+    expectation) over the corpus's first `model_texts` texts (their first `max_tokens` tokens, fewer if the
+    model has fewer positions), plus 1e-3 so
+    that a prior built from them reaches every token.
+    """
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None) or getattr(
+        config, "n_positions", None
+    )
+    length = min(max_tokens, positions) if isinstance(positions, int) else max_tokens
+    if isinstance(model_texts, bool) or not isinstance(model_texts, int) or model_texts < 0:
+        raise ValueError(f"model_texts must be an int >= 0, got {model_texts!r}")
+    counts = corpus_counts(tokenizer, vocab_size)
+    if model_texts:
+        texts = corpus_texts()[:model_texts]
+        ids = [tokenizer(text)["input_ids"][:length] for text in texts]
+        counts += expected_counts(model, [row for row in ids if row], vocab_size)
+    return counts + 1e-3
+
+
 class PrunedHead:
     """A causal LM with its output head restricted to `kept` tokens.
 
@@ -334,6 +388,8 @@ def overlap_kernel(
 __all__ = [
     "PrunedHead",
     "corpus_counts",
+    "expected_counts",
+    "prune_counts",
     "corpus_texts",
     "cosine_kernel",
     "frequency_mix",

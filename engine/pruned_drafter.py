@@ -38,7 +38,7 @@ import torch
 
 from .drafters import DraftContext, DraftRequest, Proposal, Sampler
 from .pruned import PrunedHead
-from .rdk import DenseKernel, Kernel, RankOneKernel, SparseKernel
+from .rdk import DenseKernel, KeptSparseRows, Kernel, RankOneKernel, SparseKernel
 from .streams import BatchedStreams, RowStreams, model_streams
 
 
@@ -242,6 +242,7 @@ class PrunedDrafter:
         self._streams: RowStreams | BatchedStreams | None = None
         self._context: DraftContext | None = None
         self._kept = self.kept
+        self._sparse_rows: KeptSparseRows | None = None
 
     @property
     def redistributes(self) -> bool:
@@ -265,6 +266,9 @@ class PrunedDrafter:
             None if self.kernel is None else self.kernel.to(context.prob_dtype, context.device)
         )
         self._kept = self.kept.to(context.device)
+        self._sparse_rows = (
+            self._kernel.restricted(self._kept) if isinstance(self._kernel, SparseKernel) else None
+        )
         self._context = context
         self._streams = model_streams(self.lm, len(prompts), context.use_cache, context.batched)
         self.forward_calls = 0
@@ -283,13 +287,14 @@ class PrunedDrafter:
             rows.scatter_(1, kept.unsqueeze(0).expand(kept_probs.shape[0], -1), kept_probs)
             return sources, rows, None
         if self.mix_rule is None:
-            proposal = kernel.propose_kept(kept_probs, kept)
             if isinstance(kernel, SparseKernel):
+                assert self._sparse_rows is not None
+                proposal = self._sparse_rows.propose(kept_probs)
                 # The k weights of a row in their (strictly ascending) token order: the inverse
                 # CDF over them picks the token the materialised V-wide row would, in O(k).
                 positions = sample(kernel.weights[sources])
                 return kernel.indices[sources, positions], proposal, None
-            return sample(kernel.rows(sources)), proposal, None
+            return sample(kernel.rows(sources)), kernel.propose_kept(kept_probs, kept), None
         assert isinstance(kernel, RankOneKernel)
         mixes = self.mix_rule.mix(logits[:, :size], logits[:, size:]).to(kept_probs.dtype)
         if not bool(((mixes >= 0) & (mixes <= 1)).all()):
@@ -329,13 +334,7 @@ class PrunedDrafter:
         self.forward_calls = streams.calls
         proposals = []
         for i in range(len(requests)):
-            q = (
-                torch.stack(rows_q[i])
-                if rows_q[i]
-                else torch.empty(
-                    (0, context.vocab), dtype=context.prob_dtype, device=context.device
-                )
-            )
+            q = context.stack_rows(rows_q[i], context.vocab)
             features = {"mean_mix": sum(mixes[i]) / len(mixes[i])} if mixes[i] else {}
             proposals.append(Proposal(tuple(drafted[i]), q, features))
         return proposals

@@ -33,16 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .kernels import check_probs, check_uniforms, inverse_cdf_rows
+from .kernels import check_distributions, check_probs, check_uniforms, inverse_cdf_rows
 from .sd import verify_sd
-
-
-def _check_rows(rows: torch.Tensor, name: str, tolerance: float) -> None:
-    check_probs(rows, name)
-    sums = rows.sum(-1, dtype=torch.float64)
-    if rows.numel() and not bool(((sums - 1).abs() <= tolerance).all()):
-        worst = float((sums - 1).abs().max())
-        raise ValueError(f"{name}: every row must sum to 1 (within {tolerance}), off by {worst}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ class RankOneKernel:
     def __post_init__(self) -> None:
         if self.prior.dim() != 1:
             raise ValueError(f"prior must be [V], got shape {tuple(self.prior.shape)}")
-        _check_rows(self.prior, "prior", 1e-4)
+        check_distributions(self.prior, "prior", 1e-4)
         if not 0 <= self.mix <= 1:
             raise ValueError(f"mix must lie in [0, 1], got {self.mix}")
         object.__setattr__(self, "_scaled_cum", self.mix * self.prior.cumsum(0))
@@ -115,6 +107,28 @@ class RankOneKernel:
 
 
 @dataclass(frozen=True)
+class KeptSparseRows:
+    """A sparse kernel's rows for a fixed kept set $D$, gathered once ([`SparseKernel.restricted`][specproof.engine.rdk.SparseKernel.restricted]).
+
+    Attributes:
+        indices: `[1, |D| k]` the target tokens of the kept rows, row after row.
+        weights: `[|D|, k]` their weights.
+        vocab_size: $V$.
+    """
+
+    indices: torch.Tensor
+    weights: torch.Tensor
+    vocab_size: int
+
+    def propose(self, values: torch.Tensor) -> torch.Tensor:
+        r"""$q' M$ from $q'$ given on $D$ (`values` `[n, |D|]`): one scatter-add, $O(V + |D| k)$."""
+        n = values.shape[0]
+        out = values.new_zeros(n, self.vocab_size)
+        contributions = (values.unsqueeze(-1) * self.weights.to(values.dtype)).reshape(n, -1)
+        return out.scatter_add_(1, self.indices.expand(n, -1), contributions)
+
+
+@dataclass(frozen=True)
 class SparseKernel:
     """A kernel with $k$ entries per row.
 
@@ -139,7 +153,7 @@ class SparseKernel:
             raise ValueError(f"indices must lie in [0, {vocab})")
         if self.indices.shape[1] > 1 and not bool((self.indices.diff(dim=1) > 0).all()):
             raise ValueError("indices must be strictly ascending within each row")
-        _check_rows(self.weights, "weights", 1e-4)
+        check_distributions(self.weights, "weights", 1e-4)
 
     @property
     def vocab_size(self) -> int:
@@ -169,10 +183,13 @@ class SparseKernel:
 
         Only the rows of `kept` are read: $O(V + |D| k)$ per row instead of $O(V k)$.
         """
-        n = values.shape[0]
-        out = values.new_zeros(n, self.vocab_size)
-        contributions = (values.unsqueeze(-1) * self.weights[kept].to(values.dtype)).reshape(n, -1)
-        return out.scatter_add_(1, self.indices[kept].reshape(1, -1).expand(n, -1), contributions)
+        return self.restricted(kept).propose(values)
+
+    def restricted(self, kept: torch.Tensor) -> KeptSparseRows:
+        """The rows of `kept` only, gathered once: for a drafter whose kept set is fixed."""
+        return KeptSparseRows(
+            self.indices[kept].reshape(1, -1), self.weights[kept], self.vocab_size
+        )
 
     def rows(self, sources: torch.Tensor) -> torch.Tensor:
         """`[n, V]` the kernel rows of `sources` `[n]`, materialised."""
@@ -199,7 +216,7 @@ class DenseKernel:
     def __post_init__(self) -> None:
         if self.matrix.dim() != 2 or self.matrix.shape[0] != self.matrix.shape[1]:
             raise ValueError(f"matrix must be [V, V], got {tuple(self.matrix.shape)}")
-        _check_rows(self.matrix, "matrix", 1e-4)
+        check_distributions(self.matrix, "matrix", 1e-4)
 
     @property
     def vocab_size(self) -> int:
@@ -331,6 +348,7 @@ def optimal_mix(
 __all__ = [
     "DenseKernel",
     "Kernel",
+    "KeptSparseRows",
     "RankOneKernel",
     "SparseKernel",
     "draft_rdk",

@@ -58,7 +58,7 @@ def verify_sd(
         draft_tokens: `[B, K]` integer, each with positive draft probability.
         accept_u: `[B, K]` uniforms in $[0, 1)$.
         final_u: `[B]` uniforms in $[0, 1)$ for the recovered or bonus token.
-        check_values: scan every probability for NaN/inf/negatives first.
+        check_values: check every probability for NaN/inf/negatives and every row for a sum of 1 first.
 
     Returns:
         The [`BatchVerdict`][specproof.engine.kernels.BatchVerdict].

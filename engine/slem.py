@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import torch
 
+from specproof.reference.arguments import check_int
+
 from .greedy import argmax_rows
 from .kernels import (
     PLACEHOLDER_TOKEN,
@@ -46,10 +48,8 @@ class LookbehindRetokenizer:
     """
 
     def __init__(self, tokenizer: Any, lookbehind: int = 4) -> None:
-        if isinstance(lookbehind, bool) or not isinstance(lookbehind, int) or lookbehind < 0:
-            raise ValueError(f"lookbehind must be an int >= 0, got {lookbehind!r}")
+        self.lookbehind = check_int(lookbehind, "lookbehind", 0)
         self.tokenizer = tokenizer
-        self.lookbehind = lookbehind
 
     def encode(self, text: str) -> list[int]:
         """`text` as target ids, without special tokens."""

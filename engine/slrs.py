@@ -31,6 +31,9 @@ from typing import Any
 
 import torch
 
+from specproof.reference.arguments import check_int
+from specproof.reference.slrs import segmentation_count
+
 from .cross_drafters import SlemDrafter
 from .drafters import DraftRequest, Proposal, Sampler
 
@@ -39,14 +42,12 @@ MAX_SEGMENTATIONS = 1 << 12
 
 
 def count_segmentations(text: str, string_to_id: Mapping[str, int]) -> int:
-    """How many ways `text` splits into the drafter's token strings (exact, dynamic programming)."""
-    longest = max((len(s) for s in string_to_id), default=0)
-    count = [1] + [0] * len(text)
-    for end in range(1, len(text) + 1):
-        for start in range(max(0, end - longest), end):
-            if text[start:end] in string_to_id:
-                count[end] += count[start]
-    return count[len(text)]
+    """How many ways `text` splits into the drafter's token strings (exact, dynamic programming).
+
+    The reference's [`segmentation_count`][specproof.reference.slrs.segmentation_count] over
+    the drafter's token strings (`string_to_id`'s keys, not copied).
+    """
+    return segmentation_count(text, string_to_id.keys())
 
 
 def enumerate_segmentations(
@@ -217,9 +218,7 @@ class SlrsDrafter(SlemDrafter):
 
     def __init__(self, *args: Any, max_drafts: int = MAX_DRAFTS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if isinstance(max_drafts, bool) or not isinstance(max_drafts, int) or max_drafts < 1:
-            raise ValueError(f"max_drafts must be an int >= 1, got {max_drafts!r}")
-        self.max_drafts = max_drafts
+        self.max_drafts = check_int(max_drafts, "max_drafts")
 
     def rows_after(self, context_ids: Sequence[int]) -> RowsFn:
         """The drafter's rows after `context_ids` + each prefix (uncached, batched forwards)."""

@@ -34,9 +34,11 @@ default checks or without, an output never depends silently on a NaN or an infin
 checked for NaN, infinities and negatives: one extra pass over both tensors, which dominates the
 cost at large $V$ (`bench/results/verify.json`); a loop that makes its probabilities with
 [`logits_to_probs`][specproof.engine.probs.logits_to_probs] (which refuses NaN and `+inf`
-logits) may pass `check_values=False`. Rows are not required to sum to 1 (the inverse-CDF rule
-scales the uniform by the row's sum, as the reference does) and nothing is renormalised or
-clipped.
+logits) may pass `check_values=False`. With `check_values=True` every row of `target_probs` and
+`draft_probs` must also sum to 1 within `ROW_SUM_TOLERANCE` (1e-4): a row summing to 2 is
+refused, not read as if normalised. Nothing is renormalised or clipped (the inverse-CDF rule
+scales the uniform by the sum of the row it draws from, as the reference does, which matters
+for the residual rows $(p - q)_+$).
 """
 
 from __future__ import annotations

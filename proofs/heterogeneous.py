@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -22,7 +23,8 @@ from specproof.reference.strategies import dists, prefixes, tokenizer_pairs, toy
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
 from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
-from .registry import CheckOptions, Outcome
+from .claims import GENERATED_SCOPE, LOSSLESS_METHOD
+from .registry import REGISTRY, Check, CheckOptions, Outcome, Registry
 
 Instance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int]
 
@@ -113,6 +115,32 @@ def check_cross_lossless(
     )
 
 
+def cross_lossless_claim(
+    algorithm: CrossVocabularyAlgorithm,
+    statement: str,
+    *,
+    examples: int = 150,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `<algorithm>_lossless`, checked by `check_cross_lossless`; return its check.
+
+    The cross-vocabulary counterpart of
+    [`lossless_claim`][specproof.proofs.claims.lossless_claim] (method `LOSSLESS_METHOD`, scope
+    `GENERATED_SCOPE`).
+
+    Args:
+        algorithm: the algorithm's reference object (its `name` is the claim's prefix).
+        statement: the claim in words and LaTeX maths.
+        examples: generated instances per run (six times as many with `--thorough`).
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(check_cross_lossless, algorithm, examples=examples)
+    registry.claim(f"{algorithm.name}_lossless", statement, LOSSLESS_METHOD, scope=GENERATED_SCOPE)(
+        check
+    )
+    return check
+
+
 @st.composite
 def cross_dist_pairs(draw: st.DrawFn) -> tuple[Dist, Dist]:
     """`(target row over T, drafter row over D)` for a generated tokenizer pair, $q(I) > 0$."""
@@ -161,6 +189,7 @@ def check_on_cross_rows(
 __all__ = [
     "Instance",
     "check_cross_lossless",
+    "cross_lossless_claim",
     "check_on_cross_rows",
     "cross_dist_pairs",
     "cross_vocabulary_instances",

@@ -26,25 +26,26 @@ from specproof.reference.tokenizers import ToyTokenizer
 from .arith import Z3_ARITH
 from .checking import check_by_hypothesis, law_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
-from .heterogeneous import Instance, check_cross_lossless, cross_vocabulary_instances, instance_json
+from .heterogeneous import (
+    Instance,
+    cross_lossless_claim,
+    cross_vocabulary_instances,
+    instance_json,
+)
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import prove_by_refutation, prove_lemma_sum
 
-
-@REGISTRY.claim(
-    "slrs_lossless",
+check_slrs_lossless = cross_lossless_claim(
+    SLRS,
     r"SLRS is lossless: SLEM's proposal (drafter draws, look-behind re-tokenisation) verified "
     r"at each position $i$ by standard SD's rule against $\tilde\psi_i$, the exact law of the "
     r"proposal's $i$-th token given its first $i - 1$ (a used-up proposal ends with the bonus "
     r"token). For every generated pair of toy tokenizers (equal, subset, superset, overlapping "
     r"or sharing only single characters; injective or not), toy LMs, prefix, $n$ and $K$, the "
     r"exact law of the first $n$ target tokens equals the target's autoregressive law.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    examples=120,
 )
-def check_slrs_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the SLRS round kernel."""
-    return check_cross_lossless(SLRS, options, examples=120)
+"""Law equality through the SLRS round kernel."""
 
 
 def first_acceptances(instance: Instance) -> dict[str, Fraction]:

@@ -32,6 +32,7 @@ import z3
 
 from specproof.reference import Dist, laws
 from specproof.reference import formulas as f
+from specproof.reference.arguments import check_int
 
 from .arith import Z3_ARITH
 from .registry import Outcome, Status
@@ -203,16 +204,26 @@ class DistributionClaim:
         return all(self.conjuncts(target, draft, f.FRACTION_ARITH))
 
 
-def distribution_variables(vocab_size: int) -> tuple[list[Any], list[Any], dict[str, Any]]:
-    """Target and draft vectors of z3 Reals over `vocab_size` tokens, and their hypotheses.
+def distribution_variables(
+    vocab_size: int, draft_size: int | None = None
+) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Target and draft vectors of z3 Reals, and their hypotheses (nonnegative, summing to 1).
+
+    Args:
+        vocab_size: the target's number of tokens (and the draft's, unless `draft_size`).
+        draft_size: the draft's number of tokens when its vocabulary is another one.
 
     Raises:
-        ValueError: if `vocab_size` is not an int >= 1.
+        ValueError: if `vocab_size` or `draft_size` is not an int >= 1.
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be an int >= 1, got {vocab_size!r}")
-    target = [z3.Real(f"p_{i}") for i in range(vocab_size)]
-    draft = [z3.Real(f"q_{i}") for i in range(vocab_size)]
+    sizes = {
+        "vocab_size": vocab_size,
+        "draft_size": vocab_size if draft_size is None else draft_size,
+    }
+    for name, size in sizes.items():
+        check_int(size, name)
+    target = [z3.Real(f"p_{i}") for i in range(sizes["vocab_size"])]
+    draft = [z3.Real(f"q_{i}") for i in range(sizes["draft_size"])]
     hypotheses: dict[str, Any] = {}
     for role, vector in (("p", target), ("q", draft)):
         for i, var in enumerate(vector):

@@ -18,26 +18,22 @@ from specproof.reference.tli import TLI, tli_acceptance_formula, tli_acceptance_
 from specproof.reference.union import union_acceptance_formula, union_acceptance_rate
 
 from .arith import Z3_ARITH
-from .heterogeneous import GENERATED_LOSSLESS, check_cross_lossless, check_on_cross_rows
+from .heterogeneous import GENERATED_LOSSLESS, check_on_cross_rows, cross_lossless_claim
 from .registry import REGISTRY, CheckOptions, Outcome
-from .smt import prove_by_refutation, prove_for_sizes, prove_lemma_sum
+from .smt import distribution_variables, prove_by_refutation, prove_for_sizes, prove_lemma_sum
 
 #: `(|T|, |D|, |I|)` proved directly by z3 (default run; `--thorough` adds larger ones).
 SHAPES: tuple[tuple[int, int, int], ...] = ((1, 2, 1), (2, 2, 1), (2, 3, 2), (3, 3, 2), (3, 3, 3))
 THOROUGH_SHAPES: tuple[tuple[int, int, int], ...] = ((3, 4, 3), (4, 4, 3), (4, 4, 4))
 
 
-@REGISTRY.claim(
-    "tli_lossless",
+check_tli_lossless = cross_lossless_claim(
+    TLI,
     "TLI is lossless: the drafter's row restricted to the shared tokens and renormalised, "
     "drafted from and verified by standard SD against the target, the drafter reading the "
     "target's tokens token by token; " + GENERATED_LOSSLESS,
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
 )
-def check_tli_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the TLI round kernel."""
-    return check_cross_lossless(TLI, options)
+"""Law equality through the TLI round kernel."""
 
 
 @REGISTRY.claim(
@@ -104,13 +100,7 @@ def prove_tli_ge_union(
         condition: `condition(p_shared, q_shared, q(I))`, the claimed equality condition
             (`equality_condition` by default; a wrong one is a negative control).
     """
-    target = [z3.Real(f"p_{i}") for i in range(target_size)]
-    draft = [z3.Real(f"q_{i}") for i in range(drafter_size)]
-    hypotheses: dict[str, Any] = {}
-    for role, vector in (("p", target), ("q", draft)):
-        for i, var in enumerate(vector):
-            hypotheses[f"{role}_{i}_nonnegative"] = var >= 0
-        hypotheses[f"{role}_sums_to_one"] = z3.Sum(vector) == 1
+    target, draft, hypotheses = distribution_variables(target_size, drafter_size)
     p_shared, q_shared = target[:shared_size], draft[:shared_size]
     mass = f.total(q_shared, Z3_ARITH)
     hypotheses["shared_mass_positive"] = mass > 0

@@ -7,21 +7,16 @@ from typing import Any
 from specproof.reference import formulas as f
 from specproof.reference.union import UNION, union_acceptance_formula, union_acceptance_rate
 
-from .heterogeneous import GENERATED_LOSSLESS, check_cross_lossless, check_on_cross_rows
+from .heterogeneous import GENERATED_LOSSLESS, check_on_cross_rows, cross_lossless_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 
-
-@REGISTRY.claim(
-    "union_lossless",
+check_union_lossless = cross_lossless_claim(
+    UNION,
     "The union baseline is lossless: standard SD over $T \\cup D$ (target zero on $D \\setminus T$, "
     "drafter zero on $T \\setminus D$), the drafter reading the target's tokens token by token; "
     + GENERATED_LOSSLESS,
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
 )
-def check_union_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the union round kernel."""
-    return check_cross_lossless(UNION, options)
+"""Law equality through the union round kernel."""
 
 
 @REGISTRY.claim(

@@ -241,7 +241,7 @@ ALGORITHMS.register(
         summary="A pruned drafter's TLI row times a row-stochastic kernel M over the target "
         "vocabulary (q'M, drawn in two stages); verified by standard SD.",
         reference=RDK,
-        # Verification is standard SD on the RDK proposal rows (`verify_rdk` calls `verify_sd`);
+        # Verification is standard SD on the RDK proposal rows (`verify_rdk` is `verify_sd`);
         # what is RDK's own is the drafter (`specproof.engine.pruned_drafter.PrunedDrafter` with
         # a kernel), which `generate` requires for this algorithm.
         engine="specproof.engine.rdk:verify_rdk",

@@ -45,6 +45,8 @@ import math
 from fractions import Fraction
 from typing import TypeVar
 
+from .arguments import check_int
+
 Number = TypeVar("Number", Fraction, float)
 
 
@@ -58,14 +60,11 @@ def check_parameters(c: Number, a: Number, k: int) -> None:
         raise ValueError(f"c (drafter latency per token) must lie in (0, 1], got {c!r}")
     if isinstance(a, bool) or not isinstance(a, Fraction | float | int) or not 0 <= a <= 1:
         raise ValueError(f"a (acceptance rate) must lie in [0, 1], got {a!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (lookahead) must be an int >= 1, got {k!r}")
+    check_int(k, "k (lookahead)")
 
 
 def _check_tokens(tokens: int) -> int:
-    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
-        raise ValueError(f"tokens must be an int >= 1, got {tokens!r}")
-    return tokens
+    return check_int(tokens, "tokens")
 
 
 def accepted_count_law(a: Number, k: int) -> list[Number]:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
+from .arguments import check_int
 from .dist import Dist, Token, same_vocabulary
 from .lm import LanguageModel, check_language_model
 from .verifier import ACCEPT, Verifier, argmax
@@ -77,9 +78,7 @@ def get_verifier(algorithm: str | Verifier) -> Verifier:
 
 
 def _check_count(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be an int >= 0, got {value!r}")
-    return value
+    return check_int(value, what, 0)
 
 
 def _check_prefix(model: LanguageModel, prefix: object) -> tuple[Token, ...]:

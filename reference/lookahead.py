@@ -21,6 +21,11 @@ Markov chain on (sequence, past rounds). Reading past rounds' verification is al
 draws are over, and the next round's law given them is still the target's. The negative
 control [`PeekingLookaheadRound`][specproof.reference.lookahead.PeekingLookaheadRound]
 reads the verifier's coin for the next draft and stops before a rejection; its law differs.
+
+This module is longer than most (~500 lines) because what a policy may read is defined by the
+round that asks it: the policies, [`LookaheadRound`][specproof.reference.lookahead.LookaheadRound],
+its peeking control and the two laws built on it are kept together so that the boundary between
+drafter-side state and the verification draws is stated and enforced in one place.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ first by dynamic programming in $O(L \cdot \ell_{max})$.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from collections.abc import Set as AbstractSet
 from fractions import Fraction
 
 from .dist import Dist, Token
@@ -52,8 +53,11 @@ from .verifier import ACCEPT, check_uniform, inverse_cdf
 MAX_SEGMENTATIONS = 1 << 12
 
 
-def segmentation_count(text: str, vocab: Sequence[str]) -> int:
+def segmentation_count(text: str, vocab: Collection[str]) -> int:
     """How many ways `text` splits into tokens of `vocab` (dynamic programming, exact).
+
+    `vocab` is the token strings; a set (or a mapping's `keys()`) is used as it is, anything
+    else is copied into one.
 
     Examples:
         >>> segmentation_count("hey", ["h", "e", "y", "he", "ey", "hey"])  # all substrings: 2^2
@@ -61,7 +65,7 @@ def segmentation_count(text: str, vocab: Sequence[str]) -> int:
         >>> segmentation_count("abab", ["a", "b", "ab"])
         4
     """
-    tokens = set(vocab)
+    tokens = vocab if isinstance(vocab, AbstractSet) else set(vocab)
     longest = max((len(t) for t in tokens), default=0)
     count = [1] + [0] * len(text)
     for end in range(1, len(text) + 1):

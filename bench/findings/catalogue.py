@@ -175,7 +175,8 @@ def render_index(results: Sequence[Mapping[str, Any]]) -> str:
         "",
         "`specproof audit` run over public speculative-decoding implementations installed from "
         "the package index, each in its own virtual environment, on tiny random models "
-        "(`make findings` reruns every audit and rewrites these pages). Greedy paths are "
+        "(`make findings` reruns every audit and rewrites these pages; an entry recorded "
+        "without an audit keeps its recorded reason until its plan changes). Greedy paths are "
         "compared token for token with the target's own float64 greedy decoding; sampling "
         "paths get the calibrated verdict (family-wise alpha = 1e-6). `TV<=` is the certified "
         "bound on the distance from lossless that the samples leave. A `not-lossless` or "

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from specproof.reference.arguments import check_int
+
 from .features import DraftStepState, step_states
 
 
@@ -183,8 +185,7 @@ def record_traces(
     from ..generate import generate
     from ..lookahead import StaticK
 
-    if isinstance(max_k, bool) or not isinstance(max_k, int) or max_k < 1:
-        raise ValueError(f"max_k must be an int >= 1, got {max_k!r}")
+    check_int(max_k, "max_k")
     recorder = TraceRecorder(deterministic=isinstance(draft, NgramDrafter))
     for i, prompt in enumerate(prompts):
         recorder.start_run()

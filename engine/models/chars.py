@@ -14,9 +14,9 @@ def char_tokenizer(alphabet: str | None = None, *, vocab_size: int | None = None
     Token 0 is `<eos>`, then one token per character of `alphabet` (default: printable ASCII
     when `vocab_size` is given, else [`TINY_ALPHABET`][specproof.engine.models.chars.TINY_ALPHABET]); when `vocab_size` is larger than
     that, filler tokens `<t{i}>` complete the vocabulary, so any random model's token ids
-    decode. Encoding splits text into characters; a character outside the alphabet is an error
-    at encoding time (the `<unk>` token is not part of the vocabulary, to keep tiny vocabularies
-    exactly the alphabet).
+    decode. Encoding splits text into characters; a character outside the alphabet encodes as
+    `<eos>` (token 0: the tokenizer needs an unknown token, and a separate `<unk>` would make tiny
+    vocabularies larger than the alphabet), so check the text first where that matters.
 
     Raises:
         ValueError: on a repeated character or a `vocab_size` below the alphabet's size + 1.

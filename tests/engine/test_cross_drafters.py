@@ -35,6 +35,9 @@ def pair():
     return tiny_model(vocab=6, seed=1, dtype=F64), tiny_model(vocab=9, seed=2, dtype=F64)
 
 
+PROMPTS = [[1, 2], [3], [2, 2, 4]]
+
+
 def run(pair, algorithm, drafter_class, **kwargs):
     target, drafter = pair
     options = {"k": 3, "max_new_tokens": 12, "seed": 5, "prob_dtype": F64} | kwargs
@@ -42,11 +45,21 @@ def run(pair, algorithm, drafter_class, **kwargs):
     return generate(
         cross.target_model,
         cross,
-        [[1, 2], [3], [2, 2, 4]],
+        PROMPTS,
         algorithm=algorithm,
         eos_token_id=target.eos_token_id,
         **options,
     )
+
+
+def assert_greedy_decoding(target, outputs):
+    """Every output token is the target's argmax after `PROMPTS`' row and the tokens before it."""
+    for prompt, tokens in zip(PROMPTS, outputs, strict=True):
+        ids = list(prompt)
+        with torch.no_grad():
+            for token in tokens:
+                assert token == int(target.model(torch.tensor([ids])).logits[0, -1].argmax())
+                ids.append(token)
 
 
 @pytest.mark.parametrize("algorithm", ["tli", "union", "slem", "slrs"])
@@ -97,12 +110,7 @@ def test_greedy_slem_is_the_targets_greedy_decoding(pair):
     result = run(pair, "greedy", SlemDrafter, k=2)
     plain = run(pair, "greedy", SlemDrafter, k=0)
     assert result.tokens == plain.tokens
-    for prompt, tokens in zip([[1, 2], [3], [2, 2, 4]], result.tokens, strict=True):
-        ids = list(prompt)
-        with torch.no_grad():
-            for token in tokens:
-                assert token == int(target.model(torch.tensor([ids])).logits[0, -1].argmax())
-                ids.append(token)
+    assert_greedy_decoding(target, result.tokens)
 
 
 def test_slrs_refuses_past_its_bound(pair):
@@ -174,12 +182,7 @@ def test_a_drafter_that_cannot_express_some_target_tokens(pair, drafter_class):
     reader = DrafterReader(target, drafter, vocab_map_for(target, drafter))
     assert reader.read([1, 6, 8]) == [1, 0, 0]
     result = run((target, drafter), "greedy", drafter_class, k=2, max_new_tokens=10)
-    for prompt, tokens in zip([[1, 2], [3], [2, 2, 4]], result.tokens, strict=True):
-        ids = list(prompt)
-        with torch.no_grad():
-            for token in tokens:
-                assert token == int(target.model(torch.tensor([ids])).logits[0, -1].argmax())
-                ids.append(token)
+    assert_greedy_decoding(target, result.tokens)
     assert any(t in (6, 7, 8) for row in result.tokens for t in row)  # such tokens were met
 
 

@@ -35,6 +35,12 @@ def test_prune_a_separate_draft_model(capsys: pytest.CaptureFixture[str]) -> Non
     assert data["prune"]["kept_tokens"] == 2 and data["prune"]["drafter"] == draft[1]
 
 
+def test_prune_with_the_drafts_own_expected_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    draft = ["--draft", "tiny-gpt2:vocab=8,seed=2", "--prune-model-texts", "3"]
+    assert main([*BASE, *draft, "--algorithm", "sd", "--prune", "0.5"]) == 0
+    assert json.loads(capsys.readouterr().out)["prune"]["kept_tokens"] == 4
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -45,6 +51,10 @@ def test_prune_a_separate_draft_model(capsys: pytest.CaptureFixture[str]) -> Non
         (["--algorithm", "rdk", "--prune", "0.5", "--mix", "2"], "--mix must be"),
         (["--algorithm", "rdk", "--prune", "0", "--mix", "0.5"], "at least one pruned token"),
         (["--algorithm", "sd", "--prune", "0.5", "--draft", "ngram"], "--prune needs a draft"),
+        (
+            ["--algorithm", "sd", "--prune", "0.5", "--prune-model-texts", "-1"],
+            "--prune-model-texts",
+        ),
     ],
 )
 def test_prune_errors_name_the_flag(

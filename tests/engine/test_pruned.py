@@ -92,3 +92,24 @@ def test_overlap_kernel_prefers_frequent_extensions():
     source = torch.zeros(1, 6, dtype=torch.float64)
     source[0, 1] = 1.0  # nothing extends "a": identity row
     assert kernel.propose(source)[0].tolist() == [0, 1.0, 0, 0, 0, 0]
+
+
+def test_expected_counts_sum_the_models_own_next_token_rows():
+    """The model's expected counts: one softmax row per position, summed; they total the positions."""
+    from specproof.engine.pruned import expected_counts
+
+    loaded = load_model("tiny-llama:vocab=9,seed=3", dtype=torch.float64)
+    sequences = [[1, 2, 3], [4, 4]]
+    counts = expected_counts(loaded.model, sequences, 9)
+    with torch.no_grad():
+        rows = [
+            torch.softmax(loaded.model(torch.tensor([s])).logits[0].double(), -1) for s in sequences
+        ]
+    assert torch.allclose(counts, sum(r.sum(0) for r in rows), atol=1e-12)
+    assert float(counts.sum()) == pytest.approx(5.0)
+    # A ranking no text count gives: every token has positive expected count.
+    assert bool((counts > 0).all())
+    with pytest.raises(ValueError, match=r"token_ids\[1\] is empty"):
+        expected_counts(loaded.model, [[1], []], 9)
+    with pytest.raises(ValueError, match="logits must be"):
+        expected_counts(loaded.model, [[1, 2]], 10)

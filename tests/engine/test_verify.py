@@ -115,14 +115,15 @@ def test_one_hot_rows(algorithm, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_sd_zero_residual_never_gives_nan(dtype):
-    """Rows that do not sum alike: p(x) < q(x) but p <= q everywhere, so r = (p - q)+ = 0.
+    """Rows that do not sum alike (by rounding, within the row-sum tolerance): p(x) < q(x) but
+    p <= q everywhere, so r = (p - q)+ = 0.
 
     Unreachable in exact arithmetic; the engine draws from the target row instead.
     """
     target = torch.tensor([[[0.5, 0.25, 0.25], [0.25, 0.5, 0.25]]], dtype=dtype)
-    draft = torch.tensor([[[0.5, 0.3, 0.25]]], dtype=dtype)
+    draft = torch.tensor([[[0.5, 0.25 + 5e-5, 0.25]]], dtype=dtype)
     tokens = torch.tensor([[1]])
-    accept_u = torch.tensor([[0.9]], dtype=dtype)  # 0.27 >= 0.25: reject
+    accept_u = torch.tensor([[0.99995]], dtype=dtype)  # u q(x) > 0.25 = p(x): reject
     for u, expected in [(0.0, 0), (0.6, 1), (0.99, 2)]:
         verdict = verify_sd(target, draft, tokens, accept_u, torch.tensor([u], dtype=dtype))
         assert verdict.n_accepted.tolist() == [0]
@@ -278,6 +279,10 @@ BAD_INPUTS = [
     (1, lambda t: t.to(torch.float32), "draft_probs must have target_probs's dtype"),
     (3, lambda t: t.to(torch.float32), "accept_u must have target_probs's dtype"),
     (0, lambda t: t.tolist(), "target_probs must be a torch.Tensor"),
+    # Rows that are not distributions are refused, never read as if normalised.
+    (0, lambda t: t * 2, r"target_probs: every row must sum to 1 .*off by 1"),
+    (1, lambda t: t * 0.5, r"draft_probs: every row must sum to 1 .*off by 0.5"),
+    (0, lambda t: nan_at(t, float(t.view(-1)[-1]) + 1e-3), "target_probs: every row must sum to 1"),
 ]
 
 
@@ -307,7 +312,9 @@ def test_the_valid_inputs_of_the_bad_input_table_pass():
 @pytest.mark.parametrize("algorithm", ["sd", "exact_match"])
 def test_a_draft_token_with_zero_draft_probability_is_refused(algorithm):
     target, draft, tokens, accept_u, final_u = random_batch(2, 3, 5, seed=4)
-    draft[1, 2, tokens[1, 2]] = 0.0
+    token = int(tokens[1, 2])
+    draft[1, 2, (token + 1) % 5] += draft[1, 2, token]  # the row still sums to 1
+    draft[1, 2, token] = 0.0
     with pytest.raises(ValueError, match=r"draft_tokens\[1, 2\] = .* zero draft probability"):
         verify_batch(algorithm, target, draft, tokens, accept_u, final_u)
 
@@ -379,3 +386,16 @@ def test_docstring_examples_are_found():
         for t in finder.find(module)
     )
     assert found >= 3
+
+
+def test_float32_softmax_rows_at_a_large_vocabulary_pass_the_row_sum_check():
+    """The tolerance admits rounding: float32 softmax rows over V = 262,144 verify with the checks on."""
+    generator = torch.Generator().manual_seed(11)
+    logits = torch.randn(1, 3, 262_144, generator=generator) * 4
+    target = torch.softmax(logits, -1)
+    draft = torch.softmax(logits[:, :2] * 0.5, -1)
+    tokens = draft[0].argmax(-1).unsqueeze(0)
+    verdict = verify_batch(
+        "sd", target, draft, tokens, *draw_uniforms(generator, 1, 2, torch.float32)
+    )
+    valid_output(verdict, 262_144, 2)
