@@ -335,6 +335,11 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    # A process started in the background of a non-interactive shell inherits SIGINT ignored;
+    # the audited code gets Python's usual KeyboardInterrupt whoever started the auditor.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if memory > 0:
         import resource
 

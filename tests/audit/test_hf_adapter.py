@@ -69,8 +69,11 @@ def test_configurations_cover_every_path():
 
 
 @pytest.mark.slow
-def test_greedy_paths_equal_the_float64_argmax(models):
-    audit = audit_transformers(do_sample=False, models=models)
+def test_greedy_paths_equal_the_float64_argmax():
+    # Fresh models, not the module's: a sampled universal-assisted-decoding call elsewhere in
+    # this module rewrites the assistant's output layer in place (docs/findings/transformers.md),
+    # after which transformers' own greedy call with that assistant crashes.
+    audit = audit_transformers(do_sample=False, models=load_models())
     assert len(audit.configurations) == 3
     for c in audit.configurations:
         assert c.error is None and c.details["mismatches"] == 0, c.details
