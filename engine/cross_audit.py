@@ -9,10 +9,12 @@ under the drafting regimes that `--draft` turns on, each regime's draft as a mod
 Each function has the audited signature `fn(prompt_ids, max_new_tokens, seed) -> new ids`,
 samples at temperature 1 in float32 with $K = 2$, and loads its models once per process.
 
-`tli_unnormalised` is the negative control: TLI drafts from $q_I = q / q(I)$ but verifies
-against $q$ on $I$ *without* renormalising, the missing mass $1 - q(I)$ put on one shared token
-(so the rows are distributions, which the engine's checks require, but not the one the drafts
-come from): it over-accepts the other drafts when $q(I) < 1$, and the audit must reject it.
+`tli_unnormalised` is the negative control: TLI drafts from $q_I = q / q(I)$ but verifies as
+if it had drafted from the uniform distribution on $I$ (a distribution, as the engine's checks
+require, but not the one the drafts come from): it accepts nearly every draft the target gives
+more than $1 / |I|$, so its output leans towards the drafter's law, and the audit must reject it.
+(Its first form verified against $q$ on $I$ without renormalising; the engine now refuses such
+rows outright.)
 """
 
 from __future__ import annotations
@@ -52,14 +54,12 @@ def _vocab_map() -> VocabMap:
 
 
 class _UnnormalisedTliDrafter(TliDrafter):
-    """The negative control: drafts from $q_I$, verifies against $q$ on $I$ (mass off $I$ on one token)."""
+    """The negative control: drafts from $q_I$, verifies as if it had drafted uniformly on $I$."""
 
     def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
         rows = q_own.new_zeros((q_own.shape[0], self.vocab_map.target_size))
-        shared = q_own.index_select(-1, self.vocab_map.draft_ids.to(q_own.device))
         target_ids = self.vocab_map.target_ids.to(q_own.device)
-        rows[:, target_ids] = shared
-        rows[:, target_ids[0]] += 1 - shared.sum(-1)
+        rows[:, target_ids] = 1.0 / target_ids.numel()
         return rows
 
 
