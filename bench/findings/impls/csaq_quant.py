@@ -1,9 +1,15 @@
 """csaq-quant: self-speculative decoding over its own quantised model."""
 
-from harness import Implementation, Plan
+from harness import Implementation
 
-PATH = "csaq.inference:CSAQInferenceEngine._generate_speculative"
-WEIGHTS = "csaq_quant_adapter:effective_target"
+from impls._plan_table import PlanTable
+
+#: Every plan audits against the weights of the engine's own verify pass, which the adapter exports.
+TABLE = PlanTable(
+    "csaq_quant_adapter",
+    "csaq.inference:CSAQInferenceEngine._generate_speculative",
+    target_weights="csaq_quant_adapter:effective_target",
+)
 T4 = "with transformers 4.57.6 (csaq's requirement `transformers>=4.38.0` admits it)"
 
 DIAGNOSIS = (
@@ -59,52 +65,33 @@ IMPL = Implementation(
     install=["--no-deps csaq-quant==0.6.0", "transformers==4.57.6"],
     envs={"transformers-5.24": ["--no-deps csaq-quant==0.6.0"]},
     items=[
-        Plan(
-            name="greedy",
-            function="csaq_quant_adapter:greedy",
-            path=PATH,
-            configuration=f"greedy (`temperature=0.0`), `lookahead=4`, 8-bit, {T4}",
-            level="greedy",
-            m=8,
-            target_weights=WEIGHTS,
+        TABLE.greedy(
+            "greedy",
+            f"greedy (`temperature=0.0`), `lookahead=4`, 8-bit, {T4}",
             diagnosis=DIAGNOSIS,
             reproducer="bench/findings/repro/csaq-quant_1.py",
         ),
-        Plan(
-            name="sample",
-            function="csaq_quant_adapter:sample",
-            path=PATH,
-            configuration=f"sampling (`temperature=1.0`), `lookahead=4`, 8-bit, {T4}",
-            level="generation",
-            m=2,
+        TABLE.sampling(
+            "sample",
+            f"sampling (`temperature=1.0`), `lookahead=4`, 8-bit, {T4}",
             samples=1500,
-            target_weights=WEIGHTS,
+            tv=0.1,
             diagnosis=DIAGNOSIS,
             reproducer="bench/findings/repro/csaq-quant_2.py",
         ),
-        Plan(
-            name="plain-greedy",
-            function="csaq_quant_adapter:plain_greedy",
+        TABLE.greedy(
+            "plain-greedy",
+            f"control: the same engine with `speculative=False` (`model.generate`), {T4}",
             path="csaq.inference:CSAQInferenceEngine.generate",
-            configuration=(
-                f"control: the same engine with `speculative=False` (`model.generate`), {T4}"
-            ),
-            level="greedy",
-            m=8,
-            target_weights=WEIGHTS,
             notes=(
                 "Not speculative: checks the adapter and the exported reference weights. "
                 "Consistent here means the speculative verdicts are the library's."
             ),
         ),
-        Plan(
-            name="greedy-transformers-5.24",
-            function="csaq_quant_adapter:greedy",
-            path=PATH,
-            configuration="greedy, `lookahead=4`, 8-bit, with transformers 5.24.0",
-            level="greedy",
-            m=8,
-            target_weights=WEIGHTS,
+        TABLE.greedy(
+            "greedy-transformers-5.24",
+            "greedy, `lookahead=4`, 8-bit, with transformers 5.24.0",
+            function="greedy",
             env="transformers-5.24",
             diagnosis=CRASH,
             reproducer="bench/findings/repro/csaq-quant_3.py",

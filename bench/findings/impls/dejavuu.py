@@ -2,7 +2,9 @@
 
 from harness import Implementation, Plan
 
-PATH = "dejavuu.core.engine:generate (HFBackend verifier)"
+from impls._plan_table import PlanTable
+
+TABLE = PlanTable("dejavuu_adapter", "dejavuu.core.engine:generate (HFBackend verifier)")
 T4 = "transformers 4.57.6"
 BASE = [
     "--no-deps --ignore-requires-python dejavuu==0.2.0",
@@ -21,15 +23,9 @@ CRASH = (
 )
 
 
-def _plan(name: str, function: str, words: str, level: str, **kw: object) -> Plan:
-    return Plan(
-        name=name,
-        function=f"dejavuu_adapter:{function}",
-        path=PATH,
-        configuration=f"{words}, draft budget 4, {T4}",
-        level=level,
-        **kw,  # type: ignore[arg-type]
-    )
+def _audited(level: str, name: str, words: str, **fields: object) -> Plan:
+    """A plan under transformers 4.57.6 with the standard draft budget of 4."""
+    return TABLE.plan(level, name, f"{words}, draft budget 4, {T4}", **fields)
 
 
 IMPL = Implementation(
@@ -53,32 +49,37 @@ IMPL = Implementation(
     install=[*BASE, "transformers==4.57.6"],
     envs={"transformers-5.24": BASE},
     items=[
-        Plan(
-            name="greedy-pld-transformers-5.24",
-            function="dejavuu_adapter:greedy_pld",
+        TABLE.greedy(
+            "greedy-pld-transformers-5.24",
+            "greedy, `pld` drafter, with transformers 5.24.0",
+            function="greedy_pld",
             path="dejavuu.decoders.hf:HFBackend.rollback_kv",
-            configuration="greedy, `pld` drafter, with transformers 5.24.0",
-            level="greedy",
-            m=8,
             env="transformers-5.24",
             diagnosis=CRASH,
             reproducer="bench/findings/repro/dejavuu_1.py",
         ),
-        _plan("sample-pld", "sample_pld", "sampling, `temperature=1.0`, `pld` drafter",
-              "generation", m=2, samples=1200, tv=0.15),
-        _plan("greedy-loose-top2", "greedy_loose_top2",
-              "greedy, `accept_top_k=2` (documented lossy: accepts drafts in the target's top 2)",
-              "greedy", m=8, lossy_by_design=True,
-              notes="The docstring of `generate` says `accept_top_k > 1` deliberately breaks "
-              "losslessness; a positive control that the audit must flag."),
-        _plan("greedy-pld", "greedy_pld", "greedy, prompt-lookup drafter (`pld`), chain",
-              "greedy", m=8),
-        _plan("greedy-token-recycling-tree", "greedy_token_recycling_tree",
-              "greedy, `token_recycling` drafter, tree verification", "greedy", m=8),
-        _plan("sample-token-recycling-tree", "sample_token_recycling_tree",
-              "sampling, `temperature=0.7`, `top_p=0.8`, `token_recycling` drafter, tree",
-              "generation", m=2, samples=1200, tv=0.15, temperature=0.7, top_p=0.8),
-        _plan("greedy-suffix", "greedy_suffix", "greedy, `suffix_decoding` drafter, chain",
-              "greedy", m=8),
+        _audited("generation", "sample-pld", "sampling, `temperature=1.0`, `pld` drafter"),
+        _audited(
+            "greedy",
+            "greedy-loose-top2",
+            "greedy, `accept_top_k=2` (documented lossy: accepts drafts in the target's top 2)",
+            lossy_by_design=True,
+            notes="The docstring of `generate` says `accept_top_k > 1` deliberately breaks "
+            "losslessness; a positive control that the audit must flag.",
+        ),
+        _audited("greedy", "greedy-pld", "greedy, prompt-lookup drafter (`pld`), chain"),
+        _audited(
+            "greedy",
+            "greedy-token-recycling-tree",
+            "greedy, `token_recycling` drafter, tree verification",
+        ),
+        _audited(
+            "generation",
+            "sample-token-recycling-tree",
+            "sampling, `temperature=0.7`, `top_p=0.8`, `token_recycling` drafter, tree",
+            temperature=0.7,
+            top_p=0.8,
+        ),
+        _audited("greedy", "greedy-suffix", "greedy, `suffix_decoding` drafter, chain"),
     ],
 )

@@ -2,24 +2,16 @@
 
 from harness import Implementation, Plan
 
-PATH = "dflash.model:dflash_generate (through DFlashDraftModel.spec_generate)"
+from impls._plan_table import PlanTable
+
+TABLE = PlanTable(
+    "dflash_adapter", "dflash.model:dflash_generate (through DFlashDraftModel.spec_generate)"
+)
 
 
-def _sample(
-    name: str, function: str, words: str, top_k: int | None = None, top_p: float | None = None
-) -> Plan:
-    return Plan(
-        name=name,
-        function=f"dflash_adapter:{function}",
-        path=PATH,
-        configuration=f"sampling, {words}, blocks of 2 (1 draft), random drafter",
-        level="generation",
-        m=2,
-        samples=1200,
-        tv=0.15,
-        top_k=top_k,
-        top_p=top_p,
-    )
+def _sample(name: str, words: str, **fields: object) -> Plan:
+    """A sampling plan with blocks of 2 (one draft) from the random drafter."""
+    return TABLE.sampling(name, f"sampling, {words}, blocks of 2 (1 draft), random drafter", **fields)
 
 
 IMPL = Implementation(
@@ -35,15 +27,12 @@ IMPL = Implementation(
     ),
     install=["--no-deps dflash==0.1.0", "transformers==5.15.0"],
     items=[
-        Plan(
-            name="greedy",
-            function="dflash_adapter:greedy",
-            path=PATH,
-            configuration="greedy (`temperature=0.0`), blocks of 4 (3 drafts), random drafter",
-            level="greedy",
-            m=8,
+        TABLE.greedy(
+            "greedy", "greedy (`temperature=0.0`), blocks of 4 (3 drafts), random drafter"
         ),
-        _sample("sample", "sample", "`temperature=1.0`"),
-        _sample("sample-top-p0.8", "sample_top_p08", "`temperature=1.0`, `top_p=0.8`", top_p=0.8),
+        _sample("sample", "`temperature=1.0`"),
+        _sample(
+            "sample-top-p0.8", "`temperature=1.0`, `top_p=0.8`", function="sample_top_p08", top_p=0.8
+        ),
     ],
 )

@@ -1,8 +1,10 @@
 """divine-mtp: multi-token-prediction heads drafting for their own base model (greedy)."""
 
-from harness import Implementation, Plan
+from harness import Implementation
 
-PATH = "divine_mtp.inference:DivineMtpInferenceEngine.generate"
+from impls._plan_table import PlanTable
+
+TABLE = PlanTable("divine_mtp_adapter", "divine_mtp.inference:DivineMtpInferenceEngine.generate")
 
 IMPORT_CRASH = (
     "`import divine_mtp` raises `NameError: name 'Tuple' is not defined`: "
@@ -50,35 +52,23 @@ IMPL = Implementation(
     ),
     install=["--no-deps divine-mtp==0.1.0"],
     items=[
-        Plan(
-            name="greedy",
-            function="divine_mtp_adapter:greedy",
-            path=PATH,
-            configuration="greedy, 4 MTP heads, package imported as published",
-            level="greedy",
-            m=8,
+        TABLE.greedy(
+            "greedy",
+            "greedy, 4 MTP heads, package imported as published",
             diagnosis=IMPORT_CRASH,
             reproducer="bench/findings/repro/divine-mtp_1.py",
         ),
-        Plan(
-            name="greedy-untrained-heads",
-            function="divine_mtp_adapter:greedy_import_workaround",
-            path=PATH,
-            configuration="greedy, 4 MTP heads (rank 16) as initialised by the library, "
-            "import worked around",
-            level="greedy",
-            m=8,
+        TABLE.greedy(
+            "greedy-untrained-heads",
+            "greedy, 4 MTP heads (rank 16) as initialised by the library, import worked around",
+            function="greedy_import_workaround",
             notes="Untrained heads all propose the current token again, which hides the "
             "misaligned verification (see the diagnosis of `greedy-random-heads`).",
         ),
-        Plan(
-            name="greedy-random-heads",
-            function="divine_mtp_adapter:greedy_random_heads",
-            path=PATH,
-            configuration="greedy, 4 MTP heads with N(0, 1) projections (standing in for "
-            "trained heads), import worked around",
-            level="greedy",
-            m=8,
+        TABLE.greedy(
+            "greedy-random-heads",
+            "greedy, 4 MTP heads with N(0, 1) projections (standing in for trained heads), "
+            "import worked around",
             diagnosis=DIAGNOSIS,
             reproducer="bench/findings/repro/divine-mtp_2.py",
         ),

@@ -1,8 +1,15 @@
 """flashmap: flow-map (one-step diffusion) block drafter with rejection-sampling verification."""
 
-from harness import TARGETS, Implementation, Plan
+from harness import TARGETS, Implementation
 
-PATH = "flashmap.modeling_flashmap:FlashMapDraftModel.spec_generate"
+from impls._plan_table import PlanTable
+
+#: The drafter factors the Gram matrix of the target's embedding: it needs the wider vocabulary.
+TABLE = PlanTable(
+    "flashmap_adapter",
+    "flashmap.modeling_flashmap:FlashMapDraftModel.spec_generate",
+    target=TARGETS[1],
+)
 
 IMPL = Implementation(
     package="flashmap",
@@ -18,25 +25,7 @@ IMPL = Implementation(
     ),
     install=["--no-deps flashmap==0.1.0"],
     items=[
-        Plan(
-            name="greedy",
-            function="flashmap_adapter:greedy",
-            path=PATH,
-            configuration="greedy (`temperature=0.0`), blocks of 4",
-            level="greedy",
-            m=8,
-            target=TARGETS[1],
-        ),
-        Plan(
-            name="sample",
-            function="flashmap_adapter:sample",
-            path=PATH,
-            configuration="sampling (`temperature=1.0`), blocks of 2, `generator` seeded",
-            level="generation",
-            m=2,
-            samples=1200,
-            tv=0.15,
-            target=TARGETS[1],
-        ),
+        TABLE.greedy("greedy", "greedy (`temperature=0.0`), blocks of 4"),
+        TABLE.sampling("sample", "sampling (`temperature=1.0`), blocks of 2, `generator` seeded"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from harness import Implementation, Plan
 
+from impls._plan_table import PlanTable
+
 STEPS = {
     "standard": "seqspecdecod.standard_sd:standard_speculative_step",
     "naive_hsd": "seqspecdecod.naive_hsd:naive_hsd_step",
@@ -51,29 +53,20 @@ LAW = (
 
 
 def _plan(method: str, greedy: bool) -> Plan:
+    table = PlanTable("sequential_speculative_decoding_adapter", STEPS[method])
     words = f'`method="{method}"`'
+    name = method.replace("_", "-")
     if greedy:
-        return Plan(
-            name=f"greedy-{method.replace('_', '-')}",
-            function=f"sequential_speculative_decoding_adapter:greedy_{method}",
-            path=STEPS[method],
-            configuration=f"{words}, greedy (temperatures 0.0), `gamma=4`",
-            level="greedy",
-            m=8,
-            **_failure(method, greedy),  # type: ignore[arg-type]
+        return table.greedy(
+            f"greedy-{name}",
+            f"{words}, greedy (temperatures 0.0), `gamma=4`",
+            **_failure(method, greedy),
         )
-    return Plan(
-        name=f"sample-{method.replace('_', '-')}",
-        function=f"sequential_speculative_decoding_adapter:sample_{method}",
-        path=STEPS[method],
-        configuration=f"{words}, sampling (draft and target temperature 0.6, the defaults), "
-        "`gamma=2`",
-        level="generation",
+    return table.sampling(
+        f"sample-{name}",
+        f"{words}, sampling (draft and target temperature 0.6, the defaults), `gamma=2`",
         temperature=0.6,
-        m=2,
-        samples=1200,
-        tv=0.15,
-        **_failure(method, greedy),  # type: ignore[arg-type]
+        **_failure(method, greedy),
     )
 
 

@@ -1,13 +1,22 @@
 """SGLang 0.5.23: the chain rejection sampler, run in Triton's interpreter on CPU."""
 
-from harness import Implementation, Plan
+from harness import Implementation
 
-PATH = "sglang.kernels.ops.speculative.reject_sampling:chain_speculative_sampling_triton"
+from impls._plan_table import PlanTable
+
 NOTES = (
     "The Triton kernel `speculative_sampling_classic_kernel` runs unchanged in Triton's "
     "interpreter (`TRITON_INTERPRET=1`) on CPU tensors, float32 rows and uniforms as SGLang "
     "passes them; the module is loaded by its file path (`import sglang` pulls the serving "
     "runtime)."
+)
+#: Both modes at the sampler level, 1,100 samples per case (the interpreter's 20 ms per call).
+TABLE = PlanTable(
+    "sglang_adapter",
+    "sglang.kernels.ops.speculative.reject_sampling:chain_speculative_sampling_triton",
+    samples=1100,
+    tv=0.3,
+    notes=NOTES,
 )
 
 IMPL = Implementation(
@@ -28,25 +37,17 @@ IMPL = Implementation(
     ),
     install=["--no-deps sglang==0.5.23", "--no-deps triton==3.9.0"],
     items=[
-        Plan(
-            name="chain",
-            function="sglang_adapter:classic",
-            path=PATH,
-            configuration="chain, token-by-token verification (`block_verification=False`)",
-            level="sampler",
-            samples=1100,
-            tv=0.3,
-            notes=NOTES,
+        TABLE.plan(
+            "sampler",
+            "chain",
+            "chain, token-by-token verification (`block_verification=False`)",
+            function="classic",
         ),
-        Plan(
-            name="chain-block",
-            function="sglang_adapter:block",
-            path=PATH,
-            configuration="chain, block verification (`block_verification=True`)",
-            level="sampler",
-            samples=1100,
-            tv=0.3,
-            notes=NOTES,
+        TABLE.plan(
+            "sampler",
+            "chain-block",
+            "chain, block verification (`block_verification=True`)",
+            function="block",
         ),
     ],
 )

@@ -1,6 +1,10 @@
 """specdec: a small speculative decoder with rejection-sampling verification."""
 
-from harness import Implementation, Plan
+from harness import Implementation
+
+from impls._plan_table import PlanTable
+
+TABLE = PlanTable("specdec_adapter", "specdec.decoder:SpecDecoder.spec_gen (generate_small, verify)")
 
 IMPL = Implementation(
     package="specdec",
@@ -15,15 +19,8 @@ IMPL = Implementation(
     ),
     install=["--no-deps specdec==0.2.0"],
     items=[
-        Plan(
-            name="sample",
-            function="specdec_adapter:sample",
-            path="specdec.decoder:SpecDecoder.spec_gen (generate_small, verify)",
-            configuration="sampling (temperature 1, the only mode), `num_sample_tok=3`",
-            level="generation",
-            m=2,
-            samples=1600,
-            tv=0.15,
+        TABLE.sampling(
+            "sample", "sampling (temperature 1, the only mode), `num_sample_tok=3`", samples=1600
         ),
     ],
 )

@@ -1,12 +1,19 @@
 """speculative-decoding: a compact PyTorch speculative sampler (Leviathan et al., Algorithm 1)."""
 
-from harness import Implementation, Plan
+from harness import Implementation
 
-PATH = "speculative_decoding.speculative_decoding:speculative_decoding"
+from impls._plan_table import PlanTable
+
 NOTE = (
     "The target and drafter are the catalogue's Hugging Face models behind the call "
     "interface of the library's `Decoder` (full recompute per call): the library's key-value "
     "cache is not exercised."
+)
+TABLE = PlanTable(
+    "speculative_decoding_adapter",
+    "speculative_decoding.speculative_decoding:speculative_decoding",
+    samples=1600,
+    notes=NOTE,
 )
 
 IMPL = Implementation(
@@ -24,30 +31,12 @@ IMPL = Implementation(
     ),
     install=["--no-deps speculative-decoding==0.2.0 einops==0.8.2 beartype==0.23.1"],
     items=[
-        Plan(
-            name="sample",
-            function="speculative_decoding_adapter:sample",
-            path=PATH,
-            configuration="`temperature=1.0`, `filter_thres=0.0` (no top-k), `gamma=3`",
-            level="generation",
-            m=2,
-            samples=1600,
-            tv=0.15,
-            notes=NOTE,
-        ),
-        Plan(
-            name="sample-top4",
-            function="speculative_decoding_adapter:sample_top4",
-            path=PATH,
-            configuration="`temperature=0.7`, `filter_thres=0.5` (top 4 of 8 logits), "
-            "`gamma=3`",
-            level="generation",
+        TABLE.sampling("sample", "`temperature=1.0`, `filter_thres=0.0` (no top-k), `gamma=3`"),
+        TABLE.sampling(
+            "sample-top4",
+            "`temperature=0.7`, `filter_thres=0.5` (top 4 of 8 logits), `gamma=3`",
             temperature=0.7,
             top_k=4,
-            m=2,
-            samples=1600,
-            tv=0.15,
-            notes=NOTE,
         ),
     ],
 )

@@ -1,14 +1,18 @@
 """transformers: assisted-generation paths that `specproof audit transformers` does not cover."""
 
-from harness import Implementation, Plan
+from harness import Implementation
 
-GEN = "transformers.generation.utils:GenerationMixin._assisted_decoding"
-EARLY = "transformers.generation.candidate_generator:EarlyExitCandidateGenerator"
-LOOKUP = "transformers.generation.candidate_generator:PromptLookupCandidateGenerator"
-ASSISTED = "transformers.generation.candidate_generator:AssistedCandidateGenerator"
-TRANSLATOR = (
-    "transformers.generation.candidate_generator:AssistantToTargetTranslator.__init__ "
-    "(through AssistantVocabTranslatorCache.get_translator)"
+from impls._plan_table import PlanTable
+
+CANDIDATES = "transformers.generation.candidate_generator"
+#: One table per candidate generator; every plan drives `transformers_adapter`.
+EARLY = PlanTable("transformers_adapter", f"{CANDIDATES}:EarlyExitCandidateGenerator")
+LOOKUP = PlanTable("transformers_adapter", f"{CANDIDATES}:PromptLookupCandidateGenerator")
+ASSISTED = PlanTable("transformers_adapter", f"{CANDIDATES}:AssistedCandidateGenerator")
+TRANSLATOR = PlanTable(
+    "transformers_adapter",
+    f"{CANDIDATES}:AssistantToTargetTranslator.__init__ "
+    "(through AssistantVocabTranslatorCache.get_translator)",
 )
 UAD_IN_PLACE = (
     "Sampled universal assisted decoding (`do_sample=True` with `tokenizer=` and "
@@ -36,17 +40,6 @@ UAD_IN_PLACE = (
 )
 
 
-def _plan(name: str, function: str, path: str, words: str, level: str, **kw: object) -> Plan:
-    return Plan(
-        name=name,
-        function=f"transformers_adapter:{function}",
-        path=path,
-        configuration=words,
-        level=level,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
 IMPL = Implementation(
     package="transformers",
     version="5.24.0",
@@ -66,26 +59,39 @@ IMPL = Implementation(
     ),
     install=["--no-deps transformers==5.24.0"],
     items=[
-        _plan("early-exit-greedy", "early_exit_greedy", EARLY,
-              "greedy, `assistant_early_exit=1` (the target's first layer drafts)", "greedy", m=8),
-        _plan("early-exit-sample", "early_exit_sample", EARLY,
-              "sampling, `temperature=1.0`, `assistant_early_exit=1`", "generation", m=2,
-              samples=1200, tv=0.15),
-        _plan("heuristic-greedy", "heuristic_greedy", ASSISTED,
-              "greedy, drafter with `num_assistant_tokens_schedule='heuristic'` from 1 draft",
-              "greedy", m=8),
-        _plan("confidence-threshold-greedy", "threshold_greedy", ASSISTED,
-              "greedy, 5 drafts, `assistant_confidence_threshold=0.5`", "greedy", m=8),
-        _plan("prompt-lookup-greedy-ngram1", "prompt_lookup_greedy_ngram1", LOOKUP,
-              "greedy, `prompt_lookup_num_tokens=3`, `max_matching_ngram_size=1`", "greedy", m=8),
-        _plan("prompt-lookup-sample-t0.7-k3", "prompt_lookup_sample_t07_k3", LOOKUP,
-              "sampling, `temperature=0.7`, `top_k=3`, `prompt_lookup_num_tokens=3`, "
-              "`max_matching_ngram_size=1`", "generation", m=2, samples=1200, tv=0.15, temperature=0.7,
-              top_k=3),
-        _plan("uad-fresh-assistant-sample", "uad_fresh_assistant_sample", TRANSLATOR,
-              "sampling, `temperature=1.0`, universal assisted decoding (drafter with another "
-              "tokenizer: `<eos>gfedcbaxy`), 2 drafts, a fresh copy of the drafter per call",
-              "generation", m=2, samples=1200, tv=0.15, diagnosis=UAD_IN_PLACE,
-              reproducer="bench/findings/repro/transformers_1.py"),
+        EARLY.greedy(
+            "early-exit-greedy", "greedy, `assistant_early_exit=1` (the target's first layer drafts)"
+        ),
+        EARLY.sampling(
+            "early-exit-sample", "sampling, `temperature=1.0`, `assistant_early_exit=1`"
+        ),
+        ASSISTED.greedy(
+            "heuristic-greedy",
+            "greedy, drafter with `num_assistant_tokens_schedule='heuristic'` from 1 draft",
+        ),
+        ASSISTED.greedy(
+            "confidence-threshold-greedy",
+            "greedy, 5 drafts, `assistant_confidence_threshold=0.5`",
+            function="threshold_greedy",
+        ),
+        LOOKUP.greedy(
+            "prompt-lookup-greedy-ngram1",
+            "greedy, `prompt_lookup_num_tokens=3`, `max_matching_ngram_size=1`",
+        ),
+        LOOKUP.sampling(
+            "prompt-lookup-sample-t0.7-k3",
+            "sampling, `temperature=0.7`, `top_k=3`, `prompt_lookup_num_tokens=3`, "
+            "`max_matching_ngram_size=1`",
+            function="prompt_lookup_sample_t07_k3",
+            temperature=0.7,
+            top_k=3,
+        ),
+        TRANSLATOR.sampling(
+            "uad-fresh-assistant-sample",
+            "sampling, `temperature=1.0`, universal assisted decoding (drafter with another "
+            "tokenizer: `<eos>gfedcbaxy`), 2 drafts, a fresh copy of the drafter per call",
+            diagnosis=UAD_IN_PLACE,
+            reproducer="bench/findings/repro/transformers_1.py",
+        ),
     ],
 )
