@@ -171,3 +171,20 @@ def test_every_plan_names_an_adapter_function_that_exists() -> None:
 def test_adapter_modules_never_shadow_the_library() -> None:
     for path in (FINDINGS / "adapters").glob("*.py"):
         assert path.stem.endswith("_adapter"), path.name
+
+
+def test_plan_table_precedence_is_sizes_then_shared_then_plan() -> None:
+    table = importlib.import_module("impls._plan_table")
+    rows = table.PlanTable("x_adapter", "lib:f", samples=1600, notes="shared")
+    sample = rows.sampling("sample-top4", "words", top_k=4)
+    assert (sample.level, sample.m, sample.tv, sample.samples) == ("generation", 2, 0.15, 1600)
+    assert (sample.function, sample.path, sample.notes, sample.top_k) == (
+        "x_adapter:sample_top4", "lib:f", "shared", 4
+    )
+    greedy = rows.greedy("plain", "words", function="other", path="lib:g", notes="own", m=3)
+    assert (greedy.level, greedy.m, greedy.function, greedy.path, greedy.notes) == (
+        "greedy", 3, "x_adapter:other", "lib:g", "own"
+    )
+    # The sampler level has no standard sizes: Plan's own defaults (m=4, 2000 samples, TV 0.1).
+    bare = table.PlanTable("x_adapter", "lib:f").plan("sampler", "chain", "words")
+    assert (bare.level, bare.m, bare.samples, bare.tv) == ("sampler", 4, 2000, 0.1)

@@ -12,8 +12,8 @@ from harness import Plan
 
 #: The audit sizes of a level unless a plan gives its own: a greedy-level plan compares `m` new
 #: tokens per prompt with the target's greedy path; a generation-level plan tests the law of the
-#: first `m` tokens with `samples` draws, down to a TV of `tv` (wider than the default 0.1:
-#: the adapters run a whole generate call per sample). The sampler level has none.
+#: first `m` tokens with `samples` draws, down to a TV of `tv` (wider than `Plan`'s default
+#: 0.1). The sampler level has none.
 STANDARD_SIZES: dict[str, dict[str, Any]] = {
     "greedy": {"m": 8},
     "generation": {"m": 2, "samples": 1200, "tv": 0.15},
