@@ -16,10 +16,7 @@ Claims about every pair of distributions proved by z3 size by size are registere
 ([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]), and any
 other claim that is a property checked on generated instances by
 [`hypothesis_claim`][specproof.proofs.claims.hypothesis_claim]
-([`check_by_hypothesis`][specproof.proofs.checking.check_by_hypothesis]). A claim proved by
-one call of a prover (sympy or z3), with its arguments for the default and the `--thorough` run,
-is registered by [`proof_claim`][specproof.proofs.claims.proof_claim]
-([`run_proof`][specproof.proofs.claims.run_proof]).
+([`check_by_hypothesis`][specproof.proofs.checking.check_by_hypothesis]).
 
 The registered check is the harness function with the algorithm (and formulas) bound, so the
 theorem page renders the harness function itself as "how it is checked".
@@ -38,7 +35,7 @@ from specproof.reference import Verifier
 from .arith import RateFormula
 from .checking import check_by_hypothesis
 from .harness import check_acceptance, check_distribution_claim, check_lossless
-from .registry import REGISTRY, Check, CheckOptions, Outcome, Registry
+from .registry import REGISTRY, Check, Registry
 from .smt import DistributionClaim
 
 LOSSLESS_METHOD = "hypothesis + exact enumeration"
@@ -177,58 +174,6 @@ def hypothesis_claim(
     return check
 
 
-def run_proof(
-    prove: Callable[..., Outcome],
-    arguments: Sequence[Any],
-    thorough_arguments: Sequence[Any],
-    options: CheckOptions,
-    *,
-    timeout: bool = False,
-) -> Outcome:
-    """Call `prove(*arguments)`, or `prove(*thorough_arguments)` under `--thorough`.
-
-    Args:
-        prove: the prover (a sympy or z3 proof, or a witness search) that returns the outcome.
-        arguments: its positional arguments in the default run.
-        thorough_arguments: its positional arguments under `--thorough`.
-        options: the run's options.
-        timeout: also pass the run's solver timeout (`options.timeout_s`) as the last argument.
-    """
-    chosen = tuple(thorough_arguments if options.thorough else arguments)
-    return prove(*chosen, options.timeout_s) if timeout else prove(*chosen)
-
-
-def proof_claim(
-    name: str,
-    statement: str,
-    method: str,
-    prove: Callable[..., Outcome],
-    arguments: Sequence[Any] = (),
-    thorough_arguments: Sequence[Any] | None = None,
-    *,
-    scope: str,
-    timeout: bool = False,
-    registry: Registry = REGISTRY,
-) -> Check:
-    """Register `name`, checked by one call of `prove` through `run_proof`; return its check.
-
-    Args:
-        name: the claim's name, prefixed by its algorithm's short name.
-        statement: what is proved, in words and LaTeX maths.
-        method: how it is proved (`sympy`, `z3`, `z3 (witness)`, ...).
-        prove: the prover, called with `arguments` (then the timeout when `timeout`).
-        scope: which instances its status covers (`Claim.scope`).
-        arguments: the prover's positional arguments in the default run.
-        thorough_arguments: its positional arguments under `--thorough` (None: `arguments`).
-        timeout: pass the run's solver timeout (`CheckOptions.timeout_s`) as the last argument.
-        registry: where to register it (the default registry unless a test passes its own).
-    """
-    thorough = arguments if thorough_arguments is None else thorough_arguments
-    check: Check = partial(run_proof, prove, tuple(arguments), tuple(thorough), timeout=timeout)
-    registry.claim(name, statement, method, scope=scope)(check)
-    return check
-
-
 def _sizes(sizes: Sequence[int]) -> str:
     """`2..8` for a run of consecutive sizes, else `2, 3, 5`."""
     values = sorted(sizes)
@@ -245,6 +190,4 @@ __all__ = [
     "distribution_claim",
     "hypothesis_claim",
     "lossless_claim",
-    "proof_claim",
-    "run_proof",
 ]

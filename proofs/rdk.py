@@ -25,7 +25,7 @@ from specproof.reference.rdk import (
 
 from .arith import SYMPY_ARITH
 from .checking import dist_json, law_difference, lm_json
-from .claims import ACCEPTANCE_METHOD, LOSSLESS_METHOD, hypothesis_claim, proof_claim
+from .claims import ACCEPTANCE_METHOD, LOSSLESS_METHOD, hypothesis_claim
 from .rdk_strategies import (
     RoundInstance,
     rdk_instances,
@@ -158,19 +158,18 @@ def prove_proposal_is_distribution(vocab_sizes: range) -> Outcome:
     )
 
 
-check_rdk_lossless_symbolic = proof_claim(
+@REGISTRY.claim(
     "rdk_lossless_symbolic",
     r"One RDK step is lossless for every row-stochastic $M$: $q'M \ge 0$ and "
     r"$\sum_y (q'M)(y) = 1$ for all distributions $q'$ and row-stochastic $M$ (expanded "
     r"symbolically for $V = 1, \dots, 6$; $\le 9$ thorough), so the single-step SD theorem "
     r"`sd_output_is_target_symbolic` (every distribution $q$) gives output law $p$.",
     "sympy",
-    prove_proposal_is_distribution,
     scope="V = 1..6 (1..9 thorough)",
-    arguments=[range(1, 7)],
-    thorough_arguments=[range(1, 10)],
 )
-"""Proved by [`prove_proposal_is_distribution`][specproof.proofs.rdk.prove_proposal_is_distribution]."""
+def check_rdk_lossless_symbolic(options: CheckOptions) -> Outcome:
+    """Proved by [`prove_proposal_is_distribution`][specproof.proofs.rdk.prove_proposal_is_distribution]."""
+    return prove_proposal_is_distribution(range(1, 10 if options.thorough else 7))
 
 
 @REGISTRY.claim(

@@ -13,16 +13,9 @@ from specproof.proofs.claims import (
     acceptance_claim,
     distribution_claim,
     lossless_claim,
-    proof_claim,
 )
 from specproof.proofs.harness import one_minus_total_variation
-from specproof.proofs.registry import (
-    CheckOptions,
-    Outcome,
-    Registry,
-    default_registry,
-    run_claim,
-)
+from specproof.proofs.registry import CheckOptions, Registry, default_registry, run_claim
 from specproof.proofs.sd_smt import acceptance_tv_claim
 from specproof.reference import Dist, acceptance_rate
 from specproof.reference import formulas as f
@@ -125,35 +118,3 @@ def test_distribution_claim_proves_each_size_and_refutes_a_false_claim():
     target = [Fraction(v) for v in replay["target"]]
     draft = [Fraction(v) for v in replay["draft"]]
     assert f.acceptance_rate(target, draft, FA) != 1 - 2 * f.total_variation(target, draft, FA)
-
-
-def test_proof_claim_passes_the_runs_arguments_and_timeout_to_the_prover():
-    calls: list[tuple[object, ...]] = []
-
-    def prover(*arguments: object) -> Outcome:
-        """Proves when called with arguments, else refutes; records every call's arguments."""
-        calls.append(arguments)
-        if arguments:
-            return Outcome("proved", {"arguments": list(arguments)})
-        return Outcome("refuted", {"counterexample": {"arguments": []}})
-
-    registry = Registry()
-    proof_claim(
-        "sd_plain", "true", "sympy", prover, [1, "a"], [2, "b"], scope="V = 1", registry=registry
-    )
-    proof_claim(
-        "sd_timed", "true", "z3", prover, [3], scope="V = 3", timeout=True, registry=registry
-    )
-    proof_claim("sd_no_arguments", "false", "z3 (witness)", prover, scope="-", registry=registry)
-    assert [(c.name, c.method, c.scope) for c in registry] == [
-        ("sd_plain", "sympy", "V = 1"),
-        ("sd_timed", "z3", "V = 3"),
-        ("sd_no_arguments", "z3 (witness)", "-"),
-    ]
-    default, thorough = CheckOptions(timeout_s=7.0), CheckOptions(timeout_s=9.0, thorough=True)
-    for name in ("sd_plain", "sd_timed"):
-        assert run_claim(registry[name], default).status == "proved"
-        assert run_claim(registry[name], thorough).status == "proved"
-    refuted = run_claim(registry["sd_no_arguments"], default)
-    assert refuted.status == "refuted"
-    assert calls == [(1, "a"), (2, "b"), (3, 7.0), (3, 9.0), ()]
