@@ -23,7 +23,7 @@ from specproof.reference.strategies import dists, prefixes, tokenizer_pairs, toy
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
 from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
-from .claims import GENERATED_SCOPE, LOSSLESS_METHOD
+from .claims import ACCEPTANCE_METHOD, GENERATED_SCOPE, LOSSLESS_METHOD
 from .registry import REGISTRY, Check, CheckOptions, Outcome, Registry
 
 Instance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int]
@@ -186,12 +186,37 @@ def check_on_cross_rows(
     )
 
 
+def cross_rows_claim(
+    name: str,
+    statement: str,
+    prop: Callable[[Dist, Dist, tuple[Token, ...]], dict[str, Any] | None],
+    *,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `name`, checked by `check_on_cross_rows` of `prop`; return its check.
+
+    A claim about one position's rows over two vocabularies (method `ACCEPTANCE_METHOD`, scope
+    `GENERATED_SCOPE`), such as an executed acceptance rate equal to its closed form.
+
+    Args:
+        name: the claim's full name (prefixed by its algorithm's short name).
+        statement: the claim in words and LaTeX maths.
+        prop: `prop(target_row, drafter_row, shared_tokens)`: `None` where the claim holds, else
+            the counterexample's JSON data.
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(check_on_cross_rows, prop)
+    registry.claim(name, statement, ACCEPTANCE_METHOD, scope=GENERATED_SCOPE)(check)
+    return check
+
+
 __all__ = [
     "Instance",
     "check_cross_lossless",
     "cross_lossless_claim",
     "check_on_cross_rows",
     "cross_dist_pairs",
+    "cross_rows_claim",
     "cross_vocabulary_instances",
     "drafter_lms",
     "instance_json",

@@ -13,12 +13,14 @@ from typing import Any
 
 import z3
 
+from specproof.reference import Dist
 from specproof.reference import formulas as f
+from specproof.reference.dist import Token
 from specproof.reference.tli import TLI, tli_acceptance_formula, tli_acceptance_rate
 from specproof.reference.union import union_acceptance_formula, union_acceptance_rate
 
 from .arith import Z3_ARITH
-from .heterogeneous import GENERATED_LOSSLESS, check_on_cross_rows, cross_lossless_claim
+from .heterogeneous import GENERATED_LOSSLESS, cross_lossless_claim, cross_rows_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import distribution_variables, prove_by_refutation, prove_for_sizes, prove_lemma_sum
 
@@ -36,36 +38,36 @@ check_tli_lossless = cross_lossless_claim(
 """Law equality through the TLI round kernel."""
 
 
-@REGISTRY.claim(
+def tli_acceptance_matches_formula(
+    target: Dist, draft: Dist, shared: tuple[Token, ...]
+) -> dict[str, Any] | None:
+    """`None` if executed TLI acceptance == formula >= executed union acceptance, equality as stated."""
+    executed = tli_acceptance_rate(target, draft)
+    union = union_acceptance_rate(target, draft)
+    formula = tli_acceptance_formula(
+        [target[t] for t in shared], [draft[t] for t in shared], f.FRACTION_ARITH
+    )
+    mass = sum(draft[t] for t in shared)
+    condition = mass == 1 or all(draft[t] == 0 or target[t] <= draft[t] for t in shared)
+    if executed == formula and executed >= union and (executed == union) == condition:
+        return None
+    return {
+        "executed": str(executed),
+        "formula": str(formula),
+        "union_executed": str(union),
+        "equality_condition": condition,
+    }
+
+
+check_tli_acceptance_closed_form = cross_rows_claim(
     "tli_acceptance_closed_form",
     r"TLI's per-position acceptance rate, obtained by integrating standard SD's rule against "
     r"$q_I = q / q(I)$ on $I$, equals $\sum_{x \in I} \min(p(x), q(x)/q(I))$, and is at least the "
     r"union baseline's executed rate; they are equal iff $q(I) = 1$ or $p(x) \le q(x)$ for every "
     r"$x \in I$ with $q(x) > 0$.",
-    "hypothesis + exact arithmetic",
-    scope="generated instances (see certificate)",
+    tli_acceptance_matches_formula,
 )
-def check_tli_acceptance_closed_form(options: CheckOptions) -> Outcome:
-    """Executed TLI acceptance == formula >= executed union acceptance, equality as stated."""
-
-    def prop(target: Any, draft: Any, shared: tuple[Any, ...]) -> dict[str, Any] | None:
-        executed = tli_acceptance_rate(target, draft)
-        union = union_acceptance_rate(target, draft)
-        formula = tli_acceptance_formula(
-            [target[t] for t in shared], [draft[t] for t in shared], f.FRACTION_ARITH
-        )
-        mass = sum(draft[t] for t in shared)
-        condition = mass == 1 or all(draft[t] == 0 or target[t] <= draft[t] for t in shared)
-        if executed == formula and executed >= union and (executed == union) == condition:
-            return None
-        return {
-            "executed": str(executed),
-            "formula": str(formula),
-            "union_executed": str(union),
-            "equality_condition": condition,
-        }
-
-    return check_on_cross_rows(prop, options)
+"""Executed TLI acceptance == formula >= executed union acceptance, equality as stated."""
 
 
 def equality_condition(target_shared: Sequence[Any], draft_shared: Sequence[Any], mass: Any) -> Any:

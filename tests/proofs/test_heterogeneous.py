@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import z3
 
-from specproof.proofs.heterogeneous import law_equality
-from specproof.proofs.registry import REGISTRY, CheckOptions, default_registry, run_claim
+from specproof.proofs.claims import ACCEPTANCE_METHOD, GENERATED_SCOPE
+from specproof.proofs.heterogeneous import cross_rows_claim, law_equality
+from specproof.proofs.registry import (
+    REGISTRY,
+    CheckOptions,
+    Registry,
+    default_registry,
+    run_claim,
+)
 from specproof.proofs.tli import prove_tli_ge_union
+from specproof.proofs.union import union_acceptance_matches_formula
 from specproof.reference import ToyLM
 from specproof.reference.heterogeneous import CrossVocabularyAlgorithm
 from specproof.reference.rounds import VerifierRound
 from specproof.reference.tli import TliRound
 from specproof.reference.tokenizers import ToyTokenizer
+from specproof.reference.union import union_acceptance_rate
 
 from ..support.broken import RecoverFromTarget
 
@@ -61,3 +70,23 @@ def test_law_equality_catches_a_broken_verifier():
     assert law_equality(CrossVocabularyAlgorithm("tli", TliRound), instance) is None
     failure = law_equality(CrossVocabularyAlgorithm("broken", broken), instance)
     assert failure is not None and failure["law_difference"]
+
+
+def test_cross_rows_claim_registers_a_row_claim_and_refutes_a_false_one():
+    registry = Registry()
+    cross_rows_claim(
+        "union_closed_form", "true", union_acceptance_matches_formula, registry=registry
+    )
+
+    def always_accepts(target, draft, shared):
+        # False whenever the rows differ on the shared tokens or put mass outside them.
+        executed = union_acceptance_rate(target, draft)
+        return None if executed == 1 else {"executed": str(executed)}
+
+    cross_rows_claim("union_always_accepts", "false", always_accepts, registry=registry)
+    assert {(c.method, c.scope) for c in registry} == {(ACCEPTANCE_METHOD, GENERATED_SCOPE)}
+    true, false = (run_claim(c, FAST) for c in registry)
+    assert true.status == "checked", true.certificate
+    assert false.status == "refuted"
+    counterexample = false.certificate["counterexample"]
+    assert {"target", "draft"} <= set(counterexample) and counterexample["executed"] != "1"
