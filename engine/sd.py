@@ -34,22 +34,14 @@ from .kernels import (
     assemble,
     check_drafted,
     check_gathered,
-    check_round,
     inverse_cdf_with_mass,
     leading_true,
 )
+from .rule import CheckedRound, round_verifier
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_sd(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
+@round_verifier()
+def verify_sd(checked: CheckedRound) -> BatchVerdict:
     """Standard SD verification of a batch of rounds.
 
     Args:
@@ -67,11 +59,10 @@ def verify_sd(
         ValueError: on invalid inputs, naming the argument (including a draft token with zero
             draft probability: it cannot have been drafted).
     """
-    shape = check_round(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
+    target_probs, draft_probs = checked.target_probs, checked.draft_probs
+    tokens, accept_u, final_u = checked.draft_tokens, checked.accept_u, checked.final_u
+    shape = checked.shape
     batch, k = shape.batch, shape.k
-    tokens = draft_tokens.to(torch.int64)
     if k > 0:
         index = tokens.unsqueeze(-1)
         p_x = target_probs[:, :k].gather(2, index).squeeze(2)
@@ -145,22 +136,17 @@ def draw_from_target(
     return index
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_sd_rowwise(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-) -> BatchVerdict:
+@round_verifier()
+def verify_sd_rowwise(checked: CheckedRound) -> BatchVerdict:
     """The same rule written plainly: a Python loop over rows and positions, full cumulative sums.
 
     Slow on purpose: the readable oracle for the batched kernel at large vocabularies
     (`tests/engine/test_verify_large_vocab.py`) and the baseline of `bench/bench_verify.py`.
     Same arguments, result and validation as [`verify_sd`][specproof.engine.sd.verify_sd].
     """
-    shape = check_round(target_probs, draft_probs, draft_tokens, accept_u, final_u)
-    tokens = draft_tokens.to(torch.int64)
+    target_probs, draft_probs = checked.target_probs, checked.draft_probs
+    tokens, accept_u, final_u = checked.draft_tokens, checked.accept_u, checked.final_u
+    shape = checked.shape
     n_accepted = torch.zeros(shape.batch, dtype=torch.int64)
     last = torch.zeros(shape.batch, dtype=torch.int64)
     for b in range(shape.batch):
