@@ -97,8 +97,9 @@ def _check_seeds(seeds: Sequence[int]) -> None:
         raise ValueError(f"seeds must be distinct non-negative integers, got {list(seeds)!r}")
 
 
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
+def _check_positive(config: object, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
 
@@ -123,12 +124,7 @@ class TwoPointConfig:
 
     def __post_init__(self) -> None:
         _check_seeds(self.seeds)
-        _check_positive(
-            init_radius=self.init_radius,
-            learning_rate=self.learning_rate,
-            steps=self.steps,
-            fit_loss=self.fit_loss,
-        )
+        _check_positive(self, "init_radius", "learning_rate", "steps", "fit_loss")
 
 
 @dataclass(frozen=True)
@@ -253,13 +249,7 @@ class DeepConfig:
             raise ValueError(f"depths must be integers >= 2, got {self.depths!r}")
         if self.points < 2 or self.points % 2:
             raise ValueError(f"points must be an even integer >= 2, got {self.points!r}")
-        _check_positive(
-            width=self.width,
-            input_dim=self.input_dim,
-            learning_rate=self.learning_rate,
-            max_steps=self.max_steps,
-            target_loss=self.target_loss,
-        )
+        _check_positive(self, "width", "input_dim", "learning_rate", "max_steps", "target_loss")
 
 
 @dataclass(frozen=True)
