@@ -17,7 +17,6 @@ import torch
 from .kernels import (
     BatchVerdict,
     assemble,
-    check_drafted,
     check_gathered,
     inverse_cdf_with_mass,
     leading_true,
@@ -45,9 +44,6 @@ def verify_exact_match(checked: CheckedRound) -> BatchVerdict:
     """
     target_probs, tokens = checked.target_probs, checked.draft_tokens
     batch, k = checked.shape.batch, checked.shape.k
-    if k > 0:
-        q_x = checked.draft_probs.gather(2, tokens.unsqueeze(-1)).squeeze(2)
-        check_drafted(q_x, tokens)
     uniforms = torch.cat([checked.accept_u, checked.final_u.unsqueeze(1)], dim=1)
     samples, mass = inverse_cdf_with_mass(target_probs, uniforms)
     usable = torch.isfinite(mass) & (mass > 0)

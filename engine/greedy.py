@@ -21,7 +21,7 @@ from .kernels import (
 from .rule import CheckedRound, round_verifier
 
 
-@round_verifier(check_draft_values=False)
+@round_verifier(reads_draft=False)
 def verify_greedy(checked: CheckedRound) -> BatchVerdict:
     """Greedy verification of a batch of rounds.
 

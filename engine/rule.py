@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .kernels import BatchVerdict, RoundShape, check_round
+from .kernels import BatchVerdict, RoundShape, check_drafted, check_round
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class CheckedRound:
         target_probs: `[B, K+1, V]` float32/float64.
         draft_probs: `[B, K, V]`, same dtype and device.
         draft_tokens: `[B, K]` int64 (the caller's integer tokens, widened).
+        draft_at_tokens: `[B, K]`, `draft_probs` gathered at `draft_tokens` ($q(x)$; checked
+            finite and positive when the verifier reads the draft).
         accept_u: `[B, K]` uniforms in $[0, 1)$.
         final_u: `[B]` uniforms in $[0, 1)$.
         shape: the sizes `B`, `K`, `V`.
@@ -45,6 +47,7 @@ class CheckedRound:
     target_probs: torch.Tensor
     draft_probs: torch.Tensor
     draft_tokens: torch.Tensor
+    draft_at_tokens: torch.Tensor
     accept_u: torch.Tensor
     final_u: torch.Tensor
     shape: RoundShape
@@ -61,13 +64,14 @@ class RoundVerifier:
 
     Args:
         rule: the algorithm's rule, a function of the validated round.
-        check_draft_values: whether `draft_probs`'s values are validated at all (greedy ignores
-            them; their shape is checked regardless).
+        reads_draft: whether the rule reads the draft probabilities: then their values are
+            validated and every draft token must have positive draft probability (it cannot
+            have been drafted otherwise). Greedy does not; the shapes are checked regardless.
     """
 
-    def __init__(self, rule: Rule, *, check_draft_values: bool = True) -> None:
+    def __init__(self, rule: Rule, *, reads_draft: bool = True) -> None:
         self.rule = rule
-        self.check_draft_values = check_draft_values
+        self.reads_draft = reads_draft
         self.__name__ = rule.__name__
         self.__qualname__ = rule.__qualname__
         self.__module__ = rule.__module__
@@ -92,7 +96,8 @@ class RoundVerifier:
         Args:
             target_probs: `[B, K+1, V]` float32/float64.
             draft_probs: `[B, K, V]`, the distributions the drafts were drawn from.
-            draft_tokens: `[B, K]` integer.
+            draft_tokens: `[B, K]` integer, each with positive draft probability when the rule
+                reads the draft.
             accept_u: `[B, K]` uniforms in $[0, 1)$.
             final_u: `[B]` uniforms in $[0, 1)$.
             check_values: check every probability for NaN/inf/negatives and every row for a
@@ -111,24 +116,32 @@ class RoundVerifier:
             accept_u,
             final_u,
             check_values=check_values,
-            check_draft_values=self.check_draft_values,
+            check_draft_values=self.reads_draft,
         )
         tokens = draft_tokens.to(torch.int64)
-        return self.rule(CheckedRound(target_probs, draft_probs, tokens, accept_u, final_u, shape))
+        draft_at_tokens = draft_probs.gather(2, tokens.unsqueeze(-1)).squeeze(2)
+        if self.reads_draft:
+            check_drafted(draft_at_tokens, tokens)
+        return self.rule(
+            CheckedRound(
+                target_probs, draft_probs, tokens, draft_at_tokens, accept_u, final_u, shape
+            )
+        )
 
 
-def round_verifier(*, check_draft_values: bool = True) -> Callable[[Rule], RoundVerifier]:
+def round_verifier(*, reads_draft: bool = True) -> Callable[[Rule], RoundVerifier]:
     """Decorator: the public verify function of a rule (see the module).
 
     Args:
-        check_draft_values: whether `draft_probs`'s values are validated at all.
+        reads_draft: whether the rule reads the draft probabilities (see
+            [`RoundVerifier`][specproof.engine.rule.RoundVerifier]).
 
     Returns:
         A decorator turning a rule into its [`RoundVerifier`][specproof.engine.rule.RoundVerifier].
     """
 
     def wrap(rule: Rule) -> RoundVerifier:
-        return RoundVerifier(rule, check_draft_values=check_draft_values)
+        return RoundVerifier(rule, reads_draft=reads_draft)
 
     return wrap
 
