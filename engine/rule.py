@@ -80,6 +80,10 @@ class RoundVerifier:
     def __repr__(self) -> str:
         return f"<verify function {self.__module__}.{self.__qualname__}>"
 
+    def __reduce__(self) -> str:
+        # Pickled by reference, as a function is: the module attribute of this name.
+        return self.__qualname__
+
     @torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
     def __call__(
         self,
