@@ -17,24 +17,15 @@ import torch
 from .kernels import (
     BatchVerdict,
     assemble,
-    check_drafted,
     check_gathered,
-    check_round,
     inverse_cdf_with_mass,
     leading_true,
 )
+from .rule import CheckedRound, round_verifier
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_exact_match(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
+@round_verifier()
+def verify_exact_match(checked: CheckedRound) -> BatchVerdict:
     """Exact-match verification of a batch of rounds.
 
     Args:
@@ -51,15 +42,9 @@ def verify_exact_match(
     Raises:
         ValueError: on invalid inputs, naming the argument.
     """
-    shape = check_round(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
-    batch, k = shape.batch, shape.k
-    tokens = draft_tokens.to(torch.int64)
-    if k > 0:
-        q_x = draft_probs.gather(2, tokens.unsqueeze(-1)).squeeze(2)
-        check_drafted(q_x, tokens)
-    uniforms = torch.cat([accept_u, final_u.unsqueeze(1)], dim=1)
+    target_probs, tokens = checked.target_probs, checked.draft_tokens
+    batch, k = checked.shape.batch, checked.shape.k
+    uniforms = torch.cat([checked.accept_u, checked.final_u.unsqueeze(1)], dim=1)
     samples, mass = inverse_cdf_with_mass(target_probs, uniforms)
     usable = torch.isfinite(mass) & (mass > 0)
     # A row without usable mass never matches; it is an error only if the rule reaches it.

@@ -16,21 +16,13 @@ from .kernels import (
     assemble,
     block_size,
     check_gathered,
-    check_round,
     leading_true,
 )
+from .rule import CheckedRound, round_verifier
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_greedy(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
+@round_verifier(reads_draft=False)
+def verify_greedy(checked: CheckedRound) -> BatchVerdict:
     """Greedy verification of a batch of rounds.
 
     Args:
@@ -48,17 +40,8 @@ def verify_greedy(
     Raises:
         ValueError: on invalid inputs, naming the argument.
     """
-    shape = check_round(
-        target_probs,
-        draft_probs,
-        draft_tokens,
-        accept_u,
-        final_u,
-        check_values=check_values,
-        check_draft_values=False,
-    )
+    target_probs, tokens, shape = checked.target_probs, checked.draft_tokens, checked.shape
     k = shape.k
-    tokens = draft_tokens.to(torch.int64)
     best = argmax_rows(target_probs)
     # NaN counts as the largest value in argmax, so a row holding NaN or inf shows it here.
     check_gathered(

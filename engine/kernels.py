@@ -5,7 +5,8 @@ result type [`BatchVerdict`][specproof.engine.kernels.BatchVerdict], input valid
 ([`check_round`][specproof.engine.kernels.check_round]), the pinned inverse-CDF rule over rows
 and [`draw_uniforms`][specproof.engine.kernels.draw_uniforms]. Dispatch by algorithm name is in
 [`specproof.engine.verify`][specproof.engine.verify], which imports the algorithms; the
-algorithms import only this module, so there is no import circle.
+algorithms import only this module and [`specproof.engine.rule`][specproof.engine.rule] (the
+wrapper that gives each rule the shared signature and validation), so there is no import circle.
 
 See [`specproof.engine.verify`][specproof.engine.verify] for the glossary, the shapes and what is
 validated.

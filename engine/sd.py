@@ -32,24 +32,15 @@ from .kernels import (
     BatchVerdict,
     all_positive_finite,
     assemble,
-    check_drafted,
     check_gathered,
-    check_round,
     inverse_cdf_with_mass,
     leading_true,
 )
+from .rule import CheckedRound, round_verifier
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_sd(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-    *,
-    check_values: bool = True,
-) -> BatchVerdict:
+@round_verifier()
+def verify_sd(checked: CheckedRound) -> BatchVerdict:
     """Standard SD verification of a batch of rounds.
 
     Args:
@@ -67,18 +58,14 @@ def verify_sd(
         ValueError: on invalid inputs, naming the argument (including a draft token with zero
             draft probability: it cannot have been drafted).
     """
-    shape = check_round(
-        target_probs, draft_probs, draft_tokens, accept_u, final_u, check_values=check_values
-    )
+    target_probs, draft_probs = checked.target_probs, checked.draft_probs
+    tokens, accept_u, final_u = checked.draft_tokens, checked.accept_u, checked.final_u
+    shape = checked.shape
     batch, k = shape.batch, shape.k
-    tokens = draft_tokens.to(torch.int64)
     if k > 0:
-        index = tokens.unsqueeze(-1)
-        p_x = target_probs[:, :k].gather(2, index).squeeze(2)
-        q_x = draft_probs.gather(2, index).squeeze(2)
+        p_x = target_probs[:, :k].gather(2, tokens.unsqueeze(-1)).squeeze(2)
         check_gathered(p_x, "target_probs", "a draft token")
-        check_drafted(q_x, tokens)
-        accepted = accept_u * q_x < p_x
+        accepted = accept_u * checked.draft_at_tokens < p_x
         n_accepted = leading_true(accepted)
     else:
         n_accepted = torch.zeros(batch, dtype=torch.int64, device=target_probs.device)
@@ -145,30 +132,23 @@ def draw_from_target(
     return index
 
 
-@torch.no_grad()  # a sampling decision: inputs that require grad are read, never traced
-def verify_sd_rowwise(
-    target_probs: torch.Tensor,
-    draft_probs: torch.Tensor,
-    draft_tokens: torch.Tensor,
-    accept_u: torch.Tensor,
-    final_u: torch.Tensor,
-) -> BatchVerdict:
+@round_verifier()
+def verify_sd_rowwise(checked: CheckedRound) -> BatchVerdict:
     """The same rule written plainly: a Python loop over rows and positions, full cumulative sums.
 
     Slow on purpose: the readable oracle for the batched kernel at large vocabularies
     (`tests/engine/test_verify_large_vocab.py`) and the baseline of `bench/bench_verify.py`.
     Same arguments, result and validation as [`verify_sd`][specproof.engine.sd.verify_sd].
     """
-    shape = check_round(target_probs, draft_probs, draft_tokens, accept_u, final_u)
-    tokens = draft_tokens.to(torch.int64)
+    target_probs, draft_probs = checked.target_probs, checked.draft_probs
+    tokens, accept_u, final_u = checked.draft_tokens, checked.accept_u, checked.final_u
+    shape = checked.shape
     n_accepted = torch.zeros(shape.batch, dtype=torch.int64)
     last = torch.zeros(shape.batch, dtype=torch.int64)
     for b in range(shape.batch):
         weights = target_probs[b, shape.k]
         for i in range(shape.k):
             target, draft, x = target_probs[b, i], draft_probs[b, i], int(tokens[b, i])
-            if draft[x] <= 0:
-                raise ValueError(f"draft_tokens[{b}, {i}] = {x} has zero draft probability")
             if accept_u[b, i] * draft[x] < target[x]:
                 n_accepted[b] += 1
                 continue

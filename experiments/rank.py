@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,13 +92,13 @@ def effective_ranks(matrices: Tensor) -> Tensor:
     return ranks
 
 
-def _check_seeds(seeds: Sequence[int]) -> None:
+def _check_config(config: Any, *positive: str) -> None:
+    """`ValueError` unless `config.seeds` are distinct and non-negative and the named fields > 0."""
+    seeds = config.seeds
     if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be distinct non-negative integers, got {list(seeds)!r}")
-
-
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
+    for name in positive:
+        value = getattr(config, name)
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
 
@@ -122,13 +122,7 @@ class TwoPointConfig:
     fit_loss: float = 1e-4
 
     def __post_init__(self) -> None:
-        _check_seeds(self.seeds)
-        _check_positive(
-            init_radius=self.init_radius,
-            learning_rate=self.learning_rate,
-            steps=self.steps,
-            fit_loss=self.fit_loss,
-        )
+        _check_config(self, "init_radius", "learning_rate", "steps", "fit_loss")
 
 
 @dataclass(frozen=True)
@@ -248,18 +242,11 @@ class DeepConfig:
     target_loss: float = 1e-2
 
     def __post_init__(self) -> None:
-        _check_seeds(self.seeds)
+        _check_config(self, "width", "input_dim", "learning_rate", "max_steps", "target_loss")
         if not self.depths or any(d < 2 for d in self.depths):
             raise ValueError(f"depths must be integers >= 2, got {self.depths!r}")
         if self.points < 2 or self.points % 2:
             raise ValueError(f"points must be an even integer >= 2, got {self.points!r}")
-        _check_positive(
-            width=self.width,
-            input_dim=self.input_dim,
-            learning_rate=self.learning_rate,
-            max_steps=self.max_steps,
-            target_loss=self.target_loss,
-        )
 
 
 @dataclass(frozen=True)
