@@ -22,9 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from . import exit_codes
-from .checks import integer, load_model_arg, number, seed
+from .checks import load_model_arg
 from .exit_codes import CommandError
-from .flags import add_action_command, add_temperature, add_threads
+from .flags import (
+    add_action_command,
+    add_integer,
+    add_json,
+    add_number,
+    add_seed,
+    add_temperature,
+    add_threads,
+)
 from .output import format_table, print_json, progress
 
 
@@ -66,12 +74,7 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument(
         "--out", required=True, type=Path, metavar="PATH", help="where to write the policy (JSON)"
     )
-    train.add_argument(
-        "--max-k",
-        type=integer("--max-k", 1, 64),
-        default=8,
-        help="most drafts per round, 1..64 (default 8)",
-    )
+    add_integer(train, "--max-k", 1, 64, "most drafts per round, 1..64 (default 8)", default=8)
     train.add_argument(
         "--algorithm",
         choices=("sd", "greedy"),
@@ -79,28 +82,33 @@ def add_parser(subparsers: Any) -> None:
         help="verification while recording: sd (sampling) or greedy (default sd)",
     )
     add_temperature(train, 1.0)
-    train.add_argument(
+    add_integer(
+        train,
         "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, 100_000),
+        1,
+        100_000,
+        "tokens generated per prompt while recording, 1..100000 (default 32)",
         default=32,
-        help="tokens generated per prompt while recording, 1..100000 (default 32)",
     )
-    train.add_argument(
+    add_number(
+        train,
         "--cost",
-        type=number("--cost", 0, 100),
-        default=None,
-        help="c, the cost of a draft token in target forwards, in [0, 100] (default: measured "
+        0,
+        100,
+        "c, the cost of a draft token in target forwards, in [0, 100] (default: measured "
         "on the recorded runs)",
     )
-    train.add_argument(
+    add_integer(
+        train,
         "--hidden",
-        type=integer("--hidden", 0, 1024),
+        0,
+        1024,
+        "hidden width of the classifier, 0..1024; 0 is a logistic regression (default 16)",
         default=16,
-        help="hidden width of the classifier, 0..1024; 0 is a logistic regression (default 16)",
     )
-    train.add_argument("--seed", type=seed(), default=0, help="seed of the runs and the fit")
+    add_seed(train, "seed of the runs and the fit")
     add_threads(train)
-    train.add_argument("--json", action="store_true", help="print the training report as JSON")
+    add_json(train, "print the training report as JSON")
     train.set_defaults(handler=run_train)
 
 

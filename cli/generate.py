@@ -7,9 +7,17 @@ import sys
 from typing import Any
 
 from . import exit_codes
-from .checks import integer, load_model_arg, non_empty, number, seed
+from .checks import load_model_arg, non_empty, number
 from .exit_codes import CommandError
-from .flags import add_temperature, add_threads, add_top_k_top_p
+from .flags import (
+    add_integer,
+    add_json,
+    add_number,
+    add_seed,
+    add_temperature,
+    add_threads,
+    add_top_k_top_p,
+)
 from .output import format_table, print_json
 
 
@@ -58,9 +66,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
     )
-    parser.add_argument(
-        "--k", type=integer("--k", 0, 64), default=4, help="drafts per round, 0..64 (default 4)"
-    )
+    add_integer(parser, "--k", 0, 64, "drafts per round, 0..64 (default 4)", default=4)
     parser.add_argument(
         "--lookahead",
         metavar="SPEC",
@@ -81,13 +87,8 @@ def add_parser(subparsers: Any) -> None:
     )
     add_temperature(parser, 1.0)
     add_top_k_top_p(parser)
-    parser.add_argument(
-        "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, 100_000),
-        default=64,
-        help="1..100000 (default 64)",
-    )
-    parser.add_argument("--seed", type=seed(), default=0, help="seed of the torch.Generator")
+    add_integer(parser, "--max-new-tokens", 1, 100_000, "1..100000 (default 64)", default=64)
+    add_seed(parser, "seed of the torch.Generator")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
@@ -95,25 +96,29 @@ def add_parser(subparsers: Any) -> None:
         help="model and probability dtype",
     )
     add_threads(parser)
-    parser.add_argument(
+    add_number(
+        parser,
         "--prune",
-        type=number("--prune", 0, 1, high_open=True),
-        default=None,
-        metavar="F",
-        help="draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
+        0,
+        1,
+        "draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
         "draft's head (the --draft model, default the target itself); token frequencies from "
         "HumanEval prompts 0-119 and Python stdlib sources (see --prune-model-texts). "
         "With --algorithm sd: vanilla SD; "
         "with --algorithm rdk: RDK (needs --prune)",
+        high_open=True,
+        metavar="F",
     )
-    parser.add_argument(
+    add_integer(
+        parser,
         "--prune-model-texts",
-        type=integer("--prune-model-texts", 0, 164),
-        default=0,
-        metavar="N",
-        help="with --prune: also count the draft's own expected tokens (the sum of its "
+        0,
+        164,
+        "with --prune: also count the draft's own expected tokens (the sum of its "
         "next-token rows, its samples' counts in expectation) over the first N corpus texts "
         "(default 0: the corpus only)",
+        default=0,
+        metavar="N",
     )
     parser.add_argument(
         "--mix",
@@ -123,7 +128,7 @@ def add_parser(subparsers: Any) -> None:
         help="RDK's mixing weight: a number in [0, 1], or 'bound' (default): per position, a "
         "drafter-side lower bound on the target's mass off the kept tokens",
     )
-    parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
+    add_json(parser, "print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
 
 
