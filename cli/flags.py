@@ -25,16 +25,7 @@ def add_integer(parser: Any, flag: str, low: int, high: int, text: str, **option
     parser.add_argument(flag, type=integer(flag, low, high), help=text, **options)
 
 
-def add_number(
-    parser: Any,
-    flag: str,
-    low: float,
-    high: float,
-    text: str,
-    low_open: bool = False,
-    high_open: bool = False,
-    **options: Any,
-) -> None:
+def add_number(parser: Any, flag: str, low: float, high: float, text: str, **options: Any) -> None:
     """`flag`: a finite number in the interval from `low` to `high`, refused at parse time otherwise.
 
     Args:
@@ -43,12 +34,12 @@ def add_number(
         low: the lower bound.
         high: the upper bound.
         text: the flag's `--help` text.
-        low_open: exclude `low`.
-        high_open: exclude `high`.
-        **options: more `add_argument` options (`default`, `metavar`, `required`).
+        **options: `low_open=True` / `high_open=True` exclude that bound (see
+            [`number`][specproof.cli.checks.number]); the others go to `add_argument`
+            (`default`, `metavar`, `required`).
     """
-    check = number(flag, low, high, low_open=low_open, high_open=high_open)
-    parser.add_argument(flag, type=check, help=text, **options)
+    ends = {end: options.pop(end) for end in ("low_open", "high_open") if end in options}
+    parser.add_argument(flag, type=number(flag, low, high, **ends), help=text, **options)
 
 
 def add_seed(parser: Any, text: str, default: int = 0) -> None:

@@ -6,19 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from . import exit_codes
+from . import exit_codes, flags
 from .checks import load_model_arg, non_empty, number
 from .exit_codes import CommandError
-from .flags import (
-    add_integer,
-    add_json,
-    add_number,
-    add_seed,
-    add_temperature,
-    add_threads,
-    add_top_k_top_p,
-)
-from .output import format_table, print_json
+from .output import format_cell, format_table, print_json
 
 
 def algorithm_choices() -> tuple[str, ...]:
@@ -66,7 +57,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
     )
-    add_integer(parser, "--k", 0, 64, "drafts per round, 0..64 (default 4)", default=4)
+    flags.add_integer(parser, "--k", 0, 64, "drafts per round, 0..64 (default 4)", default=4)
     parser.add_argument(
         "--lookahead",
         metavar="SPEC",
@@ -85,18 +76,18 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
     )
-    add_temperature(parser, 1.0)
-    add_top_k_top_p(parser)
-    add_integer(parser, "--max-new-tokens", 1, 100_000, "1..100000 (default 64)", default=64)
-    add_seed(parser, "seed of the torch.Generator")
+    flags.add_temperature(parser, 1.0)
+    flags.add_top_k_top_p(parser)
+    flags.add_integer(parser, "--max-new-tokens", 1, 100_000, "1..100000 (default 64)", default=64)
+    flags.add_seed(parser, "seed of the torch.Generator")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
         default="float32",
         help="model and probability dtype",
     )
-    add_threads(parser)
-    add_number(
+    flags.add_threads(parser)
+    flags.add_number(
         parser,
         "--prune",
         0,
@@ -109,7 +100,7 @@ def add_parser(subparsers: Any) -> None:
         high_open=True,
         metavar="F",
     )
-    add_integer(
+    flags.add_integer(
         parser,
         "--prune-model-texts",
         0,
@@ -128,7 +119,7 @@ def add_parser(subparsers: Any) -> None:
         help="RDK's mixing weight: a number in [0, 1], or 'bound' (default): per position, a "
         "drafter-side lower bound on the target's mass off the kept tokens",
     )
-    add_json(parser, "print text, tokens and stats as JSON")
+    flags.add_json(parser, "print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
 
 
@@ -268,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     if not text.startswith(printed):
         sys.stdout.write("\n" + text)
     sys.stdout.write("\n\n")
-    rows = [(key, _show(value)) for key, value in stats.items()]
+    rows = [(key, format_cell(value, missing="None")) for key, value in stats.items()]
     if args.lookahead is not None:
         rows.append(("lookahead", args.lookahead))
         rows.append(("drafts_per_round", " ".join(str(r["drafted"]) for r in rounds)))
@@ -320,9 +311,3 @@ def _cross_vocabulary_drafter(algorithm: str, target: Any, draft: Any, ngram: An
     if ngram is not None:
         return ngram
     return None if draft is None else draft.model
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
