@@ -34,9 +34,8 @@ def add_number(parser: Any, flag: str, low: float, high: float, text: str, **opt
         low: the lower bound.
         high: the upper bound.
         text: the flag's `--help` text.
-        **options: `low_open=True` / `high_open=True` exclude that bound (see
-            [`number`][specproof.cli.checks.number]); the others go to `add_argument`
-            (`default`, `metavar`, `required`).
+        **options: `low_open=True` / `high_open=True` exclude that bound (as in
+            `checks.number`); the others go to `add_argument` (`default`, `metavar`, `required`).
     """
     ends = {end: options.pop(end) for end in ("low_open", "high_open") if end in options}
     parser.add_argument(flag, type=number(flag, low, high, **ends), help=text, **options)
