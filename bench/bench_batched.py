@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-from common import RESULTS, dict_table, print_row, records, timed_turns, write_results
+from common import RESULTS, dict_table, goal, print_row, records, timed_turns, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -173,18 +173,18 @@ def main() -> None:
     ]
     at16 = [r["batched / per row"] for r in rows if r["B"] == 16]
     targets = [
-        {
-            "name": "batched / per row at B = 16 (worst pair)",
-            "value": round(min(at16), 3) if at16 else None,
-            "target": "> 1",
-            "met": bool(at16) and min(at16) > 1,
-        },
-        {
-            "name": "both loops output the same tokens",
-            "value": all(r["same tokens"] for r in rows),
-            "target": "true",
-            "met": all(r["same tokens"] for r in rows),
-        },
+        goal(
+            "batched / per row at B = 16 (worst pair)",
+            round(min(at16), 3) if at16 else None,
+            "> 1",
+            bool(at16) and min(at16) > 1,
+        ),
+        goal(
+            "both loops output the same tokens",
+            all(r["same tokens"] for r in rows),
+            "true",
+            all(r["same tokens"] for r in rows),
+        ),
     ]
     write_results(
         "batched",

@@ -63,7 +63,14 @@ from typing import Any
 import torch
 from bench_prompt_lookup import problems
 from bench_rdk import stdlib_texts
-from common import HF_PLAIN_SAMPLING, set_assistant, table, write_results
+from common import (
+    HF_PLAIN_SAMPLING,
+    goal,
+    set_assistant,
+    table,
+    transformers_new_tokens,
+    write_results,
+)
 
 from specproof.engine.cross_drafters import TliDrafter
 from specproof.engine.disco import (
@@ -302,16 +309,10 @@ def transformers_runs(pair: Pair, mode: str, new_tokens: int) -> dict[str, Run]:
             set_assistant(assistant, tokens, schedule, confidence)
             pair.counts["target"] = pair.counts["draft"] = 0
             torch.manual_seed(seed)
-            with torch.inference_mode():
-                out = target.generate(
-                    torch.tensor([ids]),
-                    max_new_tokens=new_tokens,
-                    min_new_tokens=new_tokens,
-                    pad_token_id=pad,
-                    **options,
-                    **decoding,
-                )
-            return out[0, len(ids) :].tolist(), {
+            output = transformers_new_tokens(
+                target, ids, new_tokens, pad_token_id=pad, **options, **decoding
+            )
+            return output, {
                 "target": pair.counts["target"],
                 "draft": pair.counts["draft"],
                 "drafted": 0,
@@ -636,21 +637,14 @@ def write(
     )
     plots = latency_plots([(f"{res['pair']}, {res['decoding']}", res["rows"]) for res in results])
     targets = [
-        {
-            "name": f"learned vs best static K, modelled ({g[0]}, {g[1]})",
-            "value": g[3],
-            "target": ">= 0 % (paper: +10.3 % average)",
-            "met": g[3] >= 0,
-        }
+        goal(
+            f"learned vs best static K, modelled ({g[0]}, {g[1]})",
+            g[3],
+            ">= 0 % (paper: +10.3 % average)",
+            g[3] >= 0,
+        )
         for g in gain_rows
-    ] + [
-        {
-            "name": "specproof policies output the AR text (greedy)",
-            "value": lossless,
-            "target": "true",
-            "met": lossless,
-        }
-    ]
+    ] + [goal("specproof policies output the AR text (greedy)", lossless, "true", lossless)]
     command = (
         f"python bench/bench_disco.py --pairs {' '.join(args.pairs)} --modes "
         f"{' '.join(args.modes)} --train {args.train} --tune {args.tune} --report "

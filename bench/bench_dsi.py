@@ -24,7 +24,7 @@ import sys
 from typing import Any
 
 import numpy as np
-from common import find_table, records, table, write_results
+from common import find_table, goal, records, table, write_results
 
 from specproof.dsi.online import run_online_simulation
 from specproof.dsi.queueing import (
@@ -200,12 +200,12 @@ def main() -> None:
               note="The gap is the runtime's overhead (threads, queues, timer overshoot) on a shared 2-core machine."),
     ]  # fmt: skip
     targets = [
-        {
-            "name": "reference figures reproduced within sampling error",
-            "value": repro_met,
-            "target": "all rows",
-            "met": bool(repro_met),
-        }
+        goal(
+            "reference figures reproduced within sampling error",
+            repro_met,
+            "all rows",
+            bool(repro_met),
+        )
     ]
     if "--no-models" not in sys.argv:
         rows, identical = real_models()
@@ -213,12 +213,12 @@ def main() -> None:
                             ["drafter", "c measured", "SI acceptance per draft", "non-SI s", "SI s", "DSI s", "SI/DSI", "non-SI/DSI", "output = target greedy"], rows,
                             note="Two shared CPU cores: the drafter, the chain and the servers compete for them, so DSI cannot overlap work here."))  # fmt: skip
         targets.append(
-            {
-                "name": "DSI output identical to the target's greedy decoding",
-                "value": identical,
-                "target": "true",
-                "met": bool(identical),
-            }
+            goal(
+                "DSI output identical to the target's greedy decoding",
+                identical,
+                "true",
+                bool(identical),
+            )
         )
     write_results(
         "dsi",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from common import RESULTS, records, table, write_results
+from common import RESULTS, goal, records, table, write_results
 
 from specproof.dsi.heatmap import default_grid, heatmap
 from specproof.dsi.report import bench_plots, heatmap_json, write_heatmap_pngs
@@ -77,18 +77,18 @@ def main() -> None:
         ],
         plots=bench_plots(result),
         targets=[
-            {
-                "name": f"full {args.steps}x{args.steps}x{args.steps} grid, 5 paths, S = 1000 ({args.backend})",
-                "value": round(result.seconds, 2),
-                "target": "< 60 s",
-                "met": result.seconds < 60,
-            },
-            {
-                "name": "DSI never slower than min(SI, non-SI) at best K (min over the grid)",
-                "value": round(data["summary"]["dsi_vs_baseline"]["min"], 4),
-                "target": ">= 1",
-                "met": data["summary"]["dsi_vs_baseline"]["min"] >= 1,
-            },
+            goal(
+                f"full {args.steps}x{args.steps}x{args.steps} grid, 5 paths, S = 1000 ({args.backend})",
+                round(result.seconds, 2),
+                "< 60 s",
+                result.seconds < 60,
+            ),
+            goal(
+                "DSI never slower than min(SI, non-SI) at best K (min over the grid)",
+                round(data["summary"]["dsi_vs_baseline"]["min"], 4),
+                ">= 1",
+                data["summary"]["dsi_vs_baseline"]["min"] >= 1,
+            ),
         ],
         finding=finding,
     )

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import torch
-from common import records, set_assistant, table, write_results
+from common import goal, records, set_assistant, table, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -170,12 +170,12 @@ def main() -> None:
     )
     overhead = {row[0]: row[4] for row in rows}
     targets = [
-        {
-            "name": "specproof loop overhead / transformers assisted loop overhead (per token)",
-            "value": round(overhead["specproof SD"] / overhead["transformers assisted"], 3),
-            "target": "<= 1",
-            "met": overhead["specproof SD"] <= overhead["transformers assisted"],
-        }
+        goal(
+            "specproof loop overhead / transformers assisted loop overhead (per token)",
+            round(overhead["specproof SD"] / overhead["transformers assisted"], 3),
+            "<= 1",
+            overhead["specproof SD"] <= overhead["transformers assisted"],
+        )
     ]
     write_results(
         "loop_profile",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import find_table, records, table, write_results
+from common import find_table, goal, records, table, write_results
 
 from specproof.proofs import exact_match as em
 from specproof.proofs import sd_smt
@@ -194,6 +194,17 @@ def main() -> None:
         name: [results[v][1] if v in results and results[v][0] == "proved" else None for v in SIZES]
         for name, results in direct.items()
     }
+    targets = [
+        goal(
+            "acceptance ordering, V = 1000, lemma combination",
+            v1000[2],
+            "< 1 s",
+            v1000[1] == "proved" and v1000[2] < 1,
+        ),
+        goal(
+            "specproof verify, default run, whole registry", round(wall, 1), "< 120 s", wall < 120
+        ),
+    ]
     write_results(
         "proofs",
         "Proofs: z3 and sympy",
@@ -213,20 +224,7 @@ def main() -> None:
                 "logy": True,
             }
         ],
-        targets=[
-            {
-                "name": "acceptance ordering, V = 1000, lemma combination",
-                "value": v1000[2],
-                "target": "< 1 s",
-                "met": v1000[1] == "proved" and v1000[2] < 1,
-            },
-            {
-                "name": "specproof verify, default run, whole registry",
-                "value": round(wall, 1),
-                "target": "< 120 s",
-                "met": wall < 120,
-            },
-        ],
+        targets=targets,
         finding=finding,
     )
 

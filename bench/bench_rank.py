@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from common import RESULTS, find_table, records, table, write_results
+from common import RESULTS, find_table, goal, records, table, write_results
 
 from specproof.experiments import claims
 from specproof.experiments.rank import train_two_point
@@ -190,21 +190,11 @@ def main() -> int:
         },
     ]
     targets = [
-        {
-            "name": r.name,
-            "value": r.status,
-            "target": "measured or proved",
-            "met": r.status in ("measured", "proved"),
-        }
+        goal(r.name, r.status, "measured or proved", r.status in ("measured", "proved"))
         for r in results
     ] + [
-        {"name": "bit-for-bit rerun", "value": identical, "target": "identical", "met": identical},
-        {
-            "name": "all rank_ claims (s)",
-            "value": round(total, 1),
-            "target": "< 180 s",
-            "met": total < 180,
-        },
+        goal("bit-for-bit rerun", identical, "identical", identical),
+        goal("all rank_ claims (s)", round(total, 1), "< 180 s", total < 180),
     ]
     write_results(
         "rank",

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import best_time, humaneval_problems, table, write_results
+from common import best_time, goal, humaneval_problems, table, write_results
 
 from specproof.engine import pruned
 from specproof.engine.models import load_model
@@ -462,12 +462,12 @@ def main() -> None:
         scaling,
     )
     targets = [
-        {
-            "name": "RDK rank-one overhead per step / pruned drafter step",
-            "value": round(over("rank-one"), 4),
-            "target": "< 0.05",
-            "met": over("rank-one") < 0.05,
-        }
+        goal(
+            "RDK rank-one overhead per step / pruned drafter step",
+            round(over("rank-one"), 4),
+            "< 0.05",
+            over("rank-one") < 0.05,
+        )
     ]
     write_results(
         "rdk",

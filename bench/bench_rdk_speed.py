@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 from bench_rdk import PROSE_EVAL, humaneval_prompts, step_costs
-from common import table, write_results
+from common import goal, table, write_results
 
 from specproof.engine.generate import generate
 from specproof.engine.models import drop_layers, load_model
@@ -355,12 +355,12 @@ def main() -> None:
         tables,
         [scale_plot],
         [
-            {
-                "name": "RDK redistribution per step / pruned drafter step (worst form, CPU)",
-                "value": round(worst, 4),
-                "target": "< 0.05",
-                "met": worst < 0.05,
-            }
+            goal(
+                "RDK redistribution per step / pruned drafter step (worst form, CPU)",
+                round(worst, 4),
+                "< 0.05",
+                worst < 0.05,
+            )
         ],
         finding=finding,
     )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from common import RESULTS, records, table, write_results
+from common import RESULTS, goal, records, table, write_results
 from hypothesis import HealthCheck, given, settings
 
 from specproof.audit.misbehaving import AT_IMPORT, CASES
@@ -212,12 +212,12 @@ def api_fuzz_table(rows: list[list[Any]]) -> dict[str, Any]:
 
 
 def api_fuzz_target(rows: list[list[Any]]) -> dict[str, Any]:
-    return {
-        "name": "API bad values not refused naming their argument (or valid calls failing)",
-        "value": sum(r[4] + (not r[6]) for r in rows),
-        "target": "= 0",
-        "met": not any(r[4] or not r[6] for r in rows),
-    }
+    return goal(
+        "API bad values not refused naming their argument (or valid calls failing)",
+        sum(r[4] + (not r[6]) for r in rows),
+        "= 0",
+        not any(r[4] or not r[6] for r in rows),
+    )
 
 
 def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
@@ -293,24 +293,24 @@ def main_bench() -> None:
             api_fuzz_table(api),
         ],
         targets=[
-            {
-                "name": "misbehaving implementations ending `crashed` with the reason",
-                "value": sum(r[3] for r in misbehaving),
-                "target": f"= {len(misbehaving)}",
-                "met": all(r[3] for r in misbehaving),
-            },
-            {
-                "name": "fuzzed command lines with a traceback or a non-finite value accepted",
-                "value": sum(r[5] + r[6] for r in fuzz),
-                "target": "= 0",
-                "met": not any(r[5] or r[6] for r in fuzz),
-            },
-            {
-                "name": "costly inputs refused with a usage error",
-                "value": sum(r[1] == exit_codes.USAGE for r in costly),
-                "target": f"= {len(costly)}",
-                "met": all(r[1] == exit_codes.USAGE for r in costly),
-            },
+            goal(
+                "misbehaving implementations ending `crashed` with the reason",
+                sum(r[3] for r in misbehaving),
+                f"= {len(misbehaving)}",
+                all(r[3] for r in misbehaving),
+            ),
+            goal(
+                "fuzzed command lines with a traceback or a non-finite value accepted",
+                sum(r[5] + r[6] for r in fuzz),
+                "= 0",
+                not any(r[5] or r[6] for r in fuzz),
+            ),
+            goal(
+                "costly inputs refused with a usage error",
+                sum(r[1] == exit_codes.USAGE for r in costly),
+                f"= {len(costly)}",
+                all(r[1] == exit_codes.USAGE for r in costly),
+            ),
             api_fuzz_target(api),
         ],
         finding=finding,

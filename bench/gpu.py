@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HF_PLAIN_SAMPLING, set_assistant, table, write_results  # noqa: E402
+from common import HF_PLAIN_SAMPLING, goal, set_assistant, table, write_results  # noqa: E402
 
 from specproof.engine.adapters import to_verdict  # noqa: E402
 from specproof.engine.dsi.hf import gpu_section  # noqa: E402
@@ -294,12 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     exact_ok = all(row[2] == 0 for row in conf_rows)
     targets = [
-        {
-            "name": "device float64 verify == exact reference",
-            "value": sum(row[2] for row in conf_rows),
-            "target": "0 mismatches",
-            "met": exact_ok,
-        }
+        goal(
+            "device float64 verify == exact reference",
+            sum(row[2] for row in conf_rows),
+            "0 mismatches",
+            exact_ok,
+        )
     ]
     write_results(
         "gpu" if not args.smoke else "gpu_smoke",

@@ -38,8 +38,15 @@ from .audit_common import (
 from .audit_generate import DEFAULT_SAMPLES as GENERATE_SAMPLES
 from .audit_generate import add_generate_arguments, run_generate
 from .audit_runs import run_controls, run_sampler, run_transformers
-from .checks import integer, interpreter, number, seed
-from .flags import add_temperature, add_top_k_top_p
+from .checks import interpreter
+from .flags import (
+    add_integer,
+    add_json,
+    add_number,
+    add_seed,
+    add_temperature,
+    add_top_k_top_p,
+)
 
 __all__ = [
     "EXIT_CODES",
@@ -67,29 +74,37 @@ TRANSFORMERS_SAMPLES = 4000
 
 
 def _common(parser: argparse.ArgumentParser, tv: float = SAMPLER_TV) -> None:
-    parser.add_argument(
+    add_number(
+        parser,
         "--alpha",
-        type=number("--alpha", 1e-15, 0.5, high_open=True),
+        1e-15,
+        0.5,
+        "family-wise significance in [1e-15, 0.5) (default 1e-6)",
+        high_open=True,
         default=1e-6,
-        help="family-wise significance in [1e-15, 0.5) (default 1e-6)",
     )
-    parser.add_argument(
+    add_number(
+        parser,
         "--tv",
-        type=number("--tv", 1e-3, 1, high_open=True),
+        1e-3,
+        1,
+        f"smallest TV the audit must detect, in [0.001, 1) (default {tv:g})",
+        high_open=True,
         default=tv,
-        help=f"smallest TV the audit must detect, in [0.001, 1) (default {tv:g})",
     )
-    parser.add_argument(
+    add_number(
+        parser,
         "--power",
-        type=number("--power", 0.5, 0.999999),
+        0.5,
+        0.999999,
+        "power at that TV, in [0.5, 0.999999] (default 0.99)",
         default=0.99,
-        help="power at that TV, in [0.5, 0.999999] (default 0.99)",
     )
     parser.add_argument(
         "--test", choices=["chi2", "g"], default="chi2", help="chi-square or G-test"
     )
-    parser.add_argument("--seed", type=seed(), default=0, help="seed of drafts and samplers")
-    parser.add_argument("--json", action="store_true", help="print the audit as JSON")
+    add_seed(parser, "seed of drafts and samplers")
+    add_json(parser, "print the audit as JSON")
     parser.add_argument("--report", metavar="DIR", help="write DIR/report.md and plots of failures")
 
 
@@ -97,11 +112,7 @@ def _add_processors(p: Any, temperature: float | None) -> None:
     """The logits-processor flags shared by `generate` and `transformers`."""
     add_temperature(p, temperature)
     add_top_k_top_p(p)
-    p.add_argument(
-        "--repetition-penalty",
-        type=number("--repetition-penalty", 0.01, 100),
-        help="in [0.01, 100]",
-    )
+    add_number(p, "--repetition-penalty", 0.01, 100, "in [0.01, 100]")
 
 
 def _add_in_process(p: Any, what: str) -> None:
@@ -126,19 +137,24 @@ def _add_boundary(p: Any) -> None:
         ("--call-timeout", DEFAULT_CALL_TIMEOUT, "of one call of the function"),
         ("--import-timeout", DEFAULT_START_TIMEOUT, "for importing the module"),
     ):
-        p.add_argument(
+        add_number(
+            p,
             flag,
-            type=number(flag, 0, 86400, low_open=True),
+            0,
+            86400,
+            f"time limit {limited} (default {default:g} s)",
+            low_open=True,
             default=default,
             metavar="SECONDS",
-            help=f"time limit {limited} (default {default:g} s)",
         )
-    p.add_argument(
+    add_integer(
+        p,
         "--memory-limit",
-        type=integer("--memory-limit", 0, 1 << 24),
+        0,
+        1 << 24,
+        f"data-size limit of the audited process (default {DEFAULT_MEMORY_BYTES >> 20}; 0: none)",
         default=DEFAULT_MEMORY_BYTES >> 20,
         metavar="MIB",
-        help=f"data-size limit of the audited process (default {DEFAULT_MEMORY_BYTES >> 20}; 0: none)",
     )
     p.add_argument(
         "--python",
@@ -198,11 +214,13 @@ def add_parser(subparsers: Any) -> None:
         default=TRANSFORMERS_SAMPLES,
         help=f"samples per sampling configuration (default {TRANSFORMERS_SAMPLES})",
     )
-    p.add_argument(
+    add_integer(
+        p,
         "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, MAX_NEW_TOKENS),
+        1,
+        MAX_NEW_TOKENS,
+        f"m: tokens whose joint law is tested, 1..{MAX_NEW_TOKENS}",
         default=2,
-        help=f"m: tokens whose joint law is tested, 1..{MAX_NEW_TOKENS}",
     )
     p.add_argument("--target", help="target model name (default: tiny random Llama models)")
     p.add_argument("--draft", help="same-tokenizer drafter name (default: TARGET:layers=2)")

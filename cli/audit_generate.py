@@ -27,8 +27,9 @@ from .audit_common import (
     positive_int,
     progress_bar,
 )
-from .checks import integer, load_model_arg, non_empty, writable_dir
+from .checks import load_model_arg, non_empty, writable_dir
 from .exit_codes import CommandError
+from .flags import add_integer
 
 #: Samples of a sampling audit against the exact law when `--samples` is not given: on
 #: tiny-llama, 3,000 cover the plan at the default TV (0.1) for 2 to 4 output tokens (1,994 to
@@ -67,13 +68,13 @@ def add_generate_arguments(p: Any) -> None:
         default="abca",
         help="prompt text (encoded with the target's tokenizer)",
     )
-    p.add_argument(
+    add_integer(
+        p,
         "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, MAX_NEW_TOKENS),
-        help=(
-            f"m: tokens whose law is tested, 1..{MAX_NEW_TOKENS} (default 2; with "
-            "--tokens-per-round or drafting regimes: two full rounds, 2 x tokens per round)"
-        ),
+        1,
+        MAX_NEW_TOKENS,
+        f"m: tokens whose law is tested, 1..{MAX_NEW_TOKENS} (default 2; with "
+        "--tokens-per-round or drafting regimes: two full rounds, 2 x tokens per round)",
     )
     p.add_argument(
         "--samples",
@@ -96,11 +97,13 @@ def add_generate_arguments(p: Any) -> None:
         type=function_spec,
         help="two-sample mode: compare with this plain sampler instead of the exact law",
     )
-    p.add_argument(
+    add_integer(
+        p,
         "--batch-size",
-        type=integer("--batch-size", 1, MAX_BATCH),
+        1,
+        MAX_BATCH,
+        "rows per call, each audited as a sample (needs a function taking a request)",
         default=1,
-        help="rows per call, each audited as a sample (needs a function taking a request)",
     )
     p.add_argument(
         "--draft",
@@ -113,10 +116,12 @@ def add_generate_arguments(p: Any) -> None:
         metavar="LIST",
         help="drafting regimes to run, comma-separated (default with --draft: all three)",
     )
-    p.add_argument(
+    add_integer(
+        p,
         "--tokens-per-round",
-        type=integer("--tokens-per-round", 1, MAX_NEW_TOKENS // 2),
-        help="at most how many tokens one round emits (K + 1); sets the default "
+        1,
+        MAX_NEW_TOKENS // 2,
+        "at most how many tokens one round emits (K + 1); sets the default "
         "--max-new-tokens to two full rounds",
     )
 

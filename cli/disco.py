@@ -21,16 +21,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import exit_codes
-from .checks import integer, load_model_arg, number, seed
+from . import exit_codes, flags
+from .checks import load_model_arg
 from .exit_codes import CommandError
-from .flags import add_action_command, add_temperature, add_threads
-from .output import format_table, print_json, progress
+from .output import format_cell, format_table, print_json, progress
 
 
 def add_parser(subparsers: Any) -> None:
     """Add the `disco` subcommand and its own subcommands."""
-    sub = add_action_command(
+    sub = flags.add_action_command(
         subparsers,
         "disco",
         "DISCO: train a learned dynamic-lookahead policy from engine traces",
@@ -66,11 +65,8 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument(
         "--out", required=True, type=Path, metavar="PATH", help="where to write the policy (JSON)"
     )
-    train.add_argument(
-        "--max-k",
-        type=integer("--max-k", 1, 64),
-        default=8,
-        help="most drafts per round, 1..64 (default 8)",
+    flags.add_integer(
+        train, "--max-k", 1, 64, "most drafts per round, 1..64 (default 8)", default=8
     )
     train.add_argument(
         "--algorithm",
@@ -78,29 +74,34 @@ def add_parser(subparsers: Any) -> None:
         default="sd",
         help="verification while recording: sd (sampling) or greedy (default sd)",
     )
-    add_temperature(train, 1.0)
-    train.add_argument(
+    flags.add_temperature(train, 1.0)
+    flags.add_integer(
+        train,
         "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, 100_000),
+        1,
+        100_000,
+        "tokens generated per prompt while recording, 1..100000 (default 32)",
         default=32,
-        help="tokens generated per prompt while recording, 1..100000 (default 32)",
     )
-    train.add_argument(
+    flags.add_number(
+        train,
         "--cost",
-        type=number("--cost", 0, 100),
-        default=None,
-        help="c, the cost of a draft token in target forwards, in [0, 100] (default: measured "
+        0,
+        100,
+        "c, the cost of a draft token in target forwards, in [0, 100] (default: measured "
         "on the recorded runs)",
     )
-    train.add_argument(
+    flags.add_integer(
+        train,
         "--hidden",
-        type=integer("--hidden", 0, 1024),
+        0,
+        1024,
+        "hidden width of the classifier, 0..1024; 0 is a logistic regression (default 16)",
         default=16,
-        help="hidden width of the classifier, 0..1024; 0 is a logistic regression (default 16)",
     )
-    train.add_argument("--seed", type=seed(), default=0, help="seed of the runs and the fit")
-    add_threads(train)
-    train.add_argument("--json", action="store_true", help="print the training report as JSON")
+    flags.add_seed(train, "seed of the runs and the fit")
+    flags.add_threads(train)
+    flags.add_json(train, "print the training report as JSON")
     train.set_defaults(handler=run_train)
 
 
@@ -266,32 +267,24 @@ def run_train(args: argparse.Namespace) -> int:
     costs = report["modelled_cost_per_token"]
     rows = [
         ("held-out steps", held["n"]),
-        ("held-out acceptance", _show(held["base_rate"])),
-        ("accuracy (tuned threshold)", _show(held["accuracy"])),
-        ("majority-class accuracy", _show(held["majority_accuracy"])),
-        ("F1 (tuned threshold)", _show(held["f1"])),
+        ("held-out acceptance", format_cell(held["base_rate"])),
+        ("accuracy (tuned threshold)", format_cell(held["accuracy"])),
+        ("majority-class accuracy", format_cell(held["majority_accuracy"])),
+        ("F1 (tuned threshold)", format_cell(held["f1"])),
         (
             "accuracy / F1 at 0.5",
-            f"{_show(report['held_out_at_half']['accuracy'])} / "
-            f"{_show(report['held_out_at_half']['f1'])}",
+            f"{format_cell(report['held_out_at_half']['accuracy'])} / "
+            f"{format_cell(report['held_out_at_half']['f1'])}",
         ),
-        ("threshold", _show(report["threshold"])),
+        ("threshold", format_cell(report["threshold"])),
         ("policy max K (tuned, <= --max-k)", report["policy_max_k"]),
-        ("c (draft token / target forward)", f"{_show(c)} ({report['c_source']})"),
-        ("modelled cost per token, learned", _show(costs["learned"])),
+        ("c (draft token / target forward)", f"{format_cell(c)} ({report['c_source']})"),
+        ("modelled cost per token, learned", format_cell(costs["learned"])),
         (
             f"modelled cost per token, best static K={costs['best_static_k']}",
-            _show(costs["best_static"]),
+            format_cell(costs["best_static"]),
         ),
     ]
     print(format_table(["disco train", "value"], rows))
     print(f"wrote {args.out}")
     return exit_codes.OK
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

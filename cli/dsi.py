@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from . import exit_codes
-from .checks import number, seed, writable_dir
+from .checks import writable_dir
 from .exit_codes import CommandError
-from .flags import add_action_command
+from .flags import add_action_command, add_json, add_number, add_seed
 from .output import format_table, print_json, progress
 
 #: Bounds on what one command may cost (see the module docstring).
@@ -80,24 +80,32 @@ def _positive_int(flag: str, high: int | None = None) -> Any:
     return parse
 
 
+def _add_positive(parser: Any, flag: str, high: int, text: str, **options: Any) -> None:
+    """`flag`: an int in [1, high] (the flag named once).
+
+    Args:
+        parser: the subcommand's parser.
+        flag: the flag.
+        high: the largest value.
+        text: the `--help` text.
+        **options: more `add_argument` options (`default`, `required`).
+    """
+    parser.add_argument(flag, type=_positive_int(flag, high), help=text, **options)
+
+
 def _add_tokens(parser: Any, default: int, what: str, limit: int) -> None:
     """The `--tokens` flag (an int in [1, limit]) with its default."""
-    parser.add_argument(
-        "--tokens",
-        type=_positive_int("--tokens", limit),
-        default=default,
-        help=f"{what} (default {default})",
-    )
+    _add_positive(parser, "--tokens", limit, f"{what} (default {default})", default=default)
 
 
 def _add_repeats(parser: Any, what: str) -> None:
     """The `--repeats` flag (an int in [1, the repeats limit], default 5)."""
-    parser.add_argument(
-        "--repeats",
-        type=_positive_int("--repeats", LIMITS["repeats"]),
-        default=5,
-        help=f"{what} (default 5)",
-    )
+    _add_positive(parser, "--repeats", LIMITS["repeats"], f"{what} (default 5)", default=5)
+
+
+def _add_servers(parser: Any, text: str) -> None:
+    """`--servers`: the verification servers, 1..the servers limit (default None: enough)."""
+    _add_positive(parser, "--servers", LIMITS["servers"], text, default=None)
 
 
 def _add_backend(parser: Any, where: str) -> None:
@@ -106,8 +114,17 @@ def _add_backend(parser: Any, where: str) -> None:
     parser.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
 
 
-def _milliseconds(flag: str, low: float) -> Any:
-    return number(flag, low, LIMITS["max_ms"])
+def _add_milliseconds(parser: Any, flag: str, low: float, text: str, default: float | None) -> None:
+    """`flag`: a latency in milliseconds, in [low, the milliseconds limit].
+
+    Args:
+        parser: the subcommand's parser.
+        flag: the flag.
+        low: the smallest latency.
+        text: the `--help` text.
+        default: the latency when the flag is absent.
+    """
+    add_number(parser, flag, low, LIMITS["max_ms"], text, default=default)
 
 
 def _check_work(args: argparse.Namespace) -> None:
@@ -130,18 +147,8 @@ def _add_configuration(parser: Any, servers_help: str) -> None:
     parser.add_argument(
         "--a", type=_unit_interval("--a", False), required=True, help="acceptance rate in [0, 1]"
     )
-    parser.add_argument(
-        "--k",
-        type=_positive_int("--k", LIMITS["k"]),
-        required=True,
-        help=f"lookahead K, 1..{LIMITS['k']}",
-    )
-    parser.add_argument(
-        "--servers",
-        type=_positive_int("--servers", LIMITS["servers"]),
-        default=None,
-        help=servers_help,
-    )
+    _add_positive(parser, "--k", LIMITS["k"], f"lookahead K, 1..{LIMITS['k']}", required=True)
+    _add_servers(parser, servers_help)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -157,55 +164,47 @@ def add_parser(subparsers: Any) -> None:
     _add_configuration(sim, "verification servers (default: enough; with N, jobs queue)")
     _add_tokens(sim, 1000, "output tokens S", LIMITS["tokens"])
     _add_repeats(sim, "simulated paths")
-    sim.add_argument("--seed", type=seed(), default=0, help="random seed (default 0)")
-    sim.add_argument("--json", action="store_true", help="print JSON")
+    add_seed(sim, "random seed (default 0)")
+    add_json(sim, "print JSON")
     sim.set_defaults(handler=run_simulate)
 
     heat = sub.add_parser("heatmap", help="speedups over a (c, a) grid, best K per algorithm")
-    heat.add_argument(
-        "--steps",
-        type=_positive_int("--steps", LIMITS["steps"]),
-        default=20,
-        help="grid steps for c, a and K (default 20)",
+    _add_positive(
+        heat, "--steps", LIMITS["steps"], "grid steps for c, a and K (default 20)", default=20
     )
     _add_tokens(heat, 1000, "output tokens S", LIMITS["tokens"])
     _add_repeats(heat, "paths per configuration")
-    heat.add_argument("--seed", type=seed(), default=42, help="random seed (default 42)")
-    heat.add_argument(
-        "--servers",
-        type=_positive_int("--servers", LIMITS["servers"]),
-        default=None,
-        help="leave out configurations needing more servers",
-    )
+    add_seed(heat, "random seed (default 42)", default=42)
+    _add_servers(heat, "leave out configurations needing more servers")
     _add_backend(heat, "where the chunks run (default local)")
     heat.add_argument("--out", type=Path, default=None, help="directory for heatmap.json and PNGs")
-    heat.add_argument("--json", action="store_true", help="print JSON")
+    add_json(heat, "print JSON")
     heat.set_defaults(handler=run_heatmap)
 
     online = sub.add_parser("online", help="the DSI runtime with sleeping workers (no models)")
-    online.add_argument(
-        "--target-ms",
-        type=_milliseconds("--target-ms", LIMITS["min_drafter_ms"]),
-        default=20.0,
-        help="target forward latency in ms (default 20)",
+    shortest = LIMITS["min_drafter_ms"]
+    _add_milliseconds(
+        online, "--target-ms", shortest, "target forward latency in ms (default 20)", 20.0
     )
-    online.add_argument(
+    _add_milliseconds(
+        online,
         "--target-first-ms",
-        type=_milliseconds("--target-first-ms", LIMITS["min_drafter_ms"]),
-        default=None,
-        help="target's first forward (TTFT) in ms (default: --target-ms)",
+        shortest,
+        "target's first forward (TTFT) in ms (default: --target-ms)",
+        None,
     )
-    online.add_argument(
+    _add_milliseconds(
+        online,
         "--drafter-first-ms",
-        type=_milliseconds("--drafter-first-ms", 0),
-        default=None,
-        help="drafter's first token after each (re)start in ms (default: c * --target-ms)",
+        0,
+        "drafter's first token after each (re)start in ms (default: c * --target-ms)",
+        None,
     )
     _add_configuration(online, "verification servers (default: enough)")
     _add_tokens(online, 50, "output tokens", LIMITS["online_tokens"])
-    online.add_argument("--seed", type=seed(), default=0, help="seed of the acceptance pattern")
+    add_seed(online, "seed of the acceptance pattern")
     _add_backend(online, "where workers run")
-    online.add_argument("--json", action="store_true", help="print JSON")
+    add_json(online, "print JSON")
     online.set_defaults(handler=run_online)
 
 

@@ -6,11 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from . import exit_codes
-from .checks import integer, load_model_arg, non_empty, number, seed
+from . import exit_codes, flags
+from .checks import load_model_arg, non_empty, number
 from .exit_codes import CommandError
-from .flags import add_temperature, add_threads, add_top_k_top_p
-from .output import format_table, print_json
+from .output import format_cell, format_table, print_json
 
 
 def algorithm_choices() -> tuple[str, ...]:
@@ -58,9 +57,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--algorithm", choices=algorithm_choices(), default="sd", help=algorithm_help()
     )
-    parser.add_argument(
-        "--k", type=integer("--k", 0, 64), default=4, help="drafts per round, 0..64 (default 4)"
-    )
+    flags.add_integer(parser, "--k", 0, 64, "drafts per round, 0..64 (default 4)", default=4)
     parser.add_argument(
         "--lookahead",
         metavar="SPEC",
@@ -79,41 +76,40 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template"
     )
-    add_temperature(parser, 1.0)
-    add_top_k_top_p(parser)
-    parser.add_argument(
-        "--max-new-tokens",
-        type=integer("--max-new-tokens", 1, 100_000),
-        default=64,
-        help="1..100000 (default 64)",
-    )
-    parser.add_argument("--seed", type=seed(), default=0, help="seed of the torch.Generator")
+    flags.add_temperature(parser, 1.0)
+    flags.add_top_k_top_p(parser)
+    flags.add_integer(parser, "--max-new-tokens", 1, 100_000, "1..100000 (default 64)", default=64)
+    flags.add_seed(parser, "seed of the torch.Generator")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
         default="float32",
         help="model and probability dtype",
     )
-    add_threads(parser)
-    parser.add_argument(
+    flags.add_threads(parser)
+    flags.add_number(
+        parser,
         "--prune",
-        type=number("--prune", 0, 1, high_open=True),
-        default=None,
-        metavar="F",
-        help="draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
+        0,
+        1,
+        "draft with a pruned LM head: remove the least frequent share F in [0, 1) of the "
         "draft's head (the --draft model, default the target itself); token frequencies from "
         "HumanEval prompts 0-119 and Python stdlib sources (see --prune-model-texts). "
         "With --algorithm sd: vanilla SD; "
         "with --algorithm rdk: RDK (needs --prune)",
+        high_open=True,
+        metavar="F",
     )
-    parser.add_argument(
+    flags.add_integer(
+        parser,
         "--prune-model-texts",
-        type=integer("--prune-model-texts", 0, 164),
-        default=0,
-        metavar="N",
-        help="with --prune: also count the draft's own expected tokens (the sum of its "
+        0,
+        164,
+        "with --prune: also count the draft's own expected tokens (the sum of its "
         "next-token rows, its samples' counts in expectation) over the first N corpus texts "
         "(default 0: the corpus only)",
+        default=0,
+        metavar="N",
     )
     parser.add_argument(
         "--mix",
@@ -123,7 +119,7 @@ def add_parser(subparsers: Any) -> None:
         help="RDK's mixing weight: a number in [0, 1], or 'bound' (default): per position, a "
         "drafter-side lower bound on the target's mass off the kept tokens",
     )
-    parser.add_argument("--json", action="store_true", help="print text, tokens and stats as JSON")
+    flags.add_json(parser, "print text, tokens and stats as JSON")
     parser.set_defaults(handler=run)
 
 
@@ -263,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     if not text.startswith(printed):
         sys.stdout.write("\n" + text)
     sys.stdout.write("\n\n")
-    rows = [(key, _show(value)) for key, value in stats.items()]
+    rows = [(key, format_cell(value, missing="None")) for key, value in stats.items()]
     if args.lookahead is not None:
         rows.append(("lookahead", args.lookahead))
         rows.append(("drafts_per_round", " ".join(str(r["drafted"]) for r in rounds)))
@@ -315,9 +311,3 @@ def _cross_vocabulary_drafter(algorithm: str, target: Any, draft: Any, ngram: An
     if ngram is not None:
         return ngram
     return None if draft is None else draft.model
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

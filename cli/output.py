@@ -26,6 +26,18 @@ def finite(data: Any) -> Any:
     return data
 
 
+def format_cell(value: Any, missing: str = "-") -> str:
+    """A table cell: a float to 4 significant digits, None as `missing`, anything else as `str`.
+
+    Args:
+        value: the value.
+        missing: what None shows as.
+    """
+    if value is None:
+        return missing
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A plain-text table with left-aligned columns."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]

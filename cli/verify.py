@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from . import exit_codes
-from .checks import number, seed
 from .exit_codes import CommandError
+from .flags import add_json, add_number, add_seed
 from .output import format_table, print_json, progress
 
 STATEMENT_WIDTH = 60
@@ -35,14 +35,16 @@ def add_parser(subparsers: Any) -> None:
         "--only", metavar="PATTERN", help="claims whose name or method contains PATTERN"
     )
     parser.add_argument("--thorough", action="store_true", help="longer checks and proofs")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--seed", type=seed(), default=0, help="seed for generated instances")
-    parser.add_argument(
+    add_json(parser, "print the results as JSON")
+    add_seed(parser, "seed for generated instances")
+    add_number(
+        parser,
         "--timeout",
-        type=number("--timeout", 1, 86400),
+        1,
+        86400,
+        "per-solver-call timeout, in [1, 86400] (default 30)",
         default=30.0,
         metavar="SECONDS",
-        help="per-solver-call timeout, in [1, 86400] (default 30)",
     )
     parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")
     parser.set_defaults(handler=run)
