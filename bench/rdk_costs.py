@@ -71,6 +71,7 @@ def step_costs(
 
 
 def scaling_rows() -> tuple[list[list[Any]], dict[str, Any]]:
+    """Best-of-5 proposal times, dense `q'M` against rank-one, for N = 256..8192, and their plot."""
     sizes = [256, 512, 1024, 2048, 4096, 8192]
     dense, linear = [], []
     for n in sizes:
