@@ -38,7 +38,6 @@ functions of the model's float32 rows and do not depend on load.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sysconfig
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import best_time, goal, humaneval_problems, table, write_results
+from common import goal, humaneval_problems, table, write_results
+from rdk_costs import cost_table, scaling_table
 
 from specproof.engine import pruned
 from specproof.engine.models import load_model
@@ -60,6 +60,7 @@ FIXED_MIX = (0.05, 0.3)
 NEIGHBOURS = 8
 SOURCES = 2048
 CANDIDATES = 8192
+KEEP_COST = 0.1  # the share of the LM head kept by the drafters whose costs are timed
 
 PROSE_CORPUS = [
     "The river rose for three days before the village council agreed to move the grain stores "
@@ -208,85 +209,135 @@ def neighbourhoods(counts: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tens
     return sources, pruned[order]
 
 
-def step_costs(
-    drafters: dict[str, PrunedDrafter], vocab: int, repeats: int, prefix: int = 64
-) -> dict[str, dict[str, list[float]]]:
-    """Interleaved, repeated: each drafter's step and its per-position draw, as `generate` runs them.
+def sparse_kernels(
+    embeddings: torch.Tensor,
+    strings: list[str],
+    counts: torch.Tensor,
+    kept: torch.Tensor,
+    mix: float,
+) -> dict[str, SparseKernel]:
+    """The two sparse kernels (cosine and string-overlap neighbours) for the kept tokens `kept`.
 
-    A step is one token through the drafter's body with a KV cache of `prefix` tokens, then its
-    kept-only head (`PrunedHeadLM`: only the kept logits, plus a mix rule's extra rows); the draw
-    is `PrunedDrafter._draw` on that step's logits (probabilities over the kept values, the
-    draws and the proposal row). The cache is rolled back after every step. Returns
-    `{"wall"|"cpu": {"step NAME"|"draw NAME": [seconds per repeat]}}`.
+    Empty when fewer than `NEIGHBOURS` pruned tokens are candidates (their columns then read nan).
     """
-    from specproof.engine.drafters import DraftContext
-    from specproof.engine.generate import Sampling
-    from specproof.engine.kernels import inverse_cdf_rows
-
-    context = DraftContext(
-        vocab, torch.float32, torch.device("cpu"), lambda x: Sampling().probs(x, torch.float32)
-    )
-    ids = torch.randint(1000, 20000, (prefix,), generator=torch.Generator().manual_seed(0))
-    sequence = ids.tolist()
-    for drafter in drafters.values():
-        drafter.start([sequence], context)
-        assert drafter._streams is not None
-        drafter._streams.logits([0], [sequence], [1])
-    generator = torch.Generator().manual_seed(1)
-
-    def sample(rows: torch.Tensor) -> torch.Tensor:
-        uniforms = torch.rand(rows.shape[0], generator=generator, dtype=rows.dtype)
-        return inverse_cdf_rows(rows, uniforms)
-
-    times: dict[str, dict[str, list[float]]] = {"wall": {}, "cpu": {}}
-
-    def record(key: str, wall: float, cpu: float) -> None:
-        times["wall"].setdefault(key, []).append(wall)
-        times["cpu"].setdefault(key, []).append(cpu)
-
-    step = sequence + [1234]
-    for _ in range(repeats):
-        for name, drafter in drafters.items():
-            streams = drafter._streams
-            assert streams is not None
-            wall, cpu = time.perf_counter(), time.process_time()
-            logits = streams.logits([0], [step], [1])[0]
-            record(f"step {name}", time.perf_counter() - wall, time.process_time() - cpu)
-            streams.keep(0, prefix)
-            wall, cpu = time.perf_counter(), time.process_time()
-            drafter._draw(logits, sample)
-            record(f"draw {name}", time.perf_counter() - wall, time.process_time() - cpu)
-    return times
-
-
-def scaling_rows() -> tuple[list[list[Any]], dict[str, Any]]:
-    sizes = [256, 512, 1024, 2048, 4096, 8192]
-    dense, linear = [], []
-    for n in sizes:
-        source = torch.softmax(torch.randn(1, n), -1)
-        matrix = torch.softmax(torch.randn(n, n), -1)
-        prior = torch.softmax(torch.randn(n), -1)
-        rank_one = RankOneKernel(prior, 0.1)
-        dense.append(best_time(lambda s=source, m=matrix: s @ m, repeats=5))
-        linear.append(best_time(lambda s=source, k=rank_one: k.propose(s), repeats=5))
-    rows = [[n, d * 1e6, r * 1e6, d / r] for n, d, r in zip(sizes, dense, linear, strict=True)]
-    plot = {
-        "title": "Proposal time per position: dense q'M vs rank-one (1-lambda)q' + lambda r",
-        "kind": "line",
-        "x": sizes,
-        "series": {
-            "dense O(N^2)": [d * 1e6 for d in dense],
-            "rank-one O(N)": [r * 1e6 for r in linear],
-        },
-        "xlabel": "vocabulary size N",
-        "ylabel": "microseconds",
-        "logx": True,
-        "logy": True,
+    sources, top = neighbourhoods(counts, kept)
+    if top.numel() < NEIGHBOURS:
+        return {}
+    return {
+        "sparse, cosine top-8": cosine_kernel(embeddings, sources, top, NEIGHBOURS, mix),
+        "sparse, string overlap": pruned.overlap_kernel(
+            strings, counts, sources, top, NEIGHBOURS, mix
+        ),
     }
-    return rows, plot
 
 
-def main() -> None:
+def acceptance_row(
+    texts: str, drafter: str, kept: torch.Tensor, mix: float, result: dict[str, float]
+) -> list[Any]:
+    """One row of the acceptance table: texts, drafter, |D|, lambda, then every method."""
+    return [texts, drafter, int(kept.numel()), round(mix, 4)] + [
+        round(result.get(m, float("nan")), 4) for m in METHODS
+    ]
+
+
+def pruned_head_rows(
+    logits: dict[str, torch.Tensor],
+    counts: torch.Tensor,
+    embeddings: torch.Tensor,
+    strings: list[str],
+    start: float,
+) -> tuple[list[list[Any]], dict[str, list[dict[str, float]]]]:
+    """Acceptance rows of the pruned-head drafter at every level of `KEEP`, for every text set.
+
+    Also returns, per text set, every method's acceptance level by level (for the plots).
+    """
+    rows: list[list[Any]] = []
+    per_set: dict[str, list[dict[str, float]]] = {name: [] for name in logits}
+    for keep in KEEP:
+        kept = keep_most_frequent(counts, keep)
+        mix = pruned.frequency_mix(counts, kept)
+        prior = frequency_prior(counts, kept)
+        kernels = sparse_kernels(embeddings, strings, counts, kept, mix)
+
+        def pruned_rows(_: slice, block: torch.Tensor, kept: torch.Tensor = kept) -> torch.Tensor:
+            source = torch.zeros(block.shape, dtype=torch.float64)
+            source[:, kept] = torch.softmax(block[:, kept].double(), -1)
+            return source
+
+        for name, set_logits in logits.items():
+            result = acceptances(set_logits, pruned_rows, prior, mix, kernels)
+            per_set[name].append(result)
+            rows.append(acceptance_row(name, f"{keep:.1%}", kept, mix, result))
+            print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
+    return rows, per_set
+
+
+def tli_rows(
+    model: Any,
+    eval_sets: dict[str, list[str]],
+    counts: torch.Tensor,
+    embeddings: torch.Tensor,
+    strings: list[str],
+    max_tokens: int,
+    start: float,
+) -> list[list[Any]]:
+    """Acceptance rows of SmolLM2-135M through TLI: D = the shared tokens, q' = the TLI proposal."""
+    smol = load_model("smollm2")
+    rows = []
+    for name, texts in eval_sets.items():
+        p_logits, d_logits, vocab_map = tli_logits(model, smol, texts, max_tokens)
+        kept = torch.sort(vocab_map.target_ids).values
+        mix = pruned.frequency_mix(counts, kept)
+        prior = frequency_prior(counts, kept)
+        kernels = sparse_kernels(embeddings, strings, counts, kept, mix)
+
+        def proposal_rows(
+            positions: slice,
+            _: torch.Tensor,
+            d_logits: torch.Tensor = d_logits,
+            vocab_map: Any = vocab_map,
+        ) -> torch.Tensor:
+            return tli_proposal_from_logits(vocab_map, d_logits[positions].double())
+
+        result = acceptances(p_logits, proposal_rows, prior, mix, kernels)
+        rows.append(acceptance_row(name, "SmolLM2-135M via TLI", kept, mix, result))
+        print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
+    return rows
+
+
+def acceptance_plots(per_set: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:
+    """Per text set: every method but the fixed lambdas, acceptance against pruning."""
+    return [
+        {
+            "title": f"Acceptance vs pruning, {name}",
+            "kind": "bar",
+            "x": [f"{k:.1%}" for k in KEEP],
+            "series": {m: [r.get(m, 0.0) for r in levels] for m in METHODS if "fixed" not in m},
+            "xlabel": "share of the LM head kept",
+            "ylabel": "acceptance per position",
+        }
+        for name, levels in per_set.items()
+    ]
+
+
+def cost_drafters(
+    model: Any, counts: torch.Tensor, embeddings: torch.Tensor, keep: float
+) -> dict[str, PrunedDrafter]:
+    """The drafters `rdk_costs.cost_table` times: full head, and kept `keep` of it with each rule."""
+    kept = keep_most_frequent(counts, keep)
+    sources, top = neighbourhoods(counts, kept)
+    lm = model.model
+    return {
+        "full head": PrunedDrafter(lm, torch.arange(model.vocab_size)),
+        "vanilla": PrunedDrafter(lm, kept),
+        "rank-one": PrunedDrafter(lm, kept, RankOneKernel(frequency_prior(counts, kept), 0.05)),
+        "sparse": PrunedDrafter(
+            lm, kept, cosine_kernel(embeddings, sources, top, NEIGHBOURS, 0.05)
+        ),
+    }
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=96, help="tokens per evaluation text")
     parser.add_argument("--code-texts", type=int, default=6, help="held-out HumanEval prompts")
@@ -294,7 +345,11 @@ def main() -> None:
     parser.add_argument("--soft-texts", type=int, default=12, help="prompts for soft counts")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cost-repeats", type=int, default=15, help="interleaved cost repeats")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     model = load_model("gemma3")
@@ -314,159 +369,28 @@ def main() -> None:
     print({k: v.shape[0] for k, v in logits.items()}, "positions", flush=True)
     strings = model.tokenizer.convert_ids_to_tokens(list(range(vocab)))
     embeddings = model.model.get_input_embeddings().weight.detach()
-    rows, per_set = [], {name: [] for name in eval_sets}
-    methods = METHODS
-    for keep in KEEP:
-        kept = keep_most_frequent(counts, keep)
-        mix = pruned.frequency_mix(counts, kept)
-        prior = frequency_prior(counts, kept)
-        sources, top = neighbourhoods(counts, kept)
-        kernels: dict[str, SparseKernel] = {}
-        if top.numel() >= NEIGHBOURS:
-            kernels["sparse, cosine top-8"] = cosine_kernel(
-                embeddings, sources, top, NEIGHBOURS, mix
-            )
-            kernels["sparse, string overlap"] = pruned.overlap_kernel(
-                strings, counts, sources, top, NEIGHBOURS, mix
-            )
-
-        def pruned_rows(_: slice, block: torch.Tensor, kept: torch.Tensor = kept) -> torch.Tensor:
-            source = torch.zeros(block.shape, dtype=torch.float64)
-            source[:, kept] = torch.softmax(block[:, kept].double(), -1)
-            return source
-
-        for name, set_logits in logits.items():
-            result = acceptances(set_logits, pruned_rows, prior, mix, kernels)
-            per_set[name].append(result)
-            rows.append(
-                [name, f"{keep:.1%}", int(kept.numel()), round(mix, 4)]
-                + [round(result.get(m, float("nan")), 4) for m in methods]
-            )
-            print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
-    # SmolLM2-135M through TLI: D = the shared tokens, q' = the TLI proposal.
-    smol = load_model("smollm2")
-    for name, texts in eval_sets.items():
-        p_logits, d_logits, vocab_map = tli_logits(model, smol, texts, args.max_tokens)
-        kept = torch.sort(vocab_map.target_ids).values
-        mix = pruned.frequency_mix(counts, kept)
-        prior = frequency_prior(counts, kept)
-        sources, top = neighbourhoods(counts, kept)
-        kernels = {
-            "sparse, cosine top-8": cosine_kernel(embeddings, sources, top, NEIGHBOURS, mix),
-            "sparse, string overlap": pruned.overlap_kernel(
-                strings, counts, sources, top, NEIGHBOURS, mix
-            ),
-        }
-
-        def tli_rows(
-            positions: slice,
-            _: torch.Tensor,
-            d_logits: torch.Tensor = d_logits,
-            vocab_map: Any = vocab_map,
-        ) -> torch.Tensor:
-            return tli_proposal_from_logits(vocab_map, d_logits[positions].double())
-
-        result = acceptances(p_logits, tli_rows, prior, mix, kernels)
-        rows.append(
-            [name, "SmolLM2-135M via TLI", int(kept.numel()), round(mix, 4)]
-            + [round(result.get(m, float("nan")), 4) for m in methods]
-        )
-        print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
+    rows, per_set = pruned_head_rows(logits, counts, embeddings, strings, start)
+    rows += tli_rows(model, eval_sets, counts, embeddings, strings, args.max_tokens, start)
     acceptance_table = table(
         "Teacher-forced acceptance per position, Gemma-3-270M target, pruned-head drafter "
         "and SmolLM2-135M through TLI",
-        ["texts", "head kept", "|D|", "implementable lambda", *methods],
+        ["texts", "head kept", "|D|", "implementable lambda", *METHODS],
         rows,
         "Exact per-position sum_t min(p, proposal), averaged over positions. The oracle reads p "
         "(an upper bound on the rank-one form, not a method). SmolLM2 rows: D = the tokens "
         "both vocabularies share, q' = TLI of SmolLM2's row (vanilla is TLI), over the "
         "positions at which SmolLM2 has read something.",
     )
-    plots = []
-    for name in eval_sets:
-        plots.append(
-            {
-                "title": f"Acceptance vs pruning, {name}",
-                "kind": "bar",
-                "x": [f"{k:.1%}" for k in KEEP],
-                "series": {
-                    m: [r.get(m, 0.0) for r in per_set[name]] for m in methods if "fixed" not in m
-                },
-                "xlabel": "share of the LM head kept",
-                "ylabel": "acceptance per position",
-            }
-        )
     # Costs at full V, on the kept-only path `generate` runs.
-    keep_cost = 0.1
-    kept = keep_most_frequent(counts, keep_cost)
-    sources, top = neighbourhoods(counts, kept)
-    lm = model.model
-    drafters = {
-        "full head": PrunedDrafter(lm, torch.arange(vocab)),
-        "vanilla": PrunedDrafter(lm, kept),
-        "rank-one": PrunedDrafter(lm, kept, RankOneKernel(frequency_prior(counts, kept), 0.05)),
-        "sparse": PrunedDrafter(
-            lm, kept, cosine_kernel(embeddings, sources, top, NEIGHBOURS, 0.05)
-        ),
-    }
-    times = step_costs(drafters, vocab, args.cost_repeats)["cpu"]
-    med = {key: statistics.median(values) for key, values in times.items()}
-
-    def over(name: str) -> float:
-        """Median over repeats of (draw - vanilla's draw) / vanilla's step."""
-        return statistics.median(
-            (d - v) / s
-            for d, v, s in zip(
-                times[f"draw {name}"], times["draw vanilla"], times["step vanilla"], strict=True
-            )
-        )
-
-    pruned_step = med["step vanilla"]
-    cost = table(
-        f"Per-step cost at V = {vocab:,} (drafter head kept: {keep_cost:.0%}), CPU time, "
-        f"medians of {args.cost_repeats} interleaved repeats",
-        ["what", "ms", "share of a pruned drafter step"],
-        [
-            [
-                "drafter step, full head",
-                med["step full head"] * 1e3,
-                1 / pruned_step * med["step full head"],
-            ],
-            ["drafter step, pruned head", pruned_step * 1e3, 1.0],
-            [
-                "vanilla: draw + proposal row",
-                med["draw vanilla"] * 1e3,
-                med["draw vanilla"] / pruned_step,
-            ],
-            [
-                "RDK rank-one: extra over vanilla's draw",
-                (med["draw rank-one"] - med["draw vanilla"]) * 1e3,
-                over("rank-one"),
-            ],
-            [
-                "RDK sparse (k = 9): extra over vanilla's draw",
-                (med["draw sparse"] - med["draw vanilla"]) * 1e3,
-                over("sparse"),
-            ],
-        ],
-        "The path `generate` runs (`PrunedDrafter`): a step is one token through the 18-layer "
-        "body with a KV cache of 64 tokens, then the kept-only head; the draw is "
-        "`PrunedDrafter._draw` (probabilities over the kept values, the two-stage draw, the "
-        "proposal row). CPU time (time.process_time) at one thread, robust to load; RDK's share "
-        "is the median over repeats of (RDK's draw - vanilla's draw) / vanilla's step.",
-    )
-    scaling, scaling_plot = scaling_rows()
-    scale = table(
-        "Dense vs rank-one proposal time",
-        ["N", "dense us", "rank-one us", "dense / rank-one"],
-        scaling,
-    )
+    drafters = cost_drafters(model, counts, embeddings, KEEP_COST)
+    cost, overheads = cost_table(drafters, vocab, KEEP_COST, args.cost_repeats)
+    scale, scaling_plot = scaling_table()
     targets = [
         goal(
             "RDK rank-one overhead per step / pruned drafter step",
-            round(over("rank-one"), 4),
+            round(overheads["rank-one"], 4),
             "< 0.05",
-            over("rank-one") < 0.05,
+            overheads["rank-one"] < 0.05,
         )
     ]
     write_results(
@@ -474,7 +398,7 @@ def main() -> None:
         "RDK: pruned-head drafters on Gemma-3-270M",
         __doc__ + f"\n\nRun time: {time.perf_counter() - start:.0f} s.",
         [acceptance_table, cost, scale],
-        plots + [scaling_plot],
+        acceptance_plots(per_set) + [scaling_plot],
         targets,
         finding=finding,
     )

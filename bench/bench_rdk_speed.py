@@ -42,8 +42,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from bench_rdk import PROSE_EVAL, humaneval_prompts, step_costs
+from bench_rdk import PROSE_EVAL, humaneval_prompts
 from common import goal, table, write_results
+from rdk_costs import step_costs
 
 from specproof.engine.generate import generate
 from specproof.engine.models import drop_layers, load_model
