@@ -51,8 +51,6 @@ torch thread.
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import os
 import tempfile
 import time
@@ -62,17 +60,10 @@ from typing import Any
 
 import torch
 from bench_prompt_lookup import problems
-from bench_rdk import stdlib_texts
-from common import (
-    HF_PLAIN_SAMPLING,
-    goal,
-    set_assistant,
-    table,
-    transformers_new_tokens,
-    write_results,
-)
+from common import HF_PLAIN_SAMPLING, set_assistant, transformers_new_tokens, write_results
+from disco_pairs import PAIRS, Pair, encode, make_pairs
+from disco_report import build_report, replot
 
-from specproof.engine.cross_drafters import TliDrafter
 from specproof.engine.disco import (
     TraceRecorder,
     binary_metrics,
@@ -83,7 +74,6 @@ from specproof.engine.disco import (
     static_kept,
     train_policy,
 )
-from specproof.engine.drafters import NgramDrafter
 from specproof.engine.generate import Sampling, generate
 from specproof.engine.lookahead import (
     ConfidenceStop,
@@ -92,148 +82,17 @@ from specproof.engine.lookahead import (
     StaticK,
     parse_lookahead,
 )
-from specproof.engine.models import load_model
-from specproof.engine.pruned import keep_most_frequent, token_counts
 
+# This file runs the benchmark and writes its results file; the pairs are built in
+# disco_pairs.py, the results file's tables, plots and targets in disco_report.py.
 MAX_K = 8
-KEEP = 0.05
 HEURISTIC_START = 5
 CONFIDENCE = 0.4
 STATIC = (2, 4, 8)
-PAIRS = ("ngram", "pruned", "tli")
 #: Sampled decoding: temperature 1, the full distribution (transformers: top-k and top-p off).
 SAMPLING = Sampling(temperature=1.0)
 
 Run = Callable[[list[int], int], tuple[list[int], dict[str, float]]]
-
-
-class MaskedHead(torch.nn.Module):
-    """An LM head computing only the kept rows; the others get -inf (a full-vocabulary output)."""
-
-    def __init__(self, weight: torch.Tensor, kept: torch.Tensor) -> None:
-        super().__init__()
-        self.full_weight = weight
-        self.kept = kept
-        self.kept_weight = weight.detach()[kept].contiguous()
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return self.full_weight
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        out = hidden.new_full((*hidden.shape[:-1], self.full_weight.shape[0]), float("-inf"))
-        out[..., self.kept] = hidden @ self.kept_weight.T
-        return out
-
-
-def pruned_copy(model: Any, kept: torch.Tensor) -> Any:
-    """`model` with the same body (shared weights) and a `MaskedHead` keeping `kept`."""
-    draft = copy.copy(model)
-    for key, value in vars(model).items():
-        if isinstance(value, dict):
-            setattr(draft, key, type(value)(value))
-    draft.generation_config = copy.deepcopy(model.generation_config)
-    draft.lm_head = MaskedHead(model.lm_head.weight, kept)
-    return draft
-
-
-@dataclasses.dataclass
-class Pair:
-    """A target and a drafter, with what the benchmark needs to run them.
-
-    Attributes:
-        key: the `--pairs` name.
-        name: the label in the tables.
-        target: the target (a `LoadedModel`).
-        draft: what `generate` drafts with: a `Drafter` or a causal LM.
-        deterministic: the drafter is prompt lookup (cost counted in drafted tokens).
-        sampled_algorithm: the algorithm of sampled decoding (`sd`, or `tli` for TLI).
-        transformers_options: extra `generate` arguments for transformers' assisted generation
-            (None: transformers is not run on this pair).
-        transformers_note: why transformers is not run, or how it runs this pair.
-    """
-
-    key: str
-    name: str
-    target: Any
-    draft: Any
-    deterministic: bool
-    sampled_algorithm: str
-    transformers_options: dict[str, Any] | None
-    transformers_note: str
-    counts: dict[str, int] = dataclasses.field(default_factory=lambda: {"target": 0, "draft": 0})
-
-
-def _count(pair: Pair, models: dict[str, Any]) -> None:
-    """Count forwards of the transformers runs' models (hooks registered once per pair)."""
-    for role, model in models.items():
-        model.register_forward_hook(
-            lambda *_, role=role: pair.counts.__setitem__(role, pair.counts[role] + 1)
-        )
-
-
-def make_pairs(names: Sequence[str]) -> list[Pair]:
-    pairs = []
-    smol = load_model("smollm2") if {"ngram", "tli"} & set(names) else None
-    gemma = load_model("gemma3") if {"pruned", "tli"} & set(names) else None
-    if "ngram" in names:
-        pairs.append(
-            Pair(
-                "ngram",
-                "SmolLM2-135M <- n-gram (n=3)",
-                smol,
-                NgramDrafter(n=3),
-                True,
-                "sd",
-                None,
-                "transformers: prompt lookup has no dynamic schedule (not run)",
-            )
-        )
-    if "pruned" in names:
-        assert gemma is not None
-        vocab = int(gemma.model.lm_head.weight.shape[0])
-        corpus = [gemma.tokenizer(t)["input_ids"] for t in stdlib_texts(300_000)]
-        kept = keep_most_frequent(token_counts(corpus, vocab), KEEP)
-        draft = pruned_copy(gemma.model, kept)
-        pair = Pair(
-            "pruned",
-            f"Gemma-3-270M <- pruned-head Gemma ({KEEP:.0%} of the head)",
-            gemma,
-            draft,
-            False,
-            "sd",
-            {"assistant_model": draft},
-            "transformers: assisted generation with the pruned model as assistant",
-        )
-        _count(pair, {"target": gemma.model, "draft": draft})
-        pairs.append(pair)
-    if "tli" in names:
-        assert gemma is not None and smol is not None
-        # transformers' universal assisted decoding rewrites its assistant's output layer in
-        # place (docs/findings/transformers.md): it gets its own copy, reused by every call.
-        assistant = copy.deepcopy(smol.model)
-        pair = Pair(
-            "tli",
-            "Gemma-3-270M <- SmolLM2-135M (TLI)",
-            gemma,
-            TliDrafter(gemma, smol),
-            False,
-            "tli",
-            {
-                "assistant_model": assistant,
-                "tokenizer": gemma.tokenizer,
-                "assistant_tokenizer": smol.tokenizer,
-            },
-            "transformers: its universal assisted decoding (tokenizer / assistant_tokenizer), "
-            "its own cross-tokenizer method, not TLI",
-        )
-        _count(pair, {"target": gemma.model, "draft": assistant})
-        pairs.append(pair)
-    return pairs
-
-
-def encode(pair: Pair, texts: Sequence[str]) -> list[list[int]]:
-    return [[int(i) for i in pair.target.tokenizer(t)["input_ids"]] for t in texts]
 
 
 def modelled_choice(rounds: Sequence[Any], c: float) -> dict[int, float]:
@@ -500,151 +359,17 @@ def main() -> None:
     write(results, args, time.perf_counter() - start, loads)
 
 
-def gain(rows: list[dict[str, Any]], label: str, key: str, higher_is_better: bool) -> float:
-    """The learned policy's relative gain over the method `label` on `key`."""
-    learned = next(r[key] for r in rows if r["method"] == "DISCO learned")
-    other = next(r[key] for r in rows if r["method"].startswith(label))
-    return (learned / other - 1) if higher_is_better else (other / learned - 1)
-
-
-COLUMNS = [
-    "pair",
-    "decoding",
-    "method",
-    "tokens per target call",
-    "drafted per target call",
-    "acceptance",
-    "modelled latency per token",
-    "tokens/s",
-    "same text as AR",
-]
-
-
 def write(
     results: list[dict[str, Any]],
     args: argparse.Namespace,
     seconds: float,
     loads: tuple[float, float],
 ) -> None:
-    main_rows = [
-        [round(r[c], 4) if isinstance(r[c], float) else r[c] for c in COLUMNS]
-        for res in results
-        for r in res["rows"]
-    ]
-    classifier_rows = []
-    gain_rows = []
-    for res in results:
-        tr = res["training"]
-        held, rep = tr["held_out"], res["report_metrics"]
-        classifier_rows.append(
-            [
-                res["pair"],
-                res["decoding"],
-                round(res["c"], 4),
-                tr["train_steps"],
-                round(tr["threshold"], 4),
-                tr["policy_max_k"],
-                round(held["accuracy"], 4),
-                round(held["majority_accuracy"], 4),
-                _r(held["f1"]),
-                rep["n"],
-                round(rep["accuracy"], 4),
-                round(rep["majority_accuracy"], 4),
-                _r(rep["f1"]),
-            ]
-        )
-        best = f"static K={res['best_static_k']}"
-        rows = res["rows"]
-        costs = tr["modelled_cost_per_token"]
-        gain_rows.append(
-            [
-                res["pair"],
-                res["decoding"],
-                res["best_static_k"],
-                round(100 * gain(rows, best, "modelled latency per token", False), 2),
-                round(100 * gain(rows, best, "tokens/s", True), 2),
-                round(100 * gain(rows, "heuristic", "modelled latency per token", False), 2),
-                round(100 * gain(rows, "heuristic", "tokens/s", True), 2),
-                round(100 * (costs["best_static"] / costs["learned"] - 1), 2),
-            ]
-        )
-    notes = []
-    for res in results:
-        if res["transformers"]:
-            failed = "; ".join(f"{k}: {v}" for k, v in res["transformers"].items())
-            notes.append(f"{res['pair']}, {res['decoding']}: transformers failed ({failed})")
-    pair_notes = list(
-        dict.fromkeys(f"{res['pair']}: {res['transformers_note']}" for res in results)
-    )
+    """Write the results file (`bench/results/disco.json`, or into `--out`)."""
+    tables, plots, targets = build_report(results, args, MAX_K)
     n_prompts = (
         f"{args.train} train / {args.tune} tune / {args.report} report HumanEval edit prompts"
     )
-    tables = [
-        table(
-            f"Policies side by side, {args.report} report prompts x {args.new_tokens} new tokens "
-            f"(sampled: x {args.seeds} seeds), max K = {MAX_K}",
-            COLUMNS,
-            main_rows,
-            note="modelled latency per token: (c x draft forwards + target forwards) / tokens, in "
-            "target forwards (prompt lookup: drafted tokens instead of forwards). tokens/s: wall "
-            "clock on a shared CPU, noisy. transformers rows: its own assisted generation "
-            "(drafted/acceptance not exposed). " + " ".join(pair_notes + notes),
-        ),
-        table(
-            "DISCO classifier: held-out accuracy and F1 (at the tuned threshold)",
-            [
-                "pair",
-                "decoding",
-                "c",
-                "train steps",
-                "threshold",
-                "policy max K",
-                "tune accuracy",
-                "tune majority-class accuracy",
-                "tune F1",
-                "report steps",
-                "report accuracy",
-                "report majority-class accuracy",
-                "report F1",
-            ],
-            classifier_rows,
-            note="Steps of rounds recorded at K = max K; label: the drafted token was accepted. "
-            "Report steps: the static K = max K run on the report prompts. Majority-class "
-            "accuracy: always predicting the commoner label.",
-        ),
-        table(
-            "Gain of the learned policy (%)",
-            [
-                "pair",
-                "decoding",
-                "best static K (tune)",
-                "vs best static, modelled",
-                "vs best static, wall clock",
-                "vs heuristic, modelled",
-                "vs heuristic, wall clock",
-                "vs best static, modelled on tune traces",
-            ],
-            gain_rows,
-            note="Positive: the learned policy is faster. Paper anchor (DISCO, arXiv "
-            "2405.04304): +10.3% average over the best baseline.",
-        ),
-    ]
-    lossless = all(
-        r["same text as AR"]
-        for res in results
-        for r in res["rows"]
-        if res["decoding"] == "greedy" and not r["method"].startswith("transformers")
-    )
-    plots = latency_plots([(f"{res['pair']}, {res['decoding']}", res["rows"]) for res in results])
-    targets = [
-        goal(
-            f"learned vs best static K, modelled ({g[0]}, {g[1]})",
-            g[3],
-            ">= 0 % (paper: +10.3 % average)",
-            g[3] >= 0,
-        )
-        for g in gain_rows
-    ] + [goal("specproof policies output the AR text (greedy)", lossless, "true", lossless)]
     command = (
         f"python bench/bench_disco.py --pairs {' '.join(args.pairs)} --modes "
         f"{' '.join(args.modes)} --train {args.train} --tune {args.tune} --report "
@@ -663,65 +388,6 @@ def write(
         directory=Path(args.out) if args.out else None,
         finding=finding,
     )
-
-
-def short_label(method: str) -> str:
-    """A bar label that fits under its bar."""
-    if method.startswith("static K="):
-        k = method.split()[1]
-        return k + ("*" if "best" in method else "")
-    for prefix, short in (
-        ("heuristic", "heur."),
-        ("confidence", "conf."),
-        ("DISCO", "DISCO"),
-        ("transformers heuristic", "hf heur."),
-        ("transformers confidence", "hf conf."),
-    ):
-        if method.startswith(prefix):
-            return short
-    return method
-
-
-def latency_plots(pairs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    """One bar plot of modelled latency per token per pair, from the rows of the main table."""
-    return [
-        {
-            "title": f"modelled latency per token: {pair}",
-            "kind": "bar",
-            "x": [short_label(r["method"]) for r in rows],
-            "series": {
-                "target forwards per token": [r["modelled latency per token"] for r in rows]
-            },
-            "xlabel": "method (K=k*: best static K on the tune set; hf: transformers)",
-            "ylabel": "target forwards per token",
-        }
-        for pair, rows in pairs
-    ]
-
-
-def replot(path: Path) -> None:
-    """Redraw the plots of an existing results file from its main table (nothing is rerun)."""
-    import json
-
-    from common import validate_results
-
-    data = json.loads(path.read_text())
-    main_table = data["tables"][0]
-    rows = [dict(zip(main_table["columns"], row, strict=True)) for row in main_table["rows"]]
-    groups = list(dict.fromkeys((r["pair"], r["decoding"]) for r in rows))
-    data["plots"] = latency_plots(
-        [
-            (f"{p}, {d}", [r for r in rows if (r["pair"], r["decoding"]) == (p, d)])
-            for p, d in groups
-        ]
-    )
-    validate_results(data)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    print(f"replotted {path}")
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
