@@ -6,7 +6,8 @@ another tokenizer: the exact law is the target's, so the auditor needs nothing f
 function in the environment variable `SPECPROOF_DRAFT` (the target's in `SPECPROOF_TARGET`), or,
 under the drafting regimes that `--draft` turns on, each regime's draft as a model folder in
 `SPECPROOF_DRAFT_DIR`.
-Each function has the audited signature `fn(prompt_ids, max_new_tokens, seed) -> new ids`,
+Each is an [`AuditedAlgorithm`][specproof.engine.cross_audit.AuditedAlgorithm], a callable with
+the audited signature `fn(prompt_ids, max_new_tokens, seed) -> new ids` that
 samples at temperature 1 in float32 with $K = 2$, and loads its models once per process.
 
 `tli_unnormalised` is the negative control: TLI drafts from $q_I = q / q(I)$ but verifies as
@@ -20,6 +21,7 @@ rows outright.)
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 
 import torch
@@ -63,56 +65,64 @@ class _UnnormalisedTliDrafter(TliDrafter):
         return rows
 
 
-def _run(
-    drafter_class: type[CrossVocabularyDrafter],
-    algorithm: str,
-    prompt_ids: list[int],
-    max_new_tokens: int,
-    seed: int,
-) -> list[int]:
-    target, drafter_model = _models()
-    drafter = drafter_class(target, drafter_model, _vocab_map())
-    result = generate(
-        drafter.target_model,
-        drafter,
-        [list(prompt_ids)],
-        algorithm=algorithm,
-        k=K,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        eos_token_id=target.eos_token_id,
-    )
-    return result.tokens[0]
+@dataclass(frozen=True)
+class AuditedAlgorithm:
+    """One cross-vocabulary algorithm as a generate function in the audited signature.
+
+    Calling it generates with the drafter named by `SPECPROOF_DRAFT` (see the module).
+
+    Attributes:
+        drafter_class: the drafter, built as `drafter_class(target, drafter model, vocab map)`.
+        algorithm: the `generate` algorithm name it verifies with.
+    """
+
+    drafter_class: type[CrossVocabularyDrafter]
+    algorithm: str
+
+    def __call__(self, prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+        """The new token ids after `prompt_ids` (at most `max_new_tokens`, sampled from `seed`).
+
+        Args:
+            prompt_ids: the prompt's target token ids.
+            max_new_tokens: how many tokens to generate at most.
+            seed: the sampling seed.
+        """
+        target, drafter_model = _models()
+        drafter = self.drafter_class(target, drafter_model, _vocab_map())
+        result = generate(
+            drafter.target_model,
+            drafter,
+            [list(prompt_ids)],
+            algorithm=self.algorithm,
+            k=K,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            eos_token_id=target.eos_token_id,
+        )
+        return result.tokens[0]
 
 
-def tli(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """TLI with the drafter named by `SPECPROOF_DRAFT`."""
-    return _run(TliDrafter, "tli", prompt_ids, max_new_tokens, seed)
+tli = AuditedAlgorithm(TliDrafter, "tli")
+"""TLI with the drafter named by `SPECPROOF_DRAFT`."""
+union = AuditedAlgorithm(UnionDrafter, "union")
+"""The union baseline with the drafter named by `SPECPROOF_DRAFT`."""
+slem = AuditedAlgorithm(SlemDrafter, "slem")
+"""Sampled SLEM with the drafter named by `SPECPROOF_DRAFT`."""
+slrs = AuditedAlgorithm(SlrsDrafter, "slrs")
+"""SLRS with the drafter named by `SPECPROOF_DRAFT`."""
+slem_greedy = AuditedAlgorithm(SlemDrafter, "greedy")
+"""Greedy SLEM (audit with `--greedy`): must be the target's greedy decoding."""
+tli_unnormalised = AuditedAlgorithm(_UnnormalisedTliDrafter, "tli")
+"""The negative control (see the module): must fail the audit."""
 
 
-def union(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """The union baseline with the drafter named by `SPECPROOF_DRAFT`."""
-    return _run(UnionDrafter, "union", prompt_ids, max_new_tokens, seed)
-
-
-def slem(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """Sampled SLEM with the drafter named by `SPECPROOF_DRAFT`."""
-    return _run(SlemDrafter, "slem", prompt_ids, max_new_tokens, seed)
-
-
-def slrs(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """SLRS with the drafter named by `SPECPROOF_DRAFT`."""
-    return _run(SlrsDrafter, "slrs", prompt_ids, max_new_tokens, seed)
-
-
-def slem_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """Greedy SLEM (audit with `--greedy`): must be the target's greedy decoding."""
-    return _run(SlemDrafter, "greedy", prompt_ids, max_new_tokens, seed)
-
-
-def tli_unnormalised(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """The negative control (see the module): must fail the audit."""
-    return _run(_UnnormalisedTliDrafter, "tli", prompt_ids, max_new_tokens, seed)
-
-
-__all__ = ["K", "slem", "slem_greedy", "slrs", "tli", "tli_unnormalised", "union"]
+__all__ = [
+    "K",
+    "AuditedAlgorithm",
+    "slem",
+    "slem_greedy",
+    "slrs",
+    "tli",
+    "tli_unnormalised",
+    "union",
+]

@@ -128,6 +128,34 @@ def check_drafter_reads_target(
         )
 
 
+def check_model_pair(
+    target: object, drafter: object, target_tokenizer: object, drafter_tokenizer: object
+) -> tuple[LanguageModel, LanguageModel, ToyTokenizer, ToyTokenizer]:
+    """Check two models, each with its own tokenizer, and that the drafter can read the target.
+
+    Args:
+        target: the target model.
+        drafter: the drafter model.
+        target_tokenizer: the target's tokenizer, over exactly the target's vocabulary.
+        drafter_tokenizer: the drafter's tokenizer, over exactly the drafter's vocabulary; it
+            must express every target token.
+
+    Returns:
+        `(target, drafter, target_tokenizer, drafter_tokenizer)`, checked.
+
+    Raises:
+        ValueError: naming the argument, on a model without the `LanguageModel` members, a
+            tokenizer that is not a `ToyTokenizer` over its model's vocabulary, or a target
+            token the drafter cannot express.
+    """
+    target = check_language_model(target, "target")
+    drafter = check_language_model(drafter, "drafter")
+    target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
+    drafter_tokenizer = check_tokenizer(drafter, drafter_tokenizer, "drafter")
+    check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+    return target, drafter, target_tokenizer, drafter_tokenizer
+
+
 Proposal = Callable[[Dist], Dist]
 
 #: The order of a view whose context is not bounded by any number of trailing tokens.
@@ -224,9 +252,9 @@ class TokenLevelRound(VerifierRound):
         drafter_tokenizer: ToyTokenizer,
         k: int,
     ) -> None:
-        target = check_language_model(target, "target")
-        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
-        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+        target, drafter, target_tokenizer, drafter_tokenizer = check_model_pair(
+            target, drafter, target_tokenizer, drafter_tokenizer
+        )
         check_intersection(tuple(target.vocab), drafter.vocab)
         verified, vocab, proposal = self.proposal_space(target, drafter)
         view = DrafterView(drafter, drafter_tokenizer, vocab, proposal)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import TypeVar
 
 from .dist import Dist, Token
 from .exact_match import EXACT_MATCH
 from .formulas import FRACTION_ARITH, residual
 from .sd import STANDARD_SD
 from .token_law import Choose, RoundRule, draw
-from .verifier import ACCEPT, Verifier
+from .verifier import ACCEPT, Verifier, _Accept
+
+Key = TypeVar("Key")
 
 
 def _accepts(target_prob: Fraction, draft_prob: Fraction, choose: Choose) -> bool:
@@ -30,14 +33,24 @@ def _accepts(target_prob: Fraction, draft_prob: Fraction, choose: Choose) -> boo
     return choose([ratio, 1 - ratio]) == 0
 
 
-# --- Lossless rules -----------------------------------------------------------------------------
+PositionStep = Callable[[Dist, Dist, Token, Choose], Token | _Accept]
+"""`step(target_row, draft_row, draft_token, choose)`: `ACCEPT`, or the token that ends the round."""
 
 
-def verifier_rule(verifier: Verifier) -> RoundRule:
-    """A reference [`Verifier`][specproof.reference.verifier.Verifier] as a round rule.
+def left_to_right(
+    step: PositionStep,
+    bonus: Callable[[Dist, Choose], Token] = draw,
+    bonus_offset: int = 0,
+) -> RoundRule:
+    """The round rule that runs `step` at each draft position until one does not accept.
 
-    Each position draws from the verifier's exact conditional law (`position_law`, its pinned
-    rule integrated over its uniforms); the bonus from its `bonus_law`.
+    The round outputs the accepted drafts, then the first token a step returns instead; if every
+    draft is accepted, a bonus token drawn by `bonus` from target row `K - bonus_offset`.
+
+    Args:
+        step: decides one draft position (see `PositionStep`).
+        bonus: `bonus(target_row, choose) -> token` (default: a draw from the row).
+        bonus_offset: the bonus row is `K - bonus_offset` (at least 0); 0 is the honest one.
     """
 
     def rule(
@@ -48,18 +61,37 @@ def verifier_rule(verifier: Verifier) -> RoundRule:
     ) -> tuple[Token, ...]:
         out: list[Token] = []
         for i, x in enumerate(draft_tokens):
-            law = verifier.position_law(target_rows[i], draft_rows[i], x)
-            outcomes = list(law)
-            outcome = outcomes[choose([law[o] for o in outcomes])]
-            if outcome is ACCEPT:
+            outcome = step(target_rows[i], draft_rows[i], x, choose)
+            if isinstance(outcome, _Accept):
                 out.append(x)
                 continue
             return (*out, outcome)
-        bonus = verifier.bonus_law(target_rows[len(draft_tokens)])
-        tokens = list(bonus)
-        return (*out, tokens[choose([bonus[t] for t in tokens])])
+        return (*out, bonus(target_rows[max(len(draft_tokens) - bonus_offset, 0)], choose))
 
     return rule
+
+
+def _choose_key(law: dict[Key, Fraction], choose: Choose) -> Key:
+    """A key of `law` drawn through `choose` with its probability."""
+    outcomes = list(law)
+    return outcomes[choose([law[o] for o in outcomes])]
+
+
+# --- Lossless rules -----------------------------------------------------------------------------
+
+
+def verifier_rule(verifier: Verifier) -> RoundRule:
+    """A reference [`Verifier`][specproof.reference.verifier.Verifier] as a round rule.
+
+    Each position draws from the verifier's exact conditional law (`position_law`, its pinned
+    rule integrated over its uniforms); the bonus from its `bonus_law`.
+    """
+    return left_to_right(
+        lambda target_row, draft_row, x, choose: _choose_key(
+            verifier.position_law(target_row, draft_row, x), choose
+        ),
+        lambda target_row, choose: _choose_key(verifier.bonus_law(target_row), choose),
+    )
 
 
 standard_sd = verifier_rule(STANDARD_SD)
@@ -77,6 +109,20 @@ def sibling_candidates(draft_row: Dist, draft_token: Token) -> tuple[Token, ...]
     return (draft_token, best)
 
 
+def _sibling_step(target_row: Dist, draft_row: Dist, x: Token, choose: Choose) -> Token | _Accept:
+    weights = dict(zip(target_row.tokens, target_row.probs, strict=True))
+    for candidate in sibling_candidates(draft_row, x):
+        mass = sum(weights.values(), Fraction(0))
+        share = weights[candidate]
+        if share > 0 and choose([share, mass - share]) == 0:
+            return ACCEPT if candidate == x else candidate
+        weights[candidate] = Fraction(0)
+    return target_row.tokens[choose([weights[t] for t in target_row.tokens])]
+
+
+_sequential_sibling = left_to_right(_sibling_step)
+
+
 def sequential_sibling(
     target_rows: Sequence[Dist],
     draft_rows: Sequence[Dist],
@@ -91,25 +137,7 @@ def sequential_sibling(
     emit it and end; if rejected, set $p'(c) = 0$. After all candidates, emit a draw from $p'$.
     Lossless for every fixed candidate list; its round law is not standard SD's.
     """
-    out: list[Token] = []
-    for i, x in enumerate(draft_tokens):
-        row = target_rows[i]
-        weights = dict(zip(row.tokens, row.probs, strict=True))
-        accepted: Token | None = None
-        for candidate in sibling_candidates(draft_rows[i], x):
-            mass = sum(weights.values(), Fraction(0))
-            share = weights[candidate]
-            if share > 0 and choose([share, mass - share]) == 0:
-                accepted = candidate
-                break
-            weights[candidate] = Fraction(0)
-        if accepted == x:
-            out.append(x)
-            continue
-        if accepted is None:
-            accepted = row.tokens[choose([weights[t] for t in row.tokens])]
-        return (*out, accepted)
-    return (*out, draw(target_rows[len(draft_tokens)], choose))
+    return _sequential_sibling(target_rows, draft_rows, draft_tokens, choose)
 
 
 #: Draft-only stopping: stop after the first draft whose draft probability is below this.
@@ -171,28 +199,16 @@ def broken_sd(
         bonus_offset: the bonus is drawn from target row `K - bonus_offset` (at least 0).
     """
 
-    def rule(
-        target_rows: Sequence[Dist],
-        draft_rows: Sequence[Dist],
-        draft_tokens: Sequence[Token],
-        choose: Choose,
-    ) -> tuple[Token, ...]:
-        out: list[Token] = []
-        for i, x in enumerate(draft_tokens):
-            p_row, q_row = target_rows[i], draft_rows[i]
-            index = p_row.tokens.index(x)
-            p = (ratio_target(p_row) if ratio_target else p_row.probs)[index]
-            q = (ratio_draft(q_row) if ratio_draft else [q_row[t] for t in p_row.tokens])[index]
-            if (p > 0 and q == 0) or _accepts(p, q, choose):
-                out.append(x)
-                continue
-            weights = residual(p_row.probs, [q_row[t] for t in p_row.tokens], FRACTION_ARITH)
-            y = recover(weights, choose) if recover else choose(weights)
-            return (*out, p_row.tokens[y])
-        k = len(draft_tokens)
-        return (*out, draw(target_rows[max(k - bonus_offset, 0)], choose))
+    def step(p_row: Dist, q_row: Dist, x: Token, choose: Choose) -> Token | _Accept:
+        index = p_row.tokens.index(x)
+        p = (ratio_target(p_row) if ratio_target else p_row.probs)[index]
+        q = (ratio_draft(q_row) if ratio_draft else [q_row[t] for t in p_row.tokens])[index]
+        if (p > 0 and q == 0) or _accepts(p, q, choose):
+            return ACCEPT
+        weights = residual(p_row.probs, [q_row[t] for t in p_row.tokens], FRACTION_ARITH)
+        return p_row.tokens[recover(weights, choose) if recover else choose(weights)]
 
-    return rule
+    return left_to_right(step, bonus_offset=bonus_offset)
 
 
 def _recover_unnormalised(weights: list[Fraction], choose: Choose) -> int:

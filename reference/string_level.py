@@ -53,12 +53,11 @@ from typing import Final, Literal
 from .dist import Dist, Token
 from .heterogeneous import (
     CrossVocabularyAlgorithm,
-    check_drafter_reads_target,
-    check_tokenizer,
+    check_model_pair,
     read_as_drafter,
 )
 from .laws import _check_count
-from .lm import LanguageModel, check_language_model
+from .lm import LanguageModel
 from .rounds import Outcome
 from .tokenizers import ToyTokenizer
 from .verifier import argmax, check_uniform, inverse_cdf
@@ -211,11 +210,9 @@ class LookbehindSlemRound:
         lookbehind: int = DEFAULT_LOOKBEHIND,
         match: Match = "tokens",
     ) -> None:
-        target = check_language_model(target, "target")
-        drafter = check_language_model(drafter, "drafter")
-        target_tokenizer = check_tokenizer(target, target_tokenizer, "target")
-        drafter_tokenizer = check_tokenizer(drafter, drafter_tokenizer, "drafter")
-        check_drafter_reads_target(target_tokenizer, drafter_tokenizer)
+        target, drafter, target_tokenizer, drafter_tokenizer = check_model_pair(
+            target, drafter, target_tokenizer, drafter_tokenizer
+        )
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if match not in MATCHES:

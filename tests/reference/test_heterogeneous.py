@@ -133,6 +133,22 @@ def test_bad_tokenizer_pairs_are_refused():
         TLI.round(target, drafter, None, disjoint, 1)
 
 
+@pytest.mark.parametrize("name", ["union", "tli", "slem", "slrs"])
+def test_every_cross_vocabulary_round_names_a_bad_model_or_tokenizer(name):
+    algorithm = ALGORITHMS.get(name).reference
+    target_tok, drafter_tok = ToyTokenizer(["a", "b", "ab"]), ToyTokenizer(["a", "b", "ba"])
+    target, drafter = models(target_tok.tokens, drafter_tok.tokens)
+    algorithm.round(target, drafter, target_tok, drafter_tok, 2)  # positive control
+    for args, message in [
+        ((None, drafter, target_tok, drafter_tok), "target must be a LanguageModel"),
+        ((target, "nope", target_tok, drafter_tok), "drafter must be a LanguageModel"),
+        ((target, drafter, target_tok, "nope"), "drafter_tokenizer must be a ToyTokenizer"),
+        ((target, drafter, target_tok, target_tok), "drafter model and drafter_tokenizer"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            algorithm.round(*args, 2)
+
+
 def test_a_special_token_only_the_target_has():
     # '#' plays an end-of-text token only the target has; the drafter's normaliser drops it.
     target_tok = ToyTokenizer(["a", "b", "#"])
