@@ -1,6 +1,7 @@
 """Adapter: transformers' assisted-generation paths not covered by `specproof audit transformers`.
 
-Runs under `.venv-findings/transformers`. Target from `SPECPROOF_TARGET_DIR`, same-tokenizer
+Runs under `.venv-findings/transformers` (transformers 5.24.0), or under
+`.venv-findings/transformers@transformers-5.25` for the plans pinned to 5.25.0. Target from `SPECPROOF_TARGET_DIR`, same-tokenizer
 drafter from `SPECPROOF_DRAFT_DIR`; every function calls `target.generate(...)` once, seeded
 with `torch.manual_seed(seed)`, `eos_token_id = pad_token_id = 0`, `top_k=0` unless stated,
 and returns the new tokens. Nothing of transformers' logic is changed.
@@ -127,5 +128,22 @@ def uad_fresh_assistant_sample(prompt_ids: list[int], max_new_tokens: int, seed:
     assistant.generation_config.num_assistant_tokens_schedule = "constant"
     return _generate(
         prompt_ids, max_new_tokens, seed, do_sample=True, assistant_model=assistant,
+        tokenizer=TARGET_TOKENIZER, assistant_tokenizer=OTHER_TOKENIZER,
+    )
+
+
+#: The other-tokenizer drafter with the drafter settings of `specproof audit transformers`
+#: (3 drafts per round, constant schedule, `assistant_confidence_threshold=0.0`: never stop
+#: drafting early). Greedy universal assisted decoding leaves its assistant as it was.
+UAD_GREEDY = copy.deepcopy(OTHER_DRAFT)
+UAD_GREEDY.generation_config.num_assistant_tokens = 3
+UAD_GREEDY.generation_config.num_assistant_tokens_schedule = "constant"
+UAD_GREEDY.generation_config.assistant_confidence_threshold = 0.0
+
+
+def uad_greedy(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+    """Universal assisted decoding, greedy: the other-tokenizer drafter, 3 drafts per round."""
+    return _generate(
+        prompt_ids, max_new_tokens, seed, do_sample=False, assistant_model=UAD_GREEDY,
         tokenizer=TARGET_TOKENIZER, assistant_tokenizer=OTHER_TOKENIZER,
     )

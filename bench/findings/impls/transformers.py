@@ -9,6 +9,9 @@ CANDIDATES = "transformers.generation.candidate_generator"
 EARLY = PlanTable("transformers_adapter", f"{CANDIDATES}:EarlyExitCandidateGenerator")
 LOOKUP = PlanTable("transformers_adapter", f"{CANDIDATES}:PromptLookupCandidateGenerator")
 ASSISTED = PlanTable("transformers_adapter", f"{CANDIDATES}:AssistedCandidateGenerator")
+DIFFERENT_TOKENIZERS = PlanTable(
+    "transformers_adapter", f"{CANDIDATES}:AssistedCandidateGeneratorDifferentTokenizers"
+)
 TRANSLATOR = PlanTable(
     "transformers_adapter",
     f"{CANDIDATES}:AssistantToTargetTranslator.__init__ "
@@ -39,6 +42,47 @@ UAD_IN_PLACE = (
     "misbehaviour: `generate` mutates an argument."
 )
 
+UAD_GREEDY_CRASH = (
+    "Greedy universal assisted decoding (`do_sample=False` with `tokenizer=` and "
+    "`assistant_tokenizer=`; the drafter settings of `specproof audit transformers`: 3 drafts "
+    "per round, constant schedule, `assistant_confidence_threshold=0.0`) crashes in "
+    "transformers 5.25.0 with `RuntimeError: cannot reshape tensor of 0 elements into shape "
+    "[1, 0, -1, 8]` (8: the drafter's head size); transformers 5.24.0 runs the same calls and "
+    "follows the target's greedy path (configuration 8). Cause: 5.25.0 changed how "
+    "`AssistedCandidateGenerator._update_past_and_masks` "
+    "(transformers/generation/candidate_generator.py, line 303 in 5.25.0) rolls the "
+    "assistant's KV cache back before a drafting round. 5.24.0 read the cache's actual length "
+    "(`get_seq_length()`) and cropped it to a size computed from the new assistant input's "
+    "length. 5.25.0 removes (`_last_ids_length` minus the new assistant input's length plus "
+    "`num_extra_tokens_to_remove`) positions, and removes nothing when that number is "
+    "negative; `_last_ids_length` is a new attribute that every candidate generator sets at "
+    "the end of `get_candidates`. `AssistedCandidateGeneratorDifferentTokenizers.get_candidates` "
+    "(lines 549-552) sets it to the length of the candidate sequence in the *target's* tokens "
+    "(`new_target_ids`, or the target's input when the drafts gave no new target token), "
+    "whereas the cache it is used to crop holds the *assistant's* tokens. The two lengths "
+    "differ whenever the drafts do not map one to one onto target tokens: "
+    "`_process_assistant_outputs` decodes the assistant's last tokens to text, re-encodes "
+    "the text with the target tokenizer and keeps only what lies past its overlap with the "
+    "target's input (`_get_tokens_diag`). Traced on the reproducer's prompt `abc`: in the "
+    "fourth round the drafter drafts `x a y` (`x` and `y` are not in the target's "
+    "vocabulary), which yields one new target token, so `_last_ids_length` is 7 while the "
+    "assistant's sequence is 9 tokens long and its cache holds 8 positions, the rejected "
+    "drafts among them. The next assistant input is 7 tokens long: 7 - 7 = 0 positions are "
+    "removed, the cache (8) is longer than the input, and the assistant's `generate` "
+    "computes the length of the uncached suffix as 7 - 8 = -1 and slices the input from "
+    "the end with it, so it re-feeds the last 6 input tokens after the stale cache (16 "
+    "positions). In the round after, the input is 8 tokens long, the removal count 7 - 8 = -1 "
+    "is skipped, and the suffix length 8 - 16 = -8 selects an empty slice: the assistant's "
+    "forward pass gets no token, and its first attention layer cannot reshape the empty "
+    "key/value projection to `[batch, 0, heads, head size]`. The draft count and the "
+    "threshold matter through how many drafts a round makes (with these character "
+    "tokenizers one draft always maps onto one target token): on the reproducer's models no prompt crashes with 1 or 2 drafts per "
+    "round, 2 of 5 crash with 3 and 4 of 5 with 5; with the default threshold 0.4 the random "
+    "drafter stops after its first draft in every round, and nothing crashes. Not a loss of losslessness (the target verifies every "
+    "candidate; the stale cache only spoils drafts until the crash), a crash of a "
+    "documented lossless path on ordinary inputs."
+)
+
 
 IMPL = Implementation(
     package="transformers",
@@ -55,9 +99,14 @@ IMPL = Implementation(
         "top-k. No defect found in these paths. Universal assisted decoding with sampling "
         "rewrites the caller's drafter in place (pruned output layer, remapped input "
         "embeddings) and caches that rewrite per tokenizer pair, so a fresh copy of the "
-        "drafter per call crashes on the second call (configuration 7)."
+        "drafter per call crashes on the second call (configuration 7). Greedy universal "
+        "assisted decoding, consistent on 5.24.0 (configuration 8), crashes on transformers "
+        "5.25.0 (configuration 9): 5.25.0 rolls the drafter's KV cache back by a length "
+        "counted in the target's tokens, so with drafts that do not map one to one onto "
+        "target tokens stale positions accumulate until the drafter gets an empty input."
     ),
     install=["--no-deps transformers==5.24.0"],
+    envs={"transformers-5.25": ["--no-deps transformers==5.25.0 kernels==0.19.1"]},
     items=[
         EARLY.greedy(
             "early-exit-greedy", "greedy, `assistant_early_exit=1` (the target's first layer drafts)"
@@ -92,6 +141,26 @@ IMPL = Implementation(
             "tokenizer: `<eos>gfedcbaxy`), 2 drafts, a fresh copy of the drafter per call",
             diagnosis=UAD_IN_PLACE,
             reproducer="bench/findings/repro/transformers_1.py",
+        ),
+        DIFFERENT_TOKENIZERS.greedy(
+            "uad-greedy",
+            "greedy, universal assisted decoding (drafter with another tokenizer: "
+            "`<eos>gfedcbaxy`), 3 drafts, `assistant_confidence_threshold=0.0`",
+        ),
+        DIFFERENT_TOKENIZERS.greedy(
+            "uad-greedy-transformers-5.25",
+            "greedy, universal assisted decoding (drafter with another tokenizer: "
+            "`<eos>gfedcbaxy`), 3 drafts, `assistant_confidence_threshold=0.0`, with "
+            "transformers 5.25.0",
+            function="uad_greedy",
+            env="transformers-5.25",
+            notes=(
+                "Environment `transformers-5.25`: `--no-deps transformers==5.25.0 "
+                "kernels==0.19.1` (kernels: a new requirement of 5.25.0, which `from_pretrained` "
+                "refuses to load a model without); every other package is the project's."
+            ),
+            diagnosis=UAD_GREEDY_CRASH,
+            reproducer="bench/findings/repro/transformers_2.py",
         ),
     ],
 )
