@@ -91,7 +91,7 @@ def installed_version(python: Path, package: str) -> str:
 def record(
     impl: str, spec: harness.Implementation, version: str, item: Any, measured: dict[str, Any]
 ) -> dict[str, Any]:
-    """One configuration's catalogue record."""
+    """One configuration's catalogue record (`version`: the package's version where it ran)."""
     command = f".venv/bin/python bench/findings/run.py --impl {impl} --only {item.name}"
     if isinstance(item, harness.Finding):
         return {
@@ -149,9 +149,11 @@ def run_impl(impl: str, only: list[str] | None, reinstall: bool, models: harness
     if spec.install:
         for env in ["default", *spec.envs]:
             pythons[env] = ensure_venv(impl, spec, env, reinstall)
-        version = installed_version(pythons["default"], spec.package)
+        versions = {env: installed_version(python, spec.package) for env, python in pythons.items()}
+        version = versions["default"]
     else:
         version = spec.version
+        versions = {"default": version}
     if version != spec.version:
         print(f"[{impl}] note: installed {version}, plan pinned {spec.version}", flush=True)
     records: list[dict[str, Any]] = []
@@ -166,7 +168,9 @@ def run_impl(impl: str, only: list[str] | None, reinstall: bool, models: harness
         measured = {} if isinstance(item, harness.Finding) else harness.run_plan(
             item, str(pythons[item.env]), models
         )
-        rec = record(impl, spec, version, item, measured)
+        # A configuration run in another environment records the version installed there.
+        item_version = versions.get(getattr(item, "env", "default"), version)
+        rec = record(impl, spec, item_version, item, measured)
         print(
             f"[{impl}] {item.name}: {rec['verdict']} (TV<= {rec['tv_bound']}, "
             f"{rec['samples']} samples, {rec['seconds']} s)",

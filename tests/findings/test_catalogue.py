@@ -135,7 +135,7 @@ def test_validate_accepts_a_lossy_by_design_failure_without_reproducer() -> None
         ({"verdict": "no auditable path", "notes": " "}, "must say why"),
         ({"tv_bound": 1.5, "verdict": "inconclusive", "level": "greedy", "seed": 0}, "not in [0, 1]"),
         ({"samples": "100"}, "'samples' has type str"),
-        ({"version": "0.0.0-other"}, "differ from the file"),
+        ({"package": "other-package"}, "package differs from the file's"),
     ],
 )
 def test_validate_rejects_bad_records(change: dict, message: str) -> None:
@@ -143,6 +143,18 @@ def test_validate_rejects_bad_records(change: dict, message: str) -> None:
     data["configurations"] = [copy.deepcopy(data["configurations"][0]) | change]
     errors = catalogue.validate(data)
     assert any(message in e for e in errors), errors
+
+
+def test_a_configuration_run_on_another_release_shows_its_version() -> None:
+    data = _good()
+    other = copy.deepcopy(data["configurations"][0]) | {"version": "9.9.9-other"}
+    data["configurations"].append(other)
+    assert catalogue.validate(data) == []
+    index_rows = [line for line in catalogue.render_index([data]).splitlines() if "9.9.9" in line]
+    assert len(index_rows) == 1, index_rows
+    page = catalogue.render_page(data)
+    assert page.count("; version: 9.9.9-other.") == 1
+    assert f"; version: {data['version']}" not in page
 
 
 def test_validate_rejects_missing_and_unknown_keys() -> None:
