@@ -32,7 +32,8 @@ $(VENV)/.core-installed: pyproject.toml setup.py | $(BIN)/python
 # the version they name), so a new release is audited before the tests follow it: transformers
 # 5.25.0 crashes in greedy assisted decoding with a drafter of another tokenizer on the audit's
 # tiny models (`cannot reshape tensor of 0 elements`), which `specproof audit transformers`
-# reports as `crashed`; the rest of the suite passes on 5.25.0.
+# reports as `crashed` (the finding, its cause and a reproducer: docs/findings/transformers.md,
+# configuration 9); the rest of the suite passes on 5.25.0.
 TEST_TRANSFORMERS := transformers==5.24.0
 
 # Test install: torch==2.13.0 FIRST (a local CPU build; an unpinned torch pulls a CUDA build),
