@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from common import (
+    Benchmark,
     dict_table,
     goal,
     load_note,
@@ -46,7 +47,6 @@ from common import (
     transformers_options,
     turn_order,
     wall_and_cpu,
-    write_results,
 )
 
 from specproof.engine.models import load_model
@@ -182,6 +182,11 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     )
 
 
+BENCHMARK = Benchmark(
+    "e2e", "End to end: specproof vs transformers assisted generation", __doc__, finding=finding
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -229,15 +234,7 @@ def main() -> None:
         )
         for clock in ("CPU", "wall")
     ]
-    write_results(
-        "e2e",
-        "End to end: specproof vs transformers assisted generation",
-        __doc__,
-        [speed],
-        plots,
-        targets,
-        finding=finding,
-    )
+    BENCHMARK.write([speed], plots, targets)
 
 
 if __name__ == "__main__":

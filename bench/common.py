@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -337,3 +337,54 @@ def write_results(
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"wrote {path}")
     return path
+
+
+class Benchmark(NamedTuple):
+    """What a bench script's results file says of the script itself, the same on every run.
+
+    A script declares it once, after its `finding` function (`BENCHMARK = Benchmark(name, title,
+    __doc__, finding=finding)`), and writes each run's numbers through [`Benchmark.write`][].
+
+    Args:
+        name: the results file's stem (`bench/results/<name>.json`); unique.
+        title: the results page's title.
+        description: what was measured and how (Markdown; usually the script's docstring).
+        finding: the run's headline, or the script's `finding(tables, targets)` function that
+            derives it from the numbers (see [`write_results`][]).
+    """
+
+    name: str
+    title: str
+    description: str
+    finding: str | Finding | None = None
+
+    @property
+    def path(self) -> Path:
+        """The committed results file, `bench/results/<name>.json`."""
+        return RESULTS / f"{self.name}.json"
+
+    def write(
+        self,
+        tables: Sequence[dict[str, Any]],
+        plots: Sequence[dict[str, Any]] = (),
+        targets: Sequence[dict[str, Any]] = (),
+        directory: Path | None = None,
+    ) -> Path:
+        """[`write_results`][] for this benchmark; the path written.
+
+        Args:
+            tables: the run's tables.
+            plots: the run's plots.
+            targets: the run's targets.
+            directory: the results folder (default `bench/results`).
+        """
+        return write_results(
+            self.name,
+            self.title,
+            self.description,
+            tables,
+            plots,
+            targets,
+            directory,
+            finding=self.finding,
+        )
