@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-from common import RESULTS, dict_table, goal, print_row, records, timed_turns, write_results
+from common import Benchmark, dict_table, goal, print_row, records, timed_turns
 
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
@@ -124,6 +124,11 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     )
 
 
+BENCHMARK = Benchmark(
+    "batched", "Batched padded forwards vs one forward per row", __doc__, finding=finding
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
@@ -140,7 +145,7 @@ def main() -> None:
     for name in args.pairs:
         rows.extend(run_pair(name, *PAIRS[name], tuple(args.batches)))
     if args.merge:
-        old = json.loads((RESULTS / "batched.json").read_text())["tables"][0]
+        old = json.loads(BENCHMARK.path.read_text())["tables"][0]
         measured = {(r["pair"], r["B"]) for r in rows}
         kept = records(old)
         kept = [r for r in kept if (r["pair"], r["B"]) not in measured]
@@ -186,15 +191,7 @@ def main() -> None:
             all(r["same tokens"] for r in rows),
         ),
     ]
-    write_results(
-        "batched",
-        "Batched padded forwards vs one forward per row",
-        __doc__,
-        [speed],
-        plots,
-        targets,
-        finding=finding,
-    )
+    BENCHMARK.write([speed], plots, targets)
 
 
 if __name__ == "__main__":

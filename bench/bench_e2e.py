@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 from common import (
-    HF_PLAIN_SAMPLING,
+    Benchmark,
     dict_table,
     goal,
     load_note,
@@ -43,12 +43,12 @@ from common import (
     print_row,
     records,
     set_assistant,
+    specproof_new_tokens,
+    transformers_options,
     turn_order,
     wall_and_cpu,
-    write_results,
 )
 
-from specproof.engine.generate import Sampling, generate
 from specproof.engine.models import load_model
 
 NEW_TOKENS = 32
@@ -77,21 +77,10 @@ def run_pair(
     rows = []
     for mode in ("sampled", "greedy"):
         sampled = mode == "sampled"
-        hf_kwargs: dict[str, Any] = {"do_sample": sampled, "pad_token_id": target.eos_token_id}
-        if sampled:
-            hf_kwargs.update(HF_PLAIN_SAMPLING)
+        hf_kwargs = transformers_options(mode, target.eos_token_id)
 
-        def ours(algorithm: str, k: int, new: int, seed: int) -> Any:
-            return generate(
-                target.model,
-                draft.model,
-                [ids],
-                algorithm=algorithm,
-                k=k,
-                max_new_tokens=new,
-                sampling=Sampling(1.0),
-                seed=seed,
-            ).stats
+        def ours(k: int, new: int, seed: int, mode: str = mode) -> Any:
+            return specproof_new_tokens(target, draft, ids, mode, k, new, seed=seed).stats
 
         def theirs(
             extra: dict[str, Any], new: int, seed: int, hf_kwargs: dict[str, Any] = hf_kwargs
@@ -104,12 +93,8 @@ def run_pair(
             assert out.shape[1] - input_ids.shape[1] == new
 
         methods = {
-            "specproof AR": lambda new, seed, a="ar" if sampled else "greedy": ours(
-                a, 0, new, seed
-            ),
-            "specproof SD": lambda new, seed, a="sd" if sampled else "greedy": ours(
-                a, K, new, seed
-            ),
+            "specproof AR": lambda new, seed: ours(0, new, seed),
+            "specproof SD": lambda new, seed: ours(K, new, seed),
             "transformers AR": lambda new, seed: theirs({}, new, seed),
             "transformers assisted": lambda new, seed: theirs(
                 {"assistant_model": draft.model}, new, seed
@@ -197,6 +182,11 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     )
 
 
+BENCHMARK = Benchmark(
+    "e2e", "End to end: specproof vs transformers assisted generation", __doc__, finding=finding
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -244,15 +234,7 @@ def main() -> None:
         )
         for clock in ("CPU", "wall")
     ]
-    write_results(
-        "e2e",
-        "End to end: specproof vs transformers assisted generation",
-        __doc__,
-        [speed],
-        plots,
-        targets,
-        finding=finding,
-    )
+    BENCHMARK.write([speed], plots, targets)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 from common import (
+    Benchmark,
     dict_table,
     goal,
     humaneval_problems,
@@ -46,7 +47,6 @@ from common import (
     transformers_new_tokens,
     turn_order,
     wall_and_cpu,
-    write_results,
 )
 
 from specproof.engine.drafters import NgramDrafter
@@ -182,6 +182,14 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     )
 
 
+BENCHMARK = Benchmark(
+    "prompt_lookup",
+    "Prompt lookup on real models: specproof vs transformers",
+    __doc__,
+    finding=finding,
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -248,15 +256,7 @@ def main() -> None:
             ),
         },
     ]
-    write_results(
-        "prompt_lookup",
-        "Prompt lookup on real models: specproof vs transformers",
-        __doc__,
-        [speed],
-        plots,
-        targets,
-        finding=finding,
-    )
+    BENCHMARK.write([speed], plots, targets)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -117,6 +117,39 @@ def transformers_new_tokens(
             torch.tensor([ids]), max_new_tokens=new_tokens, min_new_tokens=new_tokens, **options
         )
     return list(out[0, len(ids) :].tolist())
+
+
+def specproof_new_tokens(
+    target: Any, draft: Any, ids: list[int], mode: str, k: int, new_tokens: int, **options: Any
+) -> Any:
+    """specproof's `generate` on one prompt `ids` as the end-to-end comparisons run it, for
+    `new_tokens` new tokens: in `mode` `"sampled"` SD (AR at `k` = 0) at temperature 1, in
+    `"greedy"` greedy SD (AR at `k` = 0). `target` and `draft` are loaded models
+    (`load_model`); `options` go to `generate` (`seed` or `generator`). Its result."""
+    from specproof.engine.generate import Sampling, generate
+
+    algorithm = "greedy" if mode == "greedy" else ("sd" if k else "ar")
+    return generate(
+        target.model,
+        draft.model,
+        [ids],
+        algorithm=algorithm,
+        k=k,
+        max_new_tokens=new_tokens,
+        sampling=Sampling(1.0),
+        **options,
+    )
+
+
+def transformers_options(mode: str, pad_token_id: int | None) -> dict[str, Any]:
+    """transformers `generate()` options matching [`specproof_new_tokens`][] in `mode`
+    (`"sampled"`: plain sampling at temperature 1, [`HF_PLAIN_SAMPLING`][]; `"greedy"`), with
+    `pad_token_id`."""
+    sampled = mode == "sampled"
+    options: dict[str, Any] = {"do_sample": sampled, "pad_token_id": pad_token_id}
+    if sampled:
+        options.update(HF_PLAIN_SAMPLING)
+    return options
 
 
 def humaneval_problems() -> list[dict[str, Any]]:
@@ -304,3 +337,54 @@ def write_results(
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"wrote {path}")
     return path
+
+
+class Benchmark(NamedTuple):
+    """What a bench script's results file says of the script itself, the same on every run.
+
+    A script declares it once, after its `finding` function (`BENCHMARK = Benchmark(name, title,
+    __doc__, finding=finding)`), and writes each run's numbers through [`Benchmark.write`][].
+
+    Args:
+        name: the results file's stem (`bench/results/<name>.json`); unique.
+        title: the results page's title.
+        description: what was measured and how (Markdown; usually the script's docstring).
+        finding: the run's headline, or the script's `finding(tables, targets)` function that
+            derives it from the numbers (see [`write_results`][]).
+    """
+
+    name: str
+    title: str
+    description: str
+    finding: str | Finding | None = None
+
+    @property
+    def path(self) -> Path:
+        """The committed results file, `bench/results/<name>.json`."""
+        return RESULTS / f"{self.name}.json"
+
+    def write(
+        self,
+        tables: Sequence[dict[str, Any]],
+        plots: Sequence[dict[str, Any]] = (),
+        targets: Sequence[dict[str, Any]] = (),
+        directory: Path | None = None,
+    ) -> Path:
+        """[`write_results`][] for this benchmark; the path written.
+
+        Args:
+            tables: the run's tables.
+            plots: the run's plots.
+            targets: the run's targets.
+            directory: the results folder (default `bench/results`).
+        """
+        return write_results(
+            self.name,
+            self.title,
+            self.description,
+            tables,
+            plots,
+            targets,
+            directory,
+            finding=self.finding,
+        )

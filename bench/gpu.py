@@ -36,11 +36,17 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HF_PLAIN_SAMPLING, goal, set_assistant, table, write_results  # noqa: E402
+from common import (  # noqa: E402
+    goal,
+    set_assistant,
+    specproof_new_tokens,
+    table,
+    transformers_options,
+    write_results,
+)
 
 from specproof.engine.adapters import to_verdict  # noqa: E402
 from specproof.engine.dsi.hf import gpu_section  # noqa: E402
-from specproof.engine.generate import Sampling, generate  # noqa: E402
 from specproof.engine.models import load_model  # noqa: E402
 from specproof.engine.verify import ALGORITHMS as ENGINE_ALGORITHMS  # noqa: E402
 from specproof.engine.verify import verify_batch  # noqa: E402
@@ -174,21 +180,16 @@ def generation(device: torch.device, sizes: dict[str, Any]) -> list[list[Any]]:
     new, k = sizes["new_tokens"], sizes["k"]
     rows = []
     for mode in ("sampled", "greedy"):
-        sampled = mode == "sampled"
-        for label, algorithm, kk in (
-            ("specproof AR", "ar" if sampled else "greedy", 0),
-            ("specproof SD", "sd" if sampled else "greedy", k),
-        ):
+        for label, kk in (("specproof AR", 0), ("specproof SD", k)):
             seconds, result = timed(
                 device,
-                lambda algorithm=algorithm, kk=kk: generate(
-                    target.model,
-                    draft.model,
-                    [ids],
-                    algorithm=algorithm,
-                    k=kk,
-                    max_new_tokens=new,
-                    sampling=Sampling(1.0),
+                lambda kk=kk, mode=mode: specproof_new_tokens(
+                    target,
+                    draft,
+                    ids,
+                    mode,
+                    kk,
+                    new,
                     generator=torch.Generator(device=device).manual_seed(0),
                 ),
             )
@@ -200,11 +201,8 @@ def generation(device: torch.device, sizes: dict[str, Any]) -> list[list[Any]]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": new,
             "min_new_tokens": new,
-            "do_sample": sampled,
-            "pad_token_id": target.eos_token_id,
+            **transformers_options(mode, target.eos_token_id),
         }
-        if sampled:
-            kwargs.update(HF_PLAIN_SAMPLING)
         for label, extra in (
             ("transformers AR", {}),
             ("transformers assisted", {"assistant_model": draft.model}),

@@ -1,7 +1,7 @@
 """Results files open with a finding that their script derives from the numbers in the file.
 
-A bench script that defines `finding(tables, targets)` passes it to `write_results`, so a rerun
-writes the headline of its own numbers; the committed file must hold exactly what that function
+A bench script that defines `finding(tables, targets)` passes it to `write_results` (or to the
+`Benchmark` it writes through), so a rerun writes the headline of its own numbers; the committed file must hold exactly what that function
 gives for the committed tables (an edited number, or a hand-edited finding, fails here).
 """
 
@@ -28,8 +28,9 @@ PENDING: set[str] = set()
 
 
 def _writer(benchmark: str) -> Path | None:
-    """The bench script whose `write_results` call names `benchmark` (None: written by hand)."""
-    call = re.compile(r"write_results\(\s*([\"'])" + re.escape(benchmark) + r"\1")
+    """The bench script whose `write_results` call or `Benchmark` names `benchmark` (None:
+    written by hand)."""
+    call = re.compile(r"(?:write_results|Benchmark)\(\s*([\"'])" + re.escape(benchmark) + r"\1")
     found = [p for p in sorted(BENCH.glob("*.py")) if call.search(p.read_text())]
     assert len(found) <= 1, f"{benchmark}: several writers {found}"
     return found[0] if found else None
@@ -63,7 +64,7 @@ def test_every_results_file_opens_with_a_finding(path: Path) -> None:
     if script is not None:
         assert _defines_finding(script), f"{script.name} writes {path.name} but has no finding()"
         assert re.search(r"finding\s*=\s*finding", script.read_text()), (
-            f"{script.name} does not pass finding=finding to write_results"
+            f"{script.name} does not pass finding=finding to write_results or Benchmark"
         )
 
 
@@ -83,6 +84,9 @@ def test_the_committed_finding_is_what_the_script_derives(
     data = json.loads(path.read_text())
     module: Any = importlib.import_module(script.stem)
     assert module.finding(data["tables"], data.get("targets", [])) == data["finding"]
+    benchmark = getattr(module, "BENCHMARK", None)
+    if benchmark is not None:  # a script that writes through a `Benchmark` declares this file
+        assert (benchmark.path, benchmark.finding) == (path, module.finding)
 
 
 def test_a_finding_follows_the_numbers(bench_path: None) -> None:

@@ -216,9 +216,12 @@ def _slug(text: str) -> str:
 
 
 def writers(root: Path, benchmark: str) -> list[str]:
-    """The scripts of `bench/` whose `write_results` call names `benchmark`: the ones to rerun."""
+    """The scripts of `bench/` whose `write_results` call or `Benchmark` declaration names
+    `benchmark`: the ones to rerun."""
     call = re.compile(
-        r"write_results\(\s*(?:benchmark\s*=\s*)?([\"'])" + re.escape(benchmark) + r"\1"
+        r"(?:write_results|Benchmark)\(\s*(?:(?:benchmark|name)\s*=\s*)?([\"'])"
+        + re.escape(benchmark)
+        + r"\1"
     )
     return [
         f"bench/{path.name}"

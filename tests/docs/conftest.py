@@ -7,22 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from .support import (
-    ROOT,
-    build,
-    failure,
-    probe_claim_env,
-    probe_results,
-    write_results,
-)
+from . import support
 
 
 @pytest.fixture(scope="session")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real site, as `make docs` builds it (fresh verify run, bench/results)."""
     site = tmp_path_factory.mktemp("real") / "site"
-    proc = build(site)
-    assert proc.returncode == 0, failure(proc)
+    proc = support.build(site)
+    assert proc.returncode == 0, support.failure(proc)
     return site
 
 
@@ -32,10 +25,10 @@ def probe_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("probe")
     results = base / "results"
     results.mkdir()
-    for path in (ROOT / "bench" / "results").glob("*.json"):
+    for path in (support.ROOT / "bench" / "results").glob("*.json"):
         shutil.copy(path, results)
-    write_results(results, probe_results())
-    env = {**probe_claim_env(base), "SPECPROOF_DOCS_RESULTS_DIR": str(results)}
-    proc = build(base / "site", env=env)
-    assert proc.returncode == 0, failure(proc)
+    support.write_results(results, support.probe_results())
+    env = {**support.probe_claim_env(base), "SPECPROOF_DOCS_RESULTS_DIR": str(results)}
+    proc = support.build(base / "site", env=env)
+    assert proc.returncode == 0, support.failure(proc)
     return base / "site"

@@ -200,6 +200,9 @@ def test_results_pages_name_the_script_that_writes_them(tmp_path) -> None:
     )
     assert result_pages.writers(tmp_path, "alpha") == ["bench/bench_a.py"]
     assert result_pages.writers(tmp_path, "beta") == ["bench/bench_b.py"]
+    (bench / "bench_c.py").write_text('BENCHMARK = Benchmark(\n    "gamma", "Gamma", __doc__)\n')
+    assert result_pages.writers(tmp_path, "gamma") == ["bench/bench_c.py"]
+    assert result_pages.writers(tmp_path, "delta") == []
     page, _ = result_pages.render_page(probe_results(), "x.json", ["bench/bench_a.py"])
     assert "`python bench/bench_a.py`" in page
 

@@ -7,13 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from specproof.engine.drafters import (  # noqa: E402
-    ModelDrafter,
-    NgramDrafter,
-    Proposal,
-    layer_dropped_drafter,
-    parse_drafter,
-)
+from specproof.engine import drafters  # noqa: E402
 from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.lookahead import PerRowK, RowState, StaticK  # noqa: E402
 from specproof.engine.models import drop_layers, tiny_model  # noqa: E402
@@ -51,11 +45,11 @@ def greedy_reference(model, prompts, n):
     ],
 )
 def test_ngram_lookup(sequence, k, expected) -> None:
-    assert NgramDrafter(n=3).lookup(sequence, k) == expected
+    assert drafters.NgramDrafter(n=3).lookup(sequence, k) == expected
 
 
 def test_ngram_min_n_refuses_short_matches() -> None:
-    assert NgramDrafter(n=3, min_n=2).lookup([5, 1, 8, 2, 1], 3) == ([], 0, 0)
+    assert drafters.NgramDrafter(n=3, min_n=2).lookup([5, 1, 8, 2, 1], 3) == ([], 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -64,25 +58,25 @@ def test_ngram_min_n_refuses_short_matches() -> None:
 )
 def test_ngram_bad_arguments(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
-        NgramDrafter(**kwargs)
+        drafters.NgramDrafter(**kwargs)
 
 
 def test_parse_drafter() -> None:
-    assert parse_drafter("smollm2:layers=8") is None
-    default = parse_drafter("ngram")
-    assert isinstance(default, NgramDrafter) and (default.n, default.min_n) == (3, 1)
-    custom = parse_drafter("ngram:n=5,min_n=2")
-    assert isinstance(custom, NgramDrafter) and (custom.n, custom.min_n) == (5, 2)
+    assert drafters.parse_drafter("smollm2:layers=8") is None
+    default = drafters.parse_drafter("ngram")
+    assert isinstance(default, drafters.NgramDrafter) and (default.n, default.min_n) == (3, 1)
+    custom = drafters.parse_drafter("ngram:n=5,min_n=2")
+    assert isinstance(custom, drafters.NgramDrafter) and (custom.n, custom.min_n) == (5, 2)
     for bad, message in [("ngram:k=2", "must be n=N"), ("ngram:n=x", "integer")]:
         with pytest.raises(ValueError, match=message):
-            parse_drafter(bad)
+            drafters.parse_drafter(bad)
 
 
 @pytest.mark.parametrize("algorithm", ["greedy", "sd"])
 def test_ngram_drafter_in_the_loop(models, algorithm: str) -> None:
     target, _ = models
     result = generate(
-        target.model, NgramDrafter(), PROMPTS, algorithm=algorithm, k=4, max_new_tokens=20
+        target.model, drafters.NgramDrafter(), PROMPTS, algorithm=algorithm, k=4, max_new_tokens=20
     )
     assert result.stats.draft_calls == 0
     assert result.stats.drafted > 0  # the prompts repeat, so lookups find drafts
@@ -133,7 +127,9 @@ def test_trace_records_the_verified_probabilities(models) -> None:
 def test_layer_dropped_drafter_is_the_dropped_model(models) -> None:
     target, _ = models
     kwargs = {"k": 3, "max_new_tokens": 10, "seed": 2}
-    via_drafter = generate(target.model, layer_dropped_drafter(target.model, 1), PROMPTS, **kwargs)
+    via_drafter = generate(
+        target.model, drafters.layer_dropped_drafter(target.model, 1), PROMPTS, **kwargs
+    )
     via_model = generate(target.model, drop_layers(target.model, 1), PROMPTS, **kwargs)
     assert via_drafter.tokens == via_model.tokens
 
@@ -151,7 +147,7 @@ def test_model_drafter_with_a_vocabulary_map(models, n: int) -> None:
     def run():
         return generate(
             target.model,
-            ModelDrafter(small, vocab_map=mapping),
+            drafters.ModelDrafter(small, vocab_map=mapping),
             prompts,
             algorithm="greedy",
             k=3,
@@ -169,7 +165,7 @@ def test_model_drafter_with_a_vocabulary_map(models, n: int) -> None:
     sampled = []
     generate(
         target.model,
-        ModelDrafter(small, vocab_map=[7, 1, 2, 3, 4, 5]),
+        drafters.ModelDrafter(small, vocab_map=[7, 1, 2, 3, 4, 5]),
         [[1, 2]],
         k=2,
         max_new_tokens=3,  # a fixed K drafts at most the tokens left minus one
@@ -193,7 +189,7 @@ def test_model_drafter_bad_vocabulary_maps(models, vocab_map, message) -> None:
     target, _ = models
     small = tiny_model("gpt2", vocab=6, layers=1, seed=33, dtype=F64).model
     with pytest.raises(ValueError, match=message):
-        generate(target.model, ModelDrafter(small, vocab_map=vocab_map), [[1]], k=2)
+        generate(target.model, drafters.ModelDrafter(small, vocab_map=vocab_map), [[1]], k=2)
 
 
 def test_model_drafter_vocabulary_mismatch_without_a_map(models) -> None:
@@ -236,7 +232,7 @@ def test_policy_values_are_checked() -> None:
     assert PerRowK((1, 2, 0)).lookahead(states) == [1, 0]
 
 
-class _GreedyDrafter(NgramDrafter):
+class _GreedyDrafter(drafters.NgramDrafter):
     """Proposes one more token than it was asked for."""
 
     def propose(self, requests, sample):
@@ -244,7 +240,7 @@ class _GreedyDrafter(NgramDrafter):
         for request in requests:
             q = torch.zeros((request.k + 1, 8), dtype=F64)
             q[:, 1] = 1
-            out.append(Proposal((1,) * (request.k + 1), q))
+            out.append(drafters.Proposal((1,) * (request.k + 1), q))
         return out
 
 

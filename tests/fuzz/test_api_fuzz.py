@@ -56,27 +56,20 @@ class Entry:
 
 
 def _reference_entries() -> list[Entry]:
-    from specproof.reference import (
-        Dist,
-        ToyLM,
-        acceptance_rate,
-        autoregressive_law,
-        expected_tokens_per_round,
-        speculative_law,
-    )
+    from specproof import reference
     from specproof.reference import dsi as ref_dsi
 
     half = Fraction(1, 2)
-    p = Dist.over(["a", "b"], [half, half])
-    q = Dist.over(["a", "b"], [Fraction(1, 4), Fraction(3, 4)])
-    lm = ToyLM(["a", "b"], 0, {(): p})
-    draft = ToyLM(["a", "b"], 0, {(): q})
+    p = reference.Dist.over(["a", "b"], [half, half])
+    q = reference.Dist.over(["a", "b"], [Fraction(1, 4), Fraction(3, 4)])
+    lm = reference.ToyLM(["a", "b"], 0, {(): p})
+    draft = reference.ToyLM(["a", "b"], 0, {(): q})
     dists = [None, "x", 1, [], object()]
     unit = [*NOT_NUMBERS, *NON_FINITE, -0.5, 1.5]
     return [
         Entry(
             "Dist.over",
-            lambda tokens, probs: Dist.over(tokens, probs),
+            lambda tokens, probs: reference.Dist.over(tokens, probs),
             {"tokens": ["a", "b"], "probs": [half, half]},
             {
                 "probs": [
@@ -93,21 +86,21 @@ def _reference_entries() -> list[Entry]:
         ),
         Entry(
             "acceptance_rate",
-            acceptance_rate,
+            reference.acceptance_rate,
             {"target_dist": p, "draft_dist": q, "algorithm": "sd"},
             {"target_dist": dists, "draft_dist": dists, "algorithm": ["nope", None, 3]},
             {"algorithm": ("algorithm", "verifier")},
         ),
         Entry(
             "expected_tokens_per_round",
-            expected_tokens_per_round,
+            reference.expected_tokens_per_round,
             {"target_dist": p, "draft_dist": q, "k": 2, "algorithm": "sd"},
             {"k": NOT_SIZES, "target_dist": dists, "algorithm": ["nope", None]},
             {"algorithm": ("algorithm", "verifier")},
         ),
         Entry(
             "speculative_law",
-            speculative_law,
+            reference.speculative_law,
             {"target": lm, "draft": draft, "prefix": [], "n": 2, "k": 2},
             {
                 "n": NOT_SIZES,
@@ -121,7 +114,7 @@ def _reference_entries() -> list[Entry]:
         ),
         Entry(
             "autoregressive_law",
-            autoregressive_law,
+            reference.autoregressive_law,
             {"lm": lm, "prefix": [], "n": 2},
             {"n": NOT_SIZES, "prefix": [None, 3, ["zzz"]], "lm": [None, "x", 3]},
             {"prefix": ("prefix", "vocabulary")},

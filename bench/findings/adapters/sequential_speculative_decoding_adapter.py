@@ -59,31 +59,33 @@ def _run(prompt_ids: list[int], m: int, seed: int, method: str, temperature: flo
     return out[:m]
 
 
-def greedy_standard(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="standard"`, temperatures 0.0, `gamma=4`."""
-    return _run(prompt_ids, max_new_tokens, seed, "standard", 0.0, 4)
+def _configuration(method: str, greedy: bool) -> Callable[[list[int], int, int], list[int]]:
+    """The adapter function of one plan, named `greedy_<method>` or `sample_<method>`.
+
+    Args:
+        method: the library's round (a key of `STEPS`).
+        greedy: greedy (temperatures 0.0, `gamma=4`) or sampling (temperatures 0.6, the
+            library's default, `gamma=2`).
+    """
+    temperature, gamma = (0.0, 4) if greedy else (0.6, 2)
+    default = "" if greedy else " (the library's default)"
+
+    def configuration(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
+        return _run(prompt_ids, max_new_tokens, seed, method, temperature, gamma)
+
+    configuration.__name__ = configuration.__qualname__ = (
+        f"{'greedy' if greedy else 'sample'}_{method}"
+    )
+    configuration.__doc__ = (
+        f'`method="{method}"`, temperatures {temperature}{default}, `gamma={gamma}`.'
+    )
+    return configuration
 
 
-def sample_standard(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="standard"`, temperatures 0.6 (the library's default), `gamma=2`."""
-    return _run(prompt_ids, max_new_tokens, seed, "standard", 0.6, 2)
-
-
-def greedy_naive_hsd(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="naive_hsd"`, temperatures 0.0, `gamma=4`."""
-    return _run(prompt_ids, max_new_tokens, seed, "naive_hsd", 0.0, 4)
-
-
-def sample_naive_hsd(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="naive_hsd"`, temperatures 0.6, `gamma=2`."""
-    return _run(prompt_ids, max_new_tokens, seed, "naive_hsd", 0.6, 2)
-
-
-def greedy_capped_hsd(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="capped_hsd"`, temperatures 0.0, `gamma=4`."""
-    return _run(prompt_ids, max_new_tokens, seed, "capped_hsd", 0.0, 4)
-
-
-def sample_capped_hsd(prompt_ids: list[int], max_new_tokens: int, seed: int) -> list[int]:
-    """`method="capped_hsd"`, temperatures 0.6, `gamma=2`."""
-    return _run(prompt_ids, max_new_tokens, seed, "capped_hsd", 0.6, 2)
+# The functions the plans name (`bench/findings/impls/sequential_speculative_decoding.py`).
+greedy_standard = _configuration("standard", greedy=True)
+sample_standard = _configuration("standard", greedy=False)
+greedy_naive_hsd = _configuration("naive_hsd", greedy=True)
+sample_naive_hsd = _configuration("naive_hsd", greedy=False)
+greedy_capped_hsd = _configuration("capped_hsd", greedy=True)
+sample_capped_hsd = _configuration("capped_hsd", greedy=False)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -85,21 +85,29 @@ def _verify(
     return [int(predicts[slot]) for slot in slots]
 
 
-def classic(
-    target_probs: np.ndarray,
-    draft_probs: np.ndarray,
-    draft_tokens: np.ndarray,
-    rng: np.random.Generator,
-) -> Sequence[int]:
-    """Token-by-token verification (`block_verification=False`, SGLang's default)."""
-    return _verify(target_probs, draft_probs, draft_tokens, rng, False)
+def _mode(block_verification: bool, doc: str) -> Callable[..., Sequence[int]]:
+    """The sampler-level adapter function of one mode of the sampler.
+
+    Args:
+        block_verification: the kernel's `block_verification` flag.
+        doc: the function's docstring (the configuration, in words).
+    """
+
+    def mode(
+        target_probs: np.ndarray,
+        draft_probs: np.ndarray,
+        draft_tokens: np.ndarray,
+        rng: np.random.Generator,
+    ) -> Sequence[int]:
+        return _verify(target_probs, draft_probs, draft_tokens, rng, block_verification)
+
+    mode.__name__ = mode.__qualname__ = "block" if block_verification else "classic"
+    mode.__doc__ = doc
+    return mode
 
 
-def block(
-    target_probs: np.ndarray,
-    draft_probs: np.ndarray,
-    draft_tokens: np.ndarray,
-    rng: np.random.Generator,
-) -> Sequence[int]:
-    """Block verification (`block_verification=True`, Sun et al. 2024, Algorithm 2)."""
-    return _verify(target_probs, draft_probs, draft_tokens, rng, True)
+# The functions the plans name (`bench/findings/impls/sglang.py`).
+classic = _mode(
+    False, "Token-by-token verification (`block_verification=False`, SGLang's default)."
+)
+block = _mode(True, "Block verification (`block_verification=True`, Sun et al. 2024, Algorithm 2).")
