@@ -25,7 +25,7 @@ from specproof.reference.lookahead_cost import loop_costs
 from specproof.reference.rounds import Outcome as Tokens
 from specproof.reference.strategies import lm_pairs, lookahead_policies
 
-from .checking import check_by_hypothesis, law_difference, lm_json, loop_json
+from .checking import Examples, check_by_hypothesis, law_difference, lm_json, loop_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .harness import speculative_instances
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -84,12 +84,12 @@ def check_lookahead_lossless(
         lookahead_instances(),
         lambda instance: lookahead_equality(instance, kernel=kernel),
         options,
-        examples=150,
-        thorough_examples=1000,
-        generator=(
+        Examples(
+            150,
+            1000,
             "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
             "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
-            "history tables)"
+            "history tables)",
         ),
     )
 
@@ -198,13 +198,13 @@ check_disco_oracle_lookahead_bound = hypothesis_claim(
     "oracle's on the same rounds, for $c \\in \\{0, 1/10, 1/2, 1, 3/2\\}$.",
     cost_instances(),
     oracle_bound,
-    method=LOSSLESS_METHOD,
-    examples=100,
-    thorough_examples=600,
-    generator=(
+    Examples(
+        100,
+        600,
         "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3; lookahead policies "
-        "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}"
+        "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}",
     ),
+    method=LOSSLESS_METHOD,
 )
 """The exact cost per token of generated policies against the oracle's."""
 
@@ -230,10 +230,8 @@ check_disco_oracle_attained_by_peeking = hypothesis_claim(
     "tight, and reaching it needs the verifier's coins (the peeking control is not lossless).",
     cost_instances(),
     peeking_attains_oracle,
+    Examples(60, 400, "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3"),
     method=LOSSLESS_METHOD,
-    examples=60,
-    thorough_examples=400,
-    generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3",
 )
 """The peeking control's exact cost per token against the oracle's."""
 
@@ -277,9 +275,7 @@ check_disco_static_cost_closed_form = hypothesis_claim(
     "is $\\sum_{j=1}^{K} \\alpha^j$.",
     context_free_pairs(),
     static_cost_closed_form,
+    Examples(100, 500, "toy-LM pairs: V<=3, order 0; K in 0..3"),
     method=LOSSLESS_METHOD,
-    examples=100,
-    thorough_examples=500,
-    generator="toy-LM pairs: V<=3, order 0; K in 0..3",
 )
 """`loop_costs` against the closed form on generated context-free pairs."""

@@ -29,7 +29,7 @@ from specproof.reference.rdk_mixture import (
 )
 
 from .arith import Z3_ARITH
-from .checking import dist_json
+from .checking import Examples, dist_json
 from .claims import ACCEPTANCE_METHOD, hypothesis_claim
 from .rdk_strategies import (
     mixture_instances,
@@ -130,10 +130,8 @@ check_rdk_mixture_piecewise_linear = hypothesis_claim(
     r"derivative at 0 is $\alpha'(0^+) = \sum_{q'<p}(r - q') + \sum_{q'=p}\min(0, r - q')$.",
     mixture_instances(),
     piecewise_linear_and_slope,
+    Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset"),
     method=ACCEPTANCE_METHOD,
-    examples=300,
-    thorough_examples=3000,
-    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
 """Exact check over generated $(p, q', r)$."""
 
@@ -166,10 +164,8 @@ check_rdk_oracle_dominates = hypothesis_claim(
     r"every $\lambda$ of a 1/48 grid.",
     mixture_instances(),
     oracle_dominates,
+    Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset"),
     method=ACCEPTANCE_METHOD,
-    examples=300,
-    thorough_examples=3000,
-    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
 """Exact check over generated $(p, q', r)$."""
 

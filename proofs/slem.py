@@ -12,7 +12,7 @@ from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
 from specproof.reference.string_level import MATCHES, LookbehindSlemRound, Match
 from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation
 
-from .checking import check_by_hypothesis, law_difference
+from .checking import Examples, check_by_hypothesis, law_difference
 from .heterogeneous import instance_json
 from .registry import REGISTRY, CheckOptions, Outcome
 
@@ -78,10 +78,12 @@ def check_slem_lossless(
         slem_instances(),
         lambda instance: slem_equality(instance, kernel),
         options,
-        examples=100,
-        thorough_examples=600,
-        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
-        "prefix<=2, n<=3, K<=2, both match rules",
+        Examples(
+            100,
+            600,
+            "tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
+            "prefix<=2, n<=3, K<=2, both match rules",
+        ),
     )
 
 
