@@ -9,6 +9,7 @@ the loop's history are covered; the cost claims use
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -71,6 +72,16 @@ def lookahead_equality(
     return instance_json(instance, law_difference=law_difference(expected, actual))
 
 
+LOOKAHEAD_EXAMPLES = Examples(
+    150,
+    1000,
+    "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
+    "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
+    "history tables)",
+)
+"""The instances of `disco_lookahead_lossless` (and of its negative control)."""
+
+
 def check_lookahead_lossless(
     options: CheckOptions, kernel: type[LookaheadRound] = LookaheadRound
 ) -> Outcome:
@@ -82,19 +93,13 @@ def check_lookahead_lossless(
     """
     return check_by_hypothesis(
         lookahead_instances(),
-        lambda instance: lookahead_equality(instance, kernel=kernel),
+        partial(lookahead_equality, kernel=kernel),
         options,
-        Examples(
-            150,
-            1000,
-            "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
-            "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
-            "history tables)",
-        ),
+        LOOKAHEAD_EXAMPLES,
     )
 
 
-@REGISTRY.claim(
+check_disco_lookahead_lossless = hypothesis_claim(
     "disco_lookahead_lossless",
     "Standard SD whose number of drafts per round is decided after each draft by a policy that "
     "reads only drafter-side state (drafts so far, their draft rows and hence probabilities and "
@@ -102,12 +107,12 @@ def check_lookahead_lossless(
     "deterministic or randomised, with at most $K$ drafts, is lossless: for every generated "
     "toy-LM pair, policy, prefix and $n$ the exact law of the first $n$ output tokens equals the "
     "target's autoregressive law.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    lookahead_instances(),
+    lookahead_equality,
+    LOOKAHEAD_EXAMPLES,
+    method=LOSSLESS_METHOD,
 )
-def check_disco_lookahead_lossless(options: CheckOptions) -> Outcome:
-    """Law equality under generated policies."""
-    return check_lookahead_lossless(options)
+"""Law equality under generated policies: `check_lookahead_lossless` with the loop's own kernel."""
 
 
 def peeking_witness() -> tuple[ToyLM, Fraction, Fraction]:

@@ -123,6 +123,10 @@ def _mixture_json(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any]:
     return {"target": dist_json(target), "source": dist_json(source), "prior": dist_json(prior)}
 
 
+MIXTURE_EXAMPLES = Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset")
+"""The generated mixtures both exact mixture claims are checked on."""
+
+
 check_rdk_mixture_piecewise_linear = hypothesis_claim(
     "rdk_mixture_piecewise_linear",
     r"$\alpha(\lambda)$ is linear between consecutive kinks $\lambda_t = (p - q')/(r - q')$ "
@@ -130,7 +134,7 @@ check_rdk_mixture_piecewise_linear = hypothesis_claim(
     r"derivative at 0 is $\alpha'(0^+) = \sum_{q'<p}(r - q') + \sum_{q'=p}\min(0, r - q')$.",
     mixture_instances(),
     piecewise_linear_and_slope,
-    Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset"),
+    MIXTURE_EXAMPLES,
     method=ACCEPTANCE_METHOD,
 )
 """Exact check over generated $(p, q', r)$."""
@@ -164,7 +168,7 @@ check_rdk_oracle_dominates = hypothesis_claim(
     r"every $\lambda$ of a 1/48 grid.",
     mixture_instances(),
     oracle_dominates,
-    Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset"),
+    MIXTURE_EXAMPLES,
     method=ACCEPTANCE_METHOD,
 )
 """Exact check over generated $(p, q', r)$."""
