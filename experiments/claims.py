@@ -21,6 +21,7 @@ claim reports `unknown` naming the `engine` extra. Seeds: `--seed s` shifts ever
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 from collections.abc import Callable
@@ -85,46 +86,49 @@ def _needs_torch(measure: Callable[[], Outcome]) -> Outcome:
         return Outcome("unknown", {"error": str(exc)})
 
 
-def measure_experiment(
-    judge: Callable[[Any], Outcome],
-    train: Callable[[Any], Any],
-    config: Callable[[int], Any],
-    options: CheckOptions,
-) -> Outcome:
-    """Train the registered experiment for `--seed` and judge it against its thresholds.
+@dataclasses.dataclass(frozen=True, repr=False)
+class Experiment:
+    """A registered experiment: its configuration for a seed, its training and its verdict.
 
-    Args:
+    Attributes:
         judge: the run's verdict (`measured` or `refuted`).
         train: trains (or returns the shared run of) the configuration.
         config: the registered configuration for a seed.
+    """
+
+    judge: Callable[[Any], Outcome]
+    train: Callable[[Any], Any]
+    config: Callable[[int], Any]
+
+    def __repr__(self) -> str:
+        # By the functions' names: the theorem pages show it as the check's bound argument.
+        parts = (f"{f.name}={getattr(self, f.name).__qualname__}" for f in dataclasses.fields(self))
+        return f"Experiment({', '.join(parts)})"
+
+
+def measure_experiment(experiment: Experiment, options: CheckOptions) -> Outcome:
+    """Train the registered experiment for `--seed` and judge it against its thresholds.
+
+    Args:
+        experiment: what to train and how to judge it.
         options: the run's options (the seed).
 
     Returns:
         `judge(train(config(options.seed)))`, or `unknown` when torch is missing.
     """
-    return _needs_torch(lambda: judge(train(config(options.seed))))
+    return _needs_torch(lambda: experiment.judge(experiment.train(experiment.config(options.seed))))
 
 
-def experiment_claim(
-    name: str,
-    statement: str,
-    judge: Callable[[Any], Outcome],
-    train: Callable[[Any], Any],
-    config: Callable[[int], Any],
-    *,
-    scope: str,
-) -> Check:
+def experiment_claim(name: str, statement: str, experiment: Experiment, *, scope: str) -> Check:
     """Register the `--thorough` experiment claim `name`, checked by `measure_experiment`.
 
     Args:
         name: the claim's full name.
         statement: the claim in words and LaTeX maths.
-        judge: bound to `measure_experiment`'s `judge`.
-        train: bound to its `train`.
-        config: bound to its `config`.
+        experiment: bound to `measure_experiment`'s `experiment`.
         scope: which instances its status covers (`Claim.scope`).
     """
-    check: Check = functools.partial(measure_experiment, judge, train, config)
+    check: Check = functools.partial(measure_experiment, experiment)
     REGISTRY.claim(name, statement, "experiment", thorough_only=True, scope=scope)(check)
     return check
 
@@ -326,9 +330,7 @@ check_depth2_high_rank_fraction = experiment_claim(
     "$W_1$ uniform in a disk of radius 0.01, over 256 seeds: at least a quarter of the runs fit "
     "(loss $< 10^{-4}$), and at least half of those end with stable rank "
     "$\\|W_1\\|_F^2/\\|W_1\\|_2^2 > 1.5$, although a rank-1 interpolant exists.",
-    judge_high_rank_fraction,
-    two_point_run,
-    two_point_config,
+    Experiment(judge_high_rank_fraction, two_point_run, two_point_config),
     scope="one experiment: 256 seeds",
 )
 """Measure the fraction of fitting runs above the threshold (shared run with the next claim)."""
@@ -338,9 +340,7 @@ check_depth2_away_from_rank_one = experiment_claim(
     "rank_depth2_gd_away_from_rank_one",
     "In the same depth-2 experiment (256 seeds), no run that fits ends near rank 1 even "
     "approximately: every fitting run has stable rank of $W_1$ at least 1.1.",
-    judge_away_from_rank_one,
-    two_point_run,
-    two_point_config,
+    Experiment(judge_away_from_rank_one, two_point_run, two_point_config),
     scope="one experiment: 256 seeds",
 )
 """Measure the smallest stable rank of $W_1$ over the fitting runs."""
@@ -353,9 +353,7 @@ check_deep_product_rank = experiment_claim(
     "(32 points in $\\mathbb{R}^8$, 8 seeds per depth): the median over fitting seeds of the "
     "stable rank of $W_{L-1} \\cdots W_1$ is lower at every depth $L \\ge 3$ than at $L = 2$, "
     "and at most 1.2 at $L = 6$.",
-    judge_depth_trend,
-    train_deep,
-    deep_config,
+    Experiment(judge_depth_trend, train_deep, deep_config),
     scope="one experiment: L = 2..6, 8 seeds each",
 )
 """Train the depth sweep and compare the medians."""

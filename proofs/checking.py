@@ -3,12 +3,15 @@
 The property returns `None` when it holds and a JSON-serialisable description of the failure
 otherwise. A failure is shrunk by hypothesis and reported as `refuted` with that description
 as the counterexample; otherwise the outcome is `checked`, with the number of instances and the
-seed in the certificate (a check is deterministic given its seed).
+seed in the certificate (a check is deterministic given its seed). How many instances a check
+generates, and what they are, travel together as one
+[`Examples`][specproof.proofs.checking.Examples].
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -28,30 +31,65 @@ class _PropertyFailed(AssertionError):
         self.details = details
 
 
+@dataclass(frozen=True)
+class Examples:
+    """How many instances a hypothesis check generates, and what they are.
+
+    Attributes:
+        default: instances in the default run.
+        thorough: instances under `--thorough`.
+        generator: a short description of what is generated, for the certificate.
+    """
+
+    default: int
+    thorough: int
+    generator: str
+
+    def __post_init__(self) -> None:
+        for what in ("default", "thorough"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{what} must be a positive int, got {value!r}")
+        if not isinstance(self.generator, str):
+            raise ValueError(f"generator must be a str, got {self.generator!r}")
+
+    def count(self, options: CheckOptions) -> int:
+        """The instances to generate in a run with `options` (`thorough` under `--thorough`).
+
+        Args:
+            options: the run's options.
+        """
+        return self.thorough if options.thorough else self.default
+
+
 def check_by_hypothesis(
     strategy: st.SearchStrategy[T],
     prop: Callable[[T], dict[str, Any] | None],
     options: CheckOptions,
-    *,
-    examples: int,
-    thorough_examples: int,
-    generator: str,
+    examples: Examples | int,
+    thorough_examples: int | None = None,
+    generator: str | None = None,
 ) -> Outcome:
-    """Check `prop` on `examples` instances (`thorough_examples` under `--thorough`).
+    """Check `prop` on generated instances: as many as `examples` says for the run.
 
     Args:
         strategy: generates the instances.
         prop: `None` if the property holds for an instance, else a description of the failure.
         options: the run's options (seed, thorough).
-        examples: instances in the default run.
-        thorough_examples: instances under `--thorough`.
-        generator: a short description of what is generated, for the certificate.
+        examples: how many instances, and what they are; or, as an int, the instances in the
+            default run, with `thorough_examples` and `generator` giving the rest.
+        thorough_examples: with an int `examples`, the instances under `--thorough`.
+        generator: with an int `examples`, a short description of what is generated.
     """
+    if not isinstance(examples, Examples):
+        if thorough_examples is None or generator is None:
+            raise ValueError("an int examples needs thorough_examples and generator")
+        examples = Examples(examples, thorough_examples, generator)
     count = 0
     failure: dict[str, Any] | None = None
 
     @settings(
-        max_examples=thorough_examples if options.thorough else examples,
+        max_examples=examples.count(options),
         derandomize=False,
         database=None,
         deadline=None,
@@ -76,7 +114,9 @@ def check_by_hypothesis(
         return Outcome(
             "refuted", {"counterexample": failure, "examples": count, "seed": options.seed}
         )
-    return Outcome("checked", {"examples": count, "seed": options.seed, "generator": generator})
+    return Outcome(
+        "checked", {"examples": count, "seed": options.seed, "generator": examples.generator}
+    )
 
 
 def _seed(test: Callable[[], None], seed: int) -> Callable[[], None]:

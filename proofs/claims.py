@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from specproof.reference import Verifier
 
 from .arith import RateFormula
-from .checking import check_by_hypothesis
+from .checking import Examples, check_by_hypothesis
 from .harness import check_acceptance, check_distribution_claim, check_lossless
 from .registry import REGISTRY, Check, Registry
 from .smt import DistributionClaim
@@ -140,11 +140,9 @@ def hypothesis_claim(
     statement: str,
     strategy: st.SearchStrategy[Any],
     prop: Callable[[Any], dict[str, Any] | None],
+    examples: Examples,
     *,
     method: str,
-    examples: int,
-    thorough_examples: int,
-    generator: str,
     scope: str = GENERATED_SCOPE,
     registry: Registry = REGISTRY,
 ) -> Check:
@@ -155,21 +153,12 @@ def hypothesis_claim(
         statement: the claim in words and LaTeX maths.
         strategy: bound to `check_by_hypothesis`'s `strategy` (generates the instances).
         prop: bound to its `prop` (`None` where the claim holds, else the failure).
+        examples: bound to its `examples` (how many instances, and what they are).
         method: how it is checked (`LOSSLESS_METHOD`, `ACCEPTANCE_METHOD`, ...).
-        examples: bound to its `examples`.
-        thorough_examples: bound to its `thorough_examples`.
-        generator: bound to its `generator` (what is generated, for the certificate).
         scope: which instances its status covers (`Claim.scope`).
         registry: where to register it (the default registry unless a test passes its own).
     """
-    check: Check = partial(
-        check_by_hypothesis,
-        strategy,
-        prop,
-        examples=examples,
-        thorough_examples=thorough_examples,
-        generator=generator,
-    )
+    check: Check = partial(check_by_hypothesis, strategy, prop, examples=examples)
     registry.claim(name, statement, method, scope=scope)(check)
     return check
 

@@ -34,7 +34,7 @@ from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks, lm_pairs, prefixes
 
 from .arith import RateFormula
-from .checking import check_by_hypothesis, dist_json, law_difference, loop_json
+from .checking import Examples, check_by_hypothesis, dist_json, law_difference, loop_json
 from .registry import CheckOptions, Outcome
 from .smt import DistributionClaim, prove_for_distributions, prove_for_sizes
 
@@ -75,9 +75,7 @@ def check_lossless(algorithm: str | Verifier, options: CheckOptions) -> Outcome:
         speculative_instances(),
         lambda instance: law_equality(algorithm, instance),
         options,
-        examples=400,
-        thorough_examples=2000,
-        generator="toy-LM pairs: V<=4, orders 0-2, prefix<=2, n<=4, K<=4",
+        Examples(400, 2000, "toy-LM pairs: V<=4, orders 0-2, prefix<=2, n<=4, K<=4"),
     )
 
 
@@ -126,9 +124,9 @@ def check_acceptance(
         dist_pairs(max_size=6),
         prop,
         options,
-        examples=300,
-        thorough_examples=5000,
-        generator="distribution pairs, V<=6, with zeros, point masses, identical and disjoint",
+        Examples(
+            300, 5000, "distribution pairs, V<=6, with zeros, point masses, identical and disjoint"
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from specproof.reference.rounds import round_kernel_law
 from specproof.reference.strategies import dists, prefixes, tokenizer_pairs, toy_lms
 from specproof.reference.tokenizers import ToyTokenizer, vocabulary_relation
 
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json
+from .checking import Examples, check_by_hypothesis, dist_json, law_difference, lm_json
 from .claims import ACCEPTANCE_METHOD, GENERATED_SCOPE, LOSSLESS_METHOD
 from .registry import REGISTRY, Check, CheckOptions, Outcome, Registry
 
@@ -107,11 +107,13 @@ def check_cross_lossless(
         cross_vocabulary_instances(),
         lambda instance: law_equality(algorithm, instance),
         options,
-        examples=examples,
-        thorough_examples=examples * 6,
-        generator="tokenizer pairs over 'ab' (+x; equal, subset, superset, overlapping, "
-        "singles_only; lossy or not), <=3 multi-character tokens, orders 0-1, prefix<=2, n<=3, "
-        "K<=3",
+        Examples(
+            examples,
+            examples * 6,
+            "tokenizer pairs over 'ab' (+x; equal, subset, superset, overlapping, "
+            "singles_only; lossy or not), <=3 multi-character tokens, orders 0-1, prefix<=2, n<=3, "
+            "K<=3",
+        ),
     )
 
 
@@ -180,9 +182,7 @@ def check_on_cross_rows(
         cross_dist_pairs(),
         on_pair,
         options,
-        examples=300,
-        thorough_examples=3000,
-        generator="rows over generated tokenizer pairs' vocabularies, with zeros",
+        Examples(300, 3000, "rows over generated tokenizer pairs' vocabularies, with zeros"),
     )
 
 

@@ -9,6 +9,7 @@ the loop's history are covered; the cost claims use
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from specproof.reference.lookahead_cost import loop_costs
 from specproof.reference.rounds import Outcome as Tokens
 from specproof.reference.strategies import lm_pairs, lookahead_policies
 
-from .checking import check_by_hypothesis, law_difference, lm_json, loop_json
+from .checking import Examples, check_by_hypothesis, law_difference, lm_json, loop_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .harness import speculative_instances
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -71,6 +72,16 @@ def lookahead_equality(
     return instance_json(instance, law_difference=law_difference(expected, actual))
 
 
+LOOKAHEAD_EXAMPLES = Examples(
+    150,
+    1000,
+    "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
+    "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
+    "history tables)",
+)
+"""The instances of `disco_lookahead_lossless` (and of its negative control)."""
+
+
 def check_lookahead_lossless(
     options: CheckOptions, kernel: type[LookaheadRound] = LookaheadRound
 ) -> Outcome:
@@ -82,19 +93,13 @@ def check_lookahead_lossless(
     """
     return check_by_hypothesis(
         lookahead_instances(),
-        lambda instance: lookahead_equality(instance, kernel=kernel),
+        partial(lookahead_equality, kernel=kernel),
         options,
-        examples=150,
-        thorough_examples=1000,
-        generator=(
-            "toy-LM pairs: V<=3, orders 0-1, prefix<=2, n<=3, max K<=3; lookahead policies "
-            "(fixed, confidence, entropy, tables, heuristic schedule, acceptance-adaptive, "
-            "history tables)"
-        ),
+        LOOKAHEAD_EXAMPLES,
     )
 
 
-@REGISTRY.claim(
+check_disco_lookahead_lossless = hypothesis_claim(
     "disco_lookahead_lossless",
     "Standard SD whose number of drafts per round is decided after each draft by a policy that "
     "reads only drafter-side state (drafts so far, their draft rows and hence probabilities and "
@@ -102,12 +107,12 @@ def check_lookahead_lossless(
     "deterministic or randomised, with at most $K$ drafts, is lossless: for every generated "
     "toy-LM pair, policy, prefix and $n$ the exact law of the first $n$ output tokens equals the "
     "target's autoregressive law.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    lookahead_instances(),
+    lookahead_equality,
+    LOOKAHEAD_EXAMPLES,
+    method=LOSSLESS_METHOD,
 )
-def check_disco_lookahead_lossless(options: CheckOptions) -> Outcome:
-    """Law equality under generated policies."""
-    return check_lookahead_lossless(options)
+"""Law equality under generated policies: `check_lookahead_lossless` with the loop's own kernel."""
 
 
 def peeking_witness() -> tuple[ToyLM, Fraction, Fraction]:
@@ -198,13 +203,13 @@ check_disco_oracle_lookahead_bound = hypothesis_claim(
     "oracle's on the same rounds, for $c \\in \\{0, 1/10, 1/2, 1, 3/2\\}$.",
     cost_instances(),
     oracle_bound,
-    method=LOSSLESS_METHOD,
-    examples=100,
-    thorough_examples=600,
-    generator=(
+    Examples(
+        100,
+        600,
         "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3; lookahead policies "
-        "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}"
+        "as in disco_lookahead_lossless; c in {0, 1/10, 1/2, 1, 3/2}",
     ),
+    method=LOSSLESS_METHOD,
 )
 """The exact cost per token of generated policies against the oracle's."""
 
@@ -230,10 +235,8 @@ check_disco_oracle_attained_by_peeking = hypothesis_claim(
     "tight, and reaching it needs the verifier's coins (the peeking control is not lossless).",
     cost_instances(),
     peeking_attains_oracle,
+    Examples(60, 400, "toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3"),
     method=LOSSLESS_METHOD,
-    examples=60,
-    thorough_examples=400,
-    generator="toy-LM pairs: V<=3, orders 0-1, prefix<=2, 1<=n<=2, max K<=3",
 )
 """The peeking control's exact cost per token against the oracle's."""
 
@@ -277,9 +280,7 @@ check_disco_static_cost_closed_form = hypothesis_claim(
     "is $\\sum_{j=1}^{K} \\alpha^j$.",
     context_free_pairs(),
     static_cost_closed_form,
+    Examples(100, 500, "toy-LM pairs: V<=3, order 0; K in 0..3"),
     method=LOSSLESS_METHOD,
-    examples=100,
-    thorough_examples=500,
-    generator="toy-LM pairs: V<=3, order 0; K in 0..3",
 )
 """`loop_costs` against the closed form on generated context-free pairs."""

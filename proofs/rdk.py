@@ -24,7 +24,7 @@ from specproof.reference.rdk import (
 )
 
 from .arith import SYMPY_ARITH
-from .checking import dist_json, law_difference, lm_json
+from .checking import Examples, dist_json, law_difference, lm_json
 from .claims import ACCEPTANCE_METHOD, LOSSLESS_METHOD, hypothesis_claim
 from .rdk_strategies import (
     RoundInstance,
@@ -67,10 +67,8 @@ check_rdk_lossless = hypothesis_claim(
     r"$\mathrm{TLI}(q) M$ equals the target's autoregressive law.",
     rdk_instances(),
     rdk_law_equality,
+    Examples(150, 1500, "toy-LM target/drafter: V<=4, orders 0-1, kept subset, kernel, n<=3, K<=3"),
     method=LOSSLESS_METHOD,
-    examples=150,
-    thorough_examples=1500,
-    generator="toy-LM target/drafter: V<=4, orders 0-1, kept subset, kernel, n<=3, K<=3",
 )
 """Law equality of the speculative loop with RDK proposals."""
 
@@ -113,10 +111,8 @@ check_rdk_step_law = hypothesis_claim(
     r"probability is exactly $\sum_y \min(p(y), (q'M)(y))$.",
     step_instances(),
     step_law_is_target,
+    Examples(300, 3000, "target row over V<=5, pruned drafter row over a kept subset, kernel"),
     method=ACCEPTANCE_METHOD,
-    examples=300,
-    thorough_examples=3000,
-    generator="target row over V<=5, pruned drafter row over a kept subset, kernel",
 )
 """Exact one-step laws of the pinned two-stage rule."""
 

@@ -29,7 +29,7 @@ from specproof.reference.rdk_mixture import (
 )
 
 from .arith import Z3_ARITH
-from .checking import dist_json
+from .checking import Examples, dist_json
 from .claims import ACCEPTANCE_METHOD, hypothesis_claim
 from .rdk_strategies import (
     mixture_instances,
@@ -123,6 +123,10 @@ def _mixture_json(instance: tuple[Dist, Dist, Dist]) -> dict[str, Any]:
     return {"target": dist_json(target), "source": dist_json(source), "prior": dist_json(prior)}
 
 
+MIXTURE_EXAMPLES = Examples(300, 3000, "(p, q', r) over V<=6, q' zero off a kept subset")
+"""The generated mixtures both exact mixture claims are checked on."""
+
+
 check_rdk_mixture_piecewise_linear = hypothesis_claim(
     "rdk_mixture_piecewise_linear",
     r"$\alpha(\lambda)$ is linear between consecutive kinks $\lambda_t = (p - q')/(r - q')$ "
@@ -130,10 +134,8 @@ check_rdk_mixture_piecewise_linear = hypothesis_claim(
     r"derivative at 0 is $\alpha'(0^+) = \sum_{q'<p}(r - q') + \sum_{q'=p}\min(0, r - q')$.",
     mixture_instances(),
     piecewise_linear_and_slope,
+    MIXTURE_EXAMPLES,
     method=ACCEPTANCE_METHOD,
-    examples=300,
-    thorough_examples=3000,
-    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
 """Exact check over generated $(p, q', r)$."""
 
@@ -166,10 +168,8 @@ check_rdk_oracle_dominates = hypothesis_claim(
     r"every $\lambda$ of a 1/48 grid.",
     mixture_instances(),
     oracle_dominates,
+    MIXTURE_EXAMPLES,
     method=ACCEPTANCE_METHOD,
-    examples=300,
-    thorough_examples=3000,
-    generator="(p, q', r) over V<=6, q' zero off a kept subset",
 )
 """Exact check over generated $(p, q', r)$."""
 

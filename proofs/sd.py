@@ -17,7 +17,7 @@ from specproof.reference import acceptance_rate, expected_tokens_per_round
 from specproof.reference import formulas as f
 from specproof.reference.strategies import dist_pairs, ks
 
-from .checking import dist_json
+from .checking import Examples, dist_json
 from .claims import (
     LOSSLESS_METHOD,
     acceptance_claim,
@@ -80,10 +80,8 @@ check_sd_expected_tokens = hypothesis_claim(
     r"$(1 - \alpha^{K+1})/(1 - \alpha)$ (and $K + 1$ when $\alpha = 1$).",
     st.tuples(dist_pairs(max_size=5), ks(8)),
     expected_tokens_match_closed_form,
+    Examples(300, 5000, "distribution pairs V<=5, K<=8"),
     method=LOSSLESS_METHOD,
-    examples=300,
-    thorough_examples=5000,
-    generator="distribution pairs V<=5, K<=8",
     scope="generated instances: V <= 5, K <= 8",
 )
 """Enumerated E[N+1] == closed form."""

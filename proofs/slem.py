@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -12,9 +13,10 @@ from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
 from specproof.reference.string_level import MATCHES, LookbehindSlemRound, Match
 from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation
 
-from .checking import check_by_hypothesis, law_difference
+from .checking import Examples, check_by_hypothesis, law_difference
+from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import instance_json
-from .registry import REGISTRY, CheckOptions, Outcome
+from .registry import CheckOptions, Outcome
 
 SlemInstance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int, Match]
 
@@ -65,6 +67,15 @@ def slem_equality(
     }
 
 
+SLEM_EXAMPLES = Examples(
+    100,
+    600,
+    "tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, prefix<=2, n<=3, "
+    "K<=2, both match rules",
+)
+"""The instances of `slem_toy_lossless` (and of its negative control)."""
+
+
 def check_slem_lossless(
     options: CheckOptions, kernel: type[LookbehindSlemRound] = LookbehindSlemRound
 ) -> Outcome:
@@ -75,17 +86,11 @@ def check_slem_lossless(
         kernel: the round kernel class (a broken subclass must be refuted).
     """
     return check_by_hypothesis(
-        slem_instances(),
-        lambda instance: slem_equality(instance, kernel),
-        options,
-        examples=100,
-        thorough_examples=600,
-        generator="tokenizer pairs over 'ab' (+x), <=3 multi-character tokens, orders 0-1, "
-        "prefix<=2, n<=3, K<=2, both match rules",
+        slem_instances(), partial(slem_equality, kernel=kernel), options, SLEM_EXAMPLES
     )
 
 
-@REGISTRY.claim(
+check_slem_toy_lossless = hypothesis_claim(
     "slem_toy_lossless",
     "Toy SLEM is lossless: a drafter over another tokenizer drafts $K$ tokens, their string is "
     "cut to what the target's tokenizer expresses and normalised, and the target verifies it by "
@@ -93,9 +98,9 @@ def check_slem_lossless(
     "generated pair of tokenizers (equal, subset, superset, overlapping or sharing only single "
     "characters; injective or not), toy LMs, prefix, $n$ and $K$, the exact law of the first $n$ "
     "target tokens equals the target's autoregressive law.",
-    "hypothesis + exact enumeration",
-    scope="generated instances (see certificate)",
+    slem_instances(),
+    slem_equality,
+    SLEM_EXAMPLES,
+    method=LOSSLESS_METHOD,
 )
-def check_slem_toy_lossless(options: CheckOptions) -> Outcome:
-    """Law equality through the string-level round kernel."""
-    return check_slem_lossless(options)
+"""Law equality through the string-level round kernel: `check_slem_lossless` with SLEM's own."""

@@ -24,7 +24,7 @@ from specproof.reference.string_level import LookbehindSlemRound, first_token_la
 from specproof.reference.tokenizers import ToyTokenizer
 
 from .arith import Z3_ARITH
-from .checking import check_by_hypothesis, law_json
+from .checking import Examples, check_by_hypothesis, law_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import (
     Instance,
@@ -94,10 +94,8 @@ check_slrs_acceptance_ge_slem = hypothesis_claim(
     r"own $e_i$ (the ordering for any vocabulary: `slrs_acceptance_ge_slem_any_vocabulary`).",
     cross_vocabulary_instances(max_n=1, max_k=3),
     first_acceptances_ordered,
+    Examples(120, 700, "cross-vocabulary instances, K<=3"),
     method=LOSSLESS_METHOD,
-    examples=120,
-    thorough_examples=700,
-    generator="cross-vocabulary instances, K<=3",
 )
 """Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
 
@@ -191,9 +189,9 @@ def check_slrs_segmentation_count(options: CheckOptions) -> Outcome:
         strings_and_vocabularies(),
         prop,
         options,
-        examples=200,
-        thorough_examples=1000,
-        generator="strings over 'ab' of length 1-9, vocabularies of 'a', 'b' and substrings",
+        Examples(
+            200, 1000, "strings over 'ab' of length 1-9, vocabularies of 'a', 'b' and substrings"
+        ),
     )
     if checked.status != "checked":
         return checked

@@ -20,7 +20,7 @@ from specproof.reference.string_level import (
 )
 from specproof.reference.tokenizers import ToyTokenizer
 
-from .checking import check_by_hypothesis, law_difference, law_json
+from .checking import Examples, check_by_hypothesis, law_difference, law_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import Instance, cross_vocabulary_instances, instance_json
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -68,10 +68,10 @@ check_slem_lookbehind_lossless = hypothesis_claim(
     "target's greedy decoding.",
     slem_instances(),
     slem_equality,
+    Examples(
+        120, 700, "cross-vocabulary instances (n<=3, K<=2), mode sample/greedy, look-behind 0-3"
+    ),
     method=LOSSLESS_METHOD,
-    examples=120,
-    thorough_examples=700,
-    generator="cross-vocabulary instances (n<=3, K<=2), mode sample/greedy, look-behind 0-3",
 )
 """Law equality through the look-behind SLEM round kernel."""
 
@@ -173,9 +173,7 @@ def check_slem_text_level_needs_canonical_outputs(options: CheckOptions) -> Outc
         text_level_instances(),
         text_level_property,
         options,
-        examples=80,
-        thorough_examples=400,
-        generator="cross-vocabulary instances with n<=2, K<=1 and a canonical prefix",
+        Examples(80, 400, "cross-vocabulary instances with n<=2, K<=1 and a canonical prefix"),
     )
     return Outcome(outcome.status, {"witness": witness, **outcome.certificate})
 
@@ -203,9 +201,7 @@ check_slem_first_acceptance_formula = hypothesis_claim(
     r"the round equals the formula on generated instances.",
     cross_vocabulary_instances(max_n=1, max_k=3),
     first_acceptance_matches_formula,
+    Examples(150, 800, "cross-vocabulary instances, K<=3"),
     method=LOSSLESS_METHOD,
-    examples=150,
-    thorough_examples=800,
-    generator="cross-vocabulary instances, K<=3",
 )
 """Executed first-position acceptance == sum p psi~."""

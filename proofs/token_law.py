@@ -21,7 +21,7 @@ from specproof.reference import round_rules as rr
 from specproof.reference import token_law as tl
 from specproof.reference.strategies import dists, ks, lm_pairs, vocabularies
 
-from .checking import check_by_hypothesis, dist_json, law_difference, lm_json, loop_json
+from .checking import Examples, check_by_hypothesis, dist_json, law_difference, lm_json, loop_json
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 
@@ -74,10 +74,8 @@ check_lossless_rules = hypothesis_claim(
     r"position $j$, given that the round reached $j$ and its emitted prefix, follows $p_j$.",
     round_rows(),
     lossless_rules_hold,
+    Examples(40, 400, "target/draft rows, V<=3, 1<=K<=3"),
     method=LOSSLESS_METHOD,
-    examples=40,
-    thorough_examples=400,
-    generator="target/draft rows, V<=3, 1<=K<=3",
     scope="generated rows, V <= 3, K = 1..3 (see certificate)",
 )
 """(a), (b) and the per-position form, for every lossless rule of the reference."""
@@ -177,9 +175,7 @@ def check_implies_lossless_generation(options: CheckOptions) -> Outcome:
         generation_cases(),
         prop,
         options,
-        examples=12,
-        thorough_examples=150,
-        generator="toy LM pairs, V<=3, order<=1, n<=3, K<=2",
+        Examples(12, 150, "toy LM pairs, V<=3, order<=1, n<=3, K<=2"),
     )
     if outcome.status != "checked":
         return outcome

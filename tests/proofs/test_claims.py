@@ -6,12 +6,15 @@ from ast import literal_eval
 from fractions import Fraction
 
 import pytest
+from hypothesis import strategies as st
 
+from specproof.proofs.checking import Examples, check_by_hypothesis
 from specproof.proofs.claims import (
     ACCEPTANCE_METHOD,
     LOSSLESS_METHOD,
     acceptance_claim,
     distribution_claim,
+    hypothesis_claim,
     lossless_claim,
 )
 from specproof.proofs.harness import one_minus_total_variation
@@ -118,3 +121,46 @@ def test_distribution_claim_proves_each_size_and_refutes_a_false_claim():
     target = [Fraction(v) for v in replay["target"]]
     draft = [Fraction(v) for v in replay["draft"]]
     assert f.acceptance_rate(target, draft, FA) != 1 - 2 * f.total_variation(target, draft, FA)
+
+
+def _doubled_is_even(n: int) -> dict[str, int] | None:
+    return None if (2 * n) % 2 == 0 else {"n": n}
+
+
+def _below_five(n: int) -> dict[str, int] | None:
+    return None if n < 5 else {"n": n}
+
+
+def test_hypothesis_claim_generates_as_many_instances_as_its_examples_say():
+    registry = Registry()
+    even, small = Examples(7, 11, "integers"), Examples(50, 50, "0..100")
+    hypothesis_claim(
+        "probe_even", "true", st.integers(), _doubled_is_even, even, method=LOSSLESS_METHOD,
+        registry=registry,
+    )  # fmt: skip
+    hypothesis_claim(
+        "probe_small", "false", st.integers(0, 100), _below_five, small, method=LOSSLESS_METHOD,
+        registry=registry,
+    )  # fmt: skip
+    default = run_claim(registry["probe_even"], CheckOptions(seed=3))
+    thorough = run_claim(registry["probe_even"], CheckOptions(seed=3, thorough=True))
+    assert default.status == thorough.status == "checked"
+    assert default.certificate == {"examples": 7, "seed": 3, "generator": "integers"}
+    assert thorough.certificate["examples"] == 11
+    refuted = run_claim(registry["probe_small"], CheckOptions())
+    assert refuted.status == "refuted"
+    assert refuted.certificate["counterexample"] == {"n": 5}
+
+
+@pytest.mark.parametrize(
+    ("default", "thorough", "generator", "named"),
+    [(0, 5, "g", "default"), (5, True, "g", "thorough"), (5, 5, None, "generator")],
+)
+def test_examples_rejects_bad_counts_and_generators(default, thorough, generator, named):
+    with pytest.raises(ValueError, match=named):
+        Examples(default, thorough, generator)
+
+
+def test_check_by_hypothesis_needs_all_three_counts_with_an_int():
+    with pytest.raises(ValueError, match="thorough_examples and generator"):
+        check_by_hypothesis(st.integers(), lambda n: None, CheckOptions(), 5, generator="g")
