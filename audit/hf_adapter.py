@@ -107,6 +107,8 @@ def audit_transformers(
 ) -> Audit:
     """Audit the installed transformers' SD paths (see the module docstring).
 
+    `seed` also picks the greedy configurations' prompts.
+
     Args:
         modes: which modes (default all, plus the baseline).
         do_sample: only sampling or only greedy configurations (default both).
@@ -124,8 +126,7 @@ def audit_transformers(
             anything transformers does ends as a `crashed` configuration with the reason).
             A function with a `close()` is closed after its configuration.
         **statistics: `alpha`, `tv`, `power`, `test` and `seed`
-            ([`Statistics`][specproof.audit.settings.Statistics]); `seed` also picks the
-            greedy prompts.
+            ([`Statistics`][specproof.audit.settings.Statistics]).
 
     Raises:
         TypeError: on an unknown keyword.
