@@ -18,7 +18,8 @@ Modules (torch is imported only by the generation level and the transformers ada
   [`greedy`][specproof.audit.greedy], [`two_sample`][specproof.audit.two_sample] (no exact
   law: against a plain sampler, planned per arm), [`positions`][specproof.audit.positions],
   [`regimes`][specproof.audit.regimes] (drafting regimes) and
-  [`coverage`][specproof.audit.coverage] (draft depths the implementation reports);
+  [`coverage`][specproof.audit.coverage] (draft depths the implementation reports), with
+  [`settings`][specproof.audit.settings] (the statistical keywords these functions share);
 - [`hf_adapter`][specproof.audit.hf_adapter]: the built-in adapter for Hugging Face
   transformers (torch, transformers);
 - [`report`][specproof.audit.report]: Markdown reports with plots.

@@ -58,6 +58,25 @@ class MalformedOutput(ValueError):
     """A generate function's result is not what its request asked for (the message says why)."""
 
 
+def progress_ticker(
+    on_progress: Callable[[str, int], None] | None, name: str
+) -> Callable[[], None]:
+    """A callback for every sample of configuration `name`: it reports (name, samples done).
+
+    Args:
+        on_progress: the audit's progress callback, or None (the ticker then only counts).
+        name: the configuration's name, passed to `on_progress`.
+    """
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_progress is not None:
+            on_progress(name, done[0])
+
+    return tick
+
+
 def call_failure(exc: Exception) -> str:
     """How a call of the audited function failed, for a configuration's `error` (its verdict).
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
 import numpy as np
 
@@ -40,11 +41,13 @@ from .collect import (
     GenerationSamples,
     check_generated,
     collect_generations,
+    progress_ticker,
     timing,
 )
-from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
+from .core import Audit, Configuration, decide
 from .greedy import GREEDY_MARGIN, greedy_configuration
 from .request import GenerationRequest
+from .settings import Statistics, with_defaults
 from .stats import DEFAULT_ALPHA, MIN_EXPECTED, FitResult, goodness_of_fit
 from .target_law import Processing, TargetLaw
 from .two_sample import two_sample_configuration
@@ -203,13 +206,9 @@ def audit_generate(
     prompt: Sequence[int],
     max_new_tokens: int = 2,
     n_samples: int = 2000,
-    alpha: float = DEFAULT_ALPHA,
-    tv: float = DEFAULT_TV,
-    power: float = DEFAULT_POWER,
-    test: str = "chi2",
-    seed: int = 0,
     on_progress: Callable[[str, int], None] | None = None,
     request: GenerationRequest | None = None,
+    **statistics: Unpack[Statistics],
 ) -> Audit:
     """Audit one generate function against `target`'s exact law (one configuration).
 
@@ -220,34 +219,36 @@ def audit_generate(
         prompt: the prompt ids.
         max_new_tokens: new tokens per sample.
         n_samples: samples (rows, for a batched function).
-        alpha: family-wise significance.
-        tv: the smallest TV to detect.
-        power: the power wanted at `tv`.
-        test: `"chi2"` or `"g"`.
-        seed: the first call's seed.
         on_progress: called with ("generate", samples done).
         request: the request convention's template: in-process models
             (`objects={"model": ..., "tokenizer": ...}`) or names, and `batch_size`; the
             sampling settings are the law's.
+        **statistics: `alpha`, `tv`, `power`, `test` and `seed`
+            ([`Statistics`][specproof.audit.settings.Statistics]).
 
     Raises:
         ValueError: if `max_new_tokens` or `n_samples` is below 1.
+        TypeError: on an unknown keyword.
     """
+    plan = with_defaults("audit_generate", statistics)
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if on_progress is not None:
-            on_progress("generate", done[0])
-
     config = sampling_configuration(
-        "generate", fn, target, prompt, max_new_tokens, n_samples, test, alpha, seed, tick, request
+        "generate",
+        fn,
+        target,
+        prompt,
+        max_new_tokens,
+        n_samples,
+        plan["test"],
+        plan["alpha"],
+        plan["seed"],
+        progress_ticker(on_progress, "generate"),
+        request,
     )
-    return decide([config], alpha, tv, power)
+    return decide([config], plan["alpha"], plan["tv"], plan["power"])
 
 
 __all__ = [

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
-from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
+from .collect import progress_ticker
+from .core import Audit, Configuration, decide
 from .generation import Processing, TargetLaw, greedy_configuration, sampling_configuration
 from .hf_configurations import (
     CONSTANT,
@@ -57,7 +58,7 @@ from .hf_configurations import (
     greedy_prompts,
 )
 from .hf_models import Models, load_models, make_generate, usd_mapping_probe
-from .stats import DEFAULT_ALPHA
+from .settings import Statistics, with_defaults
 
 __all__ = [
     "CONSTANT",
@@ -96,19 +97,17 @@ def audit_transformers(
     processing: Processing | None = None,
     n_samples: int = 2000,
     max_new_tokens: int = 2,
-    alpha: float = DEFAULT_ALPHA,
-    tv: float = DEFAULT_TV,
-    power: float = DEFAULT_POWER,
-    test: str = "chi2",
-    seed: int = 0,
     models: Models | None = None,
     include_lossy: bool = False,
     on_progress: Callable[[str, int], None] | None = None,
     on_configuration: Callable[[Configuration], None] | None = None,
     select: Callable[[HFConfiguration], bool] | None = None,
     make_fn: Callable[[Models, HFConfiguration], Any] = make_generate,
+    **statistics: Unpack[Statistics],
 ) -> Audit:
     """Audit the installed transformers' SD paths (see the module docstring).
+
+    `seed` also picks the greedy configurations' prompts.
 
     Args:
         modes: which modes (default all, plus the baseline).
@@ -116,11 +115,6 @@ def audit_transformers(
         processing: one processing for every sampling configuration instead of the sweep.
         n_samples: samples per sampling configuration.
         max_new_tokens: m, the number of new tokens whose joint law is tested.
-        alpha: family-wise significance.
-        tv: smallest TV to detect (defines `inconclusive`).
-        power: power at that TV.
-        test: `"chi2"` or `"g"`.
-        seed: seeds of sample s are `seed + s`.
         models: preloaded models (default: the tiny trio).
         include_lossy: add the lossy-by-design positive control.
         on_progress: called with (configuration name, samples done).
@@ -131,7 +125,13 @@ def audit_transformers(
             boundary with [`hf_isolated.isolated`][specproof.audit.hf_isolated.isolated] (then
             anything transformers does ends as a `crashed` configuration with the reason).
             A function with a `close()` is closed after its configuration.
+        **statistics: `alpha`, `tv`, `power`, `test` and `seed`
+            ([`Statistics`][specproof.audit.settings.Statistics]).
+
+    Raises:
+        TypeError: on an unknown keyword.
     """
+    plan = with_defaults("audit_transformers", statistics)
     import torch
     import transformers
 
@@ -141,7 +141,8 @@ def audit_transformers(
     prompt = tokenizer.encode(DEFAULT_PROMPT_TEXT, add_special_tokens=False)
     alphabet = getattr(tokenizer, "alphabet", None) or "abcdefg"
     prompts_greedy = [
-        tokenizer.encode(t, add_special_tokens=False) for t in greedy_prompts(alphabet, seed=seed)
+        tokenizer.encode(t, add_special_tokens=False)
+        for t in greedy_prompts(alphabet, seed=plan["seed"])
     ]
     laws: dict[Processing, TargetLaw] = {}
     results: list[Configuration] = []
@@ -167,9 +168,7 @@ def audit_transformers(
                     prompts_greedy,
                     max_new_tokens,
                     n_samples,
-                    test,
-                    alpha,
-                    seed,
+                    plan,
                     on_progress,
                 )
         result.details |= {
@@ -185,7 +184,7 @@ def audit_transformers(
         if on_configuration is not None:
             on_configuration(result)
         results.append(result)
-    return decide(results, alpha, tv, power)
+    return decide(results, plan["alpha"], plan["tv"], plan["power"])
 
 
 def _run(
@@ -196,24 +195,24 @@ def _run(
     prompts_greedy: list[list[int]],
     max_new_tokens: int,
     n_samples: int,
-    test: str,
-    alpha: float,
-    seed: int,
+    plan: Statistics,
     on_progress: Callable[[str, int], None] | None,
 ) -> Configuration:
     """One configuration's audit with its generate function `fn`."""
     if not config.do_sample:
         return greedy_configuration(config.name, fn, law, prompts_greedy, max_new_tokens + 2)
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if on_progress is not None:
-            on_progress(config.name, done[0])
-
     m = max(config.new_tokens or 0, max_new_tokens)
     result = sampling_configuration(
-        config.name, fn, law, prompt, m, n_samples, test, alpha, seed, tick
+        config.name,
+        fn,
+        law,
+        prompt,
+        m,
+        n_samples,
+        plan["test"],
+        plan["alpha"],
+        plan["seed"],
+        progress_ticker(on_progress, config.name),
     )
     never_drafted(result, config, fn)
     return result

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
-from .core import DEFAULT_POWER, DEFAULT_TV, Audit, decide
+from .collect import progress_ticker
+from .core import Audit, decide
 from .generation import GenerateFn, TargetLaw, sampling_configuration
 from .request import GenerationRequest
-from .stats import DEFAULT_ALPHA
+from .settings import Statistics, with_defaults
 
 REGIMES = ("own", "draft=target", "far-draft")
 
@@ -61,15 +62,13 @@ def audit_regimes(
     tokens_per_round: int,
     max_new_tokens: int | None = None,
     n_samples: int = 2000,
-    alpha: float = DEFAULT_ALPHA,
-    tv: float = DEFAULT_TV,
-    power: float = DEFAULT_POWER,
-    test: str = "chi2",
-    seed: int = 0,
     on_progress: Callable[[str, int], None] | None = None,
     request: GenerationRequest | None = None,
+    **statistics: Unpack[Statistics],
 ) -> Audit:
     """One configuration per regime: `factory(draft)` is the generate function under that draft.
+
+    `alpha` is the family-wise significance over all regimes.
 
     Args:
         factory: builds `generate(prompt_ids, max_new_tokens, seed)` around a draft model.
@@ -79,18 +78,17 @@ def audit_regimes(
         tokens_per_round: at most how many tokens one round emits (K + 1).
         max_new_tokens: tokens tested (default `2 * tokens_per_round`: two full rounds).
         n_samples: samples per regime.
-        alpha: family-wise significance over all regimes.
-        tv: smallest TV to detect.
-        power: power at that TV.
-        test: `"chi2"` or `"g"`.
-        seed: seeds of sample s are `seed + s`.
         on_progress: called with (configuration name, samples done).
         request: the request convention's template; each regime's requests also carry its
             draft (`request.draft_model`) and `request.regime`.
+        **statistics: `alpha`, `tv`, `power`, `test` and `seed`
+            ([`Statistics`][specproof.audit.settings.Statistics]).
 
     Raises:
         ValueError: on an unknown regime, or sizes below 1.
+        TypeError: on an unknown keyword.
     """
+    plan = with_defaults("audit_regimes", statistics)
     unknown = set(drafts) - set(REGIMES)
     if unknown:
         raise ValueError(f"drafts: unknown regimes {sorted(unknown)}; known: {REGIMES}")
@@ -99,13 +97,6 @@ def audit_regimes(
     m = max_new_tokens or 2 * tokens_per_round
     configurations = []
     for regime, draft in drafts.items():
-        done = [0]
-
-        def tick(name: str = regime, done: list[int] = done) -> None:
-            done[0] += 1
-            if on_progress is not None:
-                on_progress(name, done[0])
-
         config = sampling_configuration(
             f"regime {regime}",
             factory(draft),
@@ -113,10 +104,10 @@ def audit_regimes(
             prompt,
             m,
             n_samples,
-            test,
-            alpha,
-            seed,
-            tick,
+            plan["test"],
+            plan["alpha"],
+            plan["seed"],
+            progress_ticker(on_progress, regime),
             (request or GenerationRequest()).replace(
                 regime=regime,
                 objects={**(request.objects if request else {}), "draft_model": draft},
@@ -124,4 +115,4 @@ def audit_regimes(
         )
         config.details["regime"] = regime
         configurations.append(config)
-    return decide(configurations, alpha, tv, power)
+    return decide(configurations, plan["alpha"], plan["tv"], plan["power"])

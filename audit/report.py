@@ -20,6 +20,30 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def row_values(config: Configuration) -> list[Any]:
+    """A configuration's numbers under the first nine [`HEADERS`][specproof.audit.report.HEADERS].
+
+    Name, verdict, samples, needed, statistic, dof, Holm p, TV^ and TV<=, unformatted: None
+    where a value is missing (a statistic or bound of a configuration without tests, the Holm p
+    of one that has none).
+
+    Args:
+        config: a decided configuration.
+    """
+    j = config.to_json()
+    return [
+        config.name,
+        config.verdict,
+        config.n_samples,
+        config.n_required,
+        j["statistic"],
+        j["dof"],
+        config.p_adjusted if config.tests else None,
+        j["tv_hat"],
+        j["tv_upper"],
+    ]
+
+
 def table_rows(audit: Audit) -> list[list[str]]:
     """One row per configuration: name, verdict, samples, needed, statistic, dof, Holm p, TV, error.
 
@@ -28,21 +52,11 @@ def table_rows(audit: Audit) -> list[list[str]]:
     """
     rows = []
     for c in audit.configurations:
-        j = c.to_json()
-        rows.append(
-            [
-                c.name,
-                c.verdict,
-                str(c.n_samples),
-                str(c.n_required),
-                _fmt(j["statistic"]) if j["statistic"] is not None else ("inf" if c.main else ""),
-                _fmt(j["dof"]),
-                _fmt(c.p_adjusted) if c.tests else "",
-                _fmt(j["tv_hat"]),
-                _fmt(j["tv_upper"]),
-                (c.error or c.not_consistent_because or "; ".join(c.uncovered))[:80],
-            ]
-        )
+        values = row_values(c)
+        if values[4] is None and c.main:
+            values[4] = "inf"
+        problem = c.error or c.not_consistent_because or "; ".join(c.uncovered)
+        rows.append([*map(_fmt, values), problem[:80]])
     return rows
 
 

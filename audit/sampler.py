@@ -34,7 +34,7 @@ import numpy as np
 
 from specproof.reference.arguments import check_int, check_real, check_seed
 
-from .collect import timing_summary
+from .collect import progress_ticker, timing_summary
 from .core import DEFAULT_POWER, DEFAULT_TV, Audit, Configuration, decide
 from .sampler_cases import (
     DEFAULT_PLAN,
@@ -76,16 +76,6 @@ __all__ = [
     "round_law",
     "test_case",
 ]
-
-
-def _ticker(on_progress: Callable[[str, int], None], name: str) -> Callable[[], None]:
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        on_progress(name, done[0])
-
-    return tick
 
 
 def audit_sampler(
@@ -148,7 +138,7 @@ def audit_sampler(
     completion_rng = np.random.default_rng([seed, 1])
     reference_name = "standard SD" if algorithm == "sd" else "sample-and-match"
     for case, law in zip(cases, laws, strict=True):
-        tick = None if on_progress is None else _ticker(on_progress, case.name)
+        tick = None if on_progress is None else progress_ticker(on_progress, case.name)
         reference_reach = tl.reach_probabilities(law.accept)
         pilot_size = 0
         n = n_samples

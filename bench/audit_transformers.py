@@ -52,6 +52,27 @@ def finding(tables: list[dict[str, Any]], targets: list[dict[str, Any]]) -> str:
     )
 
 
+def _rounded(values: list[Any], p_adjusted: float) -> list[Any]:
+    """A report row's numbers rounded for the results table (statistic, Holm p, TV bounds).
+
+    Args:
+        values: [`row_values`][specproof.audit.report.row_values] of a configuration.
+        p_adjusted: its Holm-adjusted p-value (shown even for a configuration without tests).
+    """
+    name, verdict, n, needed, statistic, dof, _, tv_hat, tv_upper = values
+    return [
+        name,
+        verdict,
+        n,
+        needed,
+        None if statistic is None else round(statistic, 2),
+        dof,
+        float(f"{p_adjusted:.3g}"),
+        None if tv_hat is None else round(tv_hat, 4),
+        None if tv_upper is None else round(tv_upper, 4),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=3000)
@@ -62,7 +83,7 @@ def main() -> None:
     import transformers
 
     from specproof.audit.hf_adapter import audit_transformers, load_models, usd_mapping_probe
-    from specproof.audit.report import HEADERS, write_report
+    from specproof.audit.report import HEADERS, row_values, write_report
 
     torch.set_num_threads(1)
     models = load_models()
@@ -83,24 +104,14 @@ def main() -> None:
     probe = usd_mapping_probe(models)
     version = transformers.__version__
 
-    rows = []
-    for c in audit.configurations:
-        j = c.to_json()
-        rows.append(
-            [
-                c.name,
-                c.verdict,
-                c.n_samples,
-                c.n_required,
-                None if j["statistic"] is None else round(j["statistic"], 2),
-                j["dof"],
-                float(f"{c.p_adjusted:.3g}"),
-                None if j["tv_hat"] is None else round(j["tv_hat"], 4),
-                None if j["tv_upper"] is None else round(j["tv_upper"], 4),
-                "yes" if c.details.get("lossy_by_design") else "",
-                c.error or "",
-            ]
-        )
+    rows = [
+        [
+            *_rounded(row_values(c), c.p_adjusted),
+            "yes" if c.details.get("lossy_by_design") else "",
+            c.error or "",
+        ]
+        for c in audit.configurations
+    ]
     lossless = [c for c in audit.configurations if not c.details.get("lossy_by_design")]
     flagged = [c.name for c in lossless if c.verdict == "not-lossless"]
     # The overall verdict of the configurations that claim losslessness (Audit.verdict's order):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exit_codes
 from .output import format_table, print_json, progress
+
+if TYPE_CHECKING:
+    from specproof.audit.settings import Statistics
 
 EXIT_CODES = {
     "consistent": exit_codes.OK,
@@ -99,8 +102,11 @@ def rerun_hint(audit: Any) -> str:
     )
 
 
-def statistics(args: argparse.Namespace) -> dict[str, Any]:
+def statistics(args: argparse.Namespace) -> Statistics:
     """The statistical keyword arguments of the audit functions, from the shared flags.
+
+    The generation-level functions declare them as
+    [`Statistics`][specproof.audit.settings.Statistics].
 
     Args:
         args: parsed flags with `--alpha`, `--tv`, `--power`, `--test` and `--seed`.

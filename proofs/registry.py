@@ -32,7 +32,7 @@ import importlib
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["proved", "checked", "measured", "refuted", "unknown"]
@@ -135,16 +135,8 @@ class ClaimResult:
     scope: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The record as plain JSON data."""
-        return {
-            "name": self.name,
-            "statement": self.statement,
-            "method": self.method,
-            "status": self.status,
-            "seconds": self.seconds,
-            "certificate": self.certificate,
-            "scope": self.scope,
-        }
+        """The record as plain JSON data: every field, in declaration order."""
+        return asdict(self)
 
 
 class Registry:
