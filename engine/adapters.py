@@ -14,7 +14,7 @@ from fractions import Fraction
 import torch
 
 from specproof.reference.dist import Dist, Token
-from specproof.reference.verifier import Draws, Verdict
+from specproof.reference.verifier import BaseVerifier, Draws, RoundInputs, Verdict
 
 from .verify import FLOAT_DTYPES, BatchVerdict, engine_verifier, verify_batch
 
@@ -48,8 +48,12 @@ def uniforms_to_tensor(
     return torch.tensor([float(u) for u in values], dtype=torch.float64, device=device).to(dtype)
 
 
-class EngineVerifier:
+class EngineVerifier(BaseVerifier):
     """The engine's batched kernels behind the reference's `verify` interface.
+
+    `verify` (with the reference's length checks) is
+    [`BaseVerifier.verify`][specproof.reference.verifier.BaseVerifier.verify]; the rule is the
+    registered algorithm's engine verify function.
 
     Args:
         algorithm: a registered algorithm with an engine form (e.g. `"sd"`).
@@ -118,22 +122,19 @@ class EngineVerifier:
             uniforms_to_tensor([draws.final_u], self.dtype, self.device),
         )
 
-    def verify(
-        self,
-        target_rows: Sequence[Dist],
-        draft_rows: Sequence[Dist],
-        draft_tokens: Sequence[Token],
-        draws: Draws,
-    ) -> Verdict:
-        """Verify one round with the engine; same contract as the reference's `Verifier.verify`.
+    def verdict(self, inputs: RoundInputs) -> Verdict:
+        """Verify one round with the engine's batched kernel (batch size 1).
+
+        Args:
+            inputs: the round, as `verify` received it.
 
         Raises:
             ValueError: on invalid inputs (naming the argument).
         """
-        verdict = verify_batch(
-            self.algorithm, *self.tensors(target_rows, draft_rows, draft_tokens, draws)
+        tensors = self.tensors(
+            inputs.target_rows, inputs.draft_rows, inputs.draft_tokens, inputs.draws
         )
-        return to_verdict(verdict, 0, len(draft_tokens))
+        return to_verdict(verify_batch(self.algorithm, *tensors), 0, inputs.k)
 
 
 def to_verdict(verdict: BatchVerdict, b: int, k: int) -> Verdict:

@@ -52,7 +52,15 @@ from typing import Any
 
 import torch
 
-from .drafters import DraftContext, DraftRequest, Proposal, Sampler, StepHook
+from .drafters import (
+    DraftContext,
+    DraftedRows,
+    DraftRequest,
+    EarlyStoppingDrafter,
+    Proposal,
+    Sampler,
+    TokenByTokenDrafter,
+)
 from .models import LoadedModel
 from .slem import LookbehindRetokenizer
 from .streams import BatchedStreams, RowStreams, model_streams
@@ -151,7 +159,7 @@ class _RowReading:
         return self.ids
 
 
-class CrossVocabularyDrafter:
+class CrossVocabularyDrafter(TokenByTokenDrafter):
     """The shared part of the cross-vocabulary drafters: reading, caches, drafting rows.
 
     Args:
@@ -207,11 +215,6 @@ class CrossVocabularyDrafter:
                     "lacks); start the prompt with some text"
                 )
 
-    def _started(self) -> tuple[DraftContext, RowStreams | BatchedStreams]:
-        if self._context is None or self._streams is None:
-            raise RuntimeError(f"{type(self).__name__}.propose called before start")
-        return self._context, self._streams
-
     def context_ids(self, request: DraftRequest) -> list[int]:
         """The drafter ids of the request's committed tokens; crops the row's cache to match."""
         _, streams = self._started()
@@ -229,82 +232,16 @@ class CrossVocabularyDrafter:
         del fed[common:]
         return list(ids)
 
-    def draft_rows(
-        self,
-        requests: Sequence[DraftRequest],
-        sample: Sampler,
-        steps: Sequence[int] | None = None,
-        keep_drafting: StepHook | None = None,
-    ) -> tuple[list[list[int]], list[list[torch.Tensor]], list[list[int]]]:
-        """Draft token by token in the drafter's vocabulary, with its KV cache.
-
-        Args:
-            requests: the rows.
-            sample: the loop's sampler (`choose` decides what it is applied to).
-            steps: drafter tokens per request (default each request's `k`).
-            keep_drafting: asked after each position for the requests that could draft more,
-                with `choose`'s ids and `proposal_rows` of their rows; False stops that request
-                (None: every request drafts its `steps`).
-
-        Returns:
-            `(drafter ids, drafter rows [V_D] in the run's dtype, sampled ids)` per request; the
-            sampled ids are `choose`'s first answer (target ids for TLI).
-        """
-        context, streams = self._started()
-        limits = [r.k for r in requests] if steps is None else list(steps)
-        contexts = [self.context_ids(r) for r in requests]
-        drafted: list[list[int]] = [[] for _ in requests]
-        rows: list[list[torch.Tensor]] = [[] for _ in requests]
-        chosen: list[list[int]] = [[] for _ in requests]
-        for step in range(max(limits, default=0)):
-            need = [i for i, n in enumerate(limits) if n > step]
-            if not need:
-                break
-            sequences = [contexts[i] + drafted[i] for i in need]
-            logits = torch.stack(
-                streams.logits([requests[i].row for i in need], sequences, [1] * len(need))
-            )[:, 0]
-            for i, sequence in zip(need, sequences, strict=True):
-                self._fed[requests[i].row] = list(sequence)
-            q = context.probs(logits)
-            picks, own = self.choose(q, sample)
-            for j, i in enumerate(need):
-                drafted[i].append(int(own[j]))
-                chosen[i].append(int(picks[j]))
-                rows[i].append(q[j])
-            if keep_drafting is not None:
-                ask = [j for j, i in enumerate(need) if limits[i] > step + 1]
-                if ask:
-                    keep = keep_drafting(
-                        [need[j] for j in ask],
-                        step,
-                        [int(picks[j]) for j in ask],
-                        self.proposal_rows(q[ask]),
-                    )
-                    for j, go in zip(ask, keep, strict=True):
-                        if not go:
-                            limits[need[j]] = step + 1
-        self.forward_calls = streams.calls
-        return drafted, rows, chosen
-
-    def choose(self, q: torch.Tensor, sample: Sampler) -> tuple[list[int], list[int]]:
-        """`(sampled ids, drafter ids)` for drafter rows `q` `[n, V_D]` (default: sample `q`)."""
-        ids = [int(t) for t in sample(q).tolist()]
-        return ids, ids
-
-    def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
-        """The rows a stepwise hook sees for drafter rows `q_own` (default: themselves)."""
-        return q_own
+    def feeding(self, row: int, sequence: list[int]) -> None:
+        """Record what row `row`'s cache holds (`context_ids` crops it to the next reading)."""
+        self._fed[row] = sequence
 
     def keep(self, row: int, length: int) -> None:
         """Nothing now: the next `propose` crops the cache to what the new reading shares."""
 
 
-class TliDrafter(CrossVocabularyDrafter):
+class TliDrafter(CrossVocabularyDrafter, EarlyStoppingDrafter):
     """TLI: drafts drawn from $q_I$ over the target's vocabulary (see the module)."""
-
-    #: `propose` takes `keep_drafting` (a stepwise policy stops drafting as it goes).
-    stops_early = True
 
     def choose(self, q: torch.Tensor, sample: Sampler) -> tuple[list[int], list[int]]:
         """Sample target ids from the TLI proposal; their drafter ids are fed back."""
@@ -316,23 +253,12 @@ class TliDrafter(CrossVocabularyDrafter):
         """The rows the drafts are verified against: $q_I$ over the target's vocabulary."""
         return tli_proposal(self.vocab_map, q_own)
 
-    def propose(
-        self,
-        requests: Sequence[DraftRequest],
-        sample: Sampler,
-        keep_drafting: StepHook | None = None,
-    ) -> list[Proposal]:
-        """Up to `k` TLI drafts per request, as target ids with their proposal rows $q_I$.
-
-        Args:
-            requests: one request per row.
-            sample: the loop's sampling rule.
-            keep_drafting: asked after each position (see `draft_rows`); None drafts every `k`.
-        """
-        _, rows, chosen = self.draft_rows(requests, sample, keep_drafting=keep_drafting)
+    def proposals(self, drafted: DraftedRows) -> list[Proposal]:
+        """The drafts as target ids, each with its proposal row $q_I$ over the target's vocabulary."""
+        _, rows, chosen = drafted
         return [
             Proposal(tuple(chosen[i]), self.proposal_rows(torch.stack(rows[i])))
-            for i in range(len(requests))
+            for i in range(len(chosen))
         ]
 
 

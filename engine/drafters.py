@@ -142,7 +142,138 @@ class Drafter(Protocol):
         ...
 
 
-class ModelDrafter:
+#: What token-by-token drafting gives per request: `(drafter ids, drafter rows, sampled ids)`.
+DraftedRows = tuple[list[list[int]], list[list[torch.Tensor]], list[list[int]]]
+
+
+class TokenByTokenDrafter:
+    """The drafting loop of a model that drafts token by token from its KV caches.
+
+    Shared by [`ModelDrafter`][specproof.engine.drafters.ModelDrafter] and the cross-vocabulary
+    drafters ([`CrossVocabularyDrafter`][specproof.engine.cross_drafters.CrossVocabularyDrafter]).
+    A subclass opens `_context` and `_streams` in `start`, says what the model conditions on for
+    a request (`context_ids`) and, where it differs from the default, what is sampled from the
+    model's rows (`choose`) and what a stepwise hook sees of them (`proposal_rows`).
+    """
+
+    forward_calls: int
+    _context: DraftContext | None
+    _streams: RowStreams | BatchedStreams | None
+
+    def _started(self) -> tuple[DraftContext, RowStreams | BatchedStreams]:
+        if self._context is None or self._streams is None:
+            raise RuntimeError(f"{type(self).__name__}.propose called before start")
+        return self._context, self._streams
+
+    def context_ids(self, request: DraftRequest) -> list[int]:
+        """The ids, in the model's vocabulary, that it conditions on for `request`."""
+        raise NotImplementedError
+
+    def feeding(self, row: int, sequence: list[int]) -> None:
+        """Called before row `row`'s cache is fed up to `sequence` (default: nothing to note)."""
+
+    def choose(self, q: torch.Tensor, sample: Sampler) -> tuple[list[int], list[int]]:
+        """`(sampled ids, drafter ids)` for drafter rows `q` `[n, V_D]` (default: sample `q`)."""
+        ids = [int(t) for t in sample(q).tolist()]
+        return ids, ids
+
+    def proposal_rows(self, q_own: torch.Tensor) -> torch.Tensor:
+        """The rows a stepwise hook sees for drafter rows `q_own` (default: themselves)."""
+        return q_own
+
+    def draft_rows(
+        self,
+        requests: Sequence[DraftRequest],
+        sample: Sampler,
+        steps: Sequence[int] | None = None,
+        keep_drafting: StepHook | None = None,
+    ) -> DraftedRows:
+        """Draft token by token in the drafter's vocabulary, with its KV cache.
+
+        One batched forward and one batched sampling call per draft position.
+
+        Args:
+            requests: the rows.
+            sample: the loop's sampler (`choose` decides what it is applied to).
+            steps: drafter tokens per request (default each request's `k`).
+            keep_drafting: asked after each position for the requests that could draft more,
+                with `choose`'s ids and `proposal_rows` of their rows; False stops that request
+                (None: every request drafts its `steps`).
+
+        Returns:
+            `(drafter ids, drafter rows [V_D] in the run's dtype, sampled ids)` per request; the
+            sampled ids are `choose`'s first answer (target ids for TLI).
+        """
+        context, streams = self._started()
+        limits = [r.k for r in requests] if steps is None else list(steps)
+        contexts = [self.context_ids(r) for r in requests]
+        drafted: list[list[int]] = [[] for _ in requests]
+        rows: list[list[torch.Tensor]] = [[] for _ in requests]
+        chosen: list[list[int]] = [[] for _ in requests]
+        for step in range(max(limits, default=0)):
+            need = [i for i, n in enumerate(limits) if n > step]
+            if not need:
+                break
+            sequences = [contexts[i] + drafted[i] for i in need]
+            logits = torch.stack(
+                streams.logits([requests[i].row for i in need], sequences, [1] * len(need))
+            )[:, 0]
+            for i, sequence in zip(need, sequences, strict=True):
+                self.feeding(requests[i].row, list(sequence))
+            q = context.probs(logits)
+            picks, own = self.choose(q, sample)
+            for j, i in enumerate(need):
+                drafted[i].append(int(own[j]))
+                chosen[i].append(int(picks[j]))
+                rows[i].append(q[j])
+            if keep_drafting is not None:
+                ask = [j for j, i in enumerate(need) if limits[i] > step + 1]
+                if ask:
+                    keep = keep_drafting(
+                        [need[j] for j in ask],
+                        step,
+                        [int(picks[j]) for j in ask],
+                        self.proposal_rows(q[ask]),
+                    )
+                    for j, go in zip(ask, keep, strict=True):
+                        if not go:
+                            limits[need[j]] = step + 1
+        self.forward_calls = streams.calls
+        return drafted, rows, chosen
+
+
+class EarlyStoppingDrafter(TokenByTokenDrafter):
+    """A token-by-token drafter that lets a stepwise policy stop a row after any drafted token.
+
+    It holds the public `propose` (see the module docstring, "Stopping early"); a subclass says
+    what its drafted rows become (`proposals`).
+    """
+
+    #: `propose` takes `keep_drafting` (see the module docstring).
+    stops_early = True
+
+    def propose(
+        self,
+        requests: Sequence[DraftRequest],
+        sample: Sampler,
+        keep_drafting: StepHook | None = None,
+    ) -> list[Proposal]:
+        """Draw up to `k` tokens per request, one batched sampling call per draft position.
+
+        Args:
+            requests: one request per row.
+            sample: the loop's sampling rule.
+            keep_drafting: asked after each position for the requests that could draft more;
+                False stops that request (None: every request drafts its `k`).
+        """
+        return self.proposals(self.draft_rows(requests, sample, keep_drafting=keep_drafting))
+
+    def proposals(self, drafted: DraftedRows) -> list[Proposal]:
+        """One proposal per request from what [`draft_rows`][specproof.engine.drafters.TokenByTokenDrafter.draft_rows] drafted."""
+        raise NotImplementedError
+
+
+class ModelDrafter(EarlyStoppingDrafter):
     """A causal LM as the drafter: K draws, one forward each, from its KV cache per row.
 
     Args:
@@ -155,8 +286,6 @@ class ModelDrafter:
             the inverse map (a committed token outside the map is a `ValueError`).
     """
 
-    #: `propose` takes `keep_drafting` (see the module docstring).
-    stops_early = True
     #: The drafts are sampled.
     deterministic = False
 
@@ -207,73 +336,35 @@ class ModelDrafter:
         self._streams = model_streams(self.model, len(prompts), context.use_cache, context.batched)
         self.forward_calls = 0
 
-    def _own_ids(self, sequence: Sequence[int]) -> list[int]:
+    def context_ids(self, request: DraftRequest) -> list[int]:
+        """The request's committed tokens in the model's vocabulary (through the inverse map).
+
+        Raises:
+            ValueError: on a committed token outside the vocabulary map.
+        """
         if self._to_draft is None:
-            return list(sequence)
-        ids = [self._to_draft[t] for t in sequence]
+            return list(request.sequence)
+        ids = [self._to_draft[t] for t in request.sequence]
         if -1 in ids:
-            missing = sequence[ids.index(-1)]
+            missing = request.sequence[ids.index(-1)]
             raise ValueError(f"draft: target token {missing} has no counterpart in vocab_map")
         return ids
 
-    def propose(
-        self,
-        requests: Sequence[DraftRequest],
-        sample: Sampler,
-        keep_drafting: StepHook | None = None,
-    ) -> list[Proposal]:
-        """Draw up to `k` tokens per request, one batched sampling call per draft position.
-
-        Args:
-            requests: one request per row.
-            sample: the loop's sampling rule.
-            keep_drafting: asked after each position for the requests that could draft more;
-                False stops that request (None: every request drafts its `k`).
-        """
-        streams, context = self._streams, self._context
-        if streams is None or context is None:
-            raise RuntimeError("ModelDrafter.propose called before start")
-        own = [self._own_ids(r.sequence) for r in requests]
-        drafted: list[list[int]] = [[] for _ in requests]  # in the draft's vocabulary
-        rows_q: list[list[torch.Tensor]] = [[] for _ in requests]
-        limits = [r.k for r in requests]
-        for step in range(max(limits, default=0)):
-            need = [i for i, limit in enumerate(limits) if limit > step]
-            if not need:
-                break
-            logits = torch.stack(
-                streams.logits(
-                    [requests[i].row for i in need],
-                    [own[i] + drafted[i] for i in need],
-                    [1] * len(need),
-                )
-            )[:, 0]
-            q = context.probs(logits)
-            chosen = sample(q).tolist()
-            for j, i in enumerate(need):
-                drafted[i].append(int(chosen[j]))
-                rows_q[i].append(q[j])
-            if keep_drafting is not None:
-                ask = [j for j, i in enumerate(need) if limits[i] > step + 1]
-                if ask:
-                    keep = keep_drafting(
-                        [need[j] for j in ask], step, [int(chosen[j]) for j in ask], q[ask]
-                    )
-                    for j, go in zip(ask, keep, strict=True):
-                        if not go:
-                            limits[need[j]] = step + 1
-        self.forward_calls = streams.calls
+    def proposals(self, drafted: DraftedRows) -> list[Proposal]:
+        """The drafts and their rows, carried to the target's vocabulary through the map."""
+        context, _ = self._started()
+        drafted_ids, rows_q, _ = drafted
         proposals = []
-        for i in range(len(requests)):
+        for i in range(len(drafted_ids)):
             q_own = context.stack_rows(rows_q[i], self.vocab_size)
             if self._to_target is None:
-                proposals.append(Proposal(tuple(drafted[i]), q_own))
+                proposals.append(Proposal(tuple(drafted_ids[i]), q_own))
                 continue
             q_target = torch.zeros(
                 (q_own.shape[0], context.vocab), dtype=q_own.dtype, device=q_own.device
             )
             q_target[:, self._to_target] = q_own
-            tokens = tuple(int(self._to_target[t]) for t in drafted[i])
+            tokens = tuple(int(self._to_target[t]) for t in drafted_ids[i])
             proposals.append(Proposal(tokens, q_target))
         return proposals
 

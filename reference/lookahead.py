@@ -41,9 +41,9 @@ from .lm import LanguageModel
 from .rounds import (
     DraftState,
     KeepDrafting,
+    ModelPairKernel,
     Outcome,
     RoundRecord,
-    set_models,
     verified_round_law,
 )
 from .sd import STANDARD_SD
@@ -164,8 +164,8 @@ class TablePolicy(ProbabilityTable[tuple[int, Token | None]]):
         return state.position, state.drafts[-1] if state.drafts else None
 
 
-@dataclass(frozen=True, init=False)
-class LookaheadRound:
+@dataclass(frozen=True)
+class LookaheadRound(ModelPairKernel):
     """The round kernel of a per-position verifier whose drafts are counted by a policy.
 
     Args:
@@ -184,26 +184,13 @@ class LookaheadRound:
     draft: LanguageModel
     policy: LookaheadPolicy
     max_k: int
-    verifier: Verifier
+    verifier: Verifier = STANDARD_SD
 
-    def __init__(
-        self,
-        target: LanguageModel,
-        draft: LanguageModel,
-        policy: LookaheadPolicy,
-        max_k: int,
-        verifier: Verifier = STANDARD_SD,
-    ) -> None:
-        set_models(self, target, draft, verifier)
-        if not isinstance(policy, LookaheadPolicy):
-            raise ValueError(f"policy must have continue_probability(state), got {policy!r}")
-        object.__setattr__(self, "policy", policy)
-        object.__setattr__(self, "max_k", _check_count(max_k, "max_k"))
-
-    @property
-    def vocab(self) -> tuple[Token, ...]:
-        """The target's tokens."""
-        return tuple(self.target.vocab)
+    def check_fields(self) -> None:
+        """Check `policy` and `max_k`."""
+        if not isinstance(self.policy, LookaheadPolicy):
+            raise ValueError(f"policy must have continue_probability(state), got {self.policy!r}")
+        object.__setattr__(self, "max_k", _check_count(self.max_k, "max_k"))
 
     def _keep_drafting(self) -> KeepDrafting:
         def honest(state: DraftState, draft_token: Token, verdict: Token | _Accept) -> Fraction:

@@ -42,7 +42,8 @@ from .tli import tli_proposal
 from .toylm import ToyLM
 from .verifier import (
     ACCEPT,
-    Draws,
+    BaseVerifier,
+    RoundInputs,
     Verdict,
     _intervals,
     cdf_breakpoints,
@@ -284,7 +285,7 @@ class StageDraws:
 
 
 @dataclass(frozen=True)
-class RDK:
+class RDK(BaseVerifier):
     """RDK with a fixed kernel: propose with $q' M$, draft in two stages, verify by standard SD.
 
     Attributes:
@@ -317,23 +318,17 @@ class RDK:
             )
         )
 
-    def verify(
-        self,
-        target_rows: Sequence[Dist],
-        draft_rows: Sequence[Dist],
-        draft_tokens: Sequence[Token],
-        draws: Draws,
-    ) -> Verdict:
+    def verdict(self, inputs: RoundInputs) -> Verdict:
         """Standard SD on the RDK proposals: `STANDARD_SD.verify(target_rows, q_RDK rows, ...)`.
 
+        Here `target_rows` are over $T$, `draft_rows` are the drafter's rows over $D$ (not yet
+        redistributed) and `draft_tokens` come from [`draft`][specproof.reference.rdk.RDK.draft].
+
         Args:
-            target_rows: $K + 1$ target rows over $T$.
-            draft_rows: $K$ drafter rows over $D$ (not yet redistributed).
-            draft_tokens: the $K$ drafts (from [`draft`][specproof.reference.rdk.RDK.draft]).
-            draws: `accept_u` ($K$) and `final_u`.
+            inputs: the round, as `verify` received it.
         """
-        proposals = [self.proposal(row) for row in draft_rows]
-        return STANDARD_SD.verify(target_rows, proposals, draft_tokens, draws)
+        proposals = [self.proposal(row) for row in inputs.draft_rows]
+        return STANDARD_SD.verify(inputs.target_rows, proposals, inputs.draft_tokens, inputs.draws)
 
     def step_law(self, target_row: Dist, draft_row: Dist) -> tuple[dict[Token, Fraction], Fraction]:
         r"""Exact law of one RDK step's output token, and its exact acceptance probability.

@@ -278,8 +278,34 @@ def _always(state: DraftState, draft_token: Token, verdict: Token | _Accept) -> 
     return Fraction(1)
 
 
-@dataclass(frozen=True, init=False)
-class VerifierRound:
+class ModelPairKernel:
+    """What the round kernels of a target and a draft model over one vocabulary share.
+
+    A frozen dataclass subclass declares `target`, `draft` and `verifier` among its fields; on
+    construction the models and the verifier are checked
+    ([`set_models`][specproof.reference.rounds.set_models]), then the subclass's own fields
+    (`check_fields`).
+    """
+
+    target: LanguageModel
+    draft: LanguageModel
+    verifier: Verifier
+
+    def __post_init__(self) -> None:
+        set_models(self, self.target, self.draft, self.verifier)
+        self.check_fields()
+
+    def check_fields(self) -> None:
+        """Check the subclass's own fields, after the models (default: nothing to check)."""
+
+    @property
+    def vocab(self) -> tuple[Token, ...]:
+        """The target's tokens."""
+        return tuple(self.target.vocab)
+
+
+@dataclass(frozen=True)
+class VerifierRound(ModelPairKernel):
     r"""The round kernel of a per-position verifier with a draft model and a fixed $K$.
 
     Its law under [`round_kernel_law`][specproof.reference.rounds.round_kernel_law] is that of
@@ -299,22 +325,11 @@ class VerifierRound:
     target: LanguageModel
     draft: LanguageModel
     k: int
-    verifier: Verifier
+    verifier: Verifier = STANDARD_SD
 
-    def __init__(
-        self,
-        target: LanguageModel,
-        draft: LanguageModel,
-        k: int,
-        verifier: Verifier = STANDARD_SD,
-    ) -> None:
-        set_models(self, target, draft, verifier)
-        object.__setattr__(self, "k", _check_count(k, "k"))
-
-    @property
-    def vocab(self) -> tuple[Token, ...]:
-        """The target's tokens."""
-        return tuple(self.target.vocab)
+    def check_fields(self) -> None:
+        """Check `k`."""
+        object.__setattr__(self, "k", _check_count(self.k, "k"))
 
     def round_law(self, context: Outcome) -> dict[Outcome, Fraction]:
         """Exact law of one round: $K$ drafts, verified left to right, recovered or bonus."""
@@ -350,6 +365,7 @@ def check_same_vocabulary(target: LanguageModel, draft: LanguageModel) -> None:
 
 __all__ = [
     "DraftState",
+    "ModelPairKernel",
     "KeepDrafting",
     "RoundKernel",
     "RoundRecord",

@@ -161,7 +161,7 @@ def _argmax_row(row: Dist) -> dict[Token, Fraction]:
     return {argmax(row): Fraction(1)}
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class LookbehindSlemRound:
     """The round kernel of SLEM (see the module): look-behind re-tokenisation, exact match.
 
@@ -195,37 +195,25 @@ class LookbehindSlemRound:
     target_tokenizer: ToyTokenizer
     drafter_tokenizer: ToyTokenizer
     k: int
-    mode: Mode
-    lookbehind: int
-    match: Match
+    mode: Mode = "sample"
+    lookbehind: int = DEFAULT_LOOKBEHIND
+    match: Match = "tokens"
 
-    def __init__(
-        self,
-        target: LanguageModel,
-        drafter: LanguageModel,
-        target_tokenizer: ToyTokenizer,
-        drafter_tokenizer: ToyTokenizer,
-        k: int,
-        mode: Mode = "sample",
-        lookbehind: int = DEFAULT_LOOKBEHIND,
-        match: Match = "tokens",
-    ) -> None:
+    def __post_init__(self) -> None:
         target, drafter, target_tokenizer, drafter_tokenizer = check_model_pair(
-            target, drafter, target_tokenizer, drafter_tokenizer
+            self.target, self.drafter, self.target_tokenizer, self.drafter_tokenizer
         )
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
-        if match not in MATCHES:
-            raise ValueError(f"match must be one of {list(MATCHES)}, got {match!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        if self.match not in MATCHES:
+            raise ValueError(f"match must be one of {list(MATCHES)}, got {self.match!r}")
         for name, value in (
             ("target", target),
             ("drafter", drafter),
             ("target_tokenizer", target_tokenizer),
             ("drafter_tokenizer", drafter_tokenizer),
-            ("k", _check_count(k, "k")),
-            ("mode", mode),
-            ("lookbehind", _check_count(lookbehind, "lookbehind")),
-            ("match", match),
+            ("k", _check_count(self.k, "k")),
+            ("lookbehind", _check_count(self.lookbehind, "lookbehind")),
         ):
             object.__setattr__(self, name, value)
 

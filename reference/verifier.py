@@ -120,37 +120,39 @@ def _intervals(points: Sequence[Fraction]) -> list[tuple[Fraction, Fraction]]:
     return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
-class Verifier(ABC):
-    """A verification rule given by pure decision functions of explicit uniforms.
+@dataclass(frozen=True)
+class RoundInputs:
+    """One round's inputs to `verify`, their lengths checked to fit together.
 
-    Subclasses define `decide`, `bonus` and their breakpoints. Everything else (the loop over
-    draft positions, input validation, exact conditional laws) is shared.
+    Attributes:
+        target_rows: $K + 1$ target distributions.
+        draft_rows: $K$ draft distributions.
+        draft_tokens: the $K$ drafted tokens.
+        draws: `accept_u` of length $K$ and `final_u`.
+    """
+
+    target_rows: tuple[Dist, ...]
+    draft_rows: tuple[Dist, ...]
+    draft_tokens: tuple[Token, ...]
+    draws: Draws
+
+    @property
+    def k(self) -> int:
+        """The number of drafts $K$."""
+        return len(self.draft_tokens)
+
+
+class BaseVerifier(ABC):
+    """Anything that verifies one round of drafts with explicit uniforms (the `verify` contract).
+
+    [`Verifier`][specproof.reference.verifier.Verifier] (a rule given by decision functions),
+    [`RDK`][specproof.reference.rdk.RDK] and the engine's
+    [`EngineVerifier`][specproof.engine.adapters.EngineVerifier] share the public `verify`, its
+    docstring and its length checks (template method); each writes only its rule, `verdict`.
     """
 
     #: Short algorithm name, the prefix of its registered theorems.
     name: str = "verifier"
-    #: How the draft model proposes tokens in the speculative loop: "sample" or "greedy".
-    drafting: Literal["sample", "greedy"] = "sample"
-
-    @abstractmethod
-    def decide(
-        self, target_row: Dist, draft_row: Dist, draft_token: Token, u: Fraction, final_u: Fraction
-    ) -> Token | _Accept:
-        """At one draft position: `ACCEPT`, or the token to output instead (which ends the round)."""
-
-    @abstractmethod
-    def decide_breakpoints(
-        self, target_row: Dist, draft_row: Dist, draft_token: Token
-    ) -> tuple[list[Fraction], list[Fraction]]:
-        """Points of $[0, 1)$ where `decide`'s answer may change, in `u` and in `final_u`."""
-
-    @abstractmethod
-    def bonus(self, target_row: Dist, final_u: Fraction) -> Token:
-        """The bonus token after all drafts are accepted."""
-
-    @abstractmethod
-    def bonus_breakpoints(self, target_row: Dist) -> list[Fraction]:
-        """Points of $[0, 1)$ where `bonus`'s answer may change."""
 
     def verify(
         self,
@@ -178,16 +180,8 @@ class Verifier(ABC):
         k = self.check_round(target_rows, draft_rows, draft_tokens)
         if len(draws.accept_u) != k:
             raise ValueError(f"draws.accept_u must have length K={k}, got {len(draws.accept_u)}")
-        accepted: list[Token] = []
-        for i in range(k):
-            outcome = self.decide(
-                target_rows[i], draft_rows[i], draft_tokens[i], draws.accept_u[i], draws.final_u
-            )
-            if outcome is ACCEPT:
-                accepted.append(draft_tokens[i])
-                continue
-            return Verdict((*accepted, outcome), len(accepted), "recovered")
-        return Verdict((*accepted, self.bonus(target_rows[k], draws.final_u)), k, "bonus")
+        inputs = RoundInputs(tuple(target_rows), tuple(draft_rows), tuple(draft_tokens), draws)
+        return self.verdict(inputs)
 
     def check_round(
         self,
@@ -195,7 +189,7 @@ class Verifier(ABC):
         draft_rows: Sequence[Dist],
         draft_tokens: Sequence[Token],
     ) -> int:
-        """Validate one round's inputs and return $K$."""
+        """Check that one round's lengths fit together ($K$ drafts, $K + 1$ target rows); return $K$."""
         k = len(draft_tokens)
         if len(draft_rows) != k:
             raise ValueError(
@@ -203,21 +197,82 @@ class Verifier(ABC):
             )
         if len(target_rows) != k + 1:
             raise ValueError(f"target_rows must have length K+1={k + 1}, got {len(target_rows)}")
-        for i, row in enumerate(target_rows):
+        return k
+
+    @abstractmethod
+    def verdict(self, inputs: RoundInputs) -> Verdict:
+        """The rule: the verdict of one round whose lengths fit together (see `verify`)."""
+
+
+class Verifier(BaseVerifier):
+    """A verification rule given by pure decision functions of explicit uniforms.
+
+    Subclasses define `decide`, `bonus` and their breakpoints. Everything else (the loop over
+    draft positions, input validation, exact conditional laws) is shared.
+    """
+
+    #: How the draft model proposes tokens in the speculative loop: "sample" or "greedy".
+    drafting: Literal["sample", "greedy"] = "sample"
+
+    @abstractmethod
+    def decide(
+        self, target_row: Dist, draft_row: Dist, draft_token: Token, u: Fraction, final_u: Fraction
+    ) -> Token | _Accept:
+        """At one draft position: `ACCEPT`, or the token to output instead (which ends the round)."""
+
+    @abstractmethod
+    def decide_breakpoints(
+        self, target_row: Dist, draft_row: Dist, draft_token: Token
+    ) -> tuple[list[Fraction], list[Fraction]]:
+        """Points of $[0, 1)$ where `decide`'s answer may change, in `u` and in `final_u`."""
+
+    @abstractmethod
+    def bonus(self, target_row: Dist, final_u: Fraction) -> Token:
+        """The bonus token after all drafts are accepted."""
+
+    @abstractmethod
+    def bonus_breakpoints(self, target_row: Dist) -> list[Fraction]:
+        """Points of $[0, 1)$ where `bonus`'s answer may change."""
+
+    def verdict(self, inputs: RoundInputs) -> Verdict:
+        """Decide draft by draft, left to right; the bonus token after all $K$ are accepted."""
+        self.check_rows(inputs)
+        target_rows, draft_rows = inputs.target_rows, inputs.draft_rows
+        draft_tokens, draws = inputs.draft_tokens, inputs.draws
+        accepted: list[Token] = []
+        for i in range(inputs.k):
+            outcome = self.decide(
+                target_rows[i], draft_rows[i], draft_tokens[i], draws.accept_u[i], draws.final_u
+            )
+            if outcome is ACCEPT:
+                accepted.append(draft_tokens[i])
+                continue
+            return Verdict((*accepted, outcome), len(accepted), "recovered")
+        return Verdict((*accepted, self.bonus(target_rows[-1], draws.final_u)), inputs.k, "bonus")
+
+    @staticmethod
+    def check_rows(inputs: RoundInputs) -> None:
+        """Check the rows: `Dist`s, draft rows over their target rows' tokens, drafts drawable.
+
+        Every draft token must lie in its row's vocabulary with positive draft probability.
+
+        Raises:
+            ValueError: naming the first offending row or token.
+        """
+        for i, row in enumerate(inputs.target_rows):
             if not isinstance(row, Dist):
                 raise ValueError(f"target_rows[{i}] must be a Dist, got {type(row).__name__}")
-        for i, row in enumerate(draft_rows):
+        for i, row in enumerate(inputs.draft_rows):
             if not isinstance(row, Dist):
                 raise ValueError(f"draft_rows[{i}] must be a Dist, got {type(row).__name__}")
-            same_vocabulary(target_rows[i], row, f"target_rows[{i}] and draft_rows[{i}]")
-            token = draft_tokens[i]
+            same_vocabulary(inputs.target_rows[i], row, f"target_rows[{i}] and draft_rows[{i}]")
+            token = inputs.draft_tokens[i]
             if token not in row:
                 raise ValueError(f"draft_tokens[{i}] = {token!r} is outside the vocabulary")
             if row[token] == 0:
                 raise ValueError(
                     f"draft_tokens[{i}] = {token!r} has zero draft probability in draft_rows[{i}]"
                 )
-        return k
 
     def position_law(
         self, target_row: Dist, draft_row: Dist, draft_token: Token
