@@ -117,7 +117,7 @@ def prove_output_is_target(
     )
 
 
-proof_claim(
+check_exact_match_output_is_target = proof_claim(
     "exact_match_output_is_target_symbolic",
     r"One exact-match step outputs every token $y$ with probability exactly $p(y)$: "
     r"$q(y)p(y) + \sum_{x \ne y} q(x)p(y) = p(y)$ for all distributions $p, q$ "
@@ -128,6 +128,7 @@ proof_claim(
     thorough=(range(1, 17),),
     scope="V = 1..8 (1..16 thorough)",
 )
+"""The exact-match output formula equals the target."""
 
 
 def ordering_claim(reverse: bool = False) -> DistributionClaim:
@@ -249,7 +250,7 @@ def prove_ordering_any_vocabulary(
     )
 
 
-proof_claim(
+check_exact_match_acceptance_le_sd_any_vocabulary = proof_claim(
     "exact_match_acceptance_le_sd_any_vocabulary",
     r"For distributions $p, q$ over any finite vocabulary, "
     r"$\sum_x p(x)q(x) \le \sum_x \min(p(x), q(x))$: a z3-proved per-token lemma "
@@ -262,3 +263,4 @@ proof_claim(
     timeout=True,
     scope="all V (lemma; sum step at V = 1000)",
 )
+"""The acceptance ordering for every $V$."""

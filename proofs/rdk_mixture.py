@@ -59,7 +59,7 @@ def prove_mixture_midpoint_concave(timeout_s: float) -> Outcome:
     )
 
 
-proof_claim(
+check_rdk_mixture_concave = proof_claim(
     "rdk_mixture_concave_smt",
     r"$\alpha(\lambda) = \sum_t \min(p(t), (1-\lambda) q'(t) + \lambda r(t))$ is concave: each "
     r"term is midpoint concave in $\lambda$ for all real $p, q', r, \lambda_1, \lambda_2$ (z3 "
@@ -69,6 +69,7 @@ proof_claim(
     timeout=True,
     scope="all real p, q', r, lambda (per-term lemma)",
 )
+"""Proved by [`prove_mixture_midpoint_concave`][specproof.proofs.rdk_mixture.prove_mixture_midpoint_concave]."""
 
 
 def piecewise_linear_and_slope(
@@ -232,7 +233,7 @@ def find_fixed_mix_loss(vocab_size: int, mix: Fraction, timeout_s: float) -> Out
     )
 
 
-proof_claim(
+check_rdk_fixed_mix_can_lose = proof_claim(
     "rdk_fixed_mix_can_lose",
     r"A fixed mixing weight can make RDK worse than vanilla: z3 finds $p, q', r$ with "
     r"$\alpha(1/2) < \alpha(0)$, replayed exactly by the reference (vanilla SD vs the RDK step "
@@ -244,3 +245,4 @@ proof_claim(
     timeout=True,
     scope="one exact witness",
 )
+"""Proved by [`find_fixed_mix_loss`][specproof.proofs.rdk_mixture.find_fixed_mix_loss]."""

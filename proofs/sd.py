@@ -87,7 +87,7 @@ check_sd_expected_tokens = hypothesis_claim(
 """Enumerated E[N+1] == closed form."""
 
 
-proof_claim(
+check_sd_residual_identity = proof_claim(
     "sd_residual_identity",
     r"For all reals $a, b$: $\min(a, b) + (a - b)_+ = a$ and $b - \min(a, b) = (b - a)_+$; hence "
     r"for distributions $p, q$ over any finite vocabulary "
@@ -96,9 +96,10 @@ proof_claim(
     prove_residual_identity,
     scope="all reals a, b; all V",
 )
+"""The reference's residual formulas satisfy the identities."""
 
 
-proof_claim(
+check_sd_output_is_target = proof_claim(
     "sd_output_is_target_symbolic",
     r"One standard-SD step outputs every token $y$ with probability exactly $p(y)$: "
     r"$\min(p(y), q(y)) + \big(\sum_x q(x) - \min(p(x), q(x))\big)\,"
@@ -110,9 +111,10 @@ proof_claim(
     thorough=(range(2, 6),),
     scope="all V; direct V = 2, 3 (2..5 thorough)",
 )
+"""`sd_output_probability` equals the target."""
 
 
-proof_claim(
+check_sd_expected_tokens_closed_form = proof_claim(
     "sd_expected_tokens_closed_form",
     r"For every $K \ge 0$: $\sum_{j=0}^{K} \alpha^j = (1 - \alpha^{K+1})/(1 - \alpha)$ for "
     r"$\alpha \ne 1$ and $= K + 1$ at $\alpha = 1$ (the formula `expected_tokens_per_round` run "
@@ -123,9 +125,10 @@ proof_claim(
     thorough=(64,),
     scope="all K >= 0 (induction); K <= 16 direct",
 )
+"""The expected-tokens formula has the closed form."""
 
 
-proof_claim(
+check_sd_lossless_smt = proof_claim(
     "sd_lossless_smt",
     r"For all distributions $p, q$ over $V$ tokens and every token $y$, the output probability of "
     r"one standard-SD step (`sd_output_probability`, accepted plus recovered mass) equals $p(y)$; "
@@ -139,6 +142,7 @@ proof_claim(
     timeout=True,
     scope="V = 2..8 (2..12 thorough)",
 )
+"""SD is lossless for each $V$."""
 
 
 check_sd_acceptance_tv_smt = distribution_claim(
@@ -157,7 +161,7 @@ The unsat core shows that both normalisation hypotheses ($\sum p = \sum q = 1$) 
 """
 
 
-proof_claim(
+check_sd_acceptance_is_maximal = proof_claim(
     "sd_acceptance_is_maximal",
     r"Among single-draft verifiers of proposal $q$ (accept draft $x$ with probability "
     r"$a(x) \in [0, 1]$, else output $y \sim \rho_x$) that are lossless "
@@ -171,3 +175,4 @@ proof_claim(
     timeout=True,
     scope="all V (lemma); direct V = 2, 3",
 )
+"""SD's acceptance is maximal among lossless single-draft verifiers."""

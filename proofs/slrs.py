@@ -138,7 +138,7 @@ def prove_slrs_ge_slem_any_vocabulary(size: int, timeout_s: float) -> Outcome:
     return prove_lemma_sum(lemma, totals, atoms, instances, [keep, *target, *weights], timeout_s)
 
 
-proof_claim(
+check_slrs_acceptance_ge_slem_any_vocabulary = proof_claim(
     "slrs_acceptance_ge_slem_any_vocabulary",
     r"For any number of target tokens, $p(t) \in [0, 1]$ and $0 \le \tilde\psi(t) \le c \le 1$: "
     r"$\sum_t \min(c\,p(t), \tilde\psi(t)) \ge \sum_t p(t)\,\tilde\psi(t)$ (with "
@@ -151,6 +151,7 @@ proof_claim(
     timeout=True,
     scope="all V (lemma; sum step at 300 tokens)",
 )
+"""Proved by [`prove_slrs_ge_slem_any_vocabulary`][specproof.proofs.slrs.prove_slrs_ge_slem_any_vocabulary]."""
 
 
 @st.composite

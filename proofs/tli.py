@@ -209,7 +209,7 @@ def prove_tli_ge_union_any_vocabulary(shared_size: int, timeout_s: float) -> Out
     )
 
 
-proof_claim(
+check_tli_acceptance_ge_union_any_vocabulary = proof_claim(
     "tli_acceptance_ge_union_any_vocabulary",
     r"For vocabularies of any size: $\alpha_{TLI} = \sum_{x \in I} \min(p, q/q(I)) \ge "
     r"\sum_{x \in I} \min(p, q) = \alpha_{union}$, with equality iff $q(I) = 1$ or $p(x) \le q(x)$ "
@@ -224,3 +224,4 @@ proof_claim(
     timeout=True,
     scope="all sizes (lemma; sum step at |I| = 500)",
 )
+"""The ordering for every vocabulary size."""

@@ -16,16 +16,9 @@ from specproof.proofs.claims import (
     distribution_claim,
     hypothesis_claim,
     lossless_claim,
-    proof_claim,
 )
 from specproof.proofs.harness import one_minus_total_variation
-from specproof.proofs.registry import (
-    CheckOptions,
-    Outcome,
-    Registry,
-    default_registry,
-    run_claim,
-)
+from specproof.proofs.registry import CheckOptions, Registry, default_registry, run_claim
 from specproof.proofs.sd_smt import acceptance_tv_claim
 from specproof.reference import Dist, acceptance_rate
 from specproof.reference import formulas as f
@@ -171,30 +164,3 @@ def test_examples_rejects_bad_counts_and_generators(default, thorough, generator
 def test_check_by_hypothesis_needs_all_three_counts_with_an_int():
     with pytest.raises(ValueError, match="thorough_examples and generator"):
         check_by_hypothesis(st.integers(), lambda n: None, CheckOptions(), 5, generator="g")
-
-
-def _sizes_proved(sizes: range, *rest: float) -> Outcome:
-    """A stand-in prover: reports what it was called with."""
-    return Outcome("proved", {"sizes": list(sizes), "rest": list(rest)})
-
-
-def test_proof_claim_calls_its_prover_with_the_runs_arguments():
-    registry = Registry()
-    proof_claim(
-        "probe_sizes", "s", "z3", _sizes_proved, default=(range(2, 4),),
-        thorough=(range(2, 6),), timeout=True, scope="V = 2, 3", registry=registry,
-    )  # fmt: skip
-    proof_claim(
-        "probe_fixed", "s", "sympy", _sizes_proved, default=(range(1, 3),), scope="V = 1, 2",
-        registry=registry,
-    )  # fmt: skip
-    claim = registry["probe_sizes"]
-    assert (claim.method, claim.scope) == ("z3", "V = 2, 3")
-    default = run_claim(claim, CheckOptions(timeout_s=7))
-    assert default.status == "proved"
-    assert default.certificate == {"sizes": [2, 3], "rest": [7]}
-    thorough = run_claim(claim, CheckOptions(timeout_s=7, thorough=True))
-    assert thorough.certificate == {"sizes": [2, 3, 4, 5], "rest": [7]}
-    # No thorough arguments: the default ones; no timeout: none passed.
-    fixed = run_claim(registry["probe_fixed"], CheckOptions(thorough=True))
-    assert fixed.certificate == {"sizes": [1, 2], "rest": []}
