@@ -16,7 +16,10 @@ Claims about every pair of distributions proved by z3 size by size are registere
 ([`check_distribution_claim`][specproof.proofs.harness.check_distribution_claim]), and any
 other claim that is a property checked on generated instances by
 [`hypothesis_claim`][specproof.proofs.claims.hypothesis_claim]
-([`check_by_hypothesis`][specproof.proofs.checking.check_by_hypothesis]).
+([`check_by_hypothesis`][specproof.proofs.checking.check_by_hypothesis]). A claim proved by
+one call of a prover (sympy or z3) is registered by
+[`proof_claim`][specproof.proofs.claims.proof_claim]
+([`run_prover`][specproof.proofs.claims.run_prover] with the prover and its arguments bound).
 
 The registered check is the harness function with the algorithm (and formulas) bound, so the
 theorem page renders the harness function itself as "how it is checked".
@@ -35,7 +38,7 @@ from specproof.reference import Verifier
 from .arith import RateFormula
 from .checking import Examples, check_by_hypothesis
 from .harness import check_acceptance, check_distribution_claim, check_lossless
-from .registry import REGISTRY, Check, Registry
+from .registry import REGISTRY, Check, CheckOptions, Outcome, Registry
 from .smt import DistributionClaim
 
 LOSSLESS_METHOD = "hypothesis + exact enumeration"
@@ -163,6 +166,65 @@ def hypothesis_claim(
     return check
 
 
+def run_prover(
+    prover: Callable[..., Outcome],
+    options: CheckOptions,
+    *,
+    default: Sequence[Any] = (),
+    thorough: Sequence[Any] | None = None,
+    timeout: bool = False,
+) -> Outcome:
+    """Call `prover` with this run's arguments: a `proof_claim`'s check.
+
+    Args:
+        prover: the function that proves the claim and returns its `Outcome`.
+        options: the run's options (`--thorough`, the solver timeout).
+        default: the positional arguments of a default run.
+        thorough: the positional arguments under `--thorough`; None: the default ones.
+        timeout: pass `options.timeout_s` as the last positional argument (a z3 prover).
+    """
+    arguments = list(thorough if options.thorough and thorough is not None else default)
+    if timeout:
+        arguments.append(options.timeout_s)
+    return prover(*arguments)
+
+
+def proof_claim(
+    name: str,
+    statement: str,
+    method: str,
+    prover: Callable[..., Outcome],
+    *,
+    default: Sequence[Any] = (),
+    thorough: Sequence[Any] | None = None,
+    timeout: bool = False,
+    scope: str,
+    registry: Registry = REGISTRY,
+) -> Check:
+    """Register `name`, proved by one call of `prover` (see `run_prover`); return its check.
+
+    Args:
+        name: the claim's full name (prefixed by its algorithm's short name).
+        statement: the claim in words and LaTeX maths.
+        method: how it is proved (`sympy`, `z3`, ...).
+        prover: bound to `run_prover`'s `prover`.
+        default: bound to its `default` (the arguments of a default run).
+        thorough: bound to its `thorough` (the arguments under `--thorough`; None: the default).
+        timeout: bound to its `timeout` (pass the solver timeout).
+        scope: which instances its status covers (`Claim.scope`).
+        registry: where to register it (the default registry unless a test passes its own).
+    """
+    check: Check = partial(
+        run_prover,
+        prover,
+        default=tuple(default),
+        thorough=None if thorough is None else tuple(thorough),
+        timeout=timeout,
+    )
+    registry.claim(name, statement, method, scope=scope)(check)
+    return check
+
+
 def _sizes(sizes: Sequence[int]) -> str:
     """`2..8` for a run of consecutive sizes, else `2, 3, 5`."""
     values = sorted(sizes)
@@ -179,4 +241,6 @@ __all__ = [
     "distribution_claim",
     "hypothesis_claim",
     "lossless_claim",
+    "proof_claim",
+    "run_prover",
 ]

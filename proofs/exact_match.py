@@ -13,8 +13,8 @@ from specproof.reference import Dist, ToyLM, speculative_law
 from specproof.reference import formulas as f
 
 from .arith import SYMPY_ARITH, Z3_ARITH, OutputFormula
-from .claims import acceptance_claim, distribution_claim, lossless_claim
-from .registry import REGISTRY, CheckOptions, Outcome
+from .claims import acceptance_claim, distribution_claim, lossless_claim, proof_claim
+from .registry import Outcome
 from .smt import (
     DistributionClaim,
     prove_by_refutation,
@@ -117,20 +117,18 @@ def prove_output_is_target(
     )
 
 
-@REGISTRY.claim(
+check_exact_match_output_is_target = proof_claim(
     "exact_match_output_is_target_symbolic",
     r"One exact-match step outputs every token $y$ with probability exactly $p(y)$: "
     r"$q(y)p(y) + \sum_{x \ne y} q(x)p(y) = p(y)$ for all distributions $p, q$ "
     r"(the formula expanded symbolically for $V = 1, \dots, 8$; $V \le 16$ thorough).",
     "sympy",
+    prove_output_is_target,
+    default=(range(1, 9),),
+    thorough=(range(1, 17),),
     scope="V = 1..8 (1..16 thorough)",
 )
-def check_exact_match_output_is_target(options: CheckOptions) -> Outcome:
-    """The exact-match output formula equals the target.
-
-    Proved by [`prove_output_is_target`][specproof.proofs.exact_match.prove_output_is_target].
-    """
-    return prove_output_is_target(range(1, 17 if options.thorough else 9))
+"""The exact-match output formula equals the target."""
 
 
 def ordering_claim(reverse: bool = False) -> DistributionClaim:
@@ -252,18 +250,17 @@ def prove_ordering_any_vocabulary(
     )
 
 
-@REGISTRY.claim(
+check_exact_match_acceptance_le_sd_any_vocabulary = proof_claim(
     "exact_match_acceptance_le_sd_any_vocabulary",
     r"For distributions $p, q$ over any finite vocabulary, "
     r"$\sum_x p(x)q(x) \le \sum_x \min(p(x), q(x))$: a z3-proved per-token lemma "
     r"($\min(a, b) \ge ab$ on $[0, 1]^2$) summed over tokens; the linear combination step is run "
     r"by z3 at $V = 1000$ ($V = 2000$ thorough).",
     "z3",
+    prove_ordering_any_vocabulary,
+    default=(1000,),
+    thorough=(2000,),
+    timeout=True,
     scope="all V (lemma; sum step at V = 1000)",
 )
-def check_exact_match_acceptance_le_sd_any_vocabulary(options: CheckOptions) -> Outcome:
-    """The acceptance ordering for every $V$.
-
-    Proved by [`prove_ordering_any_vocabulary`][specproof.proofs.exact_match.prove_ordering_any_vocabulary].
-    """
-    return prove_ordering_any_vocabulary(2000 if options.thorough else 1000, options.timeout_s)
+"""The acceptance ordering for every $V$."""

@@ -30,11 +30,11 @@ from specproof.reference.rdk_mixture import (
 
 from .arith import Z3_ARITH
 from .checking import Examples, dist_json
-from .claims import ACCEPTANCE_METHOD, hypothesis_claim
+from .claims import ACCEPTANCE_METHOD, hypothesis_claim, proof_claim
 from .rdk_strategies import (
     mixture_instances,
 )
-from .registry import REGISTRY, CheckOptions, Outcome
+from .registry import Outcome
 from .smt import prove_by_refutation, to_fraction
 
 # --- The rank-one form: concavity, piecewise linearity, the oracle bound ----------------------
@@ -59,17 +59,17 @@ def prove_mixture_midpoint_concave(timeout_s: float) -> Outcome:
     )
 
 
-@REGISTRY.claim(
+check_rdk_mixture_concave = proof_claim(
     "rdk_mixture_concave_smt",
     r"$\alpha(\lambda) = \sum_t \min(p(t), (1-\lambda) q'(t) + \lambda r(t))$ is concave: each "
     r"term is midpoint concave in $\lambda$ for all real $p, q', r, \lambda_1, \lambda_2$ (z3 "
     r"refutes the negation), and a continuous sum of midpoint-concave terms is concave.",
     "z3",
+    prove_mixture_midpoint_concave,
+    timeout=True,
     scope="all real p, q', r, lambda (per-term lemma)",
 )
-def check_rdk_mixture_concave(options: CheckOptions) -> Outcome:
-    """Proved by [`prove_mixture_midpoint_concave`][specproof.proofs.rdk_mixture.prove_mixture_midpoint_concave]."""
-    return prove_mixture_midpoint_concave(options.timeout_s)
+"""Proved by [`prove_mixture_midpoint_concave`][specproof.proofs.rdk_mixture.prove_mixture_midpoint_concave]."""
 
 
 def piecewise_linear_and_slope(
@@ -233,15 +233,16 @@ def find_fixed_mix_loss(vocab_size: int, mix: Fraction, timeout_s: float) -> Out
     )
 
 
-@REGISTRY.claim(
+check_rdk_fixed_mix_can_lose = proof_claim(
     "rdk_fixed_mix_can_lose",
     r"A fixed mixing weight can make RDK worse than vanilla: z3 finds $p, q', r$ with "
     r"$\alpha(1/2) < \alpha(0)$, replayed exactly by the reference (vanilla SD vs the RDK step "
     r"with $M_{1/2}$). Family: $p = q' \ne r$ gives $\alpha(\lambda) = 1 - \lambda\,"
     r"\mathrm{TV}(q', r) < 1$. So $\lambda$ must be chosen, not fixed blindly.",
     "z3 (witness)",
+    find_fixed_mix_loss,
+    default=(3, Fraction(1, 2)),
+    timeout=True,
     scope="one exact witness",
 )
-def check_rdk_fixed_mix_can_lose(options: CheckOptions) -> Outcome:
-    """Proved by [`find_fixed_mix_loss`][specproof.proofs.rdk_mixture.find_fixed_mix_loss]."""
-    return find_fixed_mix_loss(3, Fraction(1, 2), options.timeout_s)
+"""Proved by [`find_fixed_mix_loss`][specproof.proofs.rdk_mixture.find_fixed_mix_loss]."""

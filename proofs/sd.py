@@ -24,9 +24,9 @@ from .claims import (
     distribution_claim,
     hypothesis_claim,
     lossless_claim,
+    proof_claim,
 )
 from .harness import one_minus_total_variation
-from .registry import REGISTRY, CheckOptions, Outcome
 from .sd_smt import (
     acceptance_tv_claim,
     prove_acceptance_is_maximal,
@@ -87,56 +87,48 @@ check_sd_expected_tokens = hypothesis_claim(
 """Enumerated E[N+1] == closed form."""
 
 
-@REGISTRY.claim(
+check_sd_residual_identity = proof_claim(
     "sd_residual_identity",
     r"For all reals $a, b$: $\min(a, b) + (a - b)_+ = a$ and $b - \min(a, b) = (b - a)_+$; hence "
     r"for distributions $p, q$ over any finite vocabulary "
     r"$\sum_x (p(x) - q(x))_+ = 1 - \sum_x \min(p(x), q(x))$.",
     "sympy",
+    prove_residual_identity,
     scope="all reals a, b; all V",
 )
-def check_sd_residual_identity(options: CheckOptions) -> Outcome:
-    """The reference's residual formulas satisfy the identities.
-
-    Proved by [`prove_residual_identity`][specproof.proofs.sd_symbolic.prove_residual_identity].
-    """
-    return prove_residual_identity()
+"""The reference's residual formulas satisfy the identities."""
 
 
-@REGISTRY.claim(
+check_sd_output_is_target = proof_claim(
     "sd_output_is_target_symbolic",
     r"One standard-SD step outputs every token $y$ with probability exactly $p(y)$: "
     r"$\min(p(y), q(y)) + \big(\sum_x q(x) - \min(p(x), q(x))\big)\,"
     r"\frac{(p(y) - q(y))_+}{\sum_z (p(z) - q(z))_+} = p(y)$ for all distributions $p, q$ "
     r"(any vocabulary size; also directly from the formula for $V = 2, 3$, $V \le 5$ thorough).",
     "sympy",
+    prove_output_is_target,
+    default=(range(2, 4),),
+    thorough=(range(2, 6),),
     scope="all V; direct V = 2, 3 (2..5 thorough)",
 )
-def check_sd_output_is_target(options: CheckOptions) -> Outcome:
-    """`sd_output_probability` equals the target.
-
-    Proved by [`prove_output_is_target`][specproof.proofs.sd_symbolic.prove_output_is_target].
-    """
-    return prove_output_is_target(range(2, 6 if options.thorough else 4))
+"""`sd_output_probability` equals the target."""
 
 
-@REGISTRY.claim(
+check_sd_expected_tokens_closed_form = proof_claim(
     "sd_expected_tokens_closed_form",
     r"For every $K \ge 0$: $\sum_{j=0}^{K} \alpha^j = (1 - \alpha^{K+1})/(1 - \alpha)$ for "
     r"$\alpha \ne 1$ and $= K + 1$ at $\alpha = 1$ (the formula `expected_tokens_per_round` run "
     r"symbolically for $K \le 16$, and by induction on a symbolic $K$).",
     "sympy",
+    prove_expected_tokens_closed_form,
+    default=(16,),
+    thorough=(64,),
     scope="all K >= 0 (induction); K <= 16 direct",
 )
-def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
-    """The expected-tokens formula has the closed form.
-
-    Proved by [`prove_expected_tokens_closed_form`][specproof.proofs.sd_symbolic.prove_expected_tokens_closed_form].
-    """
-    return prove_expected_tokens_closed_form(64 if options.thorough else 16)
+"""The expected-tokens formula has the closed form."""
 
 
-@REGISTRY.claim(
+check_sd_lossless_smt = proof_claim(
     "sd_lossless_smt",
     r"For all distributions $p, q$ over $V$ tokens and every token $y$, the output probability of "
     r"one standard-SD step (`sd_output_probability`, accepted plus recovered mass) equals $p(y)$; "
@@ -144,15 +136,13 @@ def check_sd_expected_tokens_closed_form(options: CheckOptions) -> Outcome:
     r"residual identities $\min(a, b) + (a - b)_+ = a$, $b - \min(a, b) = (b - a)_+$ (proved "
     r"first by z3 for all reals) instantiated at every token.",
     "z3",
+    prove_sd_lossless_smt,
+    default=(range(2, 9),),
+    thorough=(range(2, 13),),
+    timeout=True,
     scope="V = 2..8 (2..12 thorough)",
 )
-def check_sd_lossless_smt(options: CheckOptions) -> Outcome:
-    """SD is lossless for each $V$.
-
-    Proved by [`prove_sd_lossless_smt`][specproof.proofs.sd_smt.prove_sd_lossless_smt].
-    """
-    sizes = range(2, 13 if options.thorough else 9)
-    return prove_sd_lossless_smt(sizes, options.timeout_s)
+"""SD is lossless for each $V$."""
 
 
 check_sd_acceptance_tv_smt = distribution_claim(
@@ -171,7 +161,7 @@ The unsat core shows that both normalisation hypotheses ($\sum p = \sum q = 1$) 
 """
 
 
-@REGISTRY.claim(
+check_sd_acceptance_is_maximal = proof_claim(
     "sd_acceptance_is_maximal",
     r"Among single-draft verifiers of proposal $q$ (accept draft $x$ with probability "
     r"$a(x) \in [0, 1]$, else output $y \sim \rho_x$) that are lossless "
@@ -180,11 +170,9 @@ The unsat core shows that both normalisation hypotheses ($\sum p = \sum q = 1$) 
     r"per-token lemma ($q a \le \min(p, q)$) summed over tokens (the sum step run by z3 at "
     r"$V = 1000$), and directly by z3 for $V = 2, 3$ (direct solving times out from $V = 4$).",
     "z3",
+    prove_acceptance_is_maximal,
+    default=(range(2, 4),),
+    timeout=True,
     scope="all V (lemma); direct V = 2, 3",
 )
-def check_sd_acceptance_is_maximal(options: CheckOptions) -> Outcome:
-    """SD's acceptance is maximal among lossless single-draft verifiers.
-
-    Proved by [`prove_acceptance_is_maximal`][specproof.proofs.sd_smt.prove_acceptance_is_maximal].
-    """
-    return prove_acceptance_is_maximal(range(2, 4), options.timeout_s)
+"""SD's acceptance is maximal among lossless single-draft verifiers."""

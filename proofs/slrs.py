@@ -25,7 +25,7 @@ from specproof.reference.tokenizers import ToyTokenizer
 
 from .arith import Z3_ARITH
 from .checking import Examples, check_by_hypothesis, law_json
-from .claims import LOSSLESS_METHOD, hypothesis_claim
+from .claims import LOSSLESS_METHOD, hypothesis_claim, proof_claim
 from .heterogeneous import (
     Instance,
     cross_lossless_claim,
@@ -100,21 +100,6 @@ check_slrs_acceptance_ge_slem = hypothesis_claim(
 """Executed rates == formulas, SLRS >= SLEM; then the z3 lemma summed over tokens."""
 
 
-@REGISTRY.claim(
-    "slrs_acceptance_ge_slem_any_vocabulary",
-    r"For any number of target tokens, $p(t) \in [0, 1]$ and $0 \le \tilde\psi(t) \le c \le 1$: "
-    r"$\sum_t \min(c\,p(t), \tilde\psi(t)) \ge \sum_t p(t)\,\tilde\psi(t)$ (with "
-    r"$c = 1 - e \ge \tilde\psi(t)$: SLRS's first-position acceptance at least SLEM's): a z3-proved "
-    r"per-token lemma ($\min(c a, b) \ge a b$ for $a \in [0, 1]$, $0 \le b \le c \le 1$) summed "
-    r"over tokens; the linear step is run at 300 tokens.",
-    "z3",
-    scope="all V (lemma; sum step at 300 tokens)",
-)
-def check_slrs_acceptance_ge_slem_any_vocabulary(options: CheckOptions) -> Outcome:
-    """Proved by [`prove_slrs_ge_slem_any_vocabulary`][specproof.proofs.slrs.prove_slrs_ge_slem_any_vocabulary]."""
-    return prove_slrs_ge_slem_any_vocabulary(300, options.timeout_s)
-
-
 def prove_slrs_ge_slem_any_vocabulary(size: int, timeout_s: float) -> Outcome:
     r"""$\sum_t \min(c\,p(t), w(t)) \ge \sum_t p(t)\,w(t)$ for $p(t) \in [0,1]$, $0 \le w(t) \le c$.
 
@@ -151,6 +136,22 @@ def prove_slrs_ge_slem_any_vocabulary(size: int, timeout_s: float) -> Outcome:
     )
     instances = [r >= m for r, m in zip(fresh_slrs, fresh_slem, strict=True)]
     return prove_lemma_sum(lemma, totals, atoms, instances, [keep, *target, *weights], timeout_s)
+
+
+check_slrs_acceptance_ge_slem_any_vocabulary = proof_claim(
+    "slrs_acceptance_ge_slem_any_vocabulary",
+    r"For any number of target tokens, $p(t) \in [0, 1]$ and $0 \le \tilde\psi(t) \le c \le 1$: "
+    r"$\sum_t \min(c\,p(t), \tilde\psi(t)) \ge \sum_t p(t)\,\tilde\psi(t)$ (with "
+    r"$c = 1 - e \ge \tilde\psi(t)$: SLRS's first-position acceptance at least SLEM's): a z3-proved "
+    r"per-token lemma ($\min(c a, b) \ge a b$ for $a \in [0, 1]$, $0 \le b \le c \le 1$) summed "
+    r"over tokens; the linear step is run at 300 tokens.",
+    "z3",
+    prove_slrs_ge_slem_any_vocabulary,
+    default=(300,),
+    timeout=True,
+    scope="all V (lemma; sum step at 300 tokens)",
+)
+"""Proved by [`prove_slrs_ge_slem_any_vocabulary`][specproof.proofs.slrs.prove_slrs_ge_slem_any_vocabulary]."""
 
 
 @st.composite

@@ -20,6 +20,7 @@ from specproof.reference.tli import TLI, tli_acceptance_formula, tli_acceptance_
 from specproof.reference.union import union_acceptance_formula, union_acceptance_rate
 
 from .arith import Z3_ARITH
+from .claims import proof_claim
 from .heterogeneous import GENERATED_LOSSLESS, cross_lossless_claim, cross_rows_claim
 from .registry import REGISTRY, CheckOptions, Outcome
 from .smt import distribution_variables, prove_by_refutation, prove_for_sizes, prove_lemma_sum
@@ -208,7 +209,7 @@ def prove_tli_ge_union_any_vocabulary(shared_size: int, timeout_s: float) -> Out
     )
 
 
-@REGISTRY.claim(
+check_tli_acceptance_ge_union_any_vocabulary = proof_claim(
     "tli_acceptance_ge_union_any_vocabulary",
     r"For vocabularies of any size: $\alpha_{TLI} = \sum_{x \in I} \min(p, q/q(I)) \ge "
     r"\sum_{x \in I} \min(p, q) = \alpha_{union}$, with equality iff $q(I) = 1$ or $p(x) \le q(x)$ "
@@ -217,11 +218,10 @@ def prove_tli_ge_union_any_vocabulary(shared_size: int, timeout_s: float) -> Out
     r"$s = 1 \lor b = 0 \lor a \le b$) summed over $I$; the linear step is run at $|I| = 500$ "
     r"($1000$ thorough).",
     "z3",
+    prove_tli_ge_union_any_vocabulary,
+    default=(500,),
+    thorough=(1000,),
+    timeout=True,
     scope="all sizes (lemma; sum step at |I| = 500)",
 )
-def check_tli_acceptance_ge_union_any_vocabulary(options: CheckOptions) -> Outcome:
-    """The ordering for every vocabulary size.
-
-    Proved by [`prove_tli_ge_union_any_vocabulary`][specproof.proofs.tli.prove_tli_ge_union_any_vocabulary].
-    """
-    return prove_tli_ge_union_any_vocabulary(1000 if options.thorough else 500, options.timeout_s)
+"""The ordering for every vocabulary size."""

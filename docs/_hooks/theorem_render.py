@@ -4,7 +4,8 @@ Nothing here knows any particular claim: every claim gets a page with its statem
 status, time and a certificate summary, and its check function rendered by mkdocstrings
 (source included) when that function lives in the `specproof` package. A check made by a claim
 factory (a `functools.partial` of a function that several claims share) gets a link to that
-function's API page and the arguments bound to it instead. A claim this build did not run shows
+function's API page and the arguments bound to it instead (a bound function of the package,
+such as a `proof_claim`'s prover, linked to its own API page). A claim this build did not run shows
 its recorded result when there is one (`TheoremEntry.recorded`), marked as recorded, not rerun.
 The entries come from `theorem_pages` (the registry joined with a verify run).
 """
@@ -12,6 +13,7 @@ The entries come from `theorem_pages` (the registry joined with a verify run).
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -67,11 +69,29 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+def _api_path(value: Any) -> str | None:
+    """`module.name` of a public function of the package (it has an API page), else None."""
+    module = getattr(value, "__module__", "") or ""
+    name = getattr(value, "__qualname__", "") or ""
+    if not (inspect.isfunction(value) and module.startswith("specproof.")):
+        return None
+    return f"{module}.{name}" if name.isidentifier() and not name.startswith("_") else None
+
+
+def _bound_argument(value: Any, keyword: str | None = None) -> str:
+    """One bound argument: a link to its API page for a package function, else a code span."""
+    prefix = f"{keyword}=" if keyword else ""
+    path = _api_path(value)
+    if path is not None:
+        return f"{prefix}[`{value.__qualname__}`][{path}]"
+    return f"`{prefix}{_describe(value)}`"
+
+
 def _bound_arguments(check: functools.partial[Any]) -> str:
-    """The arguments a `functools.partial` binds, as Markdown code spans."""
-    parts = [_describe(v) for v in check.args]
-    parts += [f"{k}={_describe(v)}" for k, v in check.keywords.items()]
-    return ", ".join(f"`{p}`" for p in parts)
+    """The arguments a `functools.partial` binds, as Markdown (package functions linked)."""
+    parts = [_bound_argument(v) for v in check.args]
+    parts += [_bound_argument(v, k) for k, v in check.keywords.items()]
+    return ", ".join(parts)
 
 
 def algorithm_of(name: str) -> str:

@@ -128,6 +128,26 @@ def test_bound_formulas_and_claims_are_described_by_name() -> None:
     )
 
 
+def test_a_proof_claims_prover_is_linked_and_its_runs_arguments_shown() -> None:
+    from specproof.proofs.claims import proof_claim
+    from specproof.proofs.registry import Registry
+    from specproof.proofs.sd_symbolic import prove_output_is_target
+
+    registry = Registry()
+    proof_claim(
+        "probe_symbolic", "s", "sympy", prove_output_is_target, default=(range(2, 4),),
+        thorough=(range(2, 6),), scope="V = 2, 3", registry=registry,
+    )  # fmt: skip
+    (probe,) = theorem_pages.collect(list(registry), [])
+    assert probe.check_path == "specproof.proofs.claims.run_prover"
+    page = theorem_pages.render_page(probe, None)
+    assert (
+        "By [`run_prover`][specproof.proofs.claims.run_prover] with "
+        "[`prove_output_is_target`][specproof.proofs.sd_symbolic.prove_output_is_target], "
+        "`default=[range(2, 4)]`, `thorough=[range(2, 6)]`, `timeout=False`"
+    ) in page
+
+
 def test_verify_records_of_unknown_claims_are_an_error() -> None:
     with pytest.raises(theorem_pages.TheoremError, match="does not hold"):
         theorem_pages.collect([], [{"name": "ghost"}])

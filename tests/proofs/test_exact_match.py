@@ -6,6 +6,7 @@ import time
 from fractions import Fraction
 
 from specproof.proofs import exact_match as em
+from specproof.proofs.registry import CheckOptions
 from specproof.proofs.smt import prove_for_distributions
 from specproof.reference import Dist, acceptance_rate
 from specproof.reference import formulas as f
@@ -41,7 +42,7 @@ def test_output_without_the_mismatch_term_is_refuted_and_the_reference_confirms(
 
 
 def test_ordering_is_proved_directly_for_small_sizes():
-    outcome = em.check_exact_match_acceptance_le_sd_smt(em.CheckOptions(timeout_s=30))
+    outcome = em.check_exact_match_acceptance_le_sd_smt(CheckOptions(timeout_s=30))
     assert outcome.status == "proved" and outcome.certificate["proved_sizes"] == [2, 3]
     assert all(r["result"] == "unsat" for r in outcome.certificate["per_size"])
 
