@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from .config import WorkerFailedError, WorkerTimeoutError
+
 WorkerFactory = Callable[[], Any]
 """Makes a worker (a `Drafter` or `Target` of `specproof.dsi.workers`); picklable for Ray."""
 
@@ -112,6 +114,10 @@ class _ActorWorker:
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.worker, method)(*args)
 
+    def ready(self) -> bool:
+        """Answers once the actor's process is up and its worker is built."""
+        return True
+
 
 class RayServer:
     """A worker inside a Ray actor (it may live on another GPU or machine)."""
@@ -130,13 +136,37 @@ class RayServer:
     def _start(self) -> None:
         self.actor: Any = self._actor_class.remote(self.factory)
 
+    def wait_ready(self, timeout_s: float) -> None:
+        """Block until the actor is up and its worker built (at most `timeout_s` seconds).
+
+        A Ray actor starts a Python process and builds its worker before its first call
+        returns; on a loaded machine that takes seconds to tens of seconds. Waiting here keeps
+        start-up out of the run: `job_timeout_s` then times calls, not process start-up.
+        Raises `WorkerTimeoutError` naming the server when the actor is not up in time, and
+        `WorkerFailedError` when its worker failed to build.
+        """
+        import ray
+
+        try:
+            ray.get(self.actor.ready.remote(), timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError as exc:
+            raise WorkerTimeoutError(
+                f"{self.name}: the Ray actor was not up within ready_timeout_s={timeout_s}"
+            ) from exc
+        except ray.exceptions.RayError as exc:
+            raise WorkerFailedError(f"{self.name}: the Ray actor failed to start ({exc})") from exc
+
     def submit(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Future[Any]:
         """Call the worker's `method` in the actor (cancel events stay local: not passed)."""
         future: Future[Any] = self.actor.call.remote(method, *args).future()
         return future
 
     def replace(self) -> None:
-        """Kill the actor and start a fresh one."""
+        """Kill the actor and start a fresh one.
+
+        The new actor is not waited for: its start-up counts against the next call's
+        `job_timeout_s`.
+        """
         import ray
 
         ray.kill(self.actor, no_restart=True)
@@ -158,19 +188,34 @@ def make_servers(
 ) -> list[Server]:
     """`count` servers running workers made by `factory` on `backend` (`"local"` or `"ray"`).
 
-    With `"ray"`, `options` may hold `address` (for `ray.init`) and `actor_options` (e.g.
-    `{"num_gpus": 1}`); the factory must be picklable.
+    With `"ray"`, `options` may hold `address` (for `ray.init`), `actor_options` (e.g.
+    `{"num_gpus": 1}`) and `ready_timeout_s` (default 300); the factory must be picklable.
+    The Ray servers are returned once every actor is up (see `RayServer.wait_ready`), so a
+    run's timings and timeouts do not include process start-up.
     """
     if backend == "local":
         return [LocalServer(factory, f"{prefix}{i}") for i in range(count)]
     if backend == "ray":
+        ready_timeout_s = options.get("ready_timeout_s", 300.0)
+        if isinstance(ready_timeout_s, bool) or not (
+            isinstance(ready_timeout_s, int | float) and ready_timeout_s > 0
+        ):
+            raise ValueError(f"ready_timeout_s must be a positive number, got {ready_timeout_s!r}")
         import ray
 
         if not ray.is_initialized():
             ray.init(address=options.get("address"), include_dashboard=False, log_to_driver=False)
-        return [
+        servers = [
             RayServer(factory, f"{prefix}{i}", options.get("actor_options")) for i in range(count)
         ]
+        try:
+            for server in servers:  # the actors start in parallel; this waits for the slowest
+                server.wait_ready(ready_timeout_s)
+        except BaseException:
+            for server in servers:  # no actor outlives a failed make_servers
+                server.close()
+            raise
+        return list[Server](servers)
     raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
 
 

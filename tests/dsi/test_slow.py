@@ -105,6 +105,26 @@ class _Killable:
         return [0]
 
 
+class _SlowToBuild:
+    def __init__(self):
+        time.sleep(30)
+
+
+def test_make_servers_waits_for_ray_actors_and_names_one_that_is_not_up(local_ray):
+    """Start-up is waited for before a run (so it never counts as a job's timeout); an actor
+    that is not up in time is named, and one whose worker fails to build is a failure."""
+    from specproof.dsi.runtime import WorkerTimeoutError
+
+    with pytest.raises(WorkerTimeoutError, match="slow0: the Ray actor was not up"):
+        make_servers(_SlowToBuild, 1, "ray", "slow", ready_timeout_s=1)
+    with pytest.raises(WorkerFailedError, match="broken0: the Ray actor failed to start"):
+        make_servers(_broken_worker, 1, "ray", "broken")
+
+
+def _broken_worker():
+    raise RuntimeError("no weights")
+
+
 def test_a_dead_ray_actor_is_detected_and_fails_the_run_clearly(local_ray):
     pattern = AcceptancePattern([True] * 40)
     pool = make_servers(_Killable, 1, "ray")
