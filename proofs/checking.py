@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -117,6 +118,26 @@ def check_by_hypothesis(
     return Outcome(
         "checked", {"examples": count, "seed": options.seed, "generator": examples.generator}
     )
+
+
+def kernel_law_check(
+    strategy: st.SearchStrategy[T],
+    equality: Callable[..., dict[str, Any] | None],
+    examples: Examples,
+    kernel: type[Any],
+) -> Callable[..., Outcome]:
+    """A law-equality check whose round-kernel class is an argument, defaulting to `kernel`.
+
+    The returned `check(options, kernel=kernel)` runs `check_by_hypothesis` of
+    `equality(instance, kernel=...)` on `strategy`: with the algorithm's own kernel it is the
+    claim's check; a negative control passes a broken kernel class, which must be refuted.
+    """
+    default = kernel
+
+    def check(options: CheckOptions, kernel: type[Any] = default) -> Outcome:
+        return check_by_hypothesis(strategy, partial(equality, kernel=kernel), options, examples)
+
+    return check
 
 
 def _seed(test: Callable[[], None], seed: int) -> Callable[[], None]:

@@ -9,7 +9,6 @@ the loop's history are covered; the cost claims use
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -26,7 +25,13 @@ from specproof.reference.lookahead_cost import loop_costs
 from specproof.reference.rounds import Outcome as Tokens
 from specproof.reference.strategies import lm_pairs, lookahead_policies
 
-from .checking import Examples, check_by_hypothesis, law_difference, lm_json, loop_json
+from .checking import (
+    Examples,
+    kernel_law_check,
+    law_difference,
+    lm_json,
+    loop_json,
+)
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .harness import speculative_instances
 from .registry import REGISTRY, CheckOptions, Outcome
@@ -82,21 +87,11 @@ LOOKAHEAD_EXAMPLES = Examples(
 """The instances of `disco_lookahead_lossless` (and of its negative control)."""
 
 
-def check_lookahead_lossless(
-    options: CheckOptions, kernel: type[LookaheadRound] = LookaheadRound
-) -> Outcome:
-    """Law equality under generated policies (fixed K, confidence thresholds, random tables).
-
-    Args:
-        options: the run's options.
-        kernel: the round kernel class (`PeekingLookaheadRound` must be refuted).
-    """
-    return check_by_hypothesis(
-        lookahead_instances(),
-        partial(lookahead_equality, kernel=kernel),
-        options,
-        LOOKAHEAD_EXAMPLES,
-    )
+check_lookahead_lossless = kernel_law_check(
+    lookahead_instances(), lookahead_equality, LOOKAHEAD_EXAMPLES, LookaheadRound
+)
+"""`check_lookahead_lossless(options, kernel=LookaheadRound)`: law equality under generated
+policies through `kernel` (`PeekingLookaheadRound` must be refuted)."""
 
 
 check_disco_lookahead_lossless = hypothesis_claim(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -13,10 +12,9 @@ from specproof.reference.strategies import prefixes, tokenizer_pairs, toy_lms
 from specproof.reference.string_level import MATCHES, LookbehindSlemRound, Match
 from specproof.reference.tokenizers import ToyTokenizer, VocabularyRelation
 
-from .checking import Examples, check_by_hypothesis, law_difference
+from .checking import Examples, kernel_law_check, law_difference
 from .claims import LOSSLESS_METHOD, hypothesis_claim
 from .heterogeneous import instance_json
-from .registry import CheckOptions, Outcome
 
 SlemInstance = tuple[ToyLM, ToyLM, ToyTokenizer, ToyTokenizer, tuple[Any, ...], int, int, Match]
 
@@ -76,18 +74,11 @@ SLEM_EXAMPLES = Examples(
 """The instances of `slem_toy_lossless` (and of its negative control)."""
 
 
-def check_slem_lossless(
-    options: CheckOptions, kernel: type[LookbehindSlemRound] = LookbehindSlemRound
-) -> Outcome:
-    """Law equality through the string-level round kernel on generated instances.
-
-    Args:
-        options: the run's options.
-        kernel: the round kernel class (a broken subclass must be refuted).
-    """
-    return check_by_hypothesis(
-        slem_instances(), partial(slem_equality, kernel=kernel), options, SLEM_EXAMPLES
-    )
+check_slem_lossless = kernel_law_check(
+    slem_instances(), slem_equality, SLEM_EXAMPLES, LookbehindSlemRound
+)
+"""`check_slem_lossless(options, kernel=LookbehindSlemRound)`: law equality through the
+string-level round kernel `kernel` on generated instances (a broken subclass must be refuted)."""
 
 
 check_slem_toy_lossless = hypothesis_claim(
