@@ -76,9 +76,10 @@ $(VENV)/.docs-installed: pyproject.toml setup.py | $(BIN)/python
 /usr/bin/chromium:
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-# pytest exits 5 when it collected no test: that is a failure too.
+# pytest exits 5 when it collected no test: that is a failure too. The 25 slowest tests are
+# listed at the end, so that a run that got slower says where.
 test: $(VENV)/.test-installed /usr/bin/chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 # The cheap tier: not slow (no real models, no long statistical audits) and not medium (the
