@@ -3,7 +3,7 @@
 One run, same machine, same models, same token ids, side by side, greedy decoding:
 
 - specproof AR (`algorithm="greedy", k=0`) and specproof SD with
-  [`NgramDrafter(n=2)`][specproof.engine.drafters.NgramDrafter] (`algorithm="greedy"`, K = 10);
+  [`NgramDrafter(n=2)`][specproof.engine.ngram.NgramDrafter] (`algorithm="greedy"`, K = 10);
 - transformers `generate()` greedy, without and with `prompt_lookup_num_tokens=10,
   max_matching_ngram_size=2` (its defaults), which match what specproof's drafter is given;
 - models: SmolLM2-135M-Instruct and Gemma-3-270M;
@@ -49,9 +49,9 @@ from common import (
     wall_and_cpu,
 )
 
-from specproof.engine.drafters import NgramDrafter
 from specproof.engine.generate import generate
 from specproof.engine.models import load_model
+from specproof.engine.ngram import NgramDrafter
 
 K = 10
 NGRAM = 2

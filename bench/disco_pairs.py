@@ -21,8 +21,8 @@ import torch
 from bench_rdk import stdlib_texts
 
 from specproof.engine.cross_drafters import TliDrafter
-from specproof.engine.drafters import NgramDrafter
 from specproof.engine.models import load_model
+from specproof.engine.ngram import NgramDrafter
 from specproof.engine.pruned import keep_most_frequent, token_counts
 
 KEEP = 0.05

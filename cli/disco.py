@@ -179,8 +179,8 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from specproof.engine.disco import record_traces, save_policy, train_policy
-    from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling
+    from specproof.engine.ngram import parse_drafter
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -162,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the models, generate, print the text and statistics."""
     import torch
 
-    from specproof.engine.drafters import parse_drafter
     from specproof.engine.generate import Sampling, generate
+    from specproof.engine.ngram import parse_drafter
     from specproof.engine.trace import RoundTrace
 
     if args.threads is not None:

@@ -31,7 +31,7 @@ from $p$ by the same inverse-CDF rule (plain sampling). A greedy baseline is
 **Stopping.** A row stops after `max_new_tokens` tokens (a round's output is truncated to fit)
 or after emitting `eos_token_id` (kept as the row's last token). The drafter proposes what the
 policy asks for; truncation does not change the law of the tokens kept. With a fixed `k` (no
-`lookahead` policy) and a draft model or [`NgramDrafter`][specproof.engine.drafters.NgramDrafter],
+`lookahead` policy) and a draft model or [`NgramDrafter`][specproof.engine.ngram.NgramDrafter],
 a row with $r$ tokens still to output drafts $\min(k, r - 1)$ tokens: a draft past its last
 token could never be output, and each position's law is the target's whatever K is
 (transformers' assisted generation caps its drafts the same way). A lookahead policy is asked

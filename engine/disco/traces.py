@@ -181,9 +181,9 @@ def record_traces(
     Raises:
         ValueError: if `max_k` < 1 or the loop refuses its arguments.
     """
-    from ..drafters import NgramDrafter
     from ..generate import generate
     from ..lookahead import StaticK
+    from ..ngram import NgramDrafter
 
     check_int(max_k, "max_k")
     recorder = TraceRecorder(deterministic=isinstance(draft, NgramDrafter))

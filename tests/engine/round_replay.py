@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from specproof.engine.drafters import ModelDrafter, NgramDrafter  # noqa: E402
+from specproof.engine.drafters import ModelDrafter  # noqa: E402
 from specproof.engine.generate import GeneratorUniforms, generate  # noqa: E402
 from specproof.engine.lookahead import (  # noqa: E402
     ConfidenceStop,
@@ -24,6 +24,7 @@ from specproof.engine.lookahead import (  # noqa: E402
     StaticK,
 )
 from specproof.engine.models import tiny_model  # noqa: E402
+from specproof.engine.ngram import NgramDrafter  # noqa: E402
 from specproof.engine.trace import RoundTrace  # noqa: E402
 from specproof.reference import EXACT_MATCH, GREEDY, STANDARD_SD, Dist, Draws, Verdict  # noqa: E402
 from specproof.reference.lookahead import (  # noqa: E402

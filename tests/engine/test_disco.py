@@ -210,10 +210,10 @@ def test_training_refuses_one_class() -> None:
 
 
 def test_recorder_matches_the_loop_statistics() -> None:
-    from specproof.engine.drafters import NgramDrafter
     from specproof.engine.generate import generate
     from specproof.engine.lookahead import StaticK
     from specproof.engine.models import load_model
+    from specproof.engine.ngram import NgramDrafter
 
     target = load_model("tiny-llama:vocab=8,seed=1").model
     draft = load_model("tiny-llama:vocab=8,seed=1,layers=1").model

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from specproof.engine import drafters  # noqa: E402
+from specproof.engine import drafters, ngram  # noqa: E402
 from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.lookahead import PerRowK, RowState, StaticK  # noqa: E402
 from specproof.engine.models import drop_layers, tiny_model  # noqa: E402
@@ -45,11 +45,11 @@ def greedy_reference(model, prompts, n):
     ],
 )
 def test_ngram_lookup(sequence, k, expected) -> None:
-    assert drafters.NgramDrafter(n=3).lookup(sequence, k) == expected
+    assert ngram.NgramDrafter(n=3).lookup(sequence, k) == expected
 
 
 def test_ngram_min_n_refuses_short_matches() -> None:
-    assert drafters.NgramDrafter(n=3, min_n=2).lookup([5, 1, 8, 2, 1], 3) == ([], 0, 0)
+    assert ngram.NgramDrafter(n=3, min_n=2).lookup([5, 1, 8, 2, 1], 3) == ([], 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -58,25 +58,25 @@ def test_ngram_min_n_refuses_short_matches() -> None:
 )
 def test_ngram_bad_arguments(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
-        drafters.NgramDrafter(**kwargs)
+        ngram.NgramDrafter(**kwargs)
 
 
 def test_parse_drafter() -> None:
-    assert drafters.parse_drafter("smollm2:layers=8") is None
-    default = drafters.parse_drafter("ngram")
-    assert isinstance(default, drafters.NgramDrafter) and (default.n, default.min_n) == (3, 1)
-    custom = drafters.parse_drafter("ngram:n=5,min_n=2")
-    assert isinstance(custom, drafters.NgramDrafter) and (custom.n, custom.min_n) == (5, 2)
+    assert ngram.parse_drafter("smollm2:layers=8") is None
+    default = ngram.parse_drafter("ngram")
+    assert isinstance(default, ngram.NgramDrafter) and (default.n, default.min_n) == (3, 1)
+    custom = ngram.parse_drafter("ngram:n=5,min_n=2")
+    assert isinstance(custom, ngram.NgramDrafter) and (custom.n, custom.min_n) == (5, 2)
     for bad, message in [("ngram:k=2", "must be n=N"), ("ngram:n=x", "integer")]:
         with pytest.raises(ValueError, match=message):
-            drafters.parse_drafter(bad)
+            ngram.parse_drafter(bad)
 
 
 @pytest.mark.parametrize("algorithm", ["greedy", "sd"])
 def test_ngram_drafter_in_the_loop(models, algorithm: str) -> None:
     target, _ = models
     result = generate(
-        target.model, drafters.NgramDrafter(), PROMPTS, algorithm=algorithm, k=4, max_new_tokens=20
+        target.model, ngram.NgramDrafter(), PROMPTS, algorithm=algorithm, k=4, max_new_tokens=20
     )
     assert result.stats.draft_calls == 0
     assert result.stats.drafted > 0  # the prompts repeat, so lookups find drafts
@@ -232,7 +232,7 @@ def test_policy_values_are_checked() -> None:
     assert PerRowK((1, 2, 0)).lookahead(states) == [1, 0]
 
 
-class _GreedyDrafter(drafters.NgramDrafter):
+class _GreedyDrafter(ngram.NgramDrafter):
     """Proposes one more token than it was asked for."""
 
     def propose(self, requests, sample):
@@ -248,3 +248,11 @@ def test_a_drafter_proposing_too_much_is_refused(models) -> None:
     target, _ = models
     with pytest.raises(ValueError, match="more than the K=2 asked"):
         generate(target.model, _GreedyDrafter(), [[1]], k=2, prob_dtype=F64)
+
+
+def test_ngram_names_are_still_importable_from_drafters() -> None:
+    """`specproof.engine.drafters.NgramDrafter` (and `parse_drafter`) predate `engine.ngram`."""
+    assert drafters.NgramDrafter is ngram.NgramDrafter
+    assert drafters.parse_drafter is ngram.parse_drafter
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        drafters.nothing  # noqa: B018

@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 from specproof.engine import generate as generate_module  # noqa: E402
 from specproof.engine import trace as trace_module  # noqa: E402
-from specproof.engine.drafters import ModelDrafter, NgramDrafter  # noqa: E402
+from specproof.engine.drafters import ModelDrafter  # noqa: E402
 from specproof.engine.generate import generate  # noqa: E402
 from specproof.engine.lookahead import (  # noqa: E402
     ConfidenceStop,
@@ -29,6 +29,7 @@ from specproof.engine.lookahead import (  # noqa: E402
     parse_lookahead,
     step_features,
 )
+from specproof.engine.ngram import NgramDrafter  # noqa: E402
 
 from .tiny_pair import PROMPTS, tiny_pair  # noqa: E402
 
