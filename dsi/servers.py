@@ -15,11 +15,14 @@ one from its factory (after a failure or a timeout); `close()` stops it. Two bac
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
+
+from specproof.reference.arguments import check_real
 
 from .config import WorkerFailedError, WorkerTimeoutError
 
@@ -196,11 +199,14 @@ def make_servers(
     if backend == "local":
         return [LocalServer(factory, f"{prefix}{i}") for i in range(count)]
     if backend == "ray":
-        ready_timeout_s = options.get("ready_timeout_s", 300.0)
-        if isinstance(ready_timeout_s, bool) or not (
-            isinstance(ready_timeout_s, int | float) and ready_timeout_s > 0
-        ):
-            raise ValueError(f"ready_timeout_s must be a positive number, got {ready_timeout_s!r}")
+        ready_timeout_s = check_real(
+            options.get("ready_timeout_s", 300.0),
+            "ready_timeout_s",
+            0,
+            math.inf,
+            low_open=True,
+            high_open=True,
+        )
         import ray
 
         if not ray.is_initialized():

@@ -15,8 +15,9 @@ from .support import tiers
 # One OpenMP thread in every process the tests start (audit children behind the process
 # boundary, CLI subprocesses, Ray actors), as the tests' own processes call
 # torch.set_num_threads(1): pytest-xdist already runs one worker per core, and a child with
-# torch's default pool (one thread per core) oversubscribes the cores: measured 1.5-2.4x slower
-# per audited sample on 2 cores under a parallel run. setdefault: a caller's own setting wins.
+# torch's default pool (one thread per core) oversubscribes the cores: `pytest -n 2
+# tests/audit/test_cross_vocabulary.py` took 826 s with 2 threads per child and 225 s with 1 on
+# an idle 2-core machine. setdefault: a caller's own setting wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Profiles: "ci" (derandomised, no example database; the default under CI=true), "dev" (the

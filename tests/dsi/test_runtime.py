@@ -349,7 +349,7 @@ def test_bad_arguments_are_rejected():
         run_dsi([], 3, draft_server, [], chain)
     with pytest.raises(ValueError, match="backend"):
         make_servers(lambda: None, 1, "mpi")
-    for bad in (0, -1.0, float("nan"), True, "10"):  # checked before Ray is imported or started
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "10"):  # checked before Ray starts
         with pytest.raises(ValueError, match="ready_timeout_s"):
             make_servers(lambda: None, 1, "ray", ready_timeout_s=bad)
 
