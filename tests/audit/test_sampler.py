@@ -7,6 +7,8 @@ a power statement whose computed miss probability is below 1e-2 per control (mos
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -19,6 +21,7 @@ from specproof.audit.sampler import (
     make_case,
     round_law,
 )
+from specproof.audit.sampler_collect import MalformedOutput, check_output
 
 FAMILIES = ["random", "zeros", "point", "near-ties", "equal", "peaked"]
 
@@ -303,3 +306,33 @@ def test_sampler_audits_report_where_their_time_went():
     )
     (fast,) = audit_sampler(standard_sd, cases, n_samples=100).configurations
     assert fast.details["timing"]["implementation_seconds"] < 100 * 0.002 / 2
+
+
+@pytest.mark.parametrize(
+    "out, expected",
+    [
+        ([1, 0, 2], (1, 0, 2)),
+        ((2,), (2,)),
+        (np.array([0, 2], dtype=np.int64), (0, 2)),
+        (np.array([2, 1, 0], dtype=np.uint8), (2, 1, 0)),
+        ([np.int64(1), 2], (1, 2)),  # numpy scalars: the general path
+        (np.array([True]), "integers"),  # a bool array is not token ids
+        ([0.0, 1.0], "integers"),
+        ([], "1..K+1"),
+        ([0, 0, 0, 0], "1..K+1"),
+        ([3], "[0, V)"),
+        ([-1, 0], "[0, V)"),
+        (np.array([[0, 1]]), "1-D"),
+        (np.array([0, 3]), "[0, V)"),
+        ("ab", "1-D"),
+    ],
+)
+def test_check_output_accepts_ids_and_names_what_is_wrong(out, expected):
+    """K = 2, V = 3. Lists, tuples and integer arrays take a fast path; it must agree with the
+    general one on every valid output and leave every invalid one to it."""
+    if isinstance(expected, tuple):
+        result = check_output(out, 2, 3)
+        assert result == expected and all(type(t) is int for t in result)
+    else:
+        with pytest.raises(MalformedOutput, match=re.escape(expected)):
+            check_output(out, 2, 3)
