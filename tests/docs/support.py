@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -96,6 +99,34 @@ def probe_claim_env(directory: Path) -> dict[str, str]:
         "SPECPROOF_DOCS_CLAIM_MODULES": write_probe_claim(directory),
         "SPECPROOF_DOCS_VERIFY_ONLY": PROBE_CLAIM,
     }
+
+
+# A page for the copied project: a link, a snippet and a `:::` target that all exist. A private
+# function: rendered nowhere else on the site, so its anchor is unique.
+GOOD_PAGE = (
+    "# Extra\n\n[Conventions](explanation/conventions.md)\n\n"
+    '--8<-- "snippet.txt"\n\n'
+    "::: specproof.reference.verifier._intervals\n"
+)
+SNIPPET = "a snippet that exists"
+
+
+def copy_project(directory: Path, page: str = GOOD_PAGE) -> Path:
+    """The docs config and pages copied to `directory`, sources linked, `page` added to the nav.
+
+    Returns the copied mkdocs.yml. `page` becomes `extra.md`; `snippet.txt` (holding `SNIPPET`)
+    sits next to the config.
+    """
+    for name in ("reference", "proofs", "engine", "audit", "dsi", "experiments", "cli", "bench"):
+        (directory / name).symlink_to(ROOT / name)
+    (directory / "setup.py").symlink_to(ROOT / "setup.py")  # the source folders (api_pages)
+    shutil.copytree(ROOT / "docs", directory / "docs")
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config["nav"].append({"Extra": "extra.md"})
+    (directory / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (directory / "docs" / "extra.md").write_text(page)
+    (directory / "snippet.txt").write_text(SNIPPET + "\n")
+    return directory / "mkdocs.yml"
 
 
 def write_results(directory: Path, data: dict, name: str | None = None) -> Path:

@@ -11,23 +11,27 @@ a results file without a renderer) fails the build with a message that names the
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .support import (
+    GOOD_PAGE,
     PROBE_CLAIM,
     ROOT,
+    SNIPPET,
     build,
+    copy_project,
     failure,
     probe_claim_env,
     probe_results,
     write_results,
 )
 
-pytestmark = pytest.mark.slow
+# One worker builds the session sites (`real_site`, `probe_site`) for both docs modules: under
+# `--dist loadgroup` (make test) the tests of one xdist_group run on the same worker, so each
+# site is built once, not once per worker that happens to run a test needing it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-sites")]
 
 
 def _claim_names() -> list[str]:
@@ -133,34 +137,21 @@ def test_a_results_file_without_a_renderer_fails_the_build(tmp_path: Path, chang
     assert message in output, failure(proc)
 
 
-def _copy_project(tmp_path: Path, page: str) -> Path:
-    """The docs config and pages copied to `tmp_path`, sources linked, `page` added to the nav."""
-    for name in ("reference", "proofs", "engine", "audit", "dsi", "experiments", "cli", "bench"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    (tmp_path / "setup.py").symlink_to(ROOT / "setup.py")  # the source folders (api_pages)
-    shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    config["nav"].append({"Extra": "extra.md"})
-    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (tmp_path / "docs" / "extra.md").write_text(page)
-    (tmp_path / "snippet.txt").write_text("a snippet that exists\n")
-    return tmp_path / "mkdocs.yml"
+def test_the_copied_project_builds(probe_site: Path) -> None:
+    """Positive control of the failure builds below: the probe site is the copied project with a
+    sound extra page (`support.copy_project`), and it built (the fixture asserts exit 0)."""
+    html = (probe_site / "extra" / "index.html").read_text()
+    assert SNIPPET in html
+    assert "specproof.reference.verifier._intervals" in html
+    assert 'href="../explanation/conventions/"' in html
 
 
-GOOD_PAGE = (
-    "# Extra\n\n[Conventions](explanation/conventions.md)\n\n"
-    '--8<-- "snippet.txt"\n\n'
-    # A private function: rendered nowhere else on the site, so its anchor is unique.
-    "::: specproof.reference.verifier._intervals\n"
-)
-
-
-def test_the_copied_project_builds(tmp_path: Path) -> None:
-    """Positive control of the failure builds below: the same setup with a sound page builds."""
-    config = _copy_project(tmp_path, GOOD_PAGE)
+def _failed_build(tmp_path: Path, page: str) -> str:
+    """Build the copied project with `page` as its extra page; it must fail. Its output."""
+    config = copy_project(tmp_path, page)
     proc = build(tmp_path / "site", config=config, env=probe_claim_env(tmp_path))
-    assert proc.returncode == 0, failure(proc)
-    assert "a snippet that exists" in (tmp_path / "site" / "extra" / "index.html").read_text()
+    assert proc.returncode != 0, "the build passed despite a broken reference"
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -170,21 +161,30 @@ def test_the_copied_project_builds(tmp_path: Path) -> None:
             GOOD_PAGE.replace("_intervals", "_no_such_thing"),
             "specproof.reference.verifier._no_such_thing",
         ),
-        (GOOD_PAGE.replace("conventions.md", "no-such-page.md"), "no-such-page.md"),
         (GOOD_PAGE.replace("snippet.txt", "no-such-snippet.txt"), "no-such-snippet.txt"),
-        (
-            GOOD_PAGE.replace(
-                "::: specproof", "[Dist][specproof.reference.dist.NoSuchThing]\n\n::: specproof"
-            ),
-            "NoSuchThing",
-        ),
     ],
-    ids=["missing-symbol", "missing-page", "missing-snippet", "missing-crossref"],
+    ids=["missing-symbol", "missing-snippet"],
 )
 def test_a_page_referencing_something_missing_fails_the_build(
     tmp_path: Path, page: str, message: str
 ) -> None:
-    config = _copy_project(tmp_path, page)
-    proc = build(tmp_path / "site", config=config, env=probe_claim_env(tmp_path))
-    assert proc.returncode != 0, "the build passed despite a broken reference"
-    assert message in proc.stdout + proc.stderr, failure(proc)
+    """These two stop the build where they are found (an error, not a warning)."""
+    output = _failed_build(tmp_path, page)
+    assert message in output, output[-6000:]
+
+
+def test_a_missing_page_or_crossref_is_a_warning_that_fails_the_strict_build(
+    tmp_path: Path,
+) -> None:
+    """A link to a missing page and a cross-reference to a missing object are each reported as a
+    WARNING, and `strict: true` turns any warning into a failed build. Both rots are on one
+    page: they are reported at the end of the same build (one full build instead of two), and
+    each message must stand on a WARNING line of its own."""
+    page = GOOD_PAGE.replace("conventions.md", "no-such-page.md").replace(
+        "::: specproof", "[Dist][specproof.reference.dist.NoSuchThing]\n\n::: specproof"
+    )
+    output = _failed_build(tmp_path, page)
+    warnings = [line for line in output.splitlines() if line.startswith("WARNING")]
+    for message in ("no-such-page.md", "NoSuchThing"):
+        assert any(message in line for line in warnings), output[-6000:]
+    assert "Aborted with" in output and "in strict mode" in output, output[-6000:]
