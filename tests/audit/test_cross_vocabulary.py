@@ -3,8 +3,8 @@
 Target `tiny-llama:vocab=4,seed=1` (`<eos>` + 'abc'), drafter `tiny-llama:vocab=16,seed=2`
 (`<eos>` + 15 letters): after the prompt the drafter puts only about 3% of its mass on the four
 shared tokens, so TLI's renormalisation matters. The engine's TLI must pass; the negative
-control `tli_unnormalised` (verifies against $q$ on $I$ instead of $q / q(I)$; first-token TV
-from the target about 0.35, computed from the two models' rows) must be `not-lossless`.
+control `tli_unnormalised` (drafts from $q / q(I)$ but verifies as if it had drafted uniformly
+on $I$: see `specproof.engine.cross_audit`) must be `not-lossless`.
 Verdicts at `--tv 0.3` with the auditor's default alpha (family-wise false failure <= 1e-6
 for the consistent run; power >= 1 - 1e-6 planned at TV 0.3 for the control).
 """
@@ -20,7 +20,9 @@ pytest.importorskip("torch")
 from specproof.cli.main import main  # noqa: E402
 
 TARGET, DRAFT = "tiny-llama:vocab=4,seed=1", "tiny-llama:vocab=16,seed=2"
-COMMON = ["--target", TARGET, "--draft", DRAFT, "--samples", "300", "--tv", "0.3", "--json"]
+# 200 samples per regime: the audit plans 189 at --tv 0.3 (its `needed` column), so every regime
+# is decided at full planned power; each sample is a whole generation in the audited process.
+COMMON = ["--target", TARGET, "--draft", DRAFT, "--samples", "200", "--tv", "0.3", "--json"]
 
 
 def audit(function: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
