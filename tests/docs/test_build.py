@@ -55,6 +55,19 @@ def test_every_claim_has_a_page_with_a_fresh_result(real_site: Path) -> None:
     assert all(f'href="{name}/"' in index for name in _claim_names())
 
 
+def test_the_builds_verify_run_holds_every_default_claim(real_site: Path) -> None:
+    """The site's verify run is `specproof verify` with the default options: every claim it runs
+    must hold, and it runs every claim but the `--thorough`-only ones. (The build itself renders
+    a refuted claim's page rather than failing.)"""
+    from specproof.proofs.registry import default_registry
+
+    records = json.loads((real_site / "theorems" / "verify.json").read_text())
+    failed = {r["name"]: r["status"] for r in records if r["status"] not in ("proved", "checked")}
+    assert not failed, failed
+    expected = {c.name for c in default_registry() if not c.thorough_only}
+    assert {r["name"] for r in records} == expected
+
+
 def test_every_results_file_has_a_page(real_site: Path) -> None:
     for path in (ROOT / "bench" / "results").glob("*.json"):
         data = json.loads(path.read_text())
