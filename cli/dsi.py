@@ -213,7 +213,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from specproof.dsi.queueing import (
-        dsi_cost_with_servers,
+        dsi_costs_with_servers,
         min_servers_full_blocks,
         min_servers_no_wait,
     )
@@ -228,12 +228,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         counts = accepted_counts(
             rng, np.full(args.repeats, args.a), np.full(args.repeats, args.k), args.tokens
         )
-        queued = np.array(
-            [
-                float(dsi_cost_with_servers(args.c, args.k, args.tokens, row, args.servers).cost)
-                for row in counts
-            ]
-        )
+        queued = dsi_costs_with_servers(args.c, args.k, args.tokens, counts, args.servers)
         summary["dsi"] = {
             "mean_cost": float(queued.mean()),
             "per_token": float(queued.mean() / args.tokens),

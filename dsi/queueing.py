@@ -129,3 +129,73 @@ def dsi_cost_with_servers(
                 break
         done += new
     return QueuedRun(cost, waits, full_waits, max_wait)
+
+
+def dsi_costs_with_servers(
+    c: float, k: int, tokens: int, counts: NDArray[np.int64], servers: int | None
+) -> NDArray[np.float64]:
+    r"""DSI's float cost on every path (row) of `counts` at once, with `servers` servers.
+
+    Row `i` of the result is `float(dsi_cost_with_servers(c, k, tokens, counts[i],
+    servers).cost)` for a float `c`, to the last bit: the same float operations in the same
+    order, one block of every path per step instead of one path at a time. With $n$ servers,
+    first come first served and every job taking one unit, job $j$ of a segment starts at
+    $\max(\mathrm{arrival}_j, \mathrm{start}_{j-n} + 1)$ (arrivals never decrease within a
+    segment, so the server that frees first is job $j - n$'s); that is the heap of the
+    one-path version, kept here as a ring of the last $n$ starts per path.
+
+    Args:
+        c: drafter latency per token (a float; use the one-path version for exact `Fraction`s).
+        k: lookahead.
+        tokens: output tokens $S$.
+        counts: `[paths, blocks]` accepted counts (as drawn by
+            [`accepted_counts`][specproof.dsi.simulator.accepted_counts]).
+        servers: verification servers (`None`: unlimited).
+
+    Raises:
+        ValueError: if `servers` is not None and < 1, or `counts` is not 2-D.
+        RuntimeError: if a path needs more blocks than `counts` holds.
+    """
+    if servers is not None and (
+        isinstance(servers, bool) or not isinstance(servers, int) or servers < 1
+    ):
+        raise ValueError(f"servers must be an int >= 1 or None, got {servers!r}")
+    if counts.ndim != 2:
+        raise ValueError(f"counts must be [paths, blocks], got shape {counts.shape}")
+    c = float(c)
+    paths, blocks = counts.shape
+    rows = np.arange(paths)
+    done = np.zeros(paths, dtype=np.int64)
+    new = np.zeros(paths, dtype=np.int64)
+    drafted = np.zeros(paths, dtype=np.int64)
+    job = np.zeros(paths, dtype=np.int64)  # the job's index within its segment
+    cost = np.zeros(paths)
+    # A segment has at most `tokens` jobs (every job but the last adds a token): with at least
+    # that many servers no job ever waits.
+    ring = None if servers is None or servers >= tokens else np.zeros((paths, servers))
+    active = done < tokens
+    block = 0
+    while active.any():
+        if block >= blocks:
+            raise RuntimeError(f"counts holds {blocks} blocks per path; a path needs more")
+        lookahead = np.minimum(k, tokens - 1 - done - new)
+        accepted = np.minimum(lookahead, counts[:, block])
+        drafted += lookahead
+        new += accepted
+        arrival = drafted * c
+        if ring is None:
+            start = arrival
+        else:
+            slot = job % ring.shape[1]
+            waited = np.maximum(arrival, ring[rows, slot] + 1)
+            start = np.where(job >= ring.shape[1], waited, arrival)
+            ring[rows, slot] = start
+        job += 1
+        ending = active & ((lookahead == 0) | (accepted < lookahead))
+        new[ending] += 1
+        cost[ending] += np.minimum(start[ending] + 1, new[ending])
+        done[ending] += new[ending]
+        new[ending] = drafted[ending] = job[ending] = 0
+        active = done < tokens
+        block += 1
+    return cost

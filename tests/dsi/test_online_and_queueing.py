@@ -23,6 +23,7 @@ from specproof.cli.main import main
 from specproof.dsi.online import offline_costs_on_pattern, run_online_simulation
 from specproof.dsi.queueing import (
     dsi_cost_with_servers,
+    dsi_costs_with_servers,
     min_servers_full_blocks,
     min_servers_no_wait,
 )
@@ -141,6 +142,28 @@ def test_fewer_servers_make_dsi_wait_and_slow_down_but_never_below_nonsi():
 def test_queueing_rejects_bad_server_counts():
     with pytest.raises(ValueError, match="servers"):
         dsi_cost_with_servers(0.1, 2, 10, np.zeros(10, dtype=np.int64), 0)
+    with pytest.raises(ValueError, match="servers"):
+        dsi_costs_with_servers(0.1, 2, 10, np.zeros((1, 10), dtype=np.int64), True)
+    with pytest.raises(ValueError, match="counts must be"):
+        dsi_costs_with_servers(0.1, 2, 10, np.zeros(10, dtype=np.int64), 2)
+    with pytest.raises(RuntimeError, match="holds 3 blocks"):
+        dsi_costs_with_servers(0.1, 2, 10, np.zeros((1, 3), dtype=np.int64), 2)
+
+
+@pytest.mark.parametrize("servers", [None, 1, 2, 3, 5, 40, 400])
+def test_all_paths_at_once_equal_one_path_at_a_time_to_the_last_bit(servers):
+    """The vectorised costs (what `dsi simulate --servers` uses) are the one-path version's
+    float costs exactly, over lookaheads, acceptance rates and latencies that make jobs wait
+    (c K < 1/servers), never wait, end on short blocks, or reject every draft."""
+    rng = np.random.default_rng(11)
+    for c in (1.0, 0.5, 0.1, 0.03, 0.9999):
+        for a in (0.0, 0.6, 0.95, 1.0):
+            for k in (1, 3, 8):
+                tokens = int(rng.integers(1, 120))
+                counts = accepted_counts(rng, np.full(6, a), np.full(6, k), tokens)
+                paths = dsi_costs_with_servers(c, k, tokens, counts, servers)
+                one = [float(dsi_cost_with_servers(c, k, tokens, r, servers).cost) for r in counts]
+                assert paths.tolist() == one, (c, a, k, tokens)
 
 
 def _simulate_json(capsys, *extra):

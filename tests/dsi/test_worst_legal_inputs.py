@@ -6,9 +6,11 @@ every block is one token) and, with `--servers`, the queueing recursion per path
 below are the slowest found by timing the corners of the legal ranges (c just below the refused
 band, K = 1 and K = 1000, S at the exact-expectation limit and at 1e6, a = 0, 0.99 and 1,
 `--servers` 1 and 4096). Each must finish within `SIMULATE_CPU_SECONDS` of CPU time (process
-time, so that other jobs on a shared machine do not count: measured 6 to 29 CPU s each, 29 to
-418 s of wall time at load 13 to 21 on 2 shared cores; the slowest are the `--servers 4096`
-runs with K = 1, whose queueing recursion visits every block of every path in Python).
+time, so that other jobs on a shared machine do not count). Measured: 7 to 34 s each on an idle
+2-core machine; the slowest is K = 1 with S = 5000 (the exact expectations' recursion). The
+`--servers` runs took up to 68 CPU s while the queueing recursion visited every block of every
+path in Python; it now steps all paths at once
+(`specproof.dsi.queueing.dsi_costs_with_servers`).
 
 `dsi online` sleeps real time, so its bound is a refusal: a run planned to sleep more than
 `MAX_PLANNED_SECONDS` (600 s) is refused at once naming `tokens` and `target_ms`; the plan is
