@@ -19,7 +19,9 @@ from specproof.dsi.workers import AcceptancePattern, SleepDrafter, SleepTarget
 
 from .support import assert_fails_within
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module under `--dist loadgroup` (make test): the module-scoped
+# local Ray cluster then starts once, not once per xdist worker that gets a Ray test.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dsi-ray")]
 
 
 @pytest.fixture(scope="module")
