@@ -4,8 +4,10 @@ Builds run `mkdocs build --strict` in a fresh process. The real site is built on
 (`real_site`, a full fresh verify run). The "probe" build adds a temporary registry entry
 (through SPECPROOF_DOCS_CLAIM_MODULES) and a temporary results file (through
 SPECPROOF_DOCS_RESULTS_DIR, next to copies of the real ones) and checks that both appear with no
-docs code written for them. The failure builds check that rot (a broken `:::`, link or snippet,
-a results file without a renderer) fails the build with a message that names the culprit.
+docs code written for them; it is built from a copy of the project with an extra page that
+references things that exist. The failure builds change only that page (a broken `:::`, link,
+cross-reference or snippet), or add a results file without a renderer, and check that the build
+fails with a message that names the culprit.
 """
 
 from __future__ import annotations
