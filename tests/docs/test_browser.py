@@ -20,10 +20,7 @@ import pytest
 
 from .support import PROBE_CLAIM
 
-# One worker builds the session sites (`real_site`, `probe_site`) for both docs modules: under
-# `--dist loadgroup` (make test) the tests of one xdist_group run on the same worker, so each
-# site is built once, not once per worker that happens to run a test needing it.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-sites")]
+pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

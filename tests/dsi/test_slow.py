@@ -19,9 +19,7 @@ from specproof.dsi.workers import AcceptancePattern, SleepDrafter, SleepTarget
 
 from .support import assert_fails_within
 
-# One worker runs the whole module under `--dist loadgroup` (make test): the module-scoped
-# local Ray cluster then starts once, not once per xdist worker that gets a Ray test.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dsi-ray")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
