@@ -63,6 +63,17 @@ def _weights(size: int, low: int, high: int) -> st.SearchStrategy[list[int]]:
     return st.lists(st.integers(low, high), min_size=size, max_size=size)
 
 
+@functools.lru_cache(maxsize=1024)
+def _sampled(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dists(vocab: tuple[Token, ...], allow_zeros: bool = True, max_weight: int = 6) -> Any:
+    """`dists(vocab, ...)`, one strategy object per distinct arguments."""
+    return dists(vocab, allow_zeros=allow_zeros, max_weight=max_weight)
+
+
 def vocabularies(min_size: int = 1, max_size: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
     """Vocabularies `(0, 1, ..., V-1)` with `min_size <= V <= max_size`."""
     return st.integers(min_size, max_size).map(lambda size: tuple(range(size)))
@@ -86,7 +97,7 @@ def dists(
     vocab = tuple(vocab)
     kind = draw(_KINDS if allow_zeros else _WEIGHTS_ONLY)
     if kind == "point":
-        return Dist.point(vocab, draw(st.sampled_from(vocab)))
+        return Dist.point(vocab, draw(_sampled(vocab)))
     if kind == "uniform":
         return Dist.uniform(vocab)
     low = 0 if allow_zeros else 1
@@ -101,7 +112,7 @@ def dists(
 def dist_pairs(draw: st.DrawFn, min_size: int = 1, max_size: int = 5) -> tuple[Dist, Dist]:
     """`(target, draft)` over one vocabulary; sometimes identical, sometimes disjoint supports."""
     vocab = draw(vocabularies(min_size, max_size))
-    target = draw(dists(vocab))
+    target = draw(_dists(vocab))
     relation = draw(st.sampled_from(["independent", "identical", "disjoint"]))
     if relation == "identical":
         return target, target
@@ -113,7 +124,7 @@ def dist_pairs(draw: st.DrawFn, min_size: int = 1, max_size: int = 5) -> tuple[D
             {t: Fraction(weights[outside.index(t)], mass) if t in outside else 0 for t in vocab}
         )
         return target, draft
-    return target, draw(dists(vocab))
+    return target, draw(_dists(vocab))
 
 
 @st.composite
@@ -123,7 +134,7 @@ def toy_lms(
     """Toy LMs of Markov order `order` over `vocab` (one random `Dist` per context)."""
     vocab = tuple(vocab)
     table = {
-        context: draw(dists(vocab, allow_zeros=allow_zeros))
+        context: draw(_dists(vocab, allow_zeros))
         for length in range(order + 1)
         for context in itertools.product(vocab, repeat=length)
     }
@@ -181,14 +192,14 @@ def rounds(
     """
     vocab = draw(vocabularies(1, max_vocab))
     k = draw(ks(max_k))
-    target_rows = [draw(dists(vocab)) for _ in range(k + 1)]
+    target_rows = [draw(_dists(vocab)) for _ in range(k + 1)]
     draft_rows = []
     for i in range(k):
         if draw(st.booleans()):
             draft_rows.append(target_rows[i])
         else:
-            draft_rows.append(draw(dists(vocab)))
-    draft_tokens = [draw(st.sampled_from(row.support)) for row in draft_rows]
+            draft_rows.append(draw(_dists(vocab)))
+    draft_tokens = [draw(_sampled(tuple(row.support))) for row in draft_rows]
     return target_rows, draft_rows, draft_tokens, draw(draws(k))
 
 
@@ -374,7 +385,7 @@ def kernels(draw: st.DrawFn, vocab: Sequence[Token], max_weight: int = 4) -> Any
     from .rdk import Kernel
 
     vocab = tuple(vocab)
-    rows = {x: draw(dists(vocab, max_weight=max_weight)) for x in vocab}
+    rows = {x: draw(_dists(tuple(vocab), True, max_weight)) for x in vocab}
     if draw(st.booleans()):
         keep = draw(st.sampled_from(vocab))
         rows[keep] = Dist.point(vocab, keep)
