@@ -54,6 +54,13 @@ def min_servers_no_wait(c: float | Fraction, k: int) -> int:
     return n
 
 
+def _check_servers(servers: object) -> None:
+    if servers is not None and (
+        isinstance(servers, bool) or not isinstance(servers, int) or servers < 1
+    ):
+        raise ValueError(f"servers must be an int >= 1 or None, got {servers!r}")
+
+
 @dataclass(frozen=True)
 class QueuedRun:
     """One path simulated with finite servers.
@@ -90,10 +97,7 @@ def dsi_cost_with_servers(
     Raises:
         ValueError: if `servers` is not None and < 1.
     """
-    if servers is not None and (
-        isinstance(servers, bool) or not isinstance(servers, int) or servers < 1
-    ):
-        raise ValueError(f"servers must be an int >= 1 or None, got {servers!r}")
+    _check_servers(servers)
     cost: Any = 0
     done = 0
     block = 0
@@ -156,10 +160,7 @@ def dsi_costs_with_servers(
         ValueError: if `servers` is not None and < 1, or `counts` is not 2-D.
         RuntimeError: if a path needs more blocks than `counts` holds.
     """
-    if servers is not None and (
-        isinstance(servers, bool) or not isinstance(servers, int) or servers < 1
-    ):
-        raise ValueError(f"servers must be an int >= 1 or None, got {servers!r}")
+    _check_servers(servers)
     if counts.ndim != 2:
         raise ValueError(f"counts must be [paths, blocks], got shape {counts.shape}")
     c = float(c)
