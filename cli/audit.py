@@ -63,6 +63,21 @@ __all__ = [
 ]
 
 
+#: The short names of `specproof.audit.controls.RUNS` (its names up to " ("), for `--only`:
+#: listed here so that building the parser imports no numpy (a test keeps the two equal).
+CONTROL_NAMES = (
+    "standard-sd",
+    "sample-and-match",
+    "sequential-sibling",
+    "draft-only-stopping",
+    "wrong-q-reported",
+    "processor-one-side",
+    "residual-not-renormalised",
+    "argmax-fallback",
+    "bonus-off-by-one",
+    "permuted-vocabulary",
+    "accept-always",
+)
 #: Default `--tv` of the sampler level (its sample size is planned for it) and `controls`.
 SAMPLER_TV = 0.05
 #: Default `--tv` and `--samples` of `audit generate` and `audit transformers`, chosen so that a
@@ -241,6 +256,14 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--samples", type=positive_int, default=4000, help="samples per case (default 4000)"
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="CONTROL",
+        choices=CONTROL_NAMES,
+        help="run only this control (repeatable; default: all of them): "
+        + ", ".join(CONTROL_NAMES),
     )
     _add_in_process(p, "the controls")
     _add_boundary(p)

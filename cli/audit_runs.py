@@ -129,18 +129,19 @@ def _isolated_generate(args: argparse.Namespace) -> Any:
 
 
 def run_controls(args: argparse.Namespace) -> int:
-    """`specproof audit controls`: 0 iff every control gets its expected verdict.
+    """`specproof audit controls`: 0 iff every control run gets its expected verdict.
 
-    Each control runs behind the process boundary (`controls.spec(fn)` in a child process), or
+    `--only NAME` (repeatable) runs only those controls, in their usual order. Each control runs behind the process boundary (`controls.spec(fn)` in a child process), or
     in this process with `--in-process`; the audit is the same either way.
     """
     from specproof.audit.controls import LOSSLESS, LOSSLESS_PLAN, RUNS, spec
     from specproof.audit.sampler import audit_sampler, default_cases
 
     writable_dir("--report", args.report)
+    runs = [r for r in RUNS if not args.only or r[0].split(" (")[0] in args.only]
     results = []
-    with progress_bar(args, "audit controls", len(RUNS)) as bar:
-        for name, fn, expected in RUNS:
+    with progress_bar(args, "audit controls", len(runs)) as bar:
+        for name, fn, expected in runs:
             lossless_rule = any(fn is rule for _, rule in LOSSLESS)
             with contextlib.ExitStack() as stack:
                 audited = (
