@@ -212,6 +212,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Simulate one configuration and compare with the exact expectations."""
     import numpy as np
 
+    from specproof.dsi import expected as expected_cost
     from specproof.dsi.queueing import (
         dsi_costs_with_servers,
         min_servers_full_blocks,
@@ -240,12 +241,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     expected = {
         "nonsi": (float(args.tokens), 1.0),
         "si": (
-            ref.si_expected_cost(args.c, args.a, args.k, args.tokens) if exact_ok else None,
+            expected_cost.si_expected_cost(args.c, args.a, args.k, args.tokens)
+            if exact_ok
+            else None,
             ref.si_latency_per_token(args.c, args.a, args.k),
         ),
         "dsi": (
-            ref.dsi_expected_cost(args.c, args.a, args.k, args.tokens) if exact_ok else None,
-            ref.dsi_latency_per_token(args.c, args.a, args.k),
+            expected_cost.dsi_expected_cost(args.c, args.a, args.k, args.tokens)
+            if exact_ok
+            else None,
+            expected_cost.dsi_latency_per_token(args.c, args.a, args.k),
         ),
     }
     for name, (total, limit) in expected.items():
@@ -271,7 +276,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             "full_blocks": min_servers_full_blocks(args.c, args.k),
             "no_wait_at_all": min_servers_no_wait(args.c, args.k),
         },
-        "notes": "costs in target forwards; expected_cost is exact (recursion, S <= 5000) and assumes enough servers",
+        "notes": "costs in target forwards; expected_cost is the exact recursion in floating point (S <= 5000; specproof.dsi.expected) and assumes enough servers",
     }
     if args.json:
         print_json(data)

@@ -1,16 +1,16 @@
 """The slowest legal inputs of `specproof dsi simulate` and `dsi online` finish in a stated time.
 
 `dsi simulate`: the work is the simulation (tokens x repeats <= 2e7 lanes), the exact
-expectations (quadratic in S, computed for S <= 5000; DSI's recursion is slowest at K = 1, where
-every block is one token) and, with `--servers`, the queueing recursion per path. The inputs
-below are the slowest found by timing the corners of the legal ranges (c just below the refused
-band, K = 1 and K = 1000, S at the exact-expectation limit and at 1e6, a = 0, 0.99 and 1,
-`--servers` 1 and 4096). Each must finish within `SIMULATE_CPU_SECONDS` of CPU time (process
-time, so that other jobs on a shared machine do not count). Measured: 7 to 34 s each on an idle
-2-core machine; the slowest is K = 1 with S = 5000 (the exact expectations' recursion). The
-`--servers` runs took up to 68 CPU s while the queueing recursion visited every block of every
-path in Python; it now steps all paths at once
-(`specproof.dsi.queueing.dsi_costs_with_servers`).
+expectations (quadratic in S, computed for S <= 5000), DSI's limit per token (a series of about
+K/(1 - c) terms) and, with `--servers`, the queueing recursion per path. The inputs below are the
+slowest found by timing the corners of the legal ranges (c just below the refused band, K = 1
+and K = 1000, S at the exact-expectation limit and at 1e6, a = 0, 0.99 and 1, `--servers` 1 and
+4096). Each must finish within `SIMULATE_CPU_SECONDS` of CPU time (process time, so that other
+jobs on a shared machine do not count). Measured: 3 to 7 CPU s each. They took 7 to 34 s
+while the exact expectations and the latency series ran term by term in Python (the
+reference's loops; `specproof.dsi.expected` now runs the same recursions over numpy arrays),
+and the `--servers` runs up to 68 s while the queueing recursion visited every block of every
+path in Python (`specproof.dsi.queueing.dsi_costs_with_servers` steps all paths at once).
 
 `dsi online` sleeps real time, so its bound is a refusal: a run planned to sleep more than
 `MAX_PLANNED_SECONDS` (600 s) is refused at once naming `tokens` and `target_ms`; the plan is
