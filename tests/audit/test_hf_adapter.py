@@ -3,8 +3,8 @@
 False-failure rates: sampling configurations of a lossless path are asserted not flagged at
 alpha = 1e-6 (Holm over the audit: false-failure probability <= 1e-6). The lossy-by-design
 control and the universal-speculative-decoding mapping fault are asserted flagged; their TVs
-are large (observed > 0.4 on 300 samples; computed power at 300 samples > 1 - 1e-6 for TV >= 0.4
-with the first-token test's 7 degrees of freedom).
+are large (observed > 0.4 on 300 samples; computed power at the 250 samples used > 1 - 1e-6 for
+TV >= 0.4 with the first-token test's 7 degrees of freedom).
 """
 
 from __future__ import annotations
@@ -109,9 +109,9 @@ def test_sampling_paths(models):
         LoadedModel(other.name, other.model, _fixed_vocab_order(char_tokenizer(OTHER_ALPHABET)), 0),
         models.names,
     )
-    audit = audit_transformers(do_sample=True, n_samples=300, models=fixed, include_lossy=True)
+    audit = audit_transformers(do_sample=True, n_samples=250, models=fixed, include_lossy=True)
     probe = usd_mapping_probe(fixed)
-    assert power(300, 0.4, 1e-6 / 40, 7) > 1 - 1e-6
+    assert power(250, 0.4, 1e-6 / 40, 7) > 1 - 1e-6
     for c in audit.configurations:
         assert c.error is None, c.error
         if "ensemble-weight" in c.name:
