@@ -71,6 +71,10 @@ def encode(value: Any, depth: int = 0) -> Any:
     """
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return value
+    if type(value) is list and all(type(v) is int for v in value):
+        # A list of token ids, what most audited functions return: a copy (the function may
+        # reuse the list it returned before the batch is reported), without the per-item calls.
+        return value[:]
     if depth > 20:
         return (OBJECT, type(value).__name__, "nested too deeply")
     module = type(value).__module__ or ""
@@ -108,6 +112,8 @@ def encode(value: Any, depth: int = 0) -> Any:
 def decode(value: Any) -> Any:
     """The inverse of [`encode`][specproof.audit.isolated_child.encode] (objects stay tagged)."""
     if isinstance(value, list):
+        if all(type(v) is int for v in value):
+            return value
         return [decode(v) for v in value]
     if isinstance(value, tuple) and value and isinstance(value[0], str):
         tag = value[0]
@@ -240,15 +246,25 @@ def _checked_call(fn: Any, args: Any, check: bool, states: dict[int, Any]) -> tu
 
 
 class _BatchArguments:
-    """Decodes a batch's calls: each distinct array once (then copied per call), generators live.
+    """Decodes a batch's calls: shared arrays once (then copied per call), generators live.
+
+    An array that only one call receives is decoded into its own copy, with no second copy.
 
     A generator argument is decoded at the first call and the same object is passed to every
     later call, so it continues exactly as it would in process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, calls: list[Any] | None = None) -> None:
         self._arrays: dict[int, Any] = {}
         self.generators: dict[int, Any] = {}
+        # The arrays that more than one call receives (by encoded object): only those are kept
+        # as templates and copied per call; the others are decoded once, into their own copy.
+        seen: set[int] = set()
+        self._shared: set[int] = set()
+        for args in calls or ():
+            for value in args:
+                if isinstance(value, tuple) and value and value[0] == ARRAY:
+                    (self._shared if id(value) in seen else seen).add(id(value))
 
     def __call__(self, args: list[Any]) -> list[Any]:
         decoded = []
@@ -256,6 +272,9 @@ class _BatchArguments:
             if position in self.generators:
                 decoded.append(self.generators[position])
             elif isinstance(value, tuple) and value and value[0] == ARRAY:
+                if id(value) not in self._shared:
+                    decoded.append(decode(value))  # a fresh array, used by this call only
+                    continue
                 template = self._arrays.get(id(value))
                 if template is None:
                     template = self._arrays[id(value)] = decode(value)
@@ -269,7 +288,11 @@ class _BatchArguments:
 
     def states(self, size: int) -> list[Any]:
         """The encoded generator arguments now (`None` at the other positions)."""
-        return [encode(self.generators[i]) if i in self.generators else None for i in range(size)]
+        generators = self.generators
+        return [
+            (RNG, generators[i].bit_generator.state) if i in generators else None
+            for i in range(size)
+        ]
 
 
 def _serve_batch(
@@ -293,7 +316,7 @@ def _serve_batch(
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
-    arguments = _BatchArguments()
+    arguments = _BatchArguments(calls)
     failure = None
     try:
         for args, check in zip(calls, checks, strict=True):
