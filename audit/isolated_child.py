@@ -113,7 +113,7 @@ def decode(value: Any) -> Any:
     """The inverse of [`encode`][specproof.audit.isolated_child.encode] (objects stay tagged)."""
     if isinstance(value, list):
         if all(type(v) is int for v in value):
-            return value
+            return value[:]  # a new list per decode, as below: calls never share a mutable list
         return [decode(v) for v in value]
     if isinstance(value, tuple) and value and isinstance(value[0], str):
         tag = value[0]

@@ -131,8 +131,9 @@ def _isolated_generate(args: argparse.Namespace) -> Any:
 def run_controls(args: argparse.Namespace) -> int:
     """`specproof audit controls`: 0 iff every control run gets its expected verdict.
 
-    `--only NAME` (repeatable) runs only those controls, in their usual order. Each control runs behind the process boundary (`controls.spec(fn)` in a child process), or
-    in this process with `--in-process`; the audit is the same either way.
+    `--only NAME` (repeatable) runs only those controls, in their usual order. Each control
+    runs behind the process boundary (`controls.spec(fn)` in a child process), or in this
+    process with `--in-process`; the audit is the same either way.
     """
     from specproof.audit.controls import LOSSLESS, LOSSLESS_PLAN, RUNS, spec
     from specproof.audit.sampler import audit_sampler, default_cases

@@ -54,6 +54,11 @@ def reuses_its_output(target_probs, draft_probs, draft_tokens, rng):
     return _BUFFER
 
 
+def appends(ids):
+    ids.append(0)  # mutates its argument: no other call may see it
+    return [len(ids)]
+
+
 def rarely_slow(target_probs, draft_probs, draft_tokens, rng):
     if rng.random() < 0.05:
         time.sleep(30)
@@ -121,3 +126,14 @@ def test_negative_control_the_comparison_sees_a_different_stream(module):
 def test_batch_calls_must_be_positive():
     with pytest.raises(ValueError, match="batch_calls"):
         collect(lambda *a: [0], default_cases(0)[0], 1, np.random.default_rng(0), batch_calls=0)
+
+
+def test_a_list_passed_to_several_calls_reaches_each_call_unchanged(module):
+    """The same list object in three calls of one batch (sent once): each call gets its own
+    copy, so an argument mutated by one call is unchanged in the next, as arrays are."""
+    folder, _ = module
+    ids = [5, 6, 7]
+    with IsolatedFunction("batch_subjects:appends", import_dir=str(folder)) as isolated:
+        batch = isolated.call_many([(ids,), (ids,), (ids,)])
+    assert batch.error is None and batch.results == [[4], [4], [4]]
+    assert ids == [5, 6, 7]
