@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from . import exit_codes
 from .exit_codes import CommandError
-from .flags import add_json, add_number, add_seed
+from .flags import add_integer, add_json, add_number, add_seed
 from .output import format_table, print_json, progress
 
 STATEMENT_WIDTH = 60
@@ -45,6 +46,17 @@ def add_parser(subparsers: Any) -> None:
         "per-solver-call timeout, in [1, 86400] (default 30)",
         default=30.0,
         metavar="SECONDS",
+    )
+    add_integer(
+        parser,
+        "--jobs",
+        1,
+        1024,
+        "how many claims are checked at once, each in its own process, in [1, 1024] (default: "
+        "one per core this process may use; 1: one after another in this process). The "
+        "statuses and certificates do not depend on it, only run statistics (times, z3's "
+        "counters)",
+        metavar="N",
     )
     parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")
     parser.set_defaults(handler=run)
@@ -90,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             print(format_table(["name", "method", "scope", "statement"], rows))
         return 0
     options = CheckOptions(thorough=args.thorough, seed=args.seed, timeout_s=args.timeout)
+    jobs = default_jobs() if args.jobs is None else args.jobs
     if sys.stderr.isatty():
         with progress(len(claims), "verify") as bar:
 
@@ -97,11 +110,13 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(claim.name)
 
             def advance(result: Any) -> None:
+                if jobs > 1:  # no start is seen: name the claim that finished
+                    bar.set_postfix_str(result.name)
                 bar.update(1)
 
-            results = run_claims(claims, options, on_result=advance, on_start=start)
+            results = run_claims(claims, options, on_result=advance, on_start=start, jobs=jobs)
     else:
-        results = run_claims(claims, options, **progress_lines(len(claims)))
+        results = run_claims(claims, options, jobs=jobs, **progress_lines(len(claims)))
     if args.json:
         print_json([r.to_json() for r in results])
     else:
@@ -143,22 +158,36 @@ def run(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def default_jobs() -> int:
+    """`--jobs` when it is not given: the number of cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def progress_lines(total: int) -> dict[str, Any]:
     """`on_start` / `on_result` callbacks that log each claim on stderr, one line per claim.
 
     For a stderr that is not a terminal (`make verify` in CI, the docs build, a pipe), where no
-    progress bar is drawn: `verify [3/22] sd_lossless ... checked (2.80s)`, the claim's name
-    written (and flushed) before it runs, so a long check shows what it is doing. Nothing goes
-    to stdout, so `--json` stays valid.
+    progress bar is drawn: `verify [3/22] sd_lossless ... checked (2.80s)`. A claim checked in
+    this process (`--jobs 1`) has its name written (and flushed) before it runs, so a long check
+    shows what it is doing; one checked in a worker process is seen here only when it finishes,
+    and its line is written whole then (`[3/22]` then counts finished claims). Nothing goes to
+    stdout, so `--json` stays valid.
     """
     done = [0]
+    started: list[str] = []
 
     def start(claim: Any) -> None:
         done[0] += 1
+        started.append(claim.name)
         sys.stderr.write(f"verify [{done[0]}/{total}] {claim.name} ... ")
         sys.stderr.flush()
 
     def finish(result: Any) -> None:
+        if result.name not in started:
+            done[0] += 1
+            sys.stderr.write(f"verify [{done[0]}/{total}] {result.name} ... ")
         sys.stderr.write(f"{result.status} ({result.seconds:.2f}s)\n")
         sys.stderr.flush()
 

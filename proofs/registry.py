@@ -29,9 +29,12 @@ An algorithm's claim module is named by its entry in the algorithm registry
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -216,17 +219,107 @@ def run_claims(
     options: CheckOptions,
     on_result: Callable[[ClaimResult], None] | None = None,
     on_start: Callable[[Claim], None] | None = None,
+    *,
+    jobs: int = 1,
 ) -> list[ClaimResult]:
-    """Run `claims` in order, calling `on_start` before and `on_result` after each."""
-    results = []
-    for claim in claims:
-        if on_start is not None:
-            on_start(claim)
-        result = run_claim(claim, options)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return results
+    """Run `claims` and return their results in the order of `claims`.
+
+    Args:
+        claims: the claims to run.
+        options: what every check receives.
+        on_result: called with each result as it arrives (with `jobs > 1`, in the order the
+            checks finish).
+        on_start: called before each check runs (only with `jobs == 1`: a check running in a
+            worker process is seen by this process only when it finishes).
+        jobs: how many checks run at once. 1: one after another, in this process. More: in
+            that many worker processes forked from this one (so they hold every claim this
+            process registered, tests' throwaway claims included), at most one per claim. Each
+            check is deterministic given `options` (its seed), so the statuses and certificates
+            do not depend on `jobs`, but for run statistics: times, and z3's counters, which
+            depend on what z3 did before in the same process. A worker that dies (a crash in a solver,
+            `os._exit` in a check) makes its claim `unknown` with the error, never a proof.
+
+    Raises:
+        ValueError: if `jobs` is not a positive integer.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    chosen = list(claims)
+    if jobs == 1 or len(chosen) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        results = []
+        for claim in chosen:
+            if on_start is not None:
+                on_start(claim)
+            result = run_claim(claim, options)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+    return _run_in_workers(chosen, options, on_result, min(jobs, len(chosen)))
+
+
+_FORKED: list[Claim] = []
+"""The claims of the parallel run in progress, which forked workers inherit (checks are often
+lambdas or closures, which cannot be pickled): a worker is sent an index into this list."""
+
+
+def _run_forked(index: int, options: CheckOptions) -> ClaimResult:
+    """Run claim `index` of `_FORKED` (in a worker process)."""
+    return run_claim(_FORKED[index], options)
+
+
+def _run_in_workers(
+    claims: list[Claim],
+    options: CheckOptions,
+    on_result: Callable[[ClaimResult], None] | None,
+    workers: int,
+) -> list[ClaimResult]:
+    """`run_claims` in `workers` forked processes; results in the order of `claims`."""
+    _FORKED[:] = claims
+    results: list[ClaimResult | None] = [None] * len(claims)
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_run_forked, i, options): i for i in range(len(claims))}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    continue  # a worker died: which claim killed it is found below
+                except Exception as exc:  # its result could not be sent back
+                    result = _lost(claims[i], exc)
+                results[i] = result
+                if on_result is not None:
+                    on_result(result)
+        # A dead worker breaks the whole pool and fails every unfinished check with it; each of
+        # those runs again alone, so that only the claim whose check kills its process is lost.
+        for i, done in enumerate(results):
+            if done is None:
+                with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
+                    try:
+                        result = alone.submit(_run_forked, i, options).result()
+                    except Exception as exc:
+                        result = _lost(claims[i], exc)
+                results[i] = result
+                if on_result is not None:
+                    on_result(result)
+    finally:
+        _FORKED.clear()
+    return [r for r in results if r is not None]
+
+
+def _lost(claim: Claim, exc: BaseException) -> ClaimResult:
+    """The `unknown` result of a claim whose worker process did not return a result."""
+    return ClaimResult(
+        claim.name,
+        claim.statement,
+        claim.method,
+        "unknown",
+        0.0,
+        {"error": f"the worker process running this check failed: {type(exc).__name__}: {exc}"},
+        claim.scope,
+    )
 
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "i.i.d.", "vs.", "cf.", "etc.")

@@ -89,9 +89,10 @@ def run_verify(
         root: the project root (the command runs there).
         extra_modules: modules imported first (they register extra claims).
         only: pass `--only ONLY` (None: every claim).
-        on_progress: called as each claim starts, with the progress line the command
-            writes on stderr (`verify [3/22] sd_lossless ...`), so a long build shows which
-            claim it is checking.
+        on_progress: called with each progress line the command writes on stderr
+            (`verify [3/22] sd_lossless ...`), so a long build shows how far it is: as a claim
+            starts when the claims are checked one after another, as it finishes when they are
+            checked in parallel (the default: one process per core).
     """
     args = ["verify", "--json"] + (["--only", only] if only else [])
     command = [sys.executable, "-c", _VERIFY_PRELUDE, ",".join(extra_modules), *args]

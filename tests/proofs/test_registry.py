@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from specproof.cli.main import main
 from specproof.proofs import registry as registry_module
 from specproof.proofs.checking import Examples, check_by_hypothesis
 from specproof.proofs.harness import check_lossless
-from specproof.proofs.registry import CheckOptions, Outcome, Registry, run_claim
+from specproof.proofs.registry import CheckOptions, Outcome, Registry, run_claim, run_claims
 
 from ..support.broken import BROKEN_VERIFIERS
 
@@ -117,7 +118,7 @@ def test_cli_logs_each_claim_on_stderr_before_it_runs_and_keeps_stdout_json(monk
         return reg
 
     monkeypatch.setattr(registry_module, "default_registry", registry)
-    assert main(["verify", "--json", "--only", "sd_"]) == 1
+    assert main(["verify", "--json", "--only", "sd_", "--jobs", "1"]) == 1
     captured = capsys.readouterr()
     assert [r["name"] for r in json.loads(captured.out)] == ["sd_fine", "sd_broken", "sd_slow"]
     err = seen_before_check[0] + captured.err
@@ -126,6 +127,85 @@ def test_cli_logs_each_claim_on_stderr_before_it_runs_and_keeps_stdout_json(monk
     # The running claim is named before its check returns.
     assert seen_before_check[0].endswith("verify [3/3] sd_slow ... ")
     assert "verify [" not in captured.out
+
+
+def _without_times(value):
+    """`value` without its run statistics, at any depth: times (`seconds`) and z3's counters.
+
+    z3's `statistics` (allocations, resource count, search steps) depend on what z3 did earlier
+    in the same process, so they differ between two serial runs of different claim subsets too.
+    """
+    if isinstance(value, dict):
+        return {
+            k: _without_times(v) for k, v in value.items() if k not in ("seconds", "statistics")
+        }
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+def _records(results):
+    return [_without_times(r.to_json()) for r in results]
+
+
+def test_claims_checked_in_worker_processes_give_the_serial_results_in_registry_order():
+    """`jobs > 1` forks workers that hold the throwaway claims (lambdas); nothing but times moves."""
+    claims = _test_registry().select(thorough=True)
+    serial = run_claims(claims, CheckOptions())
+    arrived: list[str] = []
+    parallel = run_claims(
+        claims, CheckOptions(), on_result=lambda r: arrived.append(r.name), jobs=3
+    )
+    assert [r.status for r in parallel] == ["checked", "refuted", "proved"]
+    assert _records(parallel) == _records(serial)
+    assert sorted(arrived) == sorted(c.name for c in claims)
+
+
+def test_real_claims_do_not_depend_on_the_number_of_processes():
+    """Solver, symbolic and exact-law claims of the default registry: the same certificates."""
+    registry = registry_module.default_registry()
+    claims = [c for c in registry.select("_smt") if c.name.startswith(("sd_", "exact_match_"))]
+    claims += [registry["sd_residual_identity"], registry["greedy_lossless"]]
+    serial = run_claims(claims, CheckOptions())
+    parallel = run_claims(claims, CheckOptions(), jobs=2)
+    assert _records(parallel) == _records(serial)
+    assert {r.status for r in parallel} <= {"proved", "checked"}
+
+
+def test_a_check_that_kills_its_worker_is_unknown_and_the_other_claims_keep_their_results():
+    reg = Registry()
+    reg.claim("sd_before", "s", "m")(lambda o: Outcome("proved", {"n": 1}))
+    reg.claim("sd_dies", "s", "m")(lambda o: os._exit(3))
+    reg.claim("sd_after", "s", "m")(lambda o: Outcome("checked", {"n": 2}))
+    results = run_claims(list(reg), CheckOptions(), jobs=2)
+    assert [r.name for r in results] == ["sd_before", "sd_dies", "sd_after"]
+    assert [r.status for r in results] == ["proved", "unknown", "checked"]
+    assert "worker process" in results[1].certificate["error"]
+    assert results[0].certificate == {"n": 1} and results[2].certificate == {"n": 2}
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
+def test_run_claims_refuses_a_bad_number_of_jobs(jobs):
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        run_claims([], CheckOptions(), jobs=jobs)
+
+
+def test_cli_jobs_is_bounded_and_parallel_progress_lines_are_whole(monkeypatch, capsys):
+    monkeypatch.setattr(registry_module, "default_registry", _test_registry)
+    assert main(["verify", "--jobs", "0"]) == 64
+    assert "--jobs" in capsys.readouterr().err
+    assert main(["verify", "--json", "--only", "sd_", "--jobs", "2"]) == 1
+    captured = capsys.readouterr()
+    assert [r["name"] for r in json.loads(captured.out)] == ["sd_fine", "sd_broken"]
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and {line.split("] ")[1].split(" ...")[0] for line in lines} == {
+        "sd_fine",
+        "sd_broken",
+    }
+    for n, line in enumerate(lines, 1):
+        assert re.fullmatch(
+            rf"verify \[{n}/2\] sd_\w+ \.\.\. (checked|refuted) \(\d+\.\d\ds\)", line
+        )
 
 
 def test_cli_list_json_has_scope_and_statement(monkeypatch, capsys):
