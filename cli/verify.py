@@ -54,8 +54,8 @@ def add_parser(subparsers: Any) -> None:
         1024,
         "how many claims are checked at once, each in its own process, in [1, 1024] (default: "
         "one per core this process may use; 1: one after another in this process). The "
-        "statuses and certificates do not depend on it, only run statistics (times, z3's "
-        "counters)",
+        "statuses do not depend on it; with N > 1 each claim starts in a fresh process, so "
+        "z3's witnesses and unsat cores are those it gives checked alone",
         metavar="N",
     )
     parser.add_argument("--list", action="store_true", help="list the selected claims, run nothing")

@@ -29,13 +29,15 @@ An algorithm's claim module is named by its entry in the algorithm registry
 from __future__ import annotations
 
 import importlib
+import itertools
 import multiprocessing
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 Status = Literal["proved", "checked", "measured", "refuted", "unknown"]
@@ -231,13 +233,18 @@ def run_claims(
             checks finish).
         on_start: called before each check runs (only with `jobs == 1`: a check running in a
             worker process is seen by this process only when it finishes).
-        jobs: how many checks run at once. 1: one after another, in this process. More: in
-            that many worker processes forked from this one (so they hold every claim this
-            process registered, tests' throwaway claims included), at most one per claim. Each
-            check is deterministic given `options` (its seed), so the statuses and certificates
-            do not depend on `jobs`, but for run statistics: times, and z3's counters, which
-            depend on what z3 did before in the same process. A worker that dies (a crash in a solver,
-            `os._exit` in a check) makes its claim `unknown` with the error, never a proof.
+        jobs: how many checks run at once. 1: one after another, in this process. More: each
+            check in a process of its own, forked from this one (so it holds every claim this
+            process registered, tests' throwaway claims included), at most `jobs` at a time.
+            Each check is deterministic given `options` (its seed), but z3's outputs (the model
+            it returns as a witness, unsat cores, its counters) also depend on what z3 did
+            before in the same process: in a fork each check starts from this process's state,
+            so a claim's certificate is the one it has when checked alone (`--only NAME` in a
+            fresh command), while with `jobs == 1` it can depend on the claims checked before
+            it. Statuses do not depend on `jobs`. A process that
+            dies (a crash in a solver, `os._exit` in a check) makes its claim `unknown` with
+            the error, never a proof; the other claims keep their results. Interrupting this
+            process (Ctrl-C) terminates the running checks.
 
     Raises:
         ValueError: if `jobs` is not a positive integer.
@@ -258,58 +265,73 @@ def run_claims(
     return _run_in_workers(chosen, options, on_result, min(jobs, len(chosen)))
 
 
-_FORKED: list[Claim] = []
-"""The claims of the parallel run in progress, which forked workers inherit (checks are often
-lambdas or closures, which cannot be pickled): a worker is sent an index into this list."""
-
-
-def _run_forked(index: int, options: CheckOptions) -> ClaimResult:
-    """Run claim `index` of `_FORKED` (in a worker process)."""
-    return run_claim(_FORKED[index], options)
-
-
 def _run_in_workers(
     claims: list[Claim],
     options: CheckOptions,
     on_result: Callable[[ClaimResult], None] | None,
     workers: int,
 ) -> list[ClaimResult]:
-    """`run_claims` in `workers` forked processes; results in the order of `claims`."""
-    _FORKED[:] = claims
-    results: list[ClaimResult | None] = [None] * len(claims)
+    """`run_claims` with each check in a process of its own, forked from this one.
+
+    At most `workers` run at once. A fork inherits the claim as it is (checks are often lambdas
+    or closures, which could not be pickled); only the result travels back, through a pipe. A
+    process that dies without sending its result loses only its own claim (`unknown`). If this
+    process is interrupted (Ctrl-C) or fails, the running checks are terminated.
+    """
     context = multiprocessing.get_context("fork")
+    results: list[ClaimResult | None] = [None] * len(claims)
+    waiting = iter(range(len(claims)))
+    running: dict[Connection, tuple[int, BaseProcess]] = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_run_forked, i, options): i for i in range(len(claims))}
-            for future in as_completed(futures):
-                i = futures[future]
+        while True:
+            for i in itertools.islice(waiting, workers - len(running)):
+                receive, send = context.Pipe(duplex=False)
+                process: BaseProcess = context.Process(
+                    target=_check_in_child, args=(claims[i], options, send)
+                )
+                process.start()
+                send.close()
+                running[receive] = (i, process)
+            if not running:
+                break
+            for ready in wait(list(running)):
+                assert isinstance(ready, Connection)
+                i, process = running.pop(ready)
                 try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    continue  # a worker died: which claim killed it is found below
-                except Exception as exc:  # its result could not be sent back
-                    result = _lost(claims[i], exc)
-                results[i] = result
-                if on_result is not None:
-                    on_result(result)
-        # A dead worker breaks the whole pool and fails every unfinished check with it; each of
-        # those runs again alone, so that only the claim whose check kills its process is lost.
-        for i, done in enumerate(results):
-            if done is None:
-                with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
-                    try:
-                        result = alone.submit(_run_forked, i, options).result()
-                    except Exception as exc:
-                        result = _lost(claims[i], exc)
+                    result = ready.recv()
+                except (EOFError, OSError):  # it died before sending anything
+                    result = None
+                ready.close()
+                process.join()
+                if not isinstance(result, ClaimResult):
+                    result = _lost(claims[i], f"it exited with code {process.exitcode}")
                 results[i] = result
                 if on_result is not None:
                     on_result(result)
     finally:
-        _FORKED.clear()
+        for receive, (_, process) in running.items():
+            process.terminate()
+            process.join()
+            receive.close()
     return [r for r in results if r is not None]
 
 
-def _lost(claim: Claim, exc: BaseException) -> ClaimResult:
+def _check_in_child(claim: Claim, options: CheckOptions, send: Connection) -> None:
+    """Run `claim` (in a forked process) and send its result back.
+
+    Ctrl-C is left to the parent, which terminates its children: a check interrupted here would
+    only add a traceback per process.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    result = run_claim(claim, options)
+    try:
+        send.send(result)
+    except Exception as exc:  # e.g. a certificate that cannot be pickled
+        send.send(_lost(claim, f"its result could not be sent back: {type(exc).__name__}: {exc}"))
+    send.close()
+
+
+def _lost(claim: Claim, why: str) -> ClaimResult:
     """The `unknown` result of a claim whose worker process did not return a result."""
     return ClaimResult(
         claim.name,
@@ -317,7 +339,7 @@ def _lost(claim: Claim, exc: BaseException) -> ClaimResult:
         claim.method,
         "unknown",
         0.0,
-        {"error": f"the worker process running this check failed: {type(exc).__name__}: {exc}"},
+        {"error": f"the worker process running this check failed: {why}"},
         claim.scope,
     )
 
