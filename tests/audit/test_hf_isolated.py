@@ -98,14 +98,21 @@ def _patched_child(tmp_path, body: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("body", "reason"),
-    [("os._exit(7)", "exited with code 7"), ("time.sleep(3600)", "time limit")],
+    ("body", "reason", "call_timeout"),
+    [
+        # Exits at once: a generous limit, so that a slow machine never reaches it first.
+        ("os._exit(7)", "exited with code 7", 20.0),
+        # Hangs: the test waits out the limit (the import has its own, `start_timeout`).
+        ("time.sleep(3600)", "time limit", 5.0),
+    ],
     ids=["exit", "hang"],
 )
-def test_a_misbehaving_transformers_generate_ends_crashed_with_the_reason(tmp_path, body, reason):
+def test_a_misbehaving_transformers_generate_ends_crashed_with_the_reason(
+    tmp_path, body, reason, call_timeout
+):
     spec = _patched_child(tmp_path, body)
     make_fn = isolated(
-        DEFAULT_NAMES, spec, import_dir=str(tmp_path), call_timeout=20.0, max_starts=1
+        DEFAULT_NAMES, spec, import_dir=str(tmp_path), call_timeout=call_timeout, max_starts=1
     )
     audit = _audit(make_fn, n_samples=20)
     assert audit.verdict == "crashed"
