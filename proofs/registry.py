@@ -244,7 +244,10 @@ def run_claims(
             it. Statuses do not depend on `jobs`. A process that
             dies (a crash in a solver, `os._exit` in a check) makes its claim `unknown` with
             the error, never a proof; the other claims keep their results. Interrupting this
-            process (Ctrl-C) terminates the running checks.
+            process (Ctrl-C) terminates the running checks. Forking is not safe in a process
+            that has already run multi-threaded torch (OpenMP) work: a check that uses torch in
+            the fork can hang. `specproof verify` forks before any check runs; a program that
+            trains or generates with torch before calling this should pass `jobs=1`.
 
     Raises:
         ValueError: if `jobs` is not a positive integer.
