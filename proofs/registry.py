@@ -32,6 +32,7 @@ import importlib
 import itertools
 import multiprocessing
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -244,10 +245,10 @@ def run_claims(
             it. Statuses do not depend on `jobs`. A process that
             dies (a crash in a solver, `os._exit` in a check) makes its claim `unknown` with
             the error, never a proof; the other claims keep their results. Interrupting this
-            process (Ctrl-C) terminates the running checks. Forking is not safe in a process
-            that has already run multi-threaded torch (OpenMP) work: a check that uses torch in
-            the fork can hang. `specproof verify` forks before any check runs; a program that
-            trains or generates with torch before calling this should pass `jobs=1`.
+            process (Ctrl-C) terminates the running checks. A check in a fork runs torch (if
+            this process imported it) on one thread: the checks already share the cores, and a
+            fork of a process that has run multi-threaded torch work hangs at its first
+            multi-threaded torch operation (OpenMP's thread pool does not survive a fork).
 
     Raises:
         ValueError: if `jobs` is not a positive integer.
@@ -326,6 +327,9 @@ def _check_in_child(claim: Claim, options: CheckOptions, send: Connection) -> No
     only add a traceback per process.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)  # see `run_claims`: never enter the parent's OpenMP pool
     result = run_claim(claim, options)
     try:
         send.send(result)

@@ -239,6 +239,34 @@ run_claims(list(reg), CheckOptions(), jobs=2)
             os.kill(pid, 0)
 
 
+def test_checks_using_torch_run_in_forks_of_a_process_that_ran_multithreaded_torch():
+    """Without one thread per fork, the fork's first multi-threaded torch operation hangs."""
+    pytest.importorskip("torch")
+    script = """
+import torch
+from specproof.proofs.registry import CheckOptions, Outcome, Registry, run_claims
+
+torch.set_num_threads(2)
+torch.randn(4_000_000).exp().sum()  # the parent's OpenMP pool now exists
+
+def uses_torch(options):
+    total = torch.randn(4_000_000).exp().sum().item()
+    return Outcome("checked", {"threads": torch.get_num_threads(), "finite": total < float("inf")})
+
+reg = Registry()
+reg.claim("sd_torch_a", "s", "m")(uses_torch)
+reg.claim("sd_torch_b", "s", "m")(uses_torch)
+results = run_claims(list(reg), CheckOptions(), jobs=2)
+print([(r.status, r.certificate) for r in results])
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    expected = ("checked", {"threads": 1, "finite": True})
+    assert proc.stdout.strip() == str([expected, expected])
+
+
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
 def test_run_claims_refuses_a_bad_number_of_jobs(jobs):
     with pytest.raises(ValueError, match="jobs must be a positive integer"):
