@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import exit_codes
@@ -53,7 +54,8 @@ def add_parser(subparsers: Any) -> None:
         1,
         1024,
         "how many claims are checked at once, each in its own process, in [1, 1024] (default: "
-        "one per core this process may use; 1: one after another in this process). The "
+        "one per core this process may use, capped by a cgroup CPU limit as in a container; 1: "
+        "one after another in this process). The "
         "statuses do not depend on it; with N > 1 each claim starts in a fresh process, so "
         "z3's witnesses and unsat cores are those it gives checked alone",
         metavar="N",
@@ -158,11 +160,85 @@ def run(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def default_jobs() -> int:
-    """`--jobs` when it is not given: the number of cores this process may run on."""
+def default_jobs(root: Path = Path("/")) -> int:
+    """`--jobs` when it is not given: the number of cores this process may use.
+
+    That is the cores it may run on (its CPU affinity), capped by a cgroup CPU limit if one
+    applies (a container started with `--cpus 2` on a 64-core host sees 64 cores but gets the
+    time of 2: 64 checks at once would share it, and a solver's wall-clock `--timeout` would
+    expire on work it had no CPU time to do).
+
+    Args:
+        root: where `/proc` and `/sys/fs/cgroup` are (a test passes a folder of its own).
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit(root)
+    if quota is not None:
+        cores = min(cores, quota)
+    return max(1, cores)
+
+
+def cgroup_cpu_limit(root: Path = Path("/")) -> int | None:
+    """The CPU limit of this process's cgroup and its ancestors, in whole cores rounded up.
+
+    cgroup v2 writes the limit in `cpu.max` (`QUOTA PERIOD`, or `max PERIOD` for none); v1 in
+    `cpu.cfs_quota_us` (`-1` for none) and `cpu.cfs_period_us`. The cgroup's own folder (from
+    `/proc/self/cgroup`) and every folder above it up to the mount are read, and the smallest
+    limit wins; in a container the folders outside it are not there, and its own limit is at
+    the mount. None when no limit is set or nothing can be read: an unreadable or malformed file
+    is passed over (the limit only caps a default).
+
+    Args:
+        root: where `/proc` and `/sys/fs/cgroup` are.
+    """
+    try:
+        lines = (root / "proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    mount = root / "sys/fs/cgroup"
+    places: list[tuple[Path, str, str | None]] = []  # (folder, file, period file for v1)
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        relative = path.strip().lstrip("/")
+        if controllers == "":
+            places += [(d, "cpu.max", None) for d in _folders_up(mount, relative)]
+        elif "cpu" in controllers.split(","):
+            for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+                if (mount / name).is_dir():
+                    places += [
+                        (d, "cpu.cfs_quota_us", "cpu.cfs_period_us")
+                        for d in _folders_up(mount / name, relative)
+                    ]
+                    break
+    limits = [limit for place in places if (limit := _read_limit(*place)) is not None]
+    return min(limits) if limits else None
+
+
+def _folders_up(mount: Path, relative: str) -> list[Path]:
+    """`mount/relative` and every folder above it up to `mount` itself."""
+    parts = [part for part in relative.split("/") if part and part != ".."]
+    return [mount.joinpath(*parts[:end]) for end in range(len(parts), -1, -1)]
+
+
+def _read_limit(folder: Path, name: str, period_name: str | None) -> int | None:
+    """Whole cores (rounded up) of one cgroup's limit; None if unset, absent or unreadable."""
+    try:
+        if period_name is None:
+            quota_text, period_text = (folder / name).read_text().split()
+        else:
+            quota_text = (folder / name).read_text().strip()
+            period_text = (folder / period_name).read_text().strip()
+        if quota_text in ("max", "-1"):
+            return None
+        quota, period = int(quota_text), int(period_text)
+    except (OSError, ValueError):
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, -(-quota // period))
 
 
 def progress_lines(total: int) -> dict[str, Any]:

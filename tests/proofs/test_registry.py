@@ -396,3 +396,56 @@ def test_default_registry_claims_all_pass():
         "audit_",
     )
     assert all(name.startswith(prefixes) for name in names)
+
+
+def _cgroup_tree(tmp_path, cgroup_line, files):
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/cgroup").write_text(cgroup_line + "\n")
+    for relative, text in files.items():
+        path = tmp_path / "sys/fs/cgroup" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("cgroup_line", "files", "limit"),
+    [
+        # v2: the smallest limit on the way up wins; 1.5 cores round up to 2.
+        (
+            "0::/a/b",
+            {"a/b/cpu.max": "max 100000", "a/cpu.max": "150000 100000", "cpu.max": "4 1"},
+            2,
+        ),
+        ("0::/", {"cpu.max": "max 100000"}, None),
+        # v1 in a container: its own folder is not mounted, its limit is at the mount.
+        (
+            "4:cpu,cpuacct:/docker/abc",
+            {"cpu,cpuacct/cpu.cfs_quota_us": "300000", "cpu,cpuacct/cpu.cfs_period_us": "100000"},
+            3,
+        ),
+        (
+            "4:cpu,cpuacct:/",
+            {"cpu,cpuacct/cpu.cfs_quota_us": "-1", "cpu,cpuacct/cpu.cfs_period_us": "100000"},
+            None,
+        ),
+        ("9:memory:/x\n0::/", {"cpu.max": "50000 100000"}, 1),
+        ("0::/", {"cpu.max": "garbage"}, None),
+        ("0::/", {"cpu.max": "0 100000"}, None),
+        ("0::/", {}, None),
+    ],
+)
+def test_the_default_jobs_follow_a_cgroup_cpu_limit(tmp_path, cgroup_line, files, limit):
+    from specproof.cli.verify import cgroup_cpu_limit, default_jobs
+
+    root = _cgroup_tree(tmp_path, cgroup_line, files)
+    assert cgroup_cpu_limit(root) == limit
+    cores = len(os.sched_getaffinity(0))
+    assert default_jobs(root) == (cores if limit is None else min(cores, limit))
+
+
+def test_the_default_jobs_without_a_cgroup_file_are_the_cores(tmp_path):
+    from specproof.cli.verify import cgroup_cpu_limit, default_jobs
+
+    assert cgroup_cpu_limit(tmp_path) is None
+    assert default_jobs(tmp_path) == len(os.sched_getaffinity(0))
