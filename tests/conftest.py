@@ -35,6 +35,25 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: xdist's count of cores, capped by a cgroup CPU limit (a container's `--cpus`).
+
+    A container given 2 CPUs on a 64-core host would otherwise start 64 workers, each importing
+    torch, and the tests that time a child out would wait on CPU time they do not get.
+    `PYTEST_XDIST_AUTO_NUM_WORKERS`, when set, is left to xdist.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from xdist.plugin import pytest_xdist_auto_num_workers as xdist_count
+
+    from specproof.cli.verify import cgroup_cpu_limit
+
+    count = int(xdist_count(config))
+    limit = cgroup_cpu_limit()
+    return count if limit is None else max(1, min(count, limit))
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `medium` the costly not-slow tests (tests/support/tiers.py); skip `gpu` without CUDA."""

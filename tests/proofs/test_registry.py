@@ -449,3 +449,20 @@ def test_the_default_jobs_without_a_cgroup_file_are_the_cores(tmp_path):
 
     assert cgroup_cpu_limit(tmp_path) is None
     assert default_jobs(tmp_path) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(("limit", "cap"), [(1, 1), (None, None), (10_000, None)])
+def test_pytest_n_auto_is_capped_by_a_cgroup_cpu_limit(monkeypatch, pytestconfig, limit, cap):
+    """tests/conftest.py's hook: xdist's own count, at most the cgroup's limit."""
+    if not pytestconfig.pluginmanager.hasplugin("xdist"):
+        pytest.skip("needs pytest-xdist")
+    from xdist.plugin import pytest_xdist_auto_num_workers as xdist_count
+
+    from specproof.cli import verify
+
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setattr(verify, "cgroup_cpu_limit", lambda: limit)
+    workers = pytestconfig.pluginmanager.hook.pytest_xdist_auto_num_workers(config=pytestconfig)
+    own = xdist_count(pytestconfig)
+    assert workers == (own if cap is None else min(own, cap))
+    assert cap is None or workers == 1
