@@ -291,6 +291,34 @@ def test_cli_jobs_is_bounded_and_parallel_progress_lines_are_whole(monkeypatch, 
         )
 
 
+def _sleeping_registry():
+    reg = Registry()
+    for name in ("sleep_a", "sleep_b"):
+        reg.claim(name, "s", "m")(lambda o: (time.sleep(1.0), Outcome("checked", {}))[1])
+    return reg
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_table_gives_the_wall_time_and_in_parallel_the_checks_time(monkeypatch, capsys, jobs):
+    """Two 1 s checks: one after another the wall time is the checks' sum; in parallel it is
+    shorter, and the summed time is shown apart (the per-claim column adds up to it)."""
+    monkeypatch.setattr(registry_module, "default_registry", _sleeping_registry)
+    assert main(["verify", "--jobs", jobs]) == 0
+    footer = capsys.readouterr().out.strip().splitlines()[-1]
+    parallel = re.fullmatch(
+        r"2 claims in (\d+\.\d)s \((\d+\.\d)s of checks in up to 2 processes\): 0 proved, 2 checked, .*",
+        footer,
+    )
+    if jobs == "1":
+        serial = re.fullmatch(r"2 claims in (\d+\.\d)s: 0 proved, 2 checked, .*", footer)
+        assert serial is not None, footer
+        assert float(serial.group(1)) >= 2.0
+    else:
+        assert parallel is not None, footer
+        wall, checks = float(parallel.group(1)), float(parallel.group(2))
+        assert checks >= 2.0 and wall < checks
+
+
 def test_cli_list_json_has_scope_and_statement(monkeypatch, capsys):
     monkeypatch.setattr(registry_module, "default_registry", _test_registry)
     assert main(["verify", "--list", "--json", "--thorough"]) == 0
