@@ -87,7 +87,7 @@ def parse_drafter(name: str) -> NgramDrafter | None:
     """The drafter named by `ngram[:n=N,min_n=M]`, or None when `name` names a model.
 
     Raises:
-        ValueError: on a bad option of `ngram`.
+        ValueError: on a bad option of `ngram` (the message names `name`).
     """
     base, sep, rest = name.partition(":")
     if base.strip() != "ngram":
@@ -102,7 +102,10 @@ def parse_drafter(name: str) -> NgramDrafter | None:
             options[key] = int(value)
         except ValueError:
             raise ValueError(f"draft: option {key} of {name!r} must be an integer") from None
-    return NgramDrafter(**options)
+    try:
+        return NgramDrafter(**options)
+    except ValueError as exc:  # a value out of range: say which --draft it came from
+        raise ValueError(f"draft: {name!r}: {exc}") from None
 
 
 __all__ = ["NgramDrafter", "parse_drafter"]

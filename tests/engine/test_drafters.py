@@ -67,7 +67,12 @@ def test_parse_drafter() -> None:
     assert isinstance(default, ngram.NgramDrafter) and (default.n, default.min_n) == (3, 1)
     custom = ngram.parse_drafter("ngram:n=5,min_n=2")
     assert isinstance(custom, ngram.NgramDrafter) and (custom.n, custom.min_n) == (5, 2)
-    for bad, message in [("ngram:k=2", "must be n=N"), ("ngram:n=x", "integer")]:
+    for bad, message in [
+        ("ngram:k=2", "must be n=N"),
+        ("ngram:n=x", "integer"),
+        ("ngram:n=0", r"^draft: 'ngram:n=0': n must be an int >= 1"),
+        ("ngram:n=2,min_n=3", r"^draft: 'ngram:n=2,min_n=3': min_n \(3\) must be <= n \(2\)"),
+    ]:
         with pytest.raises(ValueError, match=message):
             ngram.parse_drafter(bad)
 
