@@ -246,12 +246,10 @@ def _read_limit(folder: Path, name: str, period_name: str | None) -> int | None:
         else:
             quota_text = (folder / name).read_text().strip()
             period_text = (folder / period_name).read_text().strip()
-        if quota_text in ("max", "-1"):
-            return None
         quota, period = int(quota_text), int(period_text)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # also "max" (v2's no limit)
         return None
-    if quota <= 0 or period <= 0:
+    if quota <= 0 or period <= 0:  # also -1 (v1's no limit)
         return None
     return max(1, -(-quota // period))
 
